@@ -1,0 +1,3 @@
+from netcontract.cli import main
+
+main()

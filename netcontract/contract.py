@@ -1,0 +1,311 @@
+"""The contract: pydantic models, the YAML loader and the load-time rules.
+
+A contract is parsed in two passes. pydantic checks the shape (types, unknown
+keys, name syntax); `_semantic_issues` then checks what refers to what
+(unknown tiers, memberships the policy forbids, alias collisions). Both passes
+report `ContractIssue`s carrying the YAML path, so every error is one line:
+``contracts/x.yaml: services.backend.tiers[1]: unknown tier 'dta_tier'``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from netcontract.errors import ContractError, ContractIssue
+from netcontract.names import is_dns_name, is_label, is_network_name, is_tier_key
+
+
+def _dns_name(value: str) -> str:
+    if not is_dns_name(value):
+        raise ValueError(
+            f"{value!r} is not a valid DNS name (lower-case letters, digits, '-', '_', "
+            "dot-separated labels of at most 63 characters)"
+        )
+    return value
+
+
+def _network_name(value: str) -> str:
+    if not is_network_name(value):
+        raise ValueError(f"{value!r} is not a valid Docker network name")
+    return value
+
+
+DnsName = Annotated[str, AfterValidator(_dns_name)]
+NetworkName = Annotated[str, AfterValidator(_network_name)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(_Model):
+    """A tier is one Docker network, named as Docker knows it."""
+
+    network: NetworkName = Field(description="The Docker network's real name, e.g. devonboarder_data_tier.")
+    driver: str = Field("bridge", description="Expected network driver.")
+    internal: bool = Field(False, description="Whether the network must be `internal: true` (no egress).")
+    description: str | None = None
+
+
+class Service(_Model):
+    """A compose service, keyed in the contract by its compose service name."""
+
+    tiers: tuple[str, ...] = Field(
+        min_length=1,
+        description="Tiers the service is attached to; the first is its home tier unless `home` says otherwise.",
+    )
+    home: str | None = Field(None, description="Home tier; defaults to the first of `tiers`.")
+    aliases: dict[str, tuple[DnsName, ...]] = Field(
+        default_factory=dict, description="DNS aliases per tier: {tier: [alias, ...]}."
+    )
+    ports: tuple[Port, ...] = Field((), description="TCP ports the service listens on.")
+    healthy: bool = Field(
+        True, description="Whether the container must report healthy when it has a healthcheck."
+    )
+
+    @property
+    def home_tier(self) -> str:
+        return self.home or self.tiers[0]
+
+
+class Canary(_Model):
+    """A target that a service without egress must not reach (tests use a container of their own)."""
+
+    host: DnsName | str = Field(description="An IP address or a DNS name.")
+    port: Port | None = Field(None, description="TCP port; without it the probe uses ICMP.")
+
+
+class Policy(_Model):
+    allow: tuple[str, ...] = Field(
+        (), description='Directed tier flows that are allowed, as "from_tier -> to_tier"; all others are denied.'
+    )
+    isolate: tuple[str, ...] = Field(
+        (), description='Service pairs that must never reach each other, as "frontend -> db".'
+    )
+    egress_canaries: tuple[Canary, ...] = Field(
+        (), description="Targets that services whose tiers are all internal must not reach."
+    )
+
+
+class Contract(_Model):
+    version: Literal[1] = Field(description="Contract format version; always 1.")
+    project: str | None = Field(
+        None, description="Compose project name, matched through the com.docker.compose.project label."
+    )
+    tiers: dict[str, Tier]
+    services: dict[str, Service]
+    policy: Policy = Field(default_factory=Policy)
+
+    # -- derived views used by the planner and reporters -------------------
+    def allowed_flows(self) -> frozenset[tuple[str, str]]:
+        return frozenset(f for f in (_parse_arrow(a) for a in self.policy.allow) if f is not None)
+
+    def isolated_pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(p for p in (_parse_arrow(a) for a in self.policy.isolate) if p is not None)
+
+    def network_tier(self) -> dict[str, str]:
+        """Docker network name -> tier key."""
+        return {t.network: key for key, t in self.tiers.items()}
+
+    def members(self, tier: str) -> list[str]:
+        return [name for name, s in self.services.items() if tier in s.tiers]
+
+
+def _parse_arrow(text: str) -> tuple[str, str] | None:
+    parts = [p.strip() for p in text.split("->")]
+    if len(parts) != 2 or not all(parts):
+        return None
+    return parts[0], parts[1]
+
+
+# -- loading ----------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "cannot parse"
+        raise ContractError(source, [ContractIssue((), f"malformed YAML: {where}{problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ContractError(source, [ContractIssue((), f"malformed YAML: {exc}")]) from None
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Read, parse and validate a contract file; raise ContractError with every problem found."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError(source, [ContractIssue((), "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(source, [ContractIssue((), f"cannot read: {exc}")]) from None
+    return contract_from_data(parse_yaml(text, source), source)
+
+
+def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
+    if not isinstance(data, dict):
+        raise ContractError(source, [ContractIssue((), "a contract is a YAML mapping with version, tiers and services")])
+    try:
+        contract = Contract.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError(source, list(_pydantic_issues(exc))) from None
+    issues = list(_semantic_issues(contract))
+    if issues:
+        raise ContractError(source, issues)
+    return contract
+
+
+def _pydantic_issues(exc: ValidationError) -> Iterator[ContractIssue]:
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            yield ContractIssue(loc, "unknown key")
+        elif err["type"] == "missing":
+            yield ContractIssue(loc, "required key is missing")
+        elif err["type"] == "literal_error" and loc == ("version",):
+            yield ContractIssue(loc, f"unsupported version {err['input']!r} (this netcontract reads version 1)")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            yield ContractIssue(loc, msg)
+
+
+def _did_you_mean(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:  # noqa: C901 - a flat list of rules
+    tiers = list(c.tiers)
+    for key in c.tiers:
+        if not is_tier_key(key):
+            yield ContractIssue(("tiers", key), "tier key must start with a letter and use a-z, 0-9, '_', '-'")
+    seen_networks: dict[str, str] = {}
+    for key, tier in c.tiers.items():
+        if tier.network in seen_networks:
+            yield ContractIssue(
+                ("tiers", key, "network"), f"network {tier.network!r} is already tier {seen_networks[tier.network]!r}"
+            )
+        seen_networks[tier.network] = key
+
+    flows: set[tuple[str, str]] = set()
+    for i, text in enumerate(c.policy.allow):
+        arrow = _parse_arrow(text)
+        if arrow is None:
+            yield ContractIssue(("policy", "allow", i), f"expected 'from_tier -> to_tier', got {text!r}")
+            continue
+        for end in arrow:
+            if end not in c.tiers:
+                yield ContractIssue(("policy", "allow", i), f"unknown tier {end!r}{_did_you_mean(end, tiers)}")
+        flows.add(arrow)
+
+    for name, svc in c.services.items():
+        base = ("services", name)
+        if not is_label(name):
+            yield ContractIssue(
+                base,
+                "service name is not a valid DNS label (lower-case letters, digits, '-', '_'; "
+                "at most 63 characters; no shell metacharacters)",
+            )
+        known = [t for t in svc.tiers if t in c.tiers]
+        for i, t in enumerate(svc.tiers):
+            if t not in c.tiers:
+                yield ContractIssue((*base, "tiers", i), f"unknown tier {t!r}{_did_you_mean(t, tiers)}")
+            elif svc.tiers.index(t) != i:
+                yield ContractIssue((*base, "tiers", i), f"tier {t!r} is listed twice")
+        if svc.home is not None and svc.home not in svc.tiers:
+            yield ContractIssue((*base, "home"), f"home tier {svc.home!r} is not one of the service's tiers")
+        home = svc.home_tier
+        if home in c.tiers:
+            for i, t in enumerate(svc.tiers):
+                if t in c.tiers and t != home and (home, t) not in flows:
+                    yield ContractIssue(
+                        (*base, "tiers", i),
+                        f"policy forbids joining {t!r}: home tier {home!r} may not talk to it "
+                        f"(add '{home} -> {t}' to policy.allow)",
+                    )
+        for t in svc.aliases:
+            if t not in known:
+                yield ContractIssue((*base, "aliases", t), f"service {name!r} is not on tier {t!r}")
+
+    yield from _alias_collisions(c)
+
+    for i, text in enumerate(c.policy.isolate):
+        arrow = _parse_arrow(text)
+        if arrow is None:
+            yield ContractIssue(("policy", "isolate", i), f"expected 'source_service -> target_service', got {text!r}")
+            continue
+        missing = [s for s in arrow if s not in c.services]
+        for s in missing:
+            yield ContractIssue(("policy", "isolate", i), f"unknown service {s!r}{_did_you_mean(s, list(c.services))}")
+        if not missing:
+            src, dst = (c.services[s] for s in arrow)
+            shared = sorted(set(src.tiers) & set(dst.tiers))
+            if shared:
+                yield ContractIssue(
+                    ("policy", "isolate", i),
+                    f"{arrow[0]} and {arrow[1]} share tier {shared[0]!r}, so Docker lets {arrow[0]} reach {arrow[1]}",
+                )
+
+
+def _alias_collisions(c: Contract) -> Iterator[ContractIssue]:
+    """An alias (or service name) may name only one service on a tier."""
+    for tier in c.tiers:
+        owners: dict[str, str] = {}
+        for name in c.members(tier):
+            owners.setdefault(name, name)
+        for name, svc in c.services.items():
+            for j, alias in enumerate(svc.aliases.get(tier, ())):
+                owner = owners.get(alias)
+                if owner is not None and owner != name:
+                    yield ContractIssue(
+                        ("services", name, "aliases", tier, j),
+                        f"alias {alias!r} on tier {tier!r} is already claimed by service {owner!r}",
+                    )
+                else:
+                    owners[alias] = name
+
+
+def json_schema() -> str:
+    return json.dumps(Contract.model_json_schema(), indent=2)
+

@@ -1,0 +1,38 @@
+"""Strict name rules: every name that can reach a shell or a DNS query passes here first.
+
+Service names, tier keys and aliases end up inside probe scripts and DNS
+queries. They are checked once, at load time, against patterns that admit no
+shell metacharacter at all; the probe builders check again before quoting.
+"""
+
+from __future__ import annotations
+
+import re
+
+# RFC 1123 label, lower case; underscore admitted because Compose service
+# names use it and Docker's DNS resolves it. No character here means
+# anything to a POSIX shell.
+_LABEL = r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?"
+LABEL_RE = re.compile(rf"^{_LABEL}$")
+# A DNS name: dot-separated labels, at most 253 characters.
+DNS_NAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+# Docker's own rule for network names.
+NETWORK_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$")
+# Tier keys are identifiers used in ids, paths and arrows.
+TIER_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+def is_label(name: str) -> bool:
+    return bool(LABEL_RE.match(name))
+
+
+def is_dns_name(name: str) -> bool:
+    return len(name) <= 253 and bool(DNS_NAME_RE.match(name))
+
+
+def is_network_name(name: str) -> bool:
+    return bool(NETWORK_RE.match(name))
+
+
+def is_tier_key(name: str) -> bool:
+    return bool(TIER_RE.match(name))

@@ -1,0 +1,1 @@
+"""Reporters: pure `render(report) -> str` functions, one module per format."""

@@ -1,0 +1,56 @@
+"""Terminal table: one line per check, then expected vs actual and why for each violation."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from netcontract.results import Report, Result, Verdict
+
+_COLOURS = {Verdict.PASS: "32", Verdict.FAIL: "31", Verdict.ERROR: "33", Verdict.SKIP: "90"}
+
+
+def _paint(text: str, verdict: Verdict, colour: bool) -> str:
+    return f"\x1b[{_COLOURS[verdict]}m{text}\x1b[0m" if colour else text
+
+
+def _detail(r: Result) -> str:
+    text = r.reason if r.verdict is not Verdict.PASS and r.reason else r.actual
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def summary_line(report: Report) -> str:
+    s = report.summary
+    head = "contract holds" if report.exit_code == 0 else (
+        "contract VIOLATED" if s.failed else "contract NOT EVALUATED (errors)"
+    )
+    return (
+        f"{head}: {s.total} checks, {s.passed} passed, {s.failed} failed, "
+        f"{s.errors} errors, {s.skipped} skipped ({report.duration:.2f}s)"
+    )
+
+
+def render(report: Report, *, colour: bool = False, quiet: bool = False, verbose: bool = False) -> str:
+    lines = [f"netcontract check: {report.contract} (project {report.project or '-'}, {report.source})"]
+    lines += [f"note: {n}" for n in report.notes]
+    shown = [r for r in report.results if not quiet or r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+    if shown:
+        rows = []
+        for r in shown:
+            row = [_paint(r.verdict.value, r.verdict, colour), r.id, _detail(r)]
+            if verbose:
+                row.append(f"{r.duration * 1000:.0f}ms" + (f" x{r.attempts}" if r.attempts > 1 else ""))
+            rows.append(row)
+        lines += ["", tabulate(rows, tablefmt="plain")]
+    bad = report.violations()
+    if bad:
+        lines += ["", "Violations:"]
+        for r in bad:
+            lines.append(f"  {_paint(r.verdict.value, r.verdict, colour)} {r.id}")
+            lines.append(f"      expected: {r.expected}")
+            lines.append(f"      actual:   {r.actual}")
+            if r.reason:
+                lines.append(f"      why:      {r.reason}")
+            if verbose and r.output:
+                lines += [f"      | {o}" for o in r.output.splitlines()]
+    lines += ["", summary_line(report)]
+    return "\n".join(lines) + "\n"

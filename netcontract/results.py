@@ -1,0 +1,83 @@
+"""Verdicts, results and the report that every output format reads.
+
+The exit code is a property of the report, never of a reporter.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+
+class Verdict(enum.StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"  # the check could not be made; never counted as a pass or as isolation
+    SKIP = "SKIP"
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0  # the contract holds
+    VIOLATED = 1  # at least one FAIL
+    USAGE = 2  # click's own usage errors
+    NOT_EVALUATED = 3  # daemon unreachable, or ERRORs and no FAIL
+    INVALID_CONTRACT = 4
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check's outcome. `id` is stable across runs: reports and CI history key on it."""
+
+    id: str
+    kind: str  # network, running, networks, alias, foreign, exposure, alias-unique, dns, reach, isolation, egress
+    subject: str
+    verdict: Verdict
+    expected: str
+    actual: str
+    reason: str = ""
+    output: str = ""  # raw probe output, for -v and JUnit system-out
+    duration: float = 0.0
+    attempts: int = 0  # probe attempts; 0 for structural checks
+
+    def with_verdict(self, verdict: Verdict, reason: str) -> Result:
+        return replace(self, verdict=verdict, reason=reason)
+
+
+@dataclass(frozen=True)
+class Summary:
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errors + self.skipped
+
+
+@dataclass(frozen=True)
+class Report:
+    contract: str
+    results: tuple[Result, ...]
+    project: str | None = None
+    source: str = "live"
+    duration: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def summary(self) -> Summary:
+        n = Counter(r.verdict for r in self.results)
+        return Summary(n[Verdict.PASS], n[Verdict.FAIL], n[Verdict.ERROR], n[Verdict.SKIP])
+
+    @property
+    def exit_code(self) -> ExitCode:
+        s = self.summary
+        if s.failed:
+            return ExitCode.VIOLATED
+        if s.errors:
+            return ExitCode.NOT_EVALUATED
+        return ExitCode.OK
+
+    def violations(self) -> list[Result]:
+        return [r for r in self.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]

@@ -1,0 +1,113 @@
+"""The observed deployment as frozen values. No docker import here.
+
+A `State` is produced either live by `docker_engine.snapshot` or statically
+from compose files; the planner cannot tell the difference, which is what lets
+`check` and `lint` share every structural rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    driver: str
+    internal: bool
+    subnets: tuple[str, ...] = ()
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A container's attachment to one network."""
+
+    network: str
+    ipv4: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+    host_port: str = ""
+
+    def __str__(self) -> str:
+        host = f"{self.host_ip}:" if self.host_ip else ""
+        hp = f"{host}{self.host_port}->" if self.host_port else ""
+        return f"{hp}{self.container_port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    project: str | None
+    service: str | None
+    status: str  # docker's State.Status: running, exited, created, paused, restarting, dead
+    health: str | None = None  # healthy, unhealthy, starting; None when there is no healthcheck
+    endpoints: tuple[Endpoint, ...] = ()
+    published: tuple[PublishedPort, ...] = ()
+    network_mode: str = ""
+    origin: str = ""  # where it was declared (compose file) for static states
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    def endpoint(self, network: str) -> Endpoint | None:
+        for ep in self.endpoints:
+            if ep.network == network:
+                return ep
+        return None
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        return tuple(ep.network for ep in self.endpoints)
+
+    @property
+    def label(self) -> str:
+        """How to name this container in a message: service (container name)."""
+        if self.service:
+            return f"{self.service} ({self.name})" if self.name and self.name != self.service else self.service
+        return self.name
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything netcontract observed, frozen.
+
+    `containers` holds the project's containers and every container attached
+    to a tier network, whatever its project.
+    """
+
+    project: str | None
+    networks: tuple[Network, ...]
+    containers: tuple[Container, ...]
+    source: str = "live"  # "live" or the compose file(s) a static state was read from
+    live: bool = True
+    notes: tuple[str, ...] = field(default=())
+
+    def network(self, name: str) -> Network | None:
+        for n in self.networks:
+            if n.name == name:
+                return n
+        return None
+
+    def service_containers(self, service: str) -> list[Container]:
+        return [
+            c for c in self.containers if c.service == service and (self.project is None or c.project == self.project)
+        ]
+
+    def attached(self, network: str) -> list[Container]:
+        return [c for c in self.containers if c.endpoint(network) is not None]

@@ -1,0 +1,207 @@
+"""Structural checks: everything that can be decided from a `State` alone. Pure.
+
+`check` feeds a live snapshot, `lint` a state read from compose files; the
+rules and result ids are the same for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from netcontract.contract import Contract
+from netcontract.results import Result, Verdict
+from netcontract.state import Container, State
+
+
+def _join(items: list[str] | tuple[str, ...] | set[str]) -> str:
+    return ", ".join(sorted(items)) if items else "(none)"
+
+
+def structural_results(contract: Contract, state: State) -> list[Result]:
+    out: list[Result] = []
+    out += _networks(contract, state)
+    out += _running(contract, state)
+    out += _memberships(contract, state)
+    out += _aliases(contract, state)
+    out += _foreign(contract, state)
+    out += _exposure(contract, state)
+    out += _alias_unique(contract, state)
+    return out
+
+
+def _networks(contract: Contract, state: State) -> Iterator[Result]:
+    for key, tier in contract.tiers.items():
+        want = f"{tier.network} ({tier.driver}, {'internal' if tier.internal else 'not internal'})"
+        net = state.network(tier.network)
+        rid = f"network:{key}"
+        if net is None:
+            yield Result(rid, "network", key, Verdict.FAIL, want, "missing",
+                         f"no network named {tier.network} ({_where(state)})")
+            continue
+        got = f"{net.name} ({net.driver}, {'internal' if net.internal else 'not internal'})"
+        problems = []
+        if net.driver != tier.driver:
+            problems.append(f"driver is {net.driver}, not {tier.driver}")
+        if net.internal != tier.internal:
+            problems.append(
+                f"{tier.network} is not internal: containers on it can reach outside networks"
+                if tier.internal
+                else f"{tier.network} is internal: its members have no egress"
+            )
+        yield Result(rid, "network", key, Verdict.FAIL if problems else Verdict.PASS, want, got, "; ".join(problems))
+
+
+def _where(state: State) -> str:
+    return "on the Docker engine" if state.live else f"in {state.source}"
+
+
+def _running(contract: Contract, state: State) -> Iterator[Result]:
+    if not state.live:
+        return  # a compose file says nothing about what runs
+    for name, svc in contract.services.items():
+        rid = f"running:{name}"
+        want = "running and healthy" if svc.healthy else "running"
+        containers = state.service_containers(name)
+        if not containers:
+            yield Result(rid, "running", name, Verdict.FAIL, want, "no container",
+                         f"no container has labels project={state.project}, service={name}")
+            continue
+        bad = []
+        for c in containers:
+            if not c.running:
+                bad.append(f"{c.name} is {c.status}")
+            elif svc.healthy and c.health not in (None, "healthy"):
+                bad.append(f"{c.name} is {c.health}")
+        actual = _join([_status(c) for c in containers])
+        yield Result(rid, "running", name, Verdict.FAIL if bad else Verdict.PASS, want, actual, "; ".join(bad))
+
+
+def _status(c: Container) -> str:
+    if not c.running:
+        return f"{c.name}: {c.status}"
+    return f"{c.name}: running" + (f", {c.health}" if c.health else ", no healthcheck")
+
+
+def _memberships(contract: Contract, state: State) -> Iterator[Result]:
+    tier_of = contract.network_tier()
+    for name, svc in contract.services.items():
+        rid = f"networks:{name}"
+        want = {contract.tiers[t].network for t in svc.tiers}
+        containers = state.service_containers(name)
+        if not containers:
+            yield Result(rid, "networks", name, Verdict.SKIP, _join(want), "no container", f"see running:{name}")
+            continue
+        reasons: list[str] = []
+        actual: set[str] = set()
+        for c in containers:
+            if c.network_mode.startswith(("host", "container:", "service:", "none")):
+                reasons.append(f"{c.label} uses network_mode {c.network_mode}, so it joins no tier network")
+            got = set(c.networks)
+            actual |= got
+            for net in sorted(want - got):
+                reasons.append(f"{c.label} is not attached to {net} (tier {tier_of[net]})")
+            for net in sorted(got - want):
+                what = f"tier {tier_of[net]}" if net in tier_of else "not a tier"
+                reasons.append(f"{c.label} is attached to {net} ({what}), which the contract does not give it")
+        verdict = Verdict.FAIL if reasons else Verdict.PASS
+        yield Result(rid, "networks", name, verdict, _join(want), _join(actual), "; ".join(reasons))
+
+
+def _aliases(contract: Contract, state: State) -> Iterator[Result]:
+    for name, svc in contract.services.items():
+        containers = state.service_containers(name)
+        for tier, aliases in svc.aliases.items():
+            network = contract.tiers[tier].network
+            for alias in aliases:
+                rid = f"alias:{name}@{tier}:{alias}"
+                subject = f"{name}@{tier}"
+                want = f"{alias} on {network}"
+                if not containers:
+                    yield Result(rid, "alias", subject, Verdict.SKIP, want, "no container", f"see running:{name}")
+                    continue
+                missing, seen = [], []
+                for c in containers:
+                    ep = c.endpoint(network)
+                    if ep is None:
+                        missing.append(f"{c.label} is not attached to {network}")
+                        continue
+                    names = [a for a in ep.aliases if a != c.short_id]
+                    seen.append(f"{c.name}: {_join(names)}")
+                    if alias not in ep.aliases:
+                        missing.append(f"{c.label} does not have alias {alias} on {network}")
+                actual = "; ".join(seen) if seen else f"not attached to {network}"
+                verdict = Verdict.FAIL if missing else Verdict.PASS
+                yield Result(rid, "alias", subject, verdict, want, actual, "; ".join(missing))
+
+
+def _declared(contract: Contract, state: State, c: Container) -> bool:
+    return c.service in contract.services and (state.project is None or c.project == state.project)
+
+
+def _foreign(contract: Contract, state: State) -> Iterator[Result]:
+    for key, tier in contract.tiers.items():
+        if not tier.internal:
+            continue
+        if state.network(tier.network) is None:
+            yield Result(f"foreign:{key}", "foreign", key, Verdict.SKIP, f"only {_join(contract.members(key))}",
+                         "network missing", f"see network:{key}")
+            continue
+        foreign = [c for c in state.attached(tier.network) if not _declared(contract, state, c)]
+        members = _join(contract.members(key))
+        actual = _join([c.label for c in foreign]) if foreign else "only contract services"
+        reason = "; ".join(
+            f"{c.label} is attached to internal tier {key} ({tier.network}) but is not a service of the contract"
+            for c in foreign
+        )
+        yield Result(f"foreign:{key}", "foreign", key, Verdict.FAIL if foreign else Verdict.PASS,
+                     f"only {members}", actual, reason)
+
+
+def _exposure(contract: Contract, state: State) -> Iterator[Result]:
+    internal = {t.network: k for k, t in contract.tiers.items() if t.internal}
+    if not internal:
+        return
+    for name, svc in contract.services.items():
+        containers = state.service_containers(name)
+        declared = [t for t in svc.tiers if contract.tiers[t].internal]
+        on_internal = {n for c in containers for n in c.networks if n in internal}
+        if not declared and not on_internal:
+            continue
+        if state.live and not containers:
+            yield Result(f"exposure:{name}", "exposure", name, Verdict.SKIP, "no published ports",
+                         "no container", f"see running:{name}")
+            continue
+        tiers = sorted(set(declared) | {internal[n] for n in on_internal})
+        published = [(c, p) for c in containers for p in c.published]
+        reason = "; ".join(
+            f"{c.label} publishes {p} on the host, which bypasses the isolation of {', '.join(tiers)}"
+            for c, p in published
+        )
+        actual = _join([str(p) for _, p in published]) if published else "no published ports"
+        verdict = Verdict.FAIL if published else Verdict.PASS
+        yield Result(f"exposure:{name}", "exposure", name, verdict,
+                     f"no published ports (member of internal {', '.join(tiers)})", actual, reason)
+
+
+def _alias_unique(contract: Contract, state: State) -> Iterator[Result]:
+    for key, tier in contract.tiers.items():
+        if state.network(tier.network) is None:
+            yield Result(f"alias-unique:{key}", "alias-unique", key, Verdict.SKIP,
+                         "each alias held by one service", "network missing", f"see network:{key}")
+            continue
+        owners: dict[str, set[str]] = {}
+        for c in state.attached(tier.network):
+            ep = c.endpoint(tier.network)
+            assert ep is not None
+            owner = f"{c.project}/{c.service}" if c.service else c.name
+            for alias in ep.aliases:
+                if alias not in (c.short_id, c.id):
+                    owners.setdefault(alias, set()).add(owner)
+        clashes = {a: o for a, o in owners.items() if len(o) > 1}
+        reason = "; ".join(
+            f"alias {a} on {tier.network} is held by {_join(o)}: Docker's DNS round-robins between them"
+            for a, o in sorted(clashes.items())
+        )
+        actual = _join([f"{a} held by {len(o)}" for a, o in clashes.items()]) if clashes else "no shared alias"
+        yield Result(f"alias-unique:{key}", "alias-unique", key, Verdict.FAIL if clashes else Verdict.PASS,
+                     "each alias held by one service", actual, reason)
