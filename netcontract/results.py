@@ -39,6 +39,9 @@ class Result:
     output: str = ""  # raw probe output, for -v and JUnit system-out
     duration: float = 0.0
     attempts: int = 0  # probe attempts; 0 for structural checks
+    src: str = ""  # probe source service (dns, reach, isolation, egress)
+    dst: str = ""  # probe target service, or the name/canary probed
+    tier: str = ""  # tier key the probe or check is about, when there is one
 
     def with_verdict(self, verdict: Verdict, reason: str) -> Result:
         return replace(self, verdict=verdict, reason=reason)
@@ -61,7 +64,8 @@ class Report:
     contract: str
     results: tuple[Result, ...]
     project: str | None = None
-    source: str = "live"
+    source: str = "live"  # "live", or the compose files a static state was read from
+    command: str = "check"  # check or lint
     duration: float = 0.0
     notes: tuple[str, ...] = field(default=())
 

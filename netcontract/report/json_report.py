@@ -22,6 +22,9 @@ def result_dict(r: Result) -> dict[str, Any]:
         "output": r.output,
         "duration": round(r.duration, 4),
         "attempts": r.attempts,
+        "src": r.src,
+        "dst": r.dst,
+        "tier": r.tier,
     }
 
 
@@ -32,6 +35,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "contract": report.contract,
         "project": report.project,
         "source": report.source,
+        "command": report.command,
         "exit_code": int(report.exit_code),
         "duration": round(report.duration, 3),
         "summary": {"passed": s.passed, "failed": s.failed, "errors": s.errors, "skipped": s.skipped},

@@ -30,7 +30,7 @@ def summary_line(report: Report) -> str:
 
 
 def render(report: Report, *, colour: bool = False, quiet: bool = False, verbose: bool = False) -> str:
-    lines = [f"netcontract check: {report.contract} (project {report.project or '-'}, {report.source})"]
+    lines = [f"netcontract {report.command}: {report.contract} (project {report.project or '-'}, {report.source})"]
     lines += [f"note: {n}" for n in report.notes]
     shown = [r for r in report.results if not quiet or r.verdict in (Verdict.FAIL, Verdict.ERROR)]
     if shown:
