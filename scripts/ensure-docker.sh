@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers. Exit 0 when it does, 1 when it cannot be
+# made to.
+#
+#   * `docker info` works: nothing to do.
+#   * root: install what is missing (Debian's docker.io, busybox-static), then
+#     start `dockerd --dns 127.0.0.1` in the background (nohup), log to
+#     $NETCONTRACT_DOCKERD_LOG (default /tmp/netcontract-dockerd.log), write
+#     its pid to /tmp/netcontract-dockerd.pid (that file means "netcontract
+#     started this dockerd": .ci/run stops only such a dockerd) and wait up to
+#     60 s for it to answer.
+#   * not root: say how to start Docker, exit 1.
+#
+# Why --dns 127.0.0.1: containers get it as their upstream DNS server, so
+# Docker's embedded DNS never forwards a name it does not know off the
+# machine; the test compose file sets dns: [127.0.0.1] per service as well.
+set -euo pipefail
+
+LOG=${NETCONTRACT_DOCKERD_LOG:-/tmp/netcontract-dockerd.log}
+PIDFILE=${NETCONTRACT_DOCKERD_PIDFILE:-/tmp/netcontract-dockerd.pid}
+DOCKER_PIDFILE=${NETCONTRACT_DOCKER_PIDFILE:-/var/run/docker.pid}  # dockerd's own
+WAIT_SECONDS=60
+
+say() { printf 'ensure-docker: %s\n' "$*"; }
+
+docker_ok() {
+    command -v docker >/dev/null 2>&1 || return 1
+    local v
+    v=$(docker info --format '{{.ServerVersion}}' 2>/dev/null) || return 1
+    [ -n "$v" ]
+}
+
+if docker_ok; then
+    exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+    echo "ensure-docker: Docker is not reachable and this is not root: start it (e.g. 'sudo systemctl start docker', or as root 'nohup dockerd --dns 127.0.0.1 &', or re-run 'sudo scripts/ensure-docker.sh') and make sure this user may use /var/run/docker.sock" >&2
+    exit 1
+fi
+
+# --- install what is missing ----------------------------------------------------
+missing=()
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+    missing+=(docker.io)
+fi
+if [ ! -x /bin/busybox ]; then
+    missing+=(busybox-static)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null 2>&1 || { echo "ensure-docker: missing ${missing[*]} and no apt-get to install them" >&2; exit 1; }
+    say "installing ${missing[*]} (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- is a dockerd already running (but not answering yet)? ----------------------
+pid_alive_dockerd() { # pid -> true when it is a live dockerd
+    [ -n "${1:-}" ] && [ -r "/proc/$1/comm" ] && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = dockerd ]
+}
+
+running=""
+if [ -f "$DOCKER_PIDFILE" ]; then
+    p=$(cat "$DOCKER_PIDFILE" 2>/dev/null || true)
+    if pid_alive_dockerd "$p"; then
+        running=$p
+    else
+        # Left behind by a dockerd that was killed: dockerd refuses to start
+        # while it exists ("pid file found, ensure docker is not running").
+        say "removing stale $DOCKER_PIDFILE (pid ${p:-?} is not a running dockerd)"
+        rm -f "$DOCKER_PIDFILE"
+    fi
+fi
+if [ -z "$running" ] && [ -f "$PIDFILE" ]; then
+    p=$(cat "$PIDFILE" 2>/dev/null || true)
+    if pid_alive_dockerd "$p"; then
+        running=$p
+    else
+        rm -f "$PIDFILE"
+    fi
+fi
+
+if [ -n "$running" ]; then
+    say "dockerd (pid $running) is running but not answering yet; waiting"
+    dpid=$running
+else
+    say "starting dockerd --dns 127.0.0.1 (log: $LOG)"
+    mkdir -p "$(dirname "$LOG")"
+    nohup dockerd --dns 127.0.0.1 >>"$LOG" 2>&1 </dev/null &
+    dpid=$!
+    echo "$dpid" >"$PIDFILE"
+fi
+
+for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
+    if docker_ok; then
+        say "Docker $(docker info --format '{{.ServerVersion}}' 2>/dev/null) is up (dockerd pid $dpid)"
+        exit 0
+    fi
+    if ! kill -0 "$dpid" 2>/dev/null; then
+        echo "ensure-docker: dockerd (pid $dpid) exited; last lines of $LOG:" >&2
+        tail -n 20 "$LOG" >&2 || true
+        rm -f "$PIDFILE"
+        exit 1
+    fi
+    sleep 0.5
+done
+
+echo "ensure-docker: dockerd (pid $dpid) did not answer within ${WAIT_SECONDS}s; last lines of $LOG:" >&2
+tail -n 20 "$LOG" >&2 || true
+exit 1
