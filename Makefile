@@ -64,8 +64,12 @@ demo: venv ## up, check, down (always); exit with check's exit code
 	$(MAKE) --no-print-directory down || true; \
 	exit $$rc
 
+# pytest exits 5 when it collected no tests; say so (.ci/run fails on it).
 test: venv docker images ## run the test suite (pytest)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@echo "$(VENV)/bin/pytest $(PYTEST_ARGS)"
+	@$(VENV)/bin/pytest $(PYTEST_ARGS) || { rc=$$?; \
+	    if [ $$rc = 5 ]; then echo "make test: pytest ran no tests (exit 5)" >&2; fi; \
+	    exit $$rc; }
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check netcontract tests && $(VENV)/bin/mypy netcontract
