@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netcontract import docker_engine
 from netcontract.contract import Contract, load_contract
-from netcontract.errors import NetcontractError
-from netcontract.results import Report
+from netcontract.errors import NetcontractError, NotReadyError
+from netcontract.plan import plan_probes
+from netcontract.results import Report, Result
+from netcontract.runner import ProbeRunner, RunOptions
 from netcontract.state import State
-from netcontract.structural import structural_results
+from netcontract.structural import egress_results, structural_results
 
 
 class NoProjectError(NetcontractError):
@@ -21,6 +24,9 @@ class NoProjectError(NetcontractError):
 @dataclass(frozen=True)
 class CheckOptions:
     project: str | None = None
+    probes: bool = True  # False: structural checks only
+    run: RunOptions = field(default_factory=RunOptions)
+    wait: float = 0.0  # seconds to wait for the stack to be running and healthy
 
 
 def resolve_project(contract: Contract, project: str | None) -> str:
@@ -33,26 +39,65 @@ def resolve_project(contract: Contract, project: str | None) -> str:
     return name
 
 
-def live_state(contract: Contract, project: str) -> State:
-    client = docker_engine.connect()
-    try:
-        return docker_engine.snapshot(client, project, [t.network for t in contract.tiers.values()])
-    finally:
-        client.close()
+def _networks(contract: Contract) -> list[str]:
+    return [t.network for t in contract.tiers.values()]
 
 
-def check(contract_path: str | Path, options: CheckOptions | None = None) -> Report:
+def not_ready(contract: Contract, state: State) -> list[str]:
+    """Services without a running (and, where required, healthy) container."""
+    out = []
+    for name, svc in contract.services.items():
+        cs = state.service_containers(name)
+        ok = cs and all(c.running and (not svc.healthy or c.health in (None, "healthy")) for c in cs)
+        if not ok:
+            out.append(name)
+    return out
+
+
+def wait_until_ready(engine: docker_engine.Engine, contract: Contract, project: str, seconds: float) -> State:
+    deadline = time.monotonic() + seconds
+    while True:
+        state = docker_engine.snapshot(engine.client, project, _networks(contract))
+        pending = not_ready(contract, state)
+        if not pending:
+            return state
+        if time.monotonic() >= deadline:
+            raise NotReadyError(
+                f"stack not ready after {seconds:g}s: {', '.join(pending)} not running and healthy "
+                f"(project {project})"
+            )
+        time.sleep(0.5)
+
+
+def check(contract_path: str | Path, options: CheckOptions | None = None,
+          progress: Callable[[int, int], None] | None = None) -> Report:
     """Check the live deployment against the contract at `contract_path` and return the report."""
     options = options or CheckOptions()
     started = time.monotonic()
     contract = load_contract(contract_path)
     project = resolve_project(contract, options.project)
-    state = live_state(contract, project)
-    results = structural_results(contract, state)
+    client = docker_engine.connect(timeout=max(30.0, options.run.timeout * 4 + 10))
+    try:
+        engine = docker_engine.Engine(client)
+        if options.wait > 0:
+            state = wait_until_ready(engine, contract, project, options.wait)
+        else:
+            state = docker_engine.snapshot(client, project, _networks(contract))
+        results: list[Result] = structural_results(contract, state) + egress_results(contract, state)
+        notes: list[str] = []
+        if options.probes:
+            plan = plan_probes(contract, state)
+            runner = ProbeRunner(engine, options.run)
+            results += runner.run(plan, contract, state, progress)
+        else:
+            notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
+    finally:
+        client.close()
     return Report(
         contract=str(contract_path),
         results=tuple(results),
         project=project,
         source="live",
         duration=time.monotonic() - started,
+        notes=tuple(notes),
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NoReturn, assert_never
 
 import click
@@ -13,9 +15,10 @@ import click
 from netcontract import __version__
 from netcontract.checker import CheckOptions, NoProjectError, check
 from netcontract.contract import json_schema
-from netcontract.errors import ContractError, EngineError, NetcontractError
+from netcontract.errors import ContractError, NetcontractError
 from netcontract.report import json_report, table
 from netcontract.results import ExitCode, Report
+from netcontract.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 
 
 class OutputFormat(enum.Enum):
@@ -63,8 +66,36 @@ def main() -> None:
               show_default=True, help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check with its timing and probe output.")
-def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool) -> None:
+@click.option("--probes/--no-probes", default=True, show_default=True,
+              help="Run reachability, isolation and DNS probes (--no-probes: structural checks only).")
+@click.option("--executor", type=click.Choice([m.value for m in ExecutorMode]), default="auto",
+              show_default=True,
+              help="exec: tools inside each container; sidecar: a probe container sharing its network "
+                   "namespace; auto: exec where the tools exist, sidecar otherwise.")
+@click.option("--probe-image", envvar="NETCONTRACT_PROBE_IMAGE", default=DEFAULT_PROBE_IMAGE,
+              show_default=True, show_envvar=True, metavar="IMAGE",
+              help="Image for sidecar probes; needs sh and busybox-style nc, nslookup, ping.")
+@click.option("--pull/--no-pull", default=True, show_default=True,
+              help="Pull the probe image when it is not present.")
+@click.option("--timeout", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
+              metavar="SECONDS", help="Per-probe timeout; a dropped packet costs this long.")
+@click.option("--retries", type=click.IntRange(0, 5), default=1, show_default=True,
+              help="Repeat probes whose observation differs from the expectation, doubling the timeout.")
+@click.option("--concurrency", type=click.IntRange(1, 128), default=8, show_default=True,
+              help="Source containers probed at once.")
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=0, show_default=True,
+              metavar="SECONDS", help="Wait until every service is running and healthy before checking.")
+def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool, probes: bool,
+              executor: str, probe_image: str, pull: bool, timeout: float, retries: int, concurrency: int,
+              wait_s: float) -> None:
     """Check the running stack against CONTRACT and exit with a code CI can gate on.
+
+    \b
+    Structural checks read the Docker Engine API (networks, memberships,
+    aliases, published ports, health); probes then run from inside each
+    container's network namespace: every allowed path must connect, every
+    forbidden one must be dropped (`refused` counts as reachable), and every
+    name must resolve exactly where the contract says.
 
     \b
     Services are found by their compose labels (com.docker.compose.project and
@@ -75,25 +106,62 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
       0  every check passed (skips allowed)
       1  at least one check FAILED: the contract is violated
       2  usage error
-      3  could not evaluate: Docker unreachable, or ERRORs and no FAIL
+      3  could not evaluate: Docker unreachable, stack not ready, or ERRORs and no FAIL
       4  the contract file is invalid
     """
+    run = RunOptions(mode=ExecutorMode(executor), timeout=timeout, retries=retries, concurrency=concurrency,
+                     probe_image=probe_image, pull=pull, deadline=max(30.0, timeout * 20))
+    options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s)
+    progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
     try:
-        report = check(contract_path, CheckOptions(project=project))
+        with _terminate_as_interrupt():
+            report = check(contract_path, options, progress)
     except ContractError as exc:
         _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
     except NoProjectError as exc:
         _fail([f"netcontract: {exc}"], ExitCode.USAGE)
-    except EngineError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     except NetcontractError as exc:
         _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
+    except KeyboardInterrupt:
+        _fail(["netcontract: interrupted; probe containers removed"], ExitCode.INTERRUPTED)
+    if progress:
+        click.echo("\r\x1b[K", err=True, nl=False)
     render = OutputFormat(fmt).renderer(colour=_use_colour(sys.stdout), quiet=quiet, verbose=verbose)
     click.echo(render(report), nl=False)
     sys.exit(int(report.exit_code))
+
+
+def _progress_printer() -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        click.echo(f"\r\x1b[Kprobing: {done}/{total} sources", err=True, nl=False)
+
+    return show
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM takes the Ctrl-C path, so probe containers are removed either way."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the contract's JSON schema (for editors and validators)."""
     click.echo(json_schema())
+
+
+from netcontract.cli_graph import graph_cmd  # noqa: E402
+
+main.add_command(graph_cmd, "graph")

@@ -33,7 +33,7 @@ _ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestExce
 def connect(timeout: float = 30) -> docker.DockerClient:
     """A client for the engine in the environment; EngineError when it does not answer."""
     try:
-        client = docker.from_env(timeout=int(max(timeout, 1)))
+        client = docker.from_env(timeout=int(max(timeout, 1)), max_pool_size=64)
         client.ping()
     except _ENGINE_ERRORS as exc:
         raise EngineError(f"cannot reach the Docker engine ({_host()}): {_short(exc)}") from None
@@ -87,7 +87,13 @@ def snapshot(client: docker.DockerClient, project: str | None, networks: Iterabl
             found[name] = detail
             ids |= set((detail.get("Containers") or {}).keys())
     containers = _inspect_all(api, sorted(ids))
-    nets = tuple(network_from_inspect(found[n]) for n in wanted if n in found)
+    # networks the containers are on besides the tiers: needed to tell internal from not
+    extra = sorted({n for c in containers for n in c.networks} - set(found))
+    with engine_errors("reading networks"):
+        for name in extra:
+            with contextlib.suppress(docker.errors.NotFound):
+                found[name] = api.inspect_network(name)
+    nets = tuple(network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found)
     return State(project=project, networks=nets, containers=tuple(containers))
 
 
@@ -151,3 +157,78 @@ def _published(raw: Mapping[str, Any]) -> tuple[PublishedPort, ...]:
         for b in binds:
             out.append(PublishedPort(int(port), proto or "tcp", b.get("HostIp") or "", b.get("HostPort") or ""))
     return tuple(dict.fromkeys(out))
+
+
+# -- running probes -------------------------------------------------------------------
+
+PROBE_LABEL = "org.netcontract.probe"
+RUN_LABEL = "org.netcontract.run"
+
+
+class Engine:
+    """The docker operations the probe runner needs, with docker errors translated."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+        self.api = client.api
+
+    def exec(self, container_id: str, argv: list[str]) -> tuple[int | None, str]:
+        """Run argv in the container; (exit code, stdout+stderr). EngineError if it cannot start."""
+        with engine_errors(f"exec in {container_id[:12]}"):
+            ex = self.api.exec_create(container_id, argv, stdout=True, stderr=True)
+            out = self.api.exec_start(ex["Id"])
+            code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
+        text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+        return code, text
+
+    def image_problem(self, image: str, pull: bool) -> str | None:
+        """None when the image is here (pulling it if allowed), else why not."""
+        try:
+            self.api.inspect_image(image)
+            return None
+        except docker.errors.ImageNotFound:
+            pass
+        except _ENGINE_ERRORS as exc:
+            return f"cannot inspect probe image {image}: {_short(exc)}"
+        if not pull:
+            return f"probe image {image} is not present and pulling is off (--no-pull)"
+        try:
+            self.client.images.pull(image)
+            return None
+        except _ENGINE_ERRORS as exc:
+            return f"probe image {image} is not present and could not be pulled: {_short(exc)}"
+
+    def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
+                cancelled: Any = None) -> tuple[int | None, str]:
+        """Run argv in a short-lived container sharing the source's network namespace; always removed."""
+        labels = {PROBE_LABEL: "1", RUN_LABEL: run_id, "org.netcontract.source": source_id[:12]}
+        cid = None
+        try:
+            with engine_errors("starting probe sidecar"):
+                cid = self.api.create_container(
+                    image, argv, labels=labels, network_disabled=False,
+                    host_config=self.api.create_host_config(network_mode=f"container:{source_id}"),
+                )["Id"]
+                if cancelled is not None and cancelled.is_set():
+                    return None, "cancelled"
+                self.api.start(cid)
+                status = self.api.wait(cid, timeout=timeout)
+                out = self.api.logs(cid, stdout=True, stderr=True)
+            text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+            return status.get("StatusCode"), text
+        except requests.exceptions.ReadTimeout:
+            return None, "probe sidecar did not finish in time"
+        finally:
+            if cid is not None:
+                with contextlib.suppress(*_ENGINE_ERRORS):
+                    self.api.remove_container(cid, force=True)
+
+    def remove_run(self, run_id: str) -> int:
+        """Remove every probe container of this run (the safety net for Ctrl-C and SIGTERM)."""
+        n = 0
+        with contextlib.suppress(*_ENGINE_ERRORS):
+            for c in self.api.containers(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+                with contextlib.suppress(*_ENGINE_ERRORS):
+                    self.api.remove_container(c["Id"], force=True)
+                    n += 1
+        return n

@@ -205,3 +205,31 @@ def _alias_unique(contract: Contract, state: State) -> Iterator[Result]:
         actual = _join([f"{a} held by {len(o)}" for a, o in clashes.items()]) if clashes else "no shared alias"
         yield Result(f"alias-unique:{key}", "alias-unique", key, Verdict.FAIL if clashes else Verdict.PASS,
                      "each alias held by one service", actual, reason)
+
+
+def egress_results(contract: Contract, state: State) -> list[Result]:
+    """A service whose tiers are all internal must have no way out: every network it is on is internal."""
+    out = []
+    for name, svc in contract.services.items():
+        if not all(contract.tiers[t].internal for t in svc.tiers):
+            continue
+        containers = state.service_containers(name)
+        want = "only internal networks (no egress)"
+        if not containers:
+            out.append(Result(f"egress:{name}", "egress", name, Verdict.SKIP, want, "no container",
+                              f"see running:{name}", src=name))
+            continue
+        leaks = []
+        for c in containers:
+            if c.network_mode == "host":
+                leaks.append(f"{c.label} uses network_mode {c.network_mode}")
+            for net in c.networks:
+                n = state.network(net)
+                if n is None:
+                    leaks.append(f"{c.label} is attached to {net}, which could not be inspected")
+                elif not n.internal:
+                    leaks.append(f"{c.label} is attached to {net}, which is not internal: a way out")
+        actual = _join({n for c in containers for n in c.networks})
+        out.append(Result(f"egress:{name}", "egress", name, Verdict.FAIL if leaks else Verdict.PASS, want,
+                          actual, "; ".join(leaks), src=name))
+    return out

@@ -1,0 +1,218 @@
+"""Executors and concurrency: run each source's probe batch and judge what came back.
+
+One `docker exec` (or one sidecar) per source container runs all of that
+source's probes at once; sources run concurrently under `concurrency`. Only
+probes whose observation differs from the expectation are repeated, with a
+longer timeout, within an overall deadline.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+from netcontract.contract import Contract
+from netcontract.docker_engine import Engine
+from netcontract.errors import EngineError
+from netcontract.plan import Expect, Expectation, ProbePlan, SourcePlan
+from netcontract.probes import (
+    DETECT_SCRIPT,
+    Observation,
+    Outcome,
+    Probe,
+    batch_script,
+    missing_tools,
+    parse_batch,
+    parse_tools,
+)
+from netcontract.results import Result, Verdict
+from netcontract.state import State
+from netcontract.verdicts import evaluate
+
+DEFAULT_PROBE_IMAGE = "busybox:1.36"
+
+
+class ExecutorMode(enum.StrEnum):
+    AUTO = "auto"  # exec where the container has the tools, a sidecar otherwise
+    EXEC = "exec"  # only the tools inside the source container
+    SIDECAR = "sidecar"  # always a probe container sharing the source's network namespace
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    mode: ExecutorMode = ExecutorMode.AUTO
+    timeout: float = 1.0
+    retries: int = 0
+    concurrency: int = 8
+    probe_image: str = DEFAULT_PROBE_IMAGE
+    pull: bool = True
+    deadline: float = 60.0  # seconds for all probing, retries included
+
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class _Batch:
+    executor: str  # "exec" or "sidecar"
+    problem: str = ""  # set when no executor can run this source's probes
+
+
+class ProbeRunner:
+    def __init__(self, engine: Engine, options: RunOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.run_id = uuid.uuid4().hex[:12]
+        self.cancelled = threading.Event()
+        self._image_problem: str | None = None
+        self._image_checked = False
+        self._lock = threading.Lock()
+
+    # -- public -------------------------------------------------------------------------
+    def run(self, plan: ProbePlan, contract: Contract, state: State,
+            progress: Progress | None = None) -> list[Result]:
+        started = time.monotonic()
+        results: list[Result] = list(plan.settled)
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="probe")
+        try:
+            futures = [pool.submit(self._source, s, contract, state, started) for s in plan.sources]
+            for done, fut in enumerate(as_completed(futures), start=1):
+                results += fut.result()
+                if progress:
+                    progress(done, len(futures))
+        except BaseException:
+            self.cancelled.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.engine.remove_run(self.run_id)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            self.engine.remove_run(self.run_id)
+        return results
+
+    # -- one source ---------------------------------------------------------------------
+    def _source(self, sp: SourcePlan, contract: Contract, state: State, started: float) -> list[Result]:
+        t0 = time.monotonic()
+        exps = list(sp.expectations)
+        batch = self._choose(sp)
+        if batch.problem:
+            return [self._error(e, batch.problem) for e in exps]
+        timeout = self.options.timeout
+        obs = self._observe(sp, exps, batch, timeout)
+        attempts = dict.fromkeys((e.id for e in exps), 1)
+        for attempt in range(1, self.options.retries + 1):
+            control_ok = _control_ok(exps, obs)
+            redo = [e for e in exps if _differs(e, obs[e.id], control_ok)]
+            timeout = self.options.timeout * (2 ** attempt)
+            remaining = self.options.deadline - (time.monotonic() - started)
+            if not redo or remaining < timeout + 1 or self.cancelled.is_set():
+                break
+            obs.update(self._observe(sp, redo, batch, timeout))
+            for e in redo:
+                attempts[e.id] += 1
+        control_ok = _control_ok(exps, obs)
+        elapsed = time.monotonic() - t0
+        return [
+            evaluate(e, obs[e.id], source=sp.container, contract=contract, state=state, control_ok=control_ok,
+                     duration=elapsed, attempts=attempts[e.id])
+            for e in exps
+        ]
+
+    def _choose(self, sp: SourcePlan) -> _Batch:
+        mode = self.options.mode
+        if mode is ExecutorMode.EXEC:
+            return _Batch("exec")
+        if mode is ExecutorMode.AUTO:
+            kinds = {e.probe_kind for e in sp.expectations}
+            try:
+                code, out = self.engine.exec(sp.container.id, ["sh", "-c", DETECT_SCRIPT])
+            except EngineError:
+                code, out = None, ""
+            if code == 0 and not missing_tools(parse_tools(out), kinds):
+                return _Batch("exec")
+        problem = self._probe_image_problem()
+        return _Batch("sidecar", problem=problem or "")
+
+    def _probe_image_problem(self) -> str | None:
+        with self._lock:
+            if not self._image_checked:
+                problem = self.engine.image_problem(self.options.probe_image, self.options.pull)
+                self._image_problem = f"{problem}; set --probe-image (or NETCONTRACT_PROBE_IMAGE)" if problem else None
+                self._image_checked = True
+            return self._image_problem
+
+    def _observe(self, sp: SourcePlan, exps: list[Expectation], batch: _Batch,
+                 timeout: float) -> dict[str, list[Observation]]:
+        probes: list[Probe] = []
+        owner: list[str] = []
+        for e in exps:
+            for target in e.targets:
+                probes.append(Probe(f"p{len(probes)}", e.probe_kind, target, e.port))
+                owner.append(e.id)
+        script = batch_script(probes, timeout)
+        argv = ["sh", "-c", script]
+        if self.cancelled.is_set():
+            return {e.id: [Observation(Outcome.ERROR, detail="check interrupted")] for e in exps}
+        try:
+            if batch.executor == "exec":
+                code, text = self.engine.exec(sp.container.id, argv)
+            else:
+                code, text = self.engine.sidecar(sp.container.id, self.options.probe_image, argv, self.run_id,
+                                                 timeout=timeout * 3 + 30, cancelled=self.cancelled)
+        except EngineError as exc:
+            return {e.id: [Observation(Outcome.ERROR, detail=f"{batch.executor} failed: {exc}")] for e in exps}
+        parsed = parse_batch(text, probes)
+        if code not in (0, None) and not any(o.outcome is not Outcome.ERROR for o in parsed.values()):
+            detail = _first(text) or f"exit code {code}"
+            note = f"{batch.executor} in {sp.container.name} failed ({detail})"
+            if batch.executor == "exec":
+                note += "; the container may lack a shell or probe tools: use --executor auto or sidecar"
+            parsed = {k: Observation(Outcome.ERROR, detail=note, output=text) for k in parsed}
+        out: dict[str, list[Observation]] = {e.id: [] for e in exps}
+        for probe, rid in zip(probes, owner, strict=True):
+            o = parsed[probe.key]
+            if o.outcome is Outcome.ERROR and code is not None and code >= 128:
+                o = Observation(Outcome.ERROR, detail=f"{o.detail} (exit {code}: the container stopped?)",
+                                output=o.output, tool=o.tool)
+            out[rid].append(o)
+        return out
+
+    def _error(self, e: Expectation, why: str) -> Result:
+        return Result(e.id, e.kind, f"{e.src}->{e.dst}", Verdict.ERROR, e.expected, "not probed", why,
+                      src=e.src, dst=e.dst, tier=e.tier)
+
+
+def _first(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("@"):
+            return line.strip()[:200]
+    return ""
+
+
+def _control_ok(exps: list[Expectation], obs: dict[str, list[Observation]]) -> bool:
+    for e in exps:
+        if e.control:
+            got = obs.get(e.id) or []
+            return bool(got) and all(o.outcome is Outcome.OK and o.addresses for o in got)
+    return False
+
+
+def _differs(e: Expectation, obs: list[Observation], control_ok: bool) -> bool:
+    """Whether the observation disagrees with the expectation (worth another, longer attempt)."""
+    outcomes = {o.outcome for o in obs}
+    if Outcome.ERROR in outcomes:
+        return False  # the machinery failed; repeating it proves nothing
+    match e.expect:
+        case Expect.CONNECT:
+            return outcomes != {Outcome.OK}
+        case Expect.BLOCKED:
+            return bool(outcomes & {Outcome.OK, Outcome.REFUSED})
+        case Expect.RESOLVE:
+            return any(o.outcome is not Outcome.OK or not set(o.addresses) <= e.addresses for o in obs)
+        case Expect.NO_RESOLVE:
+            return any(o.outcome is Outcome.OK for o in obs) or (Outcome.TIMEOUT in outcomes and not control_ok)

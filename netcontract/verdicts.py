@@ -1,0 +1,106 @@
+"""Observations -> verdicts. Pure.
+
+The rules that keep a verdict true live here: a probe that could not run is
+ERROR; `refused` is reachable, never isolated; a DNS timeout counts as "does
+not resolve" only when the same source's resolver answered its own name in
+the same batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netcontract.contract import Contract
+from netcontract.plan import Expect, Expectation
+from netcontract.probes import Observation, Outcome
+from netcontract.results import Result, Verdict
+from netcontract.state import Container, State
+
+_BLOCKED = (Outcome.TIMEOUT, Outcome.UNREACHABLE)
+
+
+def _owner(state: State, ip: str) -> str:
+    for c in state.containers:
+        for ep in c.endpoints:
+            if ep.ipv4 == ip:
+                return f"{c.label} on {ep.network}"
+    return "no container of this snapshot"
+
+
+def _observed(obs: Sequence[Observation]) -> str:
+    parts = []
+    for o in obs:
+        if o.addresses:
+            parts.append(", ".join(o.addresses))
+        else:
+            parts.append(o.outcome.value + (f" ({o.detail})" if o.detail and o.outcome is Outcome.ERROR else ""))
+    return "; ".join(dict.fromkeys(parts))
+
+
+def evaluate(exp: Expectation, obs: Sequence[Observation], *, source: Container, contract: Contract,
+             state: State, control_ok: bool, duration: float = 0.0, attempts: int = 1) -> Result:
+    verdict, reason = _judge(exp, obs, source, contract, state, control_ok)
+    output = "\n".join(
+        f"[{o.tool or '?'}:{exp.targets[i] if i < len(exp.targets) else '?'}] {o.output}".rstrip()
+        for i, o in enumerate(obs)
+    )
+    return Result(exp.id, exp.kind, f"{exp.src}->{exp.dst}", verdict, exp.expected, _observed(obs), reason,
+                  output=output, duration=duration, attempts=attempts, src=exp.src, dst=exp.dst, tier=exp.tier)
+
+
+def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, contract: Contract,
+           state: State, control_ok: bool) -> tuple[Verdict, str]:
+    errors = [o for o in obs if o.outcome is Outcome.ERROR]
+    if not obs:
+        return Verdict.ERROR, "no observation"
+    network = contract.tiers[exp.tier].network if exp.tier in contract.tiers else ""
+    attached = bool(network) and source.endpoint(network) is not None
+    if exp.expect is Expect.CONNECT:
+        if all(o.outcome is Outcome.OK for o in obs):
+            return Verdict.PASS, ""
+        bad = next(o for o in obs if o.outcome is not Outcome.OK)
+        if bad.outcome is Outcome.ERROR:
+            return Verdict.ERROR, f"probe could not run: {bad.detail}"
+        if bad.outcome is Outcome.REFUSED:
+            return Verdict.FAIL, f"{exp.dst} is reachable but refuses port {exp.port}: nothing listens there"
+        why = "" if attached else f" because {exp.src} is not attached to {network}"
+        return Verdict.FAIL, f"{exp.src} cannot reach {exp.dst} on {network} ({bad.outcome.value}){why}"
+    if exp.expect is Expect.BLOCKED:
+        leaks = [o for o in obs if o.connected]
+        if leaks:
+            how = "connects" if leaks[0].outcome is Outcome.OK else "gets `refused` (reachable, nothing listening)"
+            if exp.kind == "egress":
+                return Verdict.FAIL, f"{exp.src} {how} to {exp.dst}: it has a way out ({exp.context})"
+            cause = (f"because {exp.src} is attached to it" if attached
+                     else f"although {exp.src} is not attached to it (check published ports and routing)")
+            rule = f" [{exp.context}]" if exp.context else ""
+            return Verdict.FAIL, f"{exp.src} reaches {exp.dst} over {network} ({how}) {cause}{rule}"
+        if errors:
+            return Verdict.ERROR, f"probe could not run, so isolation is unproven: {errors[0].detail}"
+        if all(o.outcome in _BLOCKED for o in obs):
+            return Verdict.PASS, ""
+        return Verdict.ERROR, f"unexpected observation {obs[0].outcome.value}"
+    if exp.expect is Expect.RESOLVE:
+        o = obs[0]
+        if o.outcome is Outcome.ERROR:
+            return Verdict.ERROR, f"probe could not run: {o.detail}"
+        if o.outcome is not Outcome.OK or not o.addresses:
+            why = "" if attached or not network else f" because {exp.src} is not attached to {network}"
+            return Verdict.FAIL, f"{exp.targets[0]} does not resolve from {exp.src} ({o.outcome.value}){why}"
+        foreign = [a for a in o.addresses if a not in exp.addresses]
+        if foreign:
+            who = "; ".join(f"{a} is {_owner(state, a)}" for a in foreign)
+            return Verdict.FAIL, f"{exp.targets[0]} also answers with addresses that are not {exp.dst}'s: {who}"
+        return Verdict.PASS, ""
+    # NO_RESOLVE
+    o = obs[0]
+    if o.outcome is Outcome.NXDOMAIN:
+        return Verdict.PASS, ""
+    if o.outcome is Outcome.OK and o.addresses:
+        who = "; ".join(f"{a} is {_owner(state, a)}" for a in o.addresses)
+        return Verdict.FAIL, f"{exp.targets[0]} resolves from {exp.src}: {who} ({exp.context})"
+    if o.outcome is Outcome.TIMEOUT:
+        if control_ok:
+            return Verdict.PASS, ""
+        return Verdict.ERROR, f"no DNS answer, and {exp.src}'s resolver did not answer its own name either"
+    return Verdict.ERROR, f"probe could not run: {o.detail or o.outcome.value}"
