@@ -51,8 +51,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || { echo "ensure-docker: missing ${missing[*]} and no apt-get to install them" >&2; exit 1; }
     say "installing ${missing[*]} (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
+    # docker.io's postinst would start a dockerd of its own (init script,
+    # without --dns 127.0.0.1). Debian's policy-rc.d hook (exit 101 = "do not
+    # start services") prevents that; ours only exists during the install.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# netcontract ensure-docker.sh: no service starts during apt-get install\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
+    if grep -q 'netcontract ensure-docker.sh' "$policy" 2>/dev/null; then
+        rm -f "$policy"
+    fi
+    trap - EXIT
 fi
 
 # --- is a dockerd already running (but not answering yet)? ----------------------
