@@ -1,0 +1,91 @@
+"""JUnit XML report, for CI test dashboards. Pure.
+
+One testsuite "netcontract", one testcase per result. The testcase name is the
+result's stable id, so a dashboard can track one check across runs; the
+classname groups by kind (`netcontract.reach`, `netcontract.dns`, ...).
+FAIL -> <failure>, ERROR -> <error> (the check could not be made; a dashboard
+must not count it as passed), SKIP -> <skipped>, probe output -> <system-out>.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from netcontract.results import Report, Result, Verdict
+
+SUITE_NAME = "netcontract"
+
+# Characters XML 1.0 cannot carry at all (probe output may hold terminal escapes).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _seconds(value: float) -> str:
+    return f"{max(value, 0.0):.3f}"
+
+
+def _message(r: Result) -> str:
+    head = f"expected {r.expected}, got {r.actual}"
+    return f"{head}: {r.reason}" if r.reason else head
+
+
+def _body(r: Result) -> str:
+    lines = [f"expected: {r.expected}", f"actual:   {r.actual}"]
+    if r.reason:
+        lines.append(f"why:      {r.reason}")
+    if r.attempts:
+        lines.append(f"attempts: {r.attempts}")
+    return "\n".join(lines)
+
+
+def _testcase(parent: ET.Element, r: Result) -> None:
+    case = ET.SubElement(
+        parent, "testcase", name=_clean(r.id), classname=f"netcontract.{_clean(r.kind)}", time=_seconds(r.duration)
+    )
+    if r.verdict is Verdict.FAIL:
+        el = ET.SubElement(case, "failure", message=_clean(_message(r)), type="ContractViolation")
+        el.text = _clean(_body(r))
+    elif r.verdict is Verdict.ERROR:
+        el = ET.SubElement(case, "error", message=_clean(r.reason or _message(r)), type="NotEvaluated")
+        el.text = _clean(_body(r))
+    elif r.verdict is Verdict.SKIP:
+        ET.SubElement(case, "skipped", message=_clean(r.reason or "skipped"))
+    if r.output:
+        ET.SubElement(case, "system-out").text = _clean(r.output)
+
+
+def _properties(parent: ET.Element, report: Report) -> None:
+    props = ET.SubElement(parent, "properties")
+    values = {
+        "contract": report.contract,
+        "project": report.project or "",
+        "source": report.source,
+        "command": report.command,
+        "exit_code": str(int(report.exit_code)),
+    }
+    for name, value in values.items():
+        ET.SubElement(props, "property", name=name, value=_clean(value))
+    for i, note in enumerate(report.notes):
+        ET.SubElement(props, "property", name=f"note.{i}", value=_clean(note))
+
+
+def render(report: Report) -> str:
+    s = report.summary
+    counts = {
+        "tests": str(s.total),
+        "failures": str(s.failed),
+        "errors": str(s.errors),
+        "skipped": str(s.skipped),
+        "time": _seconds(report.duration),
+    }
+    root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts})
+    _properties(suite, report)
+    for r in report.results:
+        _testcase(suite, r)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
