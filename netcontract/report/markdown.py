@@ -1,0 +1,90 @@
+"""Markdown summary, for CI step summaries and pull-request comments. Pure.
+
+A status word (PASSED / FAILED / NOT EVALUATED), the violations (DNS ones
+included) with expected, actual and why, then the reachability matrix. Every value from a result is
+escaped: `|` cannot break a table, newlines cannot end a row, and `<none>`
+shows as text instead of vanishing as an HTML tag.
+"""
+
+from __future__ import annotations
+
+from netcontract.report.matrix import LEGEND, CellState, Glyphs, glyph, matrix_rows
+from netcontract.results import ExitCode, Report, Result
+
+STATUS = {
+    ExitCode.OK: "PASSED",
+    ExitCode.VIOLATED: "FAILED",
+    ExitCode.NOT_EVALUATED: "NOT EVALUATED",
+}
+
+# Words, not symbols: they read the same in every renderer and in a plain-text email.
+MARKDOWN_GLYPHS = Glyphs(
+    {
+        CellState.ALLOWED: "allowed",
+        CellState.BLOCKED: "blocked",
+        CellState.MIXED: "mixed",
+        CellState.DIFFERS: "**DIFFERS**",
+        CellState.ERROR: "ERROR",
+        CellState.SKIPPED: "skipped",
+    },
+    none="",
+    self_="-",
+)
+
+
+def escape(text: str) -> str:
+    """Make any text safe inside one Markdown table cell."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;")  # a bare '>' is harmless mid-line
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "<br>".join(text.split("\n")) if text else " "
+
+
+def status_word(report: Report) -> str:
+    return STATUS.get(report.exit_code, "NOT EVALUATED")
+
+
+def summary_line(report: Report) -> str:
+    s = report.summary
+    return (
+        f"**{status_word(report)}**: {s.total} checks, {s.passed} passed, {s.failed} failed, "
+        f"{s.errors} errors, {s.skipped} skipped ({report.duration:.2f}s)"
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out
+
+
+def _result_rows(results: list[Result]) -> list[list[str]]:
+    return [
+        [r.verdict.value, escape(r.id), escape(r.expected), escape(r.actual), escape(r.reason)]
+        for r in results
+    ]
+
+
+def _matrix(report: Report) -> list[str]:
+    services, cells = matrix_rows(report)
+    if not services:
+        return []
+    header = ["from \\ to", *(escape(s) for s in services)]
+    rows = [[f"**{escape(src)}**", *(glyph(cells, src, dst, MARKDOWN_GLYPHS) or " " for dst in services)]
+            for src in services]
+    used = {c.state for c in cells.values()}
+    legend = [f"- {MARKDOWN_GLYPHS.cells[s]}: {LEGEND[s]}" for s in CellState if s in used]
+    return ["", "### Reachability", "", *_table(header, rows), "", *legend]
+
+
+def render(report: Report) -> str:
+    where = f"contract {escape(report.contract)}, project {escape(report.project or '-')}, {escape(report.source)}"
+    lines = [f"## netcontract {escape(report.command)}: {status_word(report)}", "", summary_line(report), "", where]
+    if report.notes:
+        lines += ["", *(f"- note: {escape(n)}" for n in report.notes)]
+    bad = report.violations()
+    if bad:
+        lines += ["", "### Violations", "",
+                  *_table(["result", "check", "expected", "actual", "why"], _result_rows(bad))]
+    lines += _matrix(report)
+    return "\n".join(lines) + "\n"
