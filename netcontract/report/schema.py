@@ -1,0 +1,86 @@
+"""JSON Schema (draft 2020-12) of the JSON report that `json_report.render` emits.
+
+Every object admits additional properties: the report may gain fields in a
+later version without breaking anyone's validator. Fields are never removed
+or renamed within a report version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from netcontract.report.json_report import REPORT_VERSION
+from netcontract.results import ExitCode, Verdict
+
+_COUNT = {"type": "integer", "minimum": 0}
+_SECONDS = {"type": "number", "minimum": 0}
+
+
+def _text(description: str) -> dict[str, Any]:
+    return {"type": "string", "description": description}
+
+
+_RESULT: dict[str, Any] = {
+    "type": "object",
+    "description": "One check's outcome.",
+    "additionalProperties": True,
+    "required": [
+        "id", "kind", "subject", "verdict", "expected", "actual", "reason",
+        "output", "duration", "attempts", "src", "dst", "tier",
+    ],
+    "properties": {
+        "id": {"type": "string", "minLength": 1,
+               "description": "Stable id, e.g. reach:backend->db:5432@data_tier; CI history keys on it."},
+        "kind": _text("Check kind: network, running, networks, alias, foreign, exposure, alias-unique, "
+                      "dns, reach, isolation, egress, ..."),
+        "subject": _text("What the check is about: a tier, a service, service@tier, or a pair."),
+        "verdict": {"enum": [v.value for v in Verdict],
+                    "description": "ERROR means the check could not be made; it is never a pass."},
+        "expected": _text("What the contract expects."),
+        "actual": _text("What was observed."),
+        "reason": _text("Why the verdict is not PASS; may be empty."),
+        "output": _text("Raw probe output; may be empty."),
+        "duration": {**_SECONDS, "description": "Seconds spent on this check."},
+        "attempts": {**_COUNT, "description": "Probe attempts; 0 for structural checks."},
+        "src": _text("Probe source service; empty for structural checks."),
+        "dst": _text("Probe target service, or the name or canary probed; may be empty."),
+        "tier": _text("Tier key the check is about; may be empty."),
+    },
+}
+
+REPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "netcontract report",
+    "description": "Output of `netcontract check --format json` (and `--json PATH`).",
+    "type": "object",
+    "additionalProperties": True,
+    "required": [
+        "version", "contract", "project", "source", "command", "exit_code",
+        "duration", "summary", "notes", "results",
+    ],
+    "properties": {
+        "version": {"const": REPORT_VERSION, "description": "Report format version."},
+        "contract": _text("Path of the contract file checked."),
+        "project": {"type": ["string", "null"], "description": "Compose project name, if known."},
+        "source": _text('"live", or the compose files a static state was read from.'),
+        "command": _text("check or lint."),
+        "exit_code": {"enum": [int(c) for c in (ExitCode.OK, ExitCode.VIOLATED, ExitCode.NOT_EVALUATED)],
+                      "description": "0 holds, 1 violated, 3 could not evaluate (the other exit codes "
+                                     "mean no report was made)."},
+        "duration": {**_SECONDS, "description": "Seconds the whole run took."},
+        "summary": {
+            "type": "object",
+            "additionalProperties": True,
+            "required": ["passed", "failed", "errors", "skipped"],
+            "properties": {"passed": _COUNT, "failed": _COUNT, "errors": _COUNT, "skipped": _COUNT},
+        },
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "results": {"type": "array", "items": {"$ref": "#/$defs/result"}},
+    },
+    "$defs": {"result": _RESULT},
+}
+
+
+def render_schema() -> str:
+    return json.dumps(REPORT_SCHEMA, indent=2) + "\n"
