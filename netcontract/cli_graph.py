@@ -1,0 +1,78 @@
+"""`netcontract graph`: draw the contract, optionally with the live violations in red.
+
+Registered on the main group at the bottom of cli.py. Errors map to the same
+exit codes as `check`: 4 invalid contract, 3 Docker unreachable, 2 usage.
+Drawing succeeds with exit 0 even when --live finds violations: the graph is
+a picture for people; `netcontract check` is the gate.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from netcontract.checker import CheckOptions, NoProjectError, check
+from netcontract.contract import load_contract
+from netcontract.errors import ContractError, NetcontractError
+from netcontract.graph import GRAPH_FORMATS, GraphFormat, render_graph
+from netcontract.report.table import summary_line
+from netcontract.results import ExitCode, Result, Verdict
+
+_INTERRUPTED = 130  # as `check` exits on Ctrl-C
+
+
+def _format(value: str) -> GraphFormat:
+    for fmt in GRAPH_FORMATS:
+        if fmt == value:
+            return fmt
+    raise click.BadParameter(f"unknown format {value!r}")  # click.Choice prevents this
+
+
+@click.command("graph")
+@click.option("-c", "--contract", "contract_path", required=True, type=click.Path(dir_okay=False),
+              help="Contract YAML file.")
+@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True,
+              help="mermaid (renders inline on GitHub) or dot (pipe through `dot -Tsvg`).")
+@click.option("--live", is_flag=True,
+              help="Check the running stack first and draw its violations in red (errors in orange).")
+@click.option("--project", metavar="NAME", help="Compose project name for --live (overrides `project:`).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the graph to FILE instead of stdout.")
+def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, output: str | None) -> None:
+    """Draw CONTRACT's tiers, services and allowed flows as a diagram.
+
+    \b
+    Examples:
+      netcontract graph -c contracts/devonboarder.yaml > tiers.mmd
+      netcontract graph -c contracts/devonboarder.yaml --format dot | dot -Tsvg -o tiers.svg
+      netcontract graph -c contracts/devonboarder.yaml --live --format dot -o live.dot
+    """
+    from netcontract.cli import _fail  # cli.py imports this module at its end
+
+    try:
+        contract = load_contract(contract_path)
+        violations: list[Result] = []
+        if live:
+            report = check(contract_path, CheckOptions(project=project))
+            violations = [r for r in report.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+            click.echo(summary_line(report), err=True)
+    except ContractError as exc:
+        _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
+    except NoProjectError as exc:
+        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
+    except NetcontractError as exc:  # EngineError, NotReadyError: the stack could not be read
+        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
+    except KeyboardInterrupt:
+        click.echo("netcontract: interrupted", err=True)
+        sys.exit(_INTERRUPTED)
+    text = render_graph(contract, _format(fmt), violations)
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _fail([f"netcontract: cannot write {output}: {exc.strerror or exc}"], ExitCode.USAGE)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(int(ExitCode.OK))
