@@ -232,3 +232,33 @@ class Engine:
                     self.api.remove_container(c["Id"], force=True)
                     n += 1
         return n
+
+
+# -- for `init --from-live` -------------------------------------------------------
+
+
+def compose_projects(client: docker.DockerClient) -> list[str]:
+    """The compose project names found on the engine's containers, sorted."""
+    with engine_errors("listing containers"):
+        found = client.api.containers(all=True, filters={"label": PROJECT_LABEL})
+    return sorted({(c.get("Labels") or {}).get(PROJECT_LABEL, "") for c in found} - {""})
+
+
+def declared_ports(client: docker.DockerClient, container_ids: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """Container id -> the TCP ports it declares (image EXPOSE, compose expose and ports)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for cid in container_ids:
+        with engine_errors(f"inspecting container {cid[:12]}"):
+            out[cid] = exposed_from_inspect(client.api.inspect_container(cid))
+    return out
+
+
+def exposed_from_inspect(raw: Mapping[str, Any]) -> tuple[int, ...]:
+    """Pure: TCP ports of Config.ExposedPorts ("8002/tcp": {}) from `docker inspect` JSON."""
+    exposed = (raw.get("Config") or {}).get("ExposedPorts") or {}
+    ports = set()
+    for key in exposed:
+        port, _, proto = str(key).partition("/")
+        if port.isdigit() and proto in ("", "tcp"):
+            ports.add(int(port))
+    return tuple(sorted(ports))
