@@ -1,0 +1,79 @@
+"""The example workflow and the pre-commit hook definition users copy: they must stay usable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(rel: str) -> Any:
+    return yaml.safe_load((ROOT / rel).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def steps() -> list[dict[str, Any]]:
+    workflow = _load(".github/workflows/network-contract.yml")
+    assert set(workflow[True]) >= {"pull_request", "push"}  # YAML 1.1 reads the key `on` as True
+    (job,) = workflow["jobs"].values()
+    result: list[dict[str, Any]] = job["steps"]
+    return result
+
+
+def _index(steps: list[dict[str, Any]], pattern: str) -> int:
+    hits = [i for i, s in enumerate(steps) if re.search(pattern, s.get("run", "") + s.get("uses", ""))]
+    assert len(hits) == 1, pattern
+    return hits[0]
+
+
+def test_workflow_runs_the_steps_in_order(steps: list[dict[str, Any]]) -> None:
+    order = [
+        _index(steps, r"actions/checkout@"),
+        _index(steps, r"actions/setup-python@"),
+        _index(steps, r"pip install"),
+        _index(steps, r"make up\b"),
+        _index(steps, r"netcontract check"),
+        _index(steps, r"GITHUB_STEP_SUMMARY"),
+        _index(steps, r"actions/upload-artifact@"),
+        _index(steps, r"make down\b"),
+    ]
+    assert order == sorted(order)
+
+
+def test_check_writes_all_three_reports(steps: list[dict[str, Any]]) -> None:
+    run = steps[_index(steps, r"netcontract check")]["run"]
+    assert ("netcontract check -c contracts/devonboarder.yaml --junit reports/junit.xml "
+            "--markdown reports/summary.md --json reports/report.json") in run
+    assert "if" not in steps[_index(steps, r"netcontract check")]  # its exit code gates the job
+
+
+def test_reporting_and_teardown_run_even_when_the_check_fails(steps: list[dict[str, Any]]) -> None:
+    for pattern in (r"GITHUB_STEP_SUMMARY", r"actions/upload-artifact@", r"make down\b"):
+        assert steps[_index(steps, pattern)]["if"] == "always()", pattern
+    summary = steps[_index(steps, r"GITHUB_STEP_SUMMARY")]["run"]
+    assert 'cat reports/summary.md >> "$GITHUB_STEP_SUMMARY"' in summary
+    upload = steps[_index(steps, r"actions/upload-artifact@")]
+    assert upload["with"]["path"] == "reports/"
+
+
+def test_the_workflow_contract_exists() -> None:
+    assert (ROOT / "contracts" / "devonboarder.yaml").is_file()
+
+
+def test_pre_commit_hook() -> None:
+    (hook,) = _load(".pre-commit-hooks.yaml")
+    assert hook["id"] == "netcontract-lint"
+    assert hook["entry"] == "netcontract lint"
+    assert hook["pass_filenames"] is False
+    assert hook["language"] == "python"
+    files = re.compile(hook["files"])
+    for name in ("docker-compose.yml", "docker-compose.yaml", "deploy/docker-compose.prod.yaml",
+                 "docker-compose.ci.yml"):
+        assert files.search(name), name
+    for name in ("README.md", "docker-compose.yaml.bak", "contracts/devonboarder.json"):
+        assert not files.search(name), name
