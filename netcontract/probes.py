@@ -121,40 +121,55 @@ W={whole}
 have() {{ command -v "$1" >/dev/null 2>&1; }}
 if have nc; then TCP=nc; elif have bash; then TCP=bash; elif have python3; then TCP=python3; else TCP=none; fi
 if have nslookup; then DNS=nslookup; elif have getent; then DNS=getent; elif have python3; then DNS=python3; else DNS=none; fi
+# glibc getent knows ahostsv4 (every address); musl's only hosts. Asked of /etc/hosts, no query leaves.
+GETENT_DB=hosts; [ "$DNS" = getent ] && getent ahostsv4 localhost >/dev/null 2>&1 && GETENT_DB=ahostsv4
 if have ping; then ICMP=ping; else ICMP=none; fi
 echo "@@tools tcp=$TCP dns=$DNS icmp=$ICMP"
 tcp() {{
   case $TCP in
-    nc) nc -w "$W" "$1" "$2" </dev/null ;;
-    bash) bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" ;;
-    python3) python3 -c {py_tcp} "$1" "$2" "$T" ;;
+    nc) exec nc -w "$W" "$1" "$2" </dev/null ;;
+    bash) exec bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" ;;
+    python3) exec python3 -c {py_tcp} "$1" "$2" "$T" ;;
     *) echo "@@notool tcp"; return 127 ;;
   esac
 }}
 dns() {{
   case $DNS in
-    nslookup) nslookup "$1" ;;
-    getent) getent ahostsv4 "$1"; r=$?; [ "$r" -eq 1 ] && {{ getent hosts "$1"; r=$?; }}; return $r ;;
-    python3) python3 -c {py_dns} "$1" ;;
+    nslookup) exec nslookup "$1" ;;
+    getent) exec getent "$GETENT_DB" "$1" ;;
+    python3) exec python3 -c {py_dns} "$1" ;;
     *) echo "@@notool dns"; return 127 ;;
   esac
 }}
 icmp() {{
   case $ICMP in
-    ping) ping -c 1 -W "$W" "$1" ;;
+    ping) exec ping -c 1 -W "$W" "$1" ;;
     *) echo "@@notool icmp"; return 127 ;;
   esac
 }}
+# Each probe runs in a background subshell that `exec`s its tool, so the
+# watchdog's kill reaches the tool itself and the output pipe closes at once.
 run() {{
   k=$1; shift
   out=$( {{ "$@" 2>&1 & p=$!; {{ sleep "$T"; kill "$p"; }} >/dev/null 2>&1 & w=$!; wait "$p"; r=$?; kill "$w" 2>/dev/null; echo "@@rc $r"; }} 2>&1 )
-  printf '%s\n' "$out" | while IFS= read -r l; do printf '@%s|%s\n' "$k" "$l"; done
+  # prefix every line without a pipeline (fewer processes), then print it all in one write
+  buf=
+  while IFS= read -r l; do buf="$buf@$k|$l
+"; done <<NCEOF
+$out
+NCEOF
+  printf '%s' "$buf"
 }}
 """
 
 
-def batch_script(probes: Sequence[Probe], timeout: float) -> str:
-    """A POSIX sh script that runs `probes` concurrently and prints `@key|line` lines."""
+def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool = False) -> str:
+    """A POSIX sh script that runs `probes` concurrently and prints `@key|line` lines.
+
+    With `require_tools`, the script exits 3 after printing `@@missing ...` when
+    the container lacks a tool for any of the probe kinds, before probing
+    anything: the `auto` executor then moves the batch to a sidecar.
+    """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
     whole = max(1, math.ceil(timeout))
@@ -163,6 +178,11 @@ def batch_script(probes: Sequence[Probe], timeout: float) -> str:
             timeout=f"{timeout:g}", whole=whole, py_tcp=shlex.quote(_PY_TCP), py_dns=shlex.quote(_PY_DNS)
         )
     ]
+    if require_tools:
+        lines.append('have sleep || { echo "@@missing sleep"; exit 3; }')
+        for kind in sorted({p.kind.value for p in probes}):
+            var = kind.upper()
+            lines.append(f'[ "${var}" = none ] && {{ echo "@@missing {kind}"; exit 3; }}')
     for p in probes:
         if not re.fullmatch(r"p\d+", p.key):
             raise UnsafeProbeError(f"bad probe key {p.key!r}")

@@ -20,16 +20,7 @@ from netcontract.contract import Contract
 from netcontract.docker_engine import Engine
 from netcontract.errors import EngineError
 from netcontract.plan import Expect, Expectation, ProbePlan, SourcePlan
-from netcontract.probes import (
-    DETECT_SCRIPT,
-    Observation,
-    Outcome,
-    Probe,
-    batch_script,
-    missing_tools,
-    parse_batch,
-    parse_tools,
-)
+from netcontract.probes import Observation, Outcome, Probe, batch_script, parse_batch
 from netcontract.results import Result, Verdict
 from netcontract.state import State
 from netcontract.verdicts import evaluate
@@ -61,6 +52,7 @@ Progress = Callable[[int, int], None]
 class _Batch:
     executor: str  # "exec" or "sidecar"
     problem: str = ""  # set when no executor can run this source's probes
+    auto: bool = False  # exec, but move to a sidecar when the container lacks sh or tools
 
 
 class ProbeRunner:
@@ -124,19 +116,13 @@ class ProbeRunner:
         ]
 
     def _choose(self, sp: SourcePlan) -> _Batch:
-        mode = self.options.mode
-        if mode is ExecutorMode.EXEC:
-            return _Batch("exec")
-        if mode is ExecutorMode.AUTO:
-            kinds = {e.probe_kind for e in sp.expectations}
-            try:
-                code, out = self.engine.exec(sp.container.id, ["sh", "-c", DETECT_SCRIPT])
-            except EngineError:
-                code, out = None, ""
-            if code == 0 and not missing_tools(parse_tools(out), kinds):
-                return _Batch("exec")
-        problem = self._probe_image_problem()
-        return _Batch("sidecar", problem=problem or "")
+        if self.options.mode is ExecutorMode.SIDECAR:
+            return self._sidecar()
+        # exec, or auto: the first exec doubles as tool detection (see batch_script)
+        return _Batch("exec", auto=self.options.mode is ExecutorMode.AUTO)
+
+    def _sidecar(self) -> _Batch:
+        return _Batch("sidecar", problem=self._probe_image_problem() or "")
 
     def _probe_image_problem(self) -> str | None:
         with self._lock:
@@ -154,17 +140,25 @@ class ProbeRunner:
             for target in e.targets:
                 probes.append(Probe(f"p{len(probes)}", e.probe_kind, target, e.port))
                 owner.append(e.id)
-        script = batch_script(probes, timeout)
-        argv = ["sh", "-c", script]
         if self.cancelled.is_set():
             return {e.id: [Observation(Outcome.ERROR, detail="check interrupted")] for e in exps}
         try:
             if batch.executor == "exec":
+                argv = ["sh", "-c", batch_script(probes, timeout, require_tools=batch.auto)]
                 code, text = self.engine.exec(sp.container.id, argv)
-            else:
+                if batch.auto and _lacks_tools(code, text):
+                    sidecar = self._sidecar()
+                    batch.executor, batch.problem, batch.auto = sidecar.executor, sidecar.problem, False
+                    if batch.problem:
+                        return {e.id: [Observation(Outcome.ERROR, detail=batch.problem)] for e in exps}
+            if batch.executor == "sidecar":
+                argv = ["sh", "-c", batch_script(probes, timeout)]
                 code, text = self.engine.sidecar(sp.container.id, self.options.probe_image, argv, self.run_id,
                                                  timeout=timeout * 3 + 30, cancelled=self.cancelled)
         except EngineError as exc:
+            if batch.auto and "executable file not found" in str(exc):
+                batch.executor, batch.auto = "sidecar", False
+                return self._observe(sp, exps, batch, timeout)
             return {e.id: [Observation(Outcome.ERROR, detail=f"{batch.executor} failed: {exc}")] for e in exps}
         parsed = parse_batch(text, probes)
         if code not in (0, None) and not any(o.outcome is not Outcome.ERROR for o in parsed.values()):
@@ -185,6 +179,15 @@ class ProbeRunner:
     def _error(self, e: Expectation, why: str) -> Result:
         return Result(e.id, e.kind, f"{e.src}->{e.dst}", Verdict.ERROR, e.expected, "not probed", why,
                       src=e.src, dst=e.dst, tier=e.tier)
+
+
+def _lacks_tools(code: int | None, text: str) -> bool:
+    """The auto executor's exec found no usable shell or probe tools in the container."""
+    if "@@missing" in text:
+        return True
+    # no /bin/sh: the runtime reports it (exit 126/127 with "not found" or "no such file")
+    low = text.lower()
+    return code in (126, 127) and "@@tools" not in text and ("not found" in low or "no such file" in low)
 
 
 def _first(text: str) -> str:

@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""netcontract vs the naive validation script, side by side in one run, plus scaling.
+
+1. On the 7-service DevOnboarder test stack (docker-compose.test.yaml), time
+   `netcontract check` against the naive baseline that hand-written validation
+   scripts use: one `docker exec SRC ping -c1 -W1 IP` per ordered pair and
+   network, and one `docker exec SRC nslookup NAME` per alias, in a shell loop.
+   Also on a generated 7-container stack whose images all have ping and
+   nslookup, so the baseline does all of its work.
+2. Generated stacks of 8, 24 and 48 containers across three tiers: how the
+   check time grows.
+
+Every stack here is one this script creates (project names `ncbench*`, label
+org.netcontract.test=1) and removes; every probe targets those containers.
+
+    .venv/bin/python benchmarks/bench.py [--sizes 8,24,48] [--repeat 3] [--skip-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+NETCONTRACT = str(BIN / "netcontract")
+COMPOSE = str(BIN / "docker-compose")
+PROBE_IMAGE = os.environ.get("NETCONTRACT_PROBE_IMAGE", "netcontract-test/probe:local")
+IMAGE = "netcontract-test/busybox:local"
+
+
+def sh(cmd: list[str], check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=check, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
+
+
+# -- generated stacks --------------------------------------------------------------------------
+
+TIERS = ("edge", "app", "data")
+
+
+def layout(n: int) -> list[tuple[str, list[str]]]:
+    """n services over three tiers: a quarter at the edge, half in app (every third also on data),
+    a quarter on the internal data tier."""
+    out = []
+    for i in range(n):
+        q = i * 4 // n
+        if q == 0:
+            tiers = ["edge", "app"] if i % 4 == 0 else ["edge"]
+        elif q in (1, 2):
+            tiers = ["app", "data"] if i % 3 == 0 else ["app"]
+        else:
+            tiers = ["data"]
+        out.append((f"svc{i}", tiers))
+    return out
+
+
+def generate(n: int, workdir: Path) -> tuple[Path, Path, str]:
+    project = f"ncbench{n}"
+    services = layout(n)
+    compose: dict[str, object] = {
+        "name": project,
+        "networks": {
+            t: {"name": f"{project}_{t}", "internal": t == "data", "labels": {"org.netcontract.test": "1"}}
+            for t in TIERS
+        },
+        "services": {
+            name: {
+                "image": IMAGE,
+                "pull_policy": "never",
+                "init": True,
+                "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+                "dns": ["127.0.0.1"],  # unknown names never leave the machine
+                "labels": {"org.netcontract.test": "1"},
+                "networks": {t: {"aliases": [f"{name}.{t}.internal"]} for t in tiers},
+            }
+            for name, tiers in services
+        },
+    }
+    contract = {
+        "version": 1,
+        "project": project,
+        "tiers": {t: {"network": f"{project}_{t}", "internal": t == "data"} for t in TIERS},
+        "services": {
+            name: {"tiers": tiers, "ports": [8080], "aliases": {t: [f"{name}.{t}.internal"] for t in tiers}}
+            for name, tiers in services
+        },
+        "policy": {"allow": ["edge -> app", "app -> data"]},
+    }
+    cfile = workdir / f"{project}.compose.json"
+    kfile = workdir / f"{project}.contract.json"
+    cfile.write_text(json.dumps(compose, indent=1))
+    kfile.write_text(json.dumps(contract, indent=1))
+    return cfile, kfile, project
+
+
+def up(compose_file: Path, project: str) -> None:
+    sh([COMPOSE, "-f", str(compose_file), "-p", project, "up", "-d", "--wait"])
+
+
+def down(compose_file: Path, project: str) -> None:
+    sh([COMPOSE, "-f", str(compose_file), "-p", project, "down", "-v", "--remove-orphans"], check=False)
+
+
+# -- the two contenders ----------------------------------------------------------------------
+
+
+def run_netcontract(contract: Path, extra: list[str] | None = None) -> tuple[float, int, int]:
+    """Wall time, exit code and peak RSS (KiB) of one `netcontract check`."""
+    env = dict(os.environ, NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    p = subprocess.run([NETCONTRACT, "check", "-c", str(contract), "-q", "--no-pull", *(extra or [])],
+                       env=env, text=True, capture_output=True)
+    elapsed = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if p.returncode != 0:
+        print(p.stdout[-3000:], p.stderr[-2000:], file=sys.stderr)
+    return elapsed, p.returncode, max(rss, before)
+
+
+def naive_script(project: str) -> tuple[str, int]:
+    """The hand-written validation loop, built from the live containers of `project`."""
+    ids = sh(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"]).stdout.split()
+    info = json.loads(sh(["docker", "inspect", *ids]).stdout)
+    boxes = []
+    for c in info:
+        nets = c["NetworkSettings"]["Networks"]
+        boxes.append((c["Name"].lstrip("/"), {n: (v["IPAddress"], v.get("Aliases") or []) for n, v in nets.items()}))
+    lines = ["#!/bin/sh", "# one docker exec per pair, as hand-written validation scripts do"]
+    count = 0
+    for src, _ in boxes:
+        for dst, dnets in boxes:
+            if dst == src:
+                continue
+            for _net, (ip, aliases) in dnets.items():
+                lines.append(f"docker exec {shlex.quote(src)} ping -c1 -W1 {ip} >/dev/null 2>&1 || true")
+                count += 1
+                for alias in aliases:
+                    if "." in alias:  # declared aliases (dotted), not the short id or service name
+                        lines.append(f"docker exec {shlex.quote(src)} nslookup {shlex.quote(alias)} "
+                                     ">/dev/null 2>&1 || true")
+                        count += 1
+    return "\n".join(lines) + "\n", count
+
+
+def run_naive(project: str) -> tuple[float, int]:
+    script, count = naive_script(project)
+    t0 = time.perf_counter()
+    subprocess.run(["sh", "-c", script], check=False)
+    return time.perf_counter() - t0, count
+
+
+def median_run(contract: Path, repeat: int) -> tuple[float, int, int]:
+    runs = [run_netcontract(contract) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs), max(r[2] for r in runs)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="8,24,48")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sh(["bash", str(ROOT / "scripts" / "build-images.sh")])
+    print(f"netcontract benchmark on {os.cpu_count()} cores; timeout 1 s per probe; median of {args.repeat}")
+
+    test_stack = ROOT / "docker-compose.test.yaml"
+    contract = ROOT / "contracts" / "devonboarder.yaml"
+    rows = []
+    if not args.skip_baseline:
+        print("\n== 1. side by side on the 7-service DevOnboarder test stack ==")
+        up(test_stack, "devonboarder")
+        try:
+            t_nc, rc, rss = median_run(contract, args.repeat)
+            t_naive, n = run_naive("devonboarder")
+        finally:
+            down(test_stack, "devonboarder")
+        print(f"netcontract check : {t_nc:6.2f} s  (exit {rc}, peak RSS {rss / 1024:.0f} MiB)")
+        print(f"naive exec loop   : {t_naive:6.2f} s  ({n} docker exec calls; ping/nslookup are missing in "
+              "3 of 7 images, so many of its calls fail at once)")
+        print(f"ratio             : {t_naive / t_nc:6.1f}x")
+        rows.append(("devonboarder-7", t_nc, t_naive))
+
+    with tempfile.TemporaryDirectory(prefix="ncbench") as tmp:
+        work = Path(tmp)
+        if not args.skip_baseline:
+            print("\n== 2. side by side on a generated 7-container stack (every image has ping and nslookup) ==")
+            cfile, kfile, project = generate(7, work)
+            up(cfile, project)
+            try:
+                t_nc, rc, rss = median_run(kfile, args.repeat)
+                t_naive, n = run_naive(project)
+            finally:
+                down(cfile, project)
+            print(f"netcontract check : {t_nc:6.2f} s  (exit {rc}, peak RSS {rss / 1024:.0f} MiB)")
+            print(f"naive exec loop   : {t_naive:6.2f} s  ({n} docker exec calls)")
+            print(f"ratio             : {t_naive / t_nc:6.1f}x")
+            rows.append(("generated-7", t_nc, t_naive))
+
+        print("\n== 3. scaling: generated stacks ==")
+        print(f"{'containers':>10} {'probes':>8} {'check s':>8} {'s/container':>12} {'exit':>5}")
+        for n in sizes:
+            cfile, kfile, project = generate(n, work)
+            up(cfile, project)
+            try:
+                t_nc, rc, _ = median_run(kfile, args.repeat)
+                probes = _probe_count(kfile)
+            finally:
+                down(cfile, project)
+            print(f"{n:>10} {probes:>8} {t_nc:>8.2f} {t_nc / n:>12.3f} {rc:>5}")
+    return 0
+
+
+def _probe_count(contract: Path) -> int:
+    env = dict(os.environ, NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE)
+    p = subprocess.run([NETCONTRACT, "check", "-c", str(contract), "--format", "json", "--no-pull"],
+                       env=env, text=True, capture_output=True)
+    try:
+        data = json.loads(p.stdout)
+    except json.JSONDecodeError:
+        return -1
+    return sum(1 for r in data["results"] if r["kind"] in ("dns", "reach", "isolation", "egress") and r["attempts"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
