@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import NoReturn, assert_never
 
 import click
@@ -16,7 +17,8 @@ from netcontract import __version__
 from netcontract.checker import CheckOptions, NoProjectError, check
 from netcontract.contract import json_schema
 from netcontract.errors import ContractError, NetcontractError
-from netcontract.report import json_report, table
+from netcontract.report import json_report, junit, markdown, matrix, table
+from netcontract.report.schema import render_schema
 from netcontract.results import ExitCode, Report
 from netcontract.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 
@@ -24,6 +26,7 @@ from netcontract.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 class OutputFormat(enum.Enum):
     TABLE = "table"
     JSON = "json"
+    MATRIX = "matrix"
 
     def renderer(self, *, colour: bool, quiet: bool, verbose: bool) -> Callable[[Report], str]:
         match self:
@@ -31,8 +34,33 @@ class OutputFormat(enum.Enum):
                 return lambda r: table.render(r, colour=colour, quiet=quiet, verbose=verbose)
             case OutputFormat.JSON:
                 return json_report.render
+            case OutputFormat.MATRIX:
+                return lambda r: matrix.render(r, colour=colour) + "\n" + table.summary_line(r) + "\n"
             case _:
                 assert_never(self)
+
+
+# Report files that one run can write beside the terminal output (CI artifacts).
+ARTIFACTS: dict[str, Callable[[Report], str]] = {
+    "junit": junit.render,
+    "json": json_report.render,
+    "markdown": markdown.render,
+}
+
+
+def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
+    """Write each requested report file; return one error line per file that could not be written."""
+    problems = []
+    for kind, path in paths.items():
+        if not path:
+            continue
+        try:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(ARTIFACTS[kind](report), encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"netcontract: cannot write --{kind} {path}: {exc.strerror or exc}")
+    return problems
 
 
 def _fail(lines: list[str], code: ExitCode) -> NoReturn:
@@ -66,6 +94,12 @@ def main() -> None:
               show_default=True, help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check with its timing and probe output.")
+@click.option("--junit", "junit_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a JUnit XML report (one testcase per check).")
+@click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write the JSON report (schema: `netcontract schema --report`).")
+@click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a Markdown summary with the violations and the reachability matrix.")
 @click.option("--probes/--no-probes", default=True, show_default=True,
               help="Run reachability, isolation and DNS probes (--no-probes: structural checks only).")
 @click.option("--executor", type=click.Choice([m.value for m in ExecutorMode]), default="auto",
@@ -85,10 +119,11 @@ def main() -> None:
               help="Source containers probed at once.")
 @click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=0, show_default=True,
               metavar="SECONDS", help="Wait until every service is running and healthy before checking.")
-def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool, probes: bool,
+def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool,
+              junit_path: str | None, json_path: str | None, markdown_path: str | None, probes: bool,
               executor: str, probe_image: str, pull: bool, timeout: float, retries: int, concurrency: int,
               wait_s: float) -> None:
-    """Check the running stack against CONTRACT and exit with a code CI can gate on.
+    """Check the running stack against the contract (-c) and exit with a code CI can gate on.
 
     \b
     Structural checks read the Docker Engine API (networks, memberships,
@@ -128,6 +163,10 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
         click.echo("\r\x1b[K", err=True, nl=False)
     render = OutputFormat(fmt).renderer(colour=_use_colour(sys.stdout), quiet=quiet, verbose=verbose)
     click.echo(render(report), nl=False)
+    problems = write_artifacts(report, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
+    if problems:
+        # the verdict is printed above; a lost artifact must still fail the CI job
+        _fail(problems, ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code)
     sys.exit(int(report.exit_code))
 
 
@@ -157,9 +196,17 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 @main.command("schema")
-def schema_cmd() -> None:
-    """Print the contract's JSON schema (for editors and validators)."""
-    click.echo(json_schema())
+@click.option("--report", "report_schema", is_flag=True,
+              help="Print the JSON report's schema instead of the contract's.")
+def schema_cmd(report_schema: bool) -> None:
+    """Print the contract's JSON schema (for editors and validators).
+
+    \b
+    In VS Code (redhat.vscode-yaml), for example:
+      netcontract schema > netcontract.schema.json
+      # then in the contract:  # yaml-language-server: $schema=netcontract.schema.json
+    """
+    click.echo(render_schema() if report_schema else json_schema())
 
 
 from netcontract.cli_graph import graph_cmd  # noqa: E402
