@@ -14,10 +14,11 @@ def _reach(src: str, dst: str, port: int, tier: str, verdict: Verdict, actual: s
                   src=src, dst=dst, tier=tier)
 
 
-def _isolation(src: str, dst: str, port: int, verdict: Verdict, actual: str, reason: str = "") -> Result:
-    return Result(f"isolation:{src}->{dst}:{port}", "isolation", f"{src}->{dst}", verdict,
+def _isolation(src: str, dst: str, port: int, verdict: Verdict, actual: str, reason: str = "",
+               tier: str = "data_tier") -> Result:
+    return Result(f"isolation:{src}->{dst}:{port}@{tier}", "isolation", f"{src}->{dst}", verdict,
                   f"{dst}:{port} blocked (timeout or unreachable)", actual, reason, output=f"{dst} {port} {actual}",
-                  duration=1.002, attempts=2, src=src, dst=dst)
+                  duration=1.002, attempts=2, src=src, dst=dst, tier=tier)
 
 
 def _dns(src: str, name: str, verdict: Verdict, expected: str, actual: str, reason: str = "") -> Result:
@@ -53,7 +54,8 @@ PROBES = (
                "exec in devonboarder-traefik-1 failed: container is restarting"),
     _isolation("discord-integration", "db", 5432, S, "not probed", "discord-integration has no running container"),
     _isolation("db", "frontend", 3000, F, "refused",
-               "refused means db reached frontend's host and nothing listened: that is not isolation"),
+               "refused means db reached frontend's host and nothing listened: that is not isolation",
+               tier="api_tier"),
     _dns("backend", "db.devonboarder.internal", P, "172.20.2.3", "172.20.2.3"),
     _dns("frontend", "db.devonboarder.internal", F, "NXDOMAIN", "172.20.2.3",
          "the alias exists only on data_tier; frontend is not meant to see it"),

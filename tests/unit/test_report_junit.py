@@ -54,7 +54,7 @@ def test_each_verdict_maps_to_its_junit_element(tmp_path: Path) -> None:
 
 
 def test_failure_carries_expected_actual_and_why(tmp_path: Path) -> None:
-    case = {c.name: c for c in _suite(violated(), tmp_path)}["isolation:frontend->db:5432"]
+    case = {c.name: c for c in _suite(violated(), tmp_path)}["isolation:frontend->db:5432@data_tier"]
     (failure,) = case.result
     assert "blocked" in failure.message and "ok" in failure.message
     assert "shares devonboarder_data_tier" in failure.message
@@ -63,9 +63,9 @@ def test_failure_carries_expected_actual_and_why(tmp_path: Path) -> None:
 
 def test_error_and_skip_carry_their_reason(tmp_path: Path) -> None:
     by_name = {c.name: c for c in _suite(violated(), tmp_path)}
-    (error,) = by_name["isolation:traefik->db:5432"].result
+    (error,) = by_name["isolation:traefik->db:5432@data_tier"].result
     assert "restarting" in error.message
-    (skipped,) = by_name["isolation:discord-integration->db:5432"].result
+    (skipped,) = by_name["isolation:discord-integration->db:5432@data_tier"].result
     assert skipped.message == "discord-integration has no running container"
 
 

@@ -62,7 +62,7 @@ def test_sample_cells() -> None:
     assert cells["backend", "auth-service"].state is CellState.ALLOWED
     assert len(cells["backend", "auth-service"].results) == 2  # two tiers, one cell
     assert cells["frontend", "db"].state is CellState.DIFFERS
-    assert [r.id for r in cells["frontend", "db"].failed] == ["isolation:frontend->db:5432"]
+    assert [r.id for r in cells["frontend", "db"].failed] == ["isolation:frontend->db:5432@data_tier"]
     assert cells["dashboard", "db"].state is CellState.BLOCKED
     assert cells["traefik", "db"].state is CellState.ERROR
     assert cells["db", "frontend"].state is CellState.DIFFERS
@@ -103,8 +103,8 @@ def test_terminal_grid_places_glyphs_under_their_column() -> None:
 def test_terminal_lists_differences_and_dns_failures() -> None:
     text = matrix.render(violated())
     diff = text.split("Differences:")[1].split("DNS failures:")[0]
-    assert "FAIL isolation:frontend->db:5432" in diff
-    assert "ERROR isolation:traefik->db:5432" in diff
+    assert "FAIL isolation:frontend->db:5432@data_tier" in diff
+    assert "ERROR isolation:traefik->db:5432@data_tier" in diff
     assert "reach:backend->db" not in diff
     dns = text.split("DNS failures:")[1]
     assert "FAIL dns:frontend->db.devonboarder.internal" in dns
