@@ -20,9 +20,6 @@ from netcontract.graph import GRAPH_FORMATS, GraphFormat, render_graph
 from netcontract.report.table import summary_line
 from netcontract.results import ExitCode, Result, Verdict
 
-_INTERRUPTED = 130  # as `check` exits on Ctrl-C
-
-
 def _format(value: str) -> GraphFormat:
     for fmt in GRAPH_FORMATS:
         if fmt == value:
@@ -66,7 +63,7 @@ def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, out
         _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     except KeyboardInterrupt:
         click.echo("netcontract: interrupted", err=True)
-        sys.exit(_INTERRUPTED)
+        sys.exit(int(ExitCode.INTERRUPTED))
     text = render_graph(contract, _format(fmt), violations)
     if output:
         try:
