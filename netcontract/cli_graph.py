@@ -20,6 +20,7 @@ from netcontract.graph import GRAPH_FORMATS, GraphFormat, render_graph
 from netcontract.report.table import summary_line
 from netcontract.results import ExitCode, Result, Verdict
 
+
 def _format(value: str) -> GraphFormat:
     for fmt in GRAPH_FORMATS:
         if fmt == value:
