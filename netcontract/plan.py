@@ -162,7 +162,7 @@ def _reach(src: str, dst: str, tier: str, network: str, ips: tuple[str, ...], po
     if allowed:
         return Expectation(f"reach:{src}->{dst}:{what}@{tier}", "reach", src, dst, tier, kind, ips, port,
                            Expect.CONNECT, f"connects to {via}")
-    context = rule or f"the contract does not put {src} on {tier}"
+    context = rule or f"the contract does not put both {src} and {dst} on {tier}"
     return Expectation(f"isolation:{src}->{dst}:{what}@{tier}", "isolation", src, dst, tier, kind, ips, port,
                        Expect.BLOCKED, f"blocked from {via}", context=context)
 

@@ -27,6 +27,10 @@ def _owner(state: State, ip: str) -> str:
     return "no container of this snapshot"
 
 
+def _networks_of(state: State, ip: str) -> list[str]:
+    return [ep.network for c in state.containers for ep in c.endpoints if ep.ipv4 == ip]
+
+
 def _observed(obs: Sequence[Observation]) -> str:
     parts = []
     for o in obs:
@@ -71,9 +75,8 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
             how = "connects" if leaks[0].outcome is Outcome.OK else "gets `refused` (reachable, nothing listening)"
             if exp.kind == "egress":
                 return Verdict.FAIL, f"{exp.src} {how} to {exp.dst}: it has a way out ({exp.context})"
-            cause = (f"because {exp.src} is attached to it" if attached
-                     else f"although {exp.src} is not attached to it (check published ports and routing)")
-            rule = f" [{exp.context}]" if exp.context else ""
+            cause = _leak_cause(exp, contract, network, attached)
+            rule = f" [{exp.context}]" if exp.context.startswith("policy.") else ""
             return Verdict.FAIL, f"{exp.src} reaches {exp.dst} over {network} ({how}) {cause}{rule}"
         if errors:
             return Verdict.ERROR, f"probe could not run, so isolation is unproven: {errors[0].detail}"
@@ -98,9 +101,27 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         return Verdict.PASS, ""
     if o.outcome is Outcome.OK and o.addresses:
         who = "; ".join(f"{a} is {_owner(state, a)}" for a in o.addresses)
-        return Verdict.FAIL, f"{exp.targets[0]} resolves from {exp.src}: {who} ({exp.context})"
+        via = [n for a in o.addresses for n in _networks_of(state, a) if source.endpoint(n) is not None]
+        src_tiers = contract.services[exp.src].tiers if exp.src in contract.services else ()
+        tier_of = contract.network_tier()
+        wrong = [n for n in dict.fromkeys(via) if tier_of.get(n) not in src_tiers]
+        cause = "; ".join(f"{exp.src} is attached to {n}, which the contract does not give it" for n in wrong)
+        return Verdict.FAIL, f"{exp.targets[0]} resolves from {exp.src}: {who} ({cause or exp.context})"
     if o.outcome is Outcome.TIMEOUT:
         if control_ok:
             return Verdict.PASS, ""
         return Verdict.ERROR, f"no DNS answer, and {exp.src}'s resolver did not answer its own name either"
     return Verdict.ERROR, f"probe could not run: {o.detail or o.outcome.value}"
+
+
+def _leak_cause(exp: Expectation, contract: Contract, network: str, src_attached: bool) -> str:
+    """Why a path the contract forbids is open, from the snapshot: who is on a tier it should not be."""
+    if not src_attached:
+        return f"although {exp.src} is not attached to {network} (check published ports and routing)"
+    tiers = {s: contract.services[s].tiers for s in (exp.src, exp.dst) if s in contract.services}
+    intruders = [s for s in (exp.src, exp.dst) if s in tiers and exp.tier not in tiers[s]]
+    if not intruders:
+        return f"because {exp.src} is attached to {network}"
+    return "because " + " and ".join(
+        f"{s} is attached to {network}, which the contract does not give it" for s in intruders
+    )
