@@ -206,9 +206,15 @@ def schema_cmd(report_schema: bool) -> None:
       netcontract schema > netcontract.schema.json
       # then in the contract:  # yaml-language-server: $schema=netcontract.schema.json
     """
-    click.echo(render_schema() if report_schema else json_schema())
+    click.echo(render_schema() if report_schema else json_schema() + "\n", nl=False)
 
 
 from netcontract.cli_graph import graph_cmd  # noqa: E402
 
 main.add_command(graph_cmd, "graph")
+
+from netcontract.cli_static import init_cmd, lint_cmd, scaffold_cmd  # noqa: E402
+
+main.add_command(lint_cmd, "lint")
+main.add_command(init_cmd, "init")
+main.add_command(scaffold_cmd, "scaffold")

@@ -52,7 +52,7 @@ class Tier(_Model):
     network: NetworkName = Field(description="The Docker network's real name, e.g. devonboarder_data_tier.")
     driver: str = Field("bridge", description="Expected network driver.")
     internal: bool = Field(False, description="Whether the network must be `internal: true` (no egress).")
-    description: str | None = None
+    description: str | None = Field(None, description="Free text for people; not checked.")
 
 
 class Service(_Model):
@@ -84,6 +84,8 @@ class Canary(_Model):
 
 
 class Policy(_Model):
+    """Which tiers may talk to which (everything else is denied) and what must stay isolated."""
+
     allow: tuple[str, ...] = Field(
         (), description='Directed tier flows that are allowed, as "from_tier -> to_tier"; all others are denied.'
     )
@@ -96,13 +98,17 @@ class Policy(_Model):
 
 
 class Contract(_Model):
+    """A network contract: tiers (Docker networks), the services on them, and the policy."""
+
     version: Literal[1] = Field(description="Contract format version; always 1.")
     project: str | None = Field(
         None, description="Compose project name, matched through the com.docker.compose.project label."
     )
-    tiers: dict[str, Tier]
-    services: dict[str, Service]
-    policy: Policy = Field(default_factory=Policy)
+    tiers: dict[str, Tier] = Field(description="Tiers keyed by a short name used everywhere else in the contract.")
+    services: dict[str, Service] = Field(
+        description="Compose services keyed by their compose service name (the com.docker.compose.service label)."
+    )
+    policy: Policy = Field(default_factory=Policy, description="Allowed tier flows and isolated service pairs.")
 
     # -- derived views used by the planner and reporters -------------------
     def allowed_flows(self) -> frozenset[tuple[str, str]]:
@@ -136,7 +142,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(
@@ -161,7 +167,7 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 def parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -215,7 +221,7 @@ def _did_you_mean(name: str, options: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:  # noqa: C901 - a flat list of rules
+def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
     tiers = list(c.tiers)
     for key in c.tiers:
         if not is_tier_key(key):
