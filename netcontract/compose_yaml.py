@@ -1,0 +1,249 @@
+"""Reading compose files the way `docker compose` does, up to the merged mapping.
+
+Compose reads YAML 1.2 (`22:22` and `yes` stay strings), refuses duplicate
+keys, interpolates each file with the process environment plus `.env` (or
+`--env-file`), then merges the files in order. What this module cannot read
+as compose would (`extends`, `include`, `!reset`/`!override` tags) is an
+error naming the file, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netcontract.errors import NetcontractError
+from netcontract.interpolation import InterpolationError, interpolate_tree, parse_dotenv
+
+
+class ComposeError(NetcontractError):
+    """A compose file cannot be read as compose would read it. The message is one line."""
+
+
+_BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 core scalars (as compose's Go parser), duplicate keys refused."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(_INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+
+
+def _int_12(loader: _Loader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith(("0o", "0x")):
+        return int(text, 0)
+    return int(text, 10)  # YAML 1.2: 0755 is decimal
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *anchor`: explicit keys may override merged ones
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(_INT, _int_12)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@dataclass(frozen=True)
+class ComposeDoc:
+    """One compose file, parsed and interpolated."""
+
+    path: str
+    data: dict[str, Any]
+    lines: Mapping[str, int]  # service name -> line of its key
+
+
+def parse_compose_text(text: str, path: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """Parse one compose document; return the mapping and the line of each service key."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, {}
+        lines = _service_lines(node)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise ComposeError(f"{path}: {_yaml_problem(exc)}") from None
+    except yaml.YAMLError as exc:
+        raise ComposeError(f"{path}: malformed YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ComposeError(f"{path}: a compose file is a YAML mapping (services, networks, ...)")
+    return data, lines
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f"line {mark.line + 1}: " if mark else ""
+    problem = str(exc.problem or exc.context or "cannot parse")
+    tag = re.search(r"tag '(![^']*)'", problem)
+    if tag:
+        return f"{where}YAML tag {tag.group(1)} is not read by netcontract (lint the output of `docker compose config` instead)"
+    return f"{where}malformed YAML: {problem}"
+
+
+def _service_lines(node: yaml.Node) -> dict[str, int]:
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "services" and isinstance(value, yaml.MappingNode):
+            return {str(k.value): k.start_mark.line + 1 for k, _ in value.value if isinstance(k, yaml.ScalarNode)}
+    return {}
+
+
+def read_env(files: Sequence[str], env_files: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables compose interpolates with: `--env-file`s (else `.env` beside the first file),
+    overridden by the process environment."""
+    candidates = list(env_files)
+    if not candidates and files:
+        dotenv = Path(files[0]).resolve().parent / ".env"
+        if dotenv.is_file():
+            candidates = [str(dotenv)]
+    values: dict[str, str] = {}
+    for name in candidates:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ComposeError(f"{name}: cannot read env file: {exc.strerror or exc}") from None
+        try:
+            values.update(parse_dotenv(text, {**environ, **values}))
+        except InterpolationError as exc:
+            raise ComposeError(f"{name}: {exc}") from None
+    return {**values, **environ}
+
+
+def read_text(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def load_doc(
+    path: str, env: Mapping[str, str], reader: Callable[[str], str] = read_text
+) -> tuple[ComposeDoc, set[str]]:
+    """Read, parse and interpolate one file; return it with the unset variables it used."""
+    try:
+        text = reader(path)
+    except FileNotFoundError:
+        raise ComposeError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ComposeError(f"{path}: cannot read: {exc}") from None
+    data, lines = parse_compose_text(text, path)
+    _refuse_unsupported(data, path)
+    try:
+        interpolated, unset = interpolate_tree(data, env)
+    except InterpolationError as exc:
+        raise ComposeError(f"{path}: {exc}") from None
+    return ComposeDoc(path, interpolated, lines), unset
+
+
+def _refuse_unsupported(data: Mapping[str, Any], path: str) -> None:
+    if "include" in data:
+        raise ComposeError(
+            f"{path}: include: netcontract does not read included files "
+            "(lint the output of `docker compose config` instead)"
+        )
+    services = data.get("services")
+    if isinstance(services, dict):
+        for name, svc in services.items():
+            if isinstance(svc, dict) and "extends" in svc:
+                raise ComposeError(
+                    f"{path}: services.{name}.extends: netcontract does not read `extends` "
+                    "(lint the output of `docker compose config` instead)"
+                )
+
+
+# -- merging (compose-spec merge rules, for the keys netcontract reads) --------
+
+_REPLACED = {"command", "entrypoint"}
+_NETWORKS = re.compile(r"^services\.[^.]+\.networks$")
+
+
+def merge(base: Any, override: Any, path: str = "") -> Any:
+    """Merge `override` into `base` as compose merges two files: mappings merge key by key,
+    sequences append (networks merge by network name), command/entrypoint/healthcheck.test replace."""
+    if _NETWORKS.match(path):
+        return merge(_networks_mapping(base), _networks_mapping(override), path + ".*")
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            sub = f"{path}.{key}" if path else str(key)
+            out[key] = merge(base[key], value, sub) if key in base else value
+        return out
+    if override is None and isinstance(base, dict):
+        return base  # `name:` with no value does not wipe an entry
+    if isinstance(base, list) and isinstance(override, list) and not _replaced(path):
+        return base + [v for v in override if v not in base]
+    return override
+
+
+def _replaced(path: str) -> bool:
+    return path.rsplit(".", 1)[-1] in _REPLACED or path.endswith("healthcheck.test")
+
+
+def _networks_mapping(value: Any) -> Any:
+    if isinstance(value, list):
+        return {str(v): None for v in value}
+    return value
+
+
+def merge_docs(docs: Sequence[ComposeDoc]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for doc in docs:
+        merged = merge(merged, doc.data)
+    return merged
+
+
+# -- project name ---------------------------------------------------------------
+
+_PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def normalize_project_name(text: str) -> str:
+    """Compose's own normalisation of a directory or `name:` into a project name."""
+    return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
+
+
+def project_name(explicit: str | None, env: Mapping[str, str], merged: Mapping[str, Any], first_file: str) -> str:
+    """--project, then COMPOSE_PROJECT_NAME, then top-level `name:`, then the first file's directory."""
+    for given, origin in ((explicit, "--project"), (env.get("COMPOSE_PROJECT_NAME") or None, "COMPOSE_PROJECT_NAME")):
+        if given is not None:
+            if not _PROJECT_RE.match(given):
+                raise ComposeError(
+                    f"invalid project name {given!r} from {origin}: use lower-case letters, digits, '-' and '_', "
+                    "starting with a letter or digit"
+                )
+            return given
+    name = merged.get("name")
+    if name is not None and normalize_project_name(str(name)):
+        return normalize_project_name(str(name))
+    directory = Path(first_file).resolve().parent.name
+    derived = normalize_project_name(directory)
+    if not derived:
+        raise ComposeError(f"{first_file}: cannot derive a project name from directory {directory!r}: pass --project")
+    return derived

@@ -1,0 +1,63 @@
+"""Where `init` reads a stack from: compose files (no daemon) or the engine (a live snapshot).
+
+Both end in `draft.draft_contract(state, hints)`; this module only gathers
+the State and the hints a State does not carry (compose keys, declared
+ports, healthchecks, services left out).
+"""
+
+from __future__ import annotations
+
+from netcontract import docker_engine
+from netcontract.compose_file import ComposeOptions, load_project, to_state
+from netcontract.draft import DraftHints, draft_contract
+from netcontract.errors import NetcontractError
+
+_DOCKER_NETWORKS = {"host", "none", "bridge"}
+
+
+class NoStackError(NetcontractError):
+    """The engine has no container of the project (or no compose project at all)."""
+
+
+def draft_from_compose(options: ComposeOptions, command: str) -> str:
+    project = load_project(options)
+    used = project.used_networks()
+    skipped = {
+        s.name: f"inactive without --profile {' or --profile '.join(s.profiles)}"
+        for s in project.services
+        if not s.active
+    }
+    hints = DraftHints(
+        command=command,
+        tier_keys={n.name: n.key for n in used},
+        ports={s.name: s.expose for s in project.active},
+        healthchecks={s.name: s.healthcheck for s in project.active},
+        skipped=skipped,
+        external=frozenset(n.name for n in used if n.external),
+    )
+    return draft_contract(to_state(project), hints)
+
+
+def draft_from_live(project: str | None, command: str) -> str:
+    client = docker_engine.connect()
+    try:
+        if project is None:
+            projects = docker_engine.compose_projects(client)
+            if len(projects) != 1:
+                found = ", ".join(projects) if projects else "none"
+                raise NoStackError(f"pass --project: the engine has {len(projects)} compose projects ({found})")
+            project = projects[0]
+        first = docker_engine.snapshot(client, project, [])
+        mine = [c for c in first.containers if c.project == project]
+        if not mine:
+            raise NoStackError(f"no container on the engine has the label com.docker.compose.project={project}")
+        networks = dict.fromkeys(n for c in mine for n in c.networks if n not in _DOCKER_NETWORKS)
+        state = docker_engine.snapshot(client, project, list(networks))
+        declared = docker_engine.declared_ports(client, [c.id for c in mine])
+    finally:
+        client.close()
+    ports: dict[str, tuple[int, ...]] = {}
+    for c in mine:
+        if c.service:
+            ports[c.service] = tuple(dict.fromkeys(ports.get(c.service, ()) + declared.get(c.id, ())))
+    return draft_contract(state, DraftHints(command=command, ports=ports))

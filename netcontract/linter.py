@@ -1,0 +1,134 @@
+"""`lint`: the structural rules of `check`, run on the State compose files declare. No daemon.
+
+Prints nothing and exits nothing: `lint()` returns a `Report` (command "lint").
+Besides the shared structural results it adds what only a file can answer:
+
+- `running:<service>` says whether the service is declared and active in the
+  files (a file says nothing about what runs; the id is `check`'s, so the
+  "see running:<service>" of skipped checks points at it);
+- `project` compares the compose project name with the contract's `project:`
+  (a different name means `check` would find none of the containers).
+
+A rule a file cannot decide is SKIP, never PASS: an external network's driver
+and internal flag live on the engine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from netcontract.compose_file import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.contract import Contract, load_contract
+from netcontract.results import Report, Result, Verdict
+from netcontract.state import State
+from netcontract.structural import structural_results
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    compose: ComposeOptions
+    service_map: Mapping[str, str] = field(default_factory=dict)  # contract name -> compose name
+
+
+def lint(contract_path: str | Path, options: LintOptions) -> Report:
+    """Check the compose files in `options` against the contract at `contract_path`."""
+    started = time.monotonic()
+    contract = load_contract(contract_path)
+    project = load_project(options.compose)
+    results = lint_results(contract, project, options.service_map)
+    return Report(
+        contract=str(contract_path),
+        results=tuple(results),
+        project=project.name,
+        source=", ".join(project.files),
+        command="lint",
+        duration=time.monotonic() - started,
+        notes=project.notes,
+    )
+
+
+def lint_results(contract: Contract, project: ComposeProject, service_map: Mapping[str, str]) -> list[Result]:
+    rename = {compose: name for name, compose in service_map.items()}
+    state = to_state(project, rename)
+    structural = structural_results(contract, state)
+    split = next((i for i, r in enumerate(structural) if r.kind != "network"), len(structural))
+    results = [
+        *_project(contract, project),
+        *structural[:split],
+        *_declared(contract, project, service_map),
+        *structural[split:],
+    ]
+    external = {n.name for n in project.networks.values() if n.external}
+    where = {rename.get(s.name, s.name): (s.name, s.where) for s in project.active}
+    labels = {c.label: where[c.service] for c in state.containers if c.service in where}
+    return [_locate(_static(r, contract, state, external), where, labels) for r in results]
+
+def _project(contract: Contract, project: ComposeProject) -> Iterator[Result]:
+    if contract.project is None:
+        return
+    ok = contract.project == project.name
+    reason = "" if ok else (
+        f"compose would name the project {project.name!r} (from --project, COMPOSE_PROJECT_NAME, `name:` or "
+        f"the directory of {project.files[0]}), so `check` would find no container labelled "
+        f"project={contract.project}: set `name: {contract.project}` in {project.files[0]} or pass --project"
+    )
+    yield Result("project", "project", project.name, Verdict.PASS if ok else Verdict.FAIL,
+                 contract.project, project.name, reason)
+
+
+def _declared(contract: Contract, project: ComposeProject, service_map: Mapping[str, str]) -> Iterator[Result]:
+    """running:<service> for a static state: is the service declared and active?"""
+    files = ", ".join(project.files)
+    names = [s.name for s in project.services]
+    for name in contract.services:
+        compose_name = service_map.get(name, name)
+        svc = project.service(compose_name)
+        rid = f"running:{name}"
+        want = f"service {compose_name} declared and active"
+        if svc is None:
+            close = difflib.get_close_matches(compose_name, names, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}? pass --map {name}={close[0]})" if close else ""
+            yield Result(rid, "running", name, Verdict.FAIL, want, "not declared",
+                         f"{files} declares no service {compose_name}{hint}")
+        elif not svc.active:
+            profiles = ", ".join(svc.profiles)
+            yield Result(rid, "running", name, Verdict.FAIL, want, f"inactive (profiles: {profiles})",
+                         f"{svc.where}: {compose_name} runs only with --profile {svc.profiles[0]}")
+        elif svc.replicas == 0:
+            yield Result(rid, "running", name, Verdict.FAIL, want, "0 replicas",
+                         f"{svc.where}: {compose_name} is scaled to 0 replicas")
+        else:
+            yield Result(rid, "running", name, Verdict.PASS, want, f"declared at {svc.where}")
+
+
+def _static(r: Result, contract: Contract, state: State, external: set[str]) -> Result:
+    """Turn what a file cannot decide into SKIP."""
+    if r.kind == "network" and r.verdict is Verdict.FAIL and r.subject in contract.tiers:
+        network = contract.tiers[r.subject].network
+        if network in external and state.network(network) is not None:
+            return r.with_verdict(
+                Verdict.SKIP,
+                f"{network} is external: its driver and internal flag are set where it is created; `check` reads them",
+            )
+    if r.kind == "exposure" and r.subject in contract.services and not state.service_containers(r.subject):
+        return replace(r, verdict=Verdict.SKIP, actual="not declared", reason=f"see running:{r.subject}")
+    return r
+
+
+def _locate(r: Result, where: Mapping[str, tuple[str, str]], labels: Mapping[str, tuple[str, str]]) -> Result:
+    """Point a violation at the file and line that declare the service(s) it is about."""
+    if r.verdict is Verdict.PASS or not r.reason:
+        return r
+    service = r.subject.split("@", 1)[0]
+    if r.kind in ("networks", "alias", "exposure") and service in where:
+        compose_name, at = where[service]
+        return replace(r, reason=f"{r.reason} (services.{compose_name} at {at})")
+    if r.kind in ("foreign", "alias-unique"):
+        found = [f"{name} at {at}" for label, (name, at) in labels.items() if label in r.reason]
+        if found:
+            return replace(r, reason=f"{r.reason} (declared: {'; '.join(found)})")
+    return r
