@@ -140,7 +140,9 @@ def read_env(files: Sequence[str], env_files: Sequence[str], environ: Mapping[st
 
 
 def read_text(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8")
+    """The file's text with its line endings as they are (scaffold must keep CRLF files CRLF)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return f.read()
 
 
 def load_doc(

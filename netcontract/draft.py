@@ -81,7 +81,21 @@ def draft_contract(state: State, hints: DraftHints) -> str:
             svc.tiers = [keys[n] for n in networks]
             kept.append(svc)
     _aliases(kept, keys)
+    _exposure(state, kept, keys)
     return _render(state, hints, kept, keys, skipped)
+
+
+def _exposure(state: State, kept: list[_Service], keys: Mapping[str, str]) -> None:
+    """A published port on an internal tier is a finding the draft cannot paper over: say so."""
+    internal = {keys[n.name] for n in state.networks if n.internal and n.name in keys}
+    for svc in kept:
+        tiers = [t for t in svc.tiers if t in internal]
+        published = list(dict.fromkeys(str(p) for c in svc.containers for p in c.published))
+        if tiers and published:
+            svc.notes.append(
+                f"publishes {', '.join(published)} on the host while on internal {', '.join(tiers)}: "
+                f"lint and check report exposure:{svc.name} (no contract can allow it)"
+            )
 
 
 def _aliases(kept: list[_Service], keys: Mapping[str, str]) -> None:
@@ -135,6 +149,9 @@ def _render(
                 out.append(f"    driver: {scalar(net.driver)}")
             if net.internal:
                 out.append("    internal: true")
+                foreign = [c.label for c in state.attached(name) if c.project != state.project or not c.service]
+                if foreign:
+                    out.append(f"    # also attached, not of this stack: {', '.join(foreign)} (check reports foreign:{key})")
     out += ["", "services:"]
     for svc in kept:
         out += _render_service(svc, hints)

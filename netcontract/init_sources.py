@@ -7,6 +7,8 @@ ports, healthchecks, services left out).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from netcontract import docker_engine
 from netcontract.compose_file import ComposeOptions, load_project, to_state
 from netcontract.draft import DraftHints, draft_contract
@@ -53,6 +55,7 @@ def draft_from_live(project: str | None, command: str) -> str:
             raise NoStackError(f"no container on the engine has the label com.docker.compose.project={project}")
         networks = dict.fromkeys(n for c in mine for n in c.networks if n not in _DOCKER_NETWORKS)
         state = docker_engine.snapshot(client, project, list(networks))
+        state = replace(state, containers=tuple(sorted(state.containers, key=lambda c: (c.service or "", c.name))))
         declared = docker_engine.declared_ports(client, [c.id for c in mine])
     finally:
         client.close()
