@@ -147,19 +147,20 @@ icmp() {{
     *) echo "@@notool icmp"; return 127 ;;
   esac
 }}
-# Each probe runs in a background subshell that `exec`s its tool, so the
-# watchdog's kill reaches the tool itself and the output pipe closes at once.
+# Each probe is one background job: the job's shell plus its tool, which the
+# command substitution `exec`s. A single watchdog kills the jobs still running
+# after $T and reports them as 143 (timed out): two processes per probe.
 run() {{
   k=$1; shift
-  out=$( {{ "$@" 2>&1 & p=$!; {{ sleep "$T"; kill "$p"; }} >/dev/null 2>&1 & w=$!; wait "$p"; r=$?; kill "$w" 2>/dev/null; echo "@@rc $r"; }} 2>&1 )
-  # prefix every line without a pipeline (fewer processes), then print it all in one write
+  out=$("$@" 2>&1); r=$?
   buf=
   while IFS= read -r l; do buf="$buf@$k|$l
 "; done <<NCEOF
 $out
 NCEOF
-  printf '%s' "$buf"
+  printf '%s@%s|@@rc %s\n' "$buf" "$k" "$r"
 }}
+J=
 """
 
 
@@ -190,12 +191,21 @@ def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool
         if p.kind is ProbeKind.TCP:
             if p.port is None or not 0 < p.port < 65536:
                 raise UnsafeProbeError(f"bad port {p.port!r}")
-            lines.append(f"run {p.key} tcp {target} {int(p.port)} &")
+            cmd = f"tcp {target} {int(p.port)}"
         elif p.kind is ProbeKind.DNS:
-            lines.append(f"run {p.key} dns {target} &")
+            cmd = f"dns {target}"
         else:
-            lines.append(f"run {p.key} icmp {target} &")
-    lines += ["wait", "echo @@done"]
+            cmd = f"icmp {target}"
+        lines.append(f'run {p.key} {cmd} & J="$J {p.key}:$!"')
+    lines += [
+        # the watchdog's sleep writes nowhere, so it never holds the output stream open. It reports
+        # a job before killing it: the main shell may stop the watchdog as soon as the last job ends.
+        '( sleep "$T" >/dev/null 2>&1; for j in $J; do kill -0 "${j#*:}" 2>/dev/null && '
+        '{ printf \'@%s|@@rc 143\\n\' "${j%%:*}"; kill "${j#*:}" 2>/dev/null; }; done ) & WD=$!',
+        'for j in $J; do wait "${j#*:}"; done',
+        'kill "$WD" 2>/dev/null',
+        "echo @@done",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -224,8 +234,12 @@ def split_batch(text: str) -> BatchOutput:
         elif line.startswith("@") and "|" in line:
             key, _, rest = line[1:].partition("|")
             if rest.startswith("@@rc "):
-                with contextlib.suppress(ValueError):
-                    rcs[key] = int(rest[5:].strip())
+                # the first status wins: a watchdog report after a job's own is stale
+                if key not in rcs:
+                    with contextlib.suppress(ValueError):
+                        rcs[key] = int(rest[5:].strip())
+            elif key in rcs:
+                continue  # nothing belongs to a probe after its status
             else:
                 outputs.setdefault(key, []).append(rest)
     keys = set(outputs) | set(rcs)
@@ -233,7 +247,9 @@ def split_batch(text: str) -> BatchOutput:
     return BatchOutput(tools, per, complete)
 
 
-_TIMED_OUT_RC = (143, 137)  # killed by the watchdog (TERM) or by a dying container (KILL)
+# Killed by the batch watchdog (SIGTERM). A SIGKILL (137: the container died, or
+# the OOM killer) is not a timeout: it proves nothing about the network.
+_TIMED_OUT_RC = (143,)
 
 
 def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
