@@ -85,7 +85,7 @@ def parse_compose_text(text: str, path: str) -> tuple[dict[str, Any], dict[str, 
     try:
         node = loader.get_single_node()
         if node is None:
-            return {}, {}
+            raise ComposeError(f"{path}: empty compose file")
         lines = _service_lines(node)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
@@ -102,7 +102,8 @@ def parse_compose_text(text: str, path: str) -> tuple[dict[str, Any], dict[str, 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"line {mark.line + 1}: " if mark else ""
-    problem = str(exc.problem or exc.context or "cannot parse")
+    parts = [str(p) for p in (exc.context, exc.problem) if p]
+    problem = ", ".join(parts) or "cannot parse"
     tag = re.search(r"tag '(![^']*)'", problem)
     if tag:
         return f"{where}YAML tag {tag.group(1)} is not read by netcontract (lint the output of `docker compose config` instead)"
@@ -171,6 +172,8 @@ def _refuse_unsupported(data: Mapping[str, Any], path: str) -> None:
             "(lint the output of `docker compose config` instead)"
         )
     services = data.get("services")
+    if "services" in data and not isinstance(services, dict):
+        raise ComposeError(f"{path}: services must be a mapping")
     if isinstance(services, dict):
         for name, svc in services.items():
             if isinstance(svc, dict) and "extends" in svc:
@@ -242,7 +245,9 @@ def project_name(explicit: str | None, env: Mapping[str, str], merged: Mapping[s
                 )
             return given
     name = merged.get("name")
-    if name is not None and normalize_project_name(str(name)):
+    if name is not None:
+        if not normalize_project_name(str(name)):
+            raise ComposeError(f"{first_file}: name: {name!r} leaves an empty project name once normalised")
         return normalize_project_name(str(name))
     directory = Path(first_file).resolve().parent.name
     derived = normalize_project_name(directory)

@@ -161,6 +161,11 @@ def test_merge_keys_are_allowed_to_be_overridden(tmp_path: Path) -> None:
         ("services:\n  s:\n    ports: ['a:b']\n", "services.s.ports[0]: cannot read port 'a:b'"),
         ("services:\n  s:\n    expose: ['x']\n", "services.s.expose[0]: cannot read port 'x'"),
         ("services:\n  s: {}\nnetworks:\n  n:\n    internal: maybe\n", "networks.n.internal: expected true or false"),
+        ("", "empty compose file"),
+        ("services:\n", "services must be a mapping"),
+        ("services: []\n", "services must be a mapping"),
+        ("name: '!!!'\nservices: {}\n", "leaves an empty project name"),
+        ("services: {}\n---\nservices: {}\n", "expected a single document"),
     ],
 )
 def test_what_compose_would_not_read_is_one_line(tmp_path: Path, text: str, message: str) -> None:
