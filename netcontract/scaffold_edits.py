@@ -62,10 +62,10 @@ def service_edit(
         if anchor and f"&{anchor}" in lines[at[0]]:
             raise ScaffoldError(f"{where}.networks: defines anchor &{anchor} that other keys may use; edit by hand")
         comment = key_comment(lines[at[0]])
-        new = _render_networks(entries, key_col, style, comment)
+        new = _render_networks(entries, key_col, style, comment, mapping=isinstance(current, dict))
         return Edit(at[0], block_end(lines, at[0], at[1]), tuple(new))
     end = block_end(lines, svc_line, svc_col)
-    return Edit(end, end, tuple(_render_networks(entries, key_col, style, "")))
+    return Edit(end, end, tuple(_render_networks(entries, key_col, style, "", mapping=False)))
 
 
 def _normalized(value: Any) -> dict[str, set[str]] | None:
@@ -76,10 +76,11 @@ def _normalized(value: Any) -> dict[str, set[str]] | None:
     return None
 
 
-def _render_networks(entries: Entries, col: int, style: Style, comment: str) -> list[str]:
+def _render_networks(entries: Entries, col: int, style: Style, comment: str, *, mapping: bool) -> list[str]:
+    """A `networks:` block: a list, unless there are aliases or the file used the mapping form."""
     nl, pad = style.newline, _indent(col)
     out = [f"{pad}networks:{comment}{nl}"]
-    if not any(aliases for _, aliases in entries):
+    if not mapping and not any(aliases for _, aliases in entries):
         return out + [f"{_indent(col + style.seq)}- {scalar(key)}{nl}" for key, _ in entries]
     inner = _indent(col + style.step)
     for key, aliases in entries:

@@ -321,3 +321,13 @@ def test_block_end_stops_before_trailing_comments_and_blank_lines() -> None:
 def test_apply_edits_refuses_overlaps() -> None:
     with pytest.raises(ValueError, match="overlapping"):
         apply_edits(["a\n", "b\n"], [Edit(0, 2, ()), Edit(1, 1, ("x\n",))], "\n")
+
+
+def test_the_mapping_form_of_a_service_stays_a_mapping(tmp_path: Path) -> None:
+    compose = tmp_path / "docker-compose.test.yaml"
+    shutil.copyfile(ROOT / "docker-compose.test.yaml", compose)
+    assert not plan_scaffold(CONTRACT, str(compose)).changed  # the test stack already matches the contract
+    data = yaml.safe_load((ROOT / "contracts" / "devonboarder.yaml").read_text())
+    data["services"]["traefik"]["tiers"] = ["auth_tier"]
+    plan = plan_scaffold(contract_from_data(data), str(compose))
+    assert _changed_lines(plan) == (["      api_tier: {}"], [])
