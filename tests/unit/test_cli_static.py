@@ -206,3 +206,27 @@ def test_scaffold_invalid_contract_exits_4(dev_copy: Path, tmp_path: Path) -> No
     bad.write_text("version: 1\ntiers: {}\nservices: {}\nextra: 1\n")
     code, _, err = _run("scaffold", "-c", str(bad), "-f", str(dev_copy))
     assert code == 4 and "extra: unknown key" in err
+
+
+def test_lint_what_a_file_cannot_decide_is_skipped_never_passed(tmp_path: Path) -> None:
+    contract = tmp_path / "c.yaml"
+    contract.write_text(
+        "version: 1\nproject: shop\ntiers:\n  front: {network: shop_front}\n  back: {network: shop_back, internal: true}\n"
+        "services:\n  web: {tiers: [front]}\n  db: {tiers: [back]}\n"
+    )
+    d = tmp_path / "elsewhere"
+    d.mkdir()
+    compose = d / "compose.yaml"
+    compose.write_text(
+        "services:\n  web:\n    networks: [front]\n    ports: ['8080:80']\n"
+        "networks:\n  front: {external: true, name: shop_front}\n"
+    )
+    code, out, _ = _run("lint", "-c", str(contract), "-f", str(compose), "--format", "json")
+    results = {r["id"]: r for r in json.loads(out)["results"]}
+    assert code == 1
+    assert results["project"]["verdict"] == "FAIL"  # compose would call it "elsewhere": check finds nothing
+    assert "set `name: shop`" in results["project"]["reason"]
+    assert results["network:front"]["verdict"] == "SKIP"  # external: its flags live on the engine
+    assert results["running:db"]["verdict"] == "FAIL"
+    assert results["exposure:db"]["verdict"] == "SKIP"  # db is not declared: nothing to pass
+    assert results["networks:web"]["verdict"] == "PASS"
