@@ -72,13 +72,15 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
       4  the contract file is invalid
     """
     from netcontract.cli import OutputFormat, _fail, _use_colour
-    from netcontract.linter import LintOptions, lint
+    from netcontract.linter import LintOptions, MapError, lint
 
     options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
     try:
         report = lint(contract_path, options)
     except ContractError as exc:
         _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
+    except MapError as exc:
+        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
     except NetcontractError as exc:
         _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     render = OutputFormat(fmt).renderer(colour=_use_colour(sys.stdout), quiet=quiet, verbose=verbose)
@@ -214,12 +216,15 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     if not contract_path:
         raise click.UsageError("scaffold needs -c CONTRACT (or --restore)")
     from netcontract.contract import load_contract
+    from netcontract.linter import MapError
     from netcontract.scaffold import plan_scaffold
 
     try:
         plan = plan_scaffold(load_contract(contract_path), path, _maps(maps), unpublish=unpublish, project=project)
     except ContractError as exc:
         _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
+    except MapError as exc:
+        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
     except NetcontractError as exc:
         _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     for note in plan.notes:

@@ -23,9 +23,22 @@ from pathlib import Path
 
 from netcontract.compose_file import ComposeOptions, ComposeProject, load_project, to_state
 from netcontract.contract import Contract, load_contract
+from netcontract.errors import NetcontractError
 from netcontract.results import Report, Result, Verdict
 from netcontract.state import State
 from netcontract.structural import structural_results
+
+
+class MapError(NetcontractError):
+    """A --map names a service the contract does not have (a usage error)."""
+
+
+def check_service_map(contract: Contract, service_map: Mapping[str, str]) -> None:
+    for name in service_map:
+        if name not in contract.services:
+            close = difflib.get_close_matches(name, list(contract.services), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise MapError(f"--map {name}={service_map[name]}: the contract has no service {name!r}{hint}")
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,7 @@ def lint(contract_path: str | Path, options: LintOptions) -> Report:
     """Check the compose files in `options` against the contract at `contract_path`."""
     started = time.monotonic()
     contract = load_contract(contract_path)
+    check_service_map(contract, options.service_map)
     project = load_project(options.compose)
     results = lint_results(contract, project, options.service_map)
     return Report(
@@ -66,6 +80,7 @@ def lint_results(contract: Contract, project: ComposeProject, service_map: Mappi
     where = {rename.get(s.name, s.name): (s.name, s.where) for s in project.active}
     labels = {c.label: where[c.service] for c in state.containers if c.service in where}
     return [_locate(_static(r, contract, state, external), where, labels) for r in results]
+
 
 def _project(contract: Contract, project: ComposeProject) -> Iterator[Result]:
     if contract.project is None:

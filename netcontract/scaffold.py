@@ -24,6 +24,7 @@ from netcontract.compose_file import ComposeOptions, ComposeProject, load_projec
 from netcontract.compose_yaml import parse_compose_text, read_text
 from netcontract.contract import Contract
 from netcontract.errors import NetcontractError
+from netcontract.linter import check_service_map
 from netcontract.results import Verdict
 from netcontract.scaffold_edits import (
     Entries,
@@ -97,9 +98,7 @@ def plan_scaffold(
 
 
 def _compose_names(contract: Contract, compose: ComposeProject, service_map: dict[str, str], path: str) -> dict[str, str]:
-    unknown = sorted(set(service_map) - set(contract.services))
-    if unknown:
-        raise ScaffoldError(f"--map {unknown[0]}=...: the contract has no service {unknown[0]!r}")
+    check_service_map(contract, service_map)
     names = {name: service_map.get(name, name) for name in contract.services}
     present = [s.name for s in compose.services]
     for name, compose_name in names.items():

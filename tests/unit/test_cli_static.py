@@ -89,6 +89,8 @@ def test_lint_override_file_fixes_memberships(tmp_path: Path, dev_copy: Path) ->
         (["-f", "nope.yaml"], 3, "netcontract: nope.yaml: no such file"),
         (["-f", str(DEV_FILE), "--project", "Bad.Name"], 3, "invalid project name 'Bad.Name'"),
         (["-f", str(DEV_FILE), "--map", "nonsense"], 2, "expected CONTRACT_SERVICE=COMPOSE_SERVICE"),
+        (["-f", str(DEV_FILE), "--map", "dashbord=dashboard-service"], 2,
+         "--map dashbord=dashboard-service: the contract has no service 'dashbord' (did you mean 'dashboard'?)"),
         ([], 2, "Missing option '-f'"),
     ],
 )

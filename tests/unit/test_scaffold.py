@@ -13,7 +13,7 @@ import yaml
 
 from netcontract.compose_file import ComposeOptions, load_project
 from netcontract.contract import Contract, contract_from_data, load_contract
-from netcontract.linter import lint_results
+from netcontract.linter import MapError, lint_results
 from netcontract.results import Verdict
 from netcontract.scaffold import Plan, plan_scaffold
 from netcontract.scaffold_edits import ScaffoldError
@@ -305,7 +305,7 @@ def test_refusals_are_one_line_and_write_nothing(tmp_path: Path, text: str, mess
 
 
 def test_map_must_name_a_contract_service(tmp_path: Path) -> None:
-    with pytest.raises(ScaffoldError, match=re.escape("--map dash=...: the contract has no service 'dash'")):
+    with pytest.raises(MapError, match=re.escape("--map dash=x: the contract has no service 'dash'")):
         plan_scaffold(SHOP, str(_shop(tmp_path)), {"dash": "x"})
 
 
