@@ -125,8 +125,12 @@ def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, p
     if output and Path(output).exists() and not force:
         _fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
     command = shlex.join(["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)])
+    from netcontract.init_sources import ProjectNeededError
+
     try:
         text = _draft(from_compose, more, from_live, project, profiles, env_files, command)
+    except ProjectNeededError as exc:
+        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
     except NetcontractError as exc:
         _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     if not output:

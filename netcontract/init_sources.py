@@ -18,7 +18,11 @@ _DOCKER_NETWORKS = {"host", "none", "bridge"}
 
 
 class NoStackError(NetcontractError):
-    """The engine has no container of the project (or no compose project at all)."""
+    """The engine has no container of the project."""
+
+
+class ProjectNeededError(NetcontractError):
+    """--project is needed: the engine runs no compose project, or several (a usage error)."""
 
 
 def draft_from_compose(options: ComposeOptions, command: str) -> str:
@@ -47,7 +51,7 @@ def draft_from_live(project: str | None, command: str) -> str:
             projects = docker_engine.compose_projects(client)
             if len(projects) != 1:
                 found = ", ".join(projects) if projects else "none"
-                raise NoStackError(f"pass --project: the engine has {len(projects)} compose projects ({found})")
+                raise ProjectNeededError(f"pass --project: the engine has {len(projects)} compose projects ({found})")
             project = projects[0]
         first = docker_engine.snapshot(client, project, [])
         mine = [c for c in first.containers if c.project == project]

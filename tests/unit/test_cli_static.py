@@ -232,3 +232,11 @@ def test_lint_what_a_file_cannot_decide_is_skipped_never_passed(tmp_path: Path) 
     assert results["running:db"]["verdict"] == "FAIL"
     assert results["exposure:db"]["verdict"] == "SKIP"  # db is not declared: nothing to pass
     assert results["networks:web"]["verdict"] == "PASS"
+
+
+def test_init_from_live_without_an_engine_exits_3(tmp_path: Path) -> None:
+    result = CliRunner(env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"}).invoke(
+        main, ["init", "--from-live", "--project", "x"], catch_exceptions=False
+    )
+    assert result.exit_code == 3
+    assert result.stderr.startswith("netcontract: cannot reach the Docker engine") and result.stdout == ""
