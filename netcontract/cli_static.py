@@ -41,8 +41,10 @@ _map_option = click.option(
 
 @click.command("lint")
 @click.option("-c", "--contract", "contract_path", required=True, type=_FILE, help="Contract YAML file.")
-@click.option("-f", "--file", "files", multiple=True, required=True, type=_FILE, metavar="COMPOSE_FILE",
-              help="Compose file; repeat to merge overrides in order, as `docker compose -f`.")
+@click.option("-f", "--file", "files", multiple=True, type=_FILE, metavar="COMPOSE_FILE",
+              help="Compose file; repeat to merge overrides in order, as `docker compose -f`. Default: "
+                   "as compose finds them (COMPOSE_FILE, else compose.yaml or docker-compose.yml and "
+                   "its override file, here or in a parent directory).")
 @click.option("--profile", "profiles", multiple=True, metavar="PROFILE",
               help="Activate services of this compose profile (repeatable; '*' for all).")
 @click.option("--env-file", "env_files", multiple=True, type=_FILE,

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from netcontract.compose_ports import parse_expose, parse_ports
 from netcontract.compose_yaml import (
     ComposeError,
+    default_files,
     load_doc,
     merge_docs,
     project_name,
@@ -101,28 +103,27 @@ class ComposeProject:
 def load_project(options: ComposeOptions, reader: Callable[[str], str] = read_text) -> ComposeProject:
     """Read, interpolate and merge the files of `options`. `reader` reads a file's text
     (a test, or scaffold checking a candidate, passes one that reads memory)."""
-    if not options.files:
-        raise ComposeError("no compose file given")
     environ = dict(os.environ if options.environ is None else options.environ)
-    env = read_env(options.files, options.env_files, environ)
+    files = options.files or default_files(Path.cwd(), environ)
+    env = read_env(files, options.env_files, environ)
     docs, unset = [], set()
-    for path in options.files:
+    for path in files:
         doc, missing = load_doc(path, env, reader)
         docs.append(doc)
         unset |= missing
     merged = merge_docs(docs)
-    name = project_name(options.project, env, merged, options.files[0])
+    name = project_name(options.project, env, merged, files[0])
     profiles = set(options.profiles) or {p for p in env.get("COMPOSE_PROFILES", "").split(",") if p}
     networks = _networks(merged, name, docs[-1].path)
     raw_services = merged.get("services") or {}
     if not isinstance(raw_services, dict):
-        raise ComposeError(f"{options.files[0]}: services must be a mapping")
+        raise ComposeError(f"{files[0]}: services must be a mapping")
     services = []
     for svc_name, raw in raw_services.items():
         declared = tuple((d.path, d.lines[svc_name]) for d in docs if svc_name in d.lines)
         services.append(_service(str(svc_name), raw, declared, networks, profiles))
     notes = tuple(f"variable {v} is not set: compose substitutes an empty string" for v in sorted(unset))
-    return ComposeProject(name, tuple(options.files), tuple(services), networks, notes)
+    return ComposeProject(name, tuple(files), tuple(services), networks, notes)
 
 
 def _networks(merged: Mapping[str, Any], project: str, path: str) -> dict[str, ComposeNetwork]:

@@ -9,6 +9,7 @@ error naming the file, never a guess.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -222,6 +223,29 @@ def merge_docs(docs: Sequence[ComposeDoc]) -> dict[str, Any]:
     for doc in docs:
         merged = merge(merged, doc.data)
     return merged
+
+
+# -- which files, when no -f is given ---------------------------------------------
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
+                  "docker-compose.override.yaml")
+
+
+def default_files(cwd: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The files `docker compose` reads without -f: COMPOSE_FILE, else the first default name found
+    in `cwd` or a parent directory, plus its override file beside it."""
+    if environ.get("COMPOSE_FILE"):
+        sep = environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return tuple(f for f in environ["COMPOSE_FILE"].split(sep) if f)
+    for directory in (cwd, *cwd.parents):
+        found = next((directory / n for n in DEFAULT_FILES if (directory / n).is_file()), None)
+        if found is not None:
+            override = next((directory / n for n in OVERRIDE_FILES if (directory / n).is_file()), None)
+            return (str(found),) + ((str(override),) if override else ())
+    raise ComposeError(
+        f"no compose file: pass -f, or set COMPOSE_FILE (looked for {', '.join(DEFAULT_FILES)} in {cwd} and its parents)"
+    )
 
 
 # -- project name ---------------------------------------------------------------

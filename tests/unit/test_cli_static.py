@@ -91,7 +91,6 @@ def test_lint_override_file_fixes_memberships(tmp_path: Path, dev_copy: Path) ->
         (["-f", str(DEV_FILE), "--map", "nonsense"], 2, "expected CONTRACT_SERVICE=COMPOSE_SERVICE"),
         (["-f", str(DEV_FILE), "--map", "dashbord=dashboard-service"], 2,
          "--map dashbord=dashboard-service: the contract has no service 'dashbord' (did you mean 'dashboard'?)"),
-        ([], 2, "Missing option '-f'"),
     ],
 )
 def test_lint_errors(args: list[str], code: int, message: str) -> None:
@@ -240,3 +239,21 @@ def test_init_from_live_without_an_engine_exits_3(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3
     assert result.stderr.startswith("netcontract: cannot reach the Docker engine") and result.stdout == ""
+
+
+def test_lint_finds_the_compose_files_as_compose_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "devonboarder"
+    (project / "sub").mkdir(parents=True)
+    monkeypatch.chdir(project / "sub")
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    code, _, err = _run("lint", "-c", CONTRACT)
+    assert code == 3 and "no compose file: pass -f, or set COMPOSE_FILE" in err
+    shutil.copyfile(DEV_FILE, project / "docker-compose.yml")
+    (project / "docker-compose.override.yml").write_text("services:\n  db:\n    expose: ['5433']\n")
+    code, out, _ = _run("lint", "-c", CONTRACT, "--format", "json")
+    report = json.loads(out)
+    assert report["source"] == f"{project / 'docker-compose.yml'}, {project / 'docker-compose.override.yml'}"
+    assert code == 1
+    monkeypatch.setenv("COMPOSE_FILE", str(DEV_FILE))
+    code, out, _ = _run("lint", "-c", CONTRACT, "--format", "json")
+    assert json.loads(out)["source"] == str(DEV_FILE)
