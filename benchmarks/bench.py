@@ -77,7 +77,8 @@ def generate(n: int, workdir: Path) -> tuple[Path, Path, str]:
                 "image": IMAGE,
                 "pull_policy": "never",
                 "init": True,
-                "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+                # busybox httpd's backlog of 9 drops SYNs when dozens of sources connect at once
+                "command": ["listen", "8080"],
                 "dns": ["127.0.0.1"],  # unknown names never leave the machine
                 "labels": {"org.netcontract.test": "1"},
                 "networks": {t: {"aliases": [f"{name}.{t}.internal"]} for t in tiers},
@@ -164,6 +165,27 @@ def median_run(contract: Path, repeat: int) -> tuple[float, int, int]:
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs), max(r[2] for r in runs)
 
 
+NEIGH = Path("/proc/sys/net/ipv4/neigh/default")
+
+
+def neighbour_table() -> str:
+    """Dense stacks overflow the kernel's ARP table (one table for every network namespace,
+    gc_thresh3 = 1024 by default): new neighbours are then dropped and reachable ports time
+    out ("neighbour: arp_cache: neighbor table overflow!" in dmesg). Raise it when we may."""
+    try:
+        current = int((NEIGH / "gc_thresh3").read_text())
+    except OSError:
+        return "neighbour table: unknown"
+    if current >= 8192:
+        return f"neighbour table: gc_thresh3={current}"
+    if os.geteuid() != 0:
+        return (f"WARNING: neighbour table gc_thresh3={current}: the 48-container stack may overflow it; "
+                "as root: sysctl -w net.ipv4.neigh.default.gc_thresh3=8192")
+    for name, value in (("gc_thresh1", 1024), ("gc_thresh2", 4096), ("gc_thresh3", 8192)):
+        (NEIGH / name).write_text(str(value))
+    return f"neighbour table: raised gc_thresh1/2/3 to 1024/4096/8192 (was gc_thresh3={current})"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="8,24,48")
@@ -173,6 +195,7 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     sh(["bash", str(ROOT / "scripts" / "build-images.sh")])
     print(f"netcontract benchmark on {os.cpu_count()} cores; timeout 1 s per probe; median of {args.repeat}")
+    print(neighbour_table())
 
     test_stack = ROOT / "docker-compose.test.yaml"
     contract = ROOT / "contracts" / "devonboarder.yaml"

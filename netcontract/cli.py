@@ -115,7 +115,7 @@ def main() -> None:
               metavar="SECONDS", help="Per-probe timeout; a dropped packet costs this long.")
 @click.option("--retries", type=click.IntRange(0, 5), default=1, show_default=True,
               help="Repeat probes whose observation differs from the expectation, doubling the timeout.")
-@click.option("--concurrency", type=click.IntRange(1, 128), default=8, show_default=True,
+@click.option("--concurrency", type=click.IntRange(1, 128), default=16, show_default=True,
               help="Source containers probed at once.")
 @click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=0, show_default=True,
               metavar="SECONDS", help="Wait until every service is running and healthy before checking.")

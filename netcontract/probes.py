@@ -74,29 +74,6 @@ def _safe_target(target: str) -> str:
     raise UnsafeProbeError(f"refusing to put {target!r} in a probe script: not an address or a DNS name")
 
 
-TOOLS = ("nc", "bash", "python3", "nslookup", "getent", "ping", "sleep")
-DETECT_SCRIPT = 'for t in ' + " ".join(TOOLS) + '; do command -v "$t" >/dev/null 2>&1 && echo "$t"; done; true'
-
-
-def parse_tools(output: str) -> frozenset[str]:
-    return frozenset(line.strip() for line in output.splitlines() if line.strip() in TOOLS)
-
-
-def missing_tools(tools: frozenset[str], kinds: Iterable[ProbeKind]) -> list[str]:
-    """What a container lacks to run probes of these kinds with the batch script ([] = enough)."""
-    need = {
-        ProbeKind.TCP: ({"nc", "bash", "python3"}, "nc, bash or python3 (TCP)"),
-        ProbeKind.DNS: ({"nslookup", "getent", "python3"}, "nslookup, getent or python3 (DNS)"),
-        ProbeKind.ICMP: ({"ping"}, "ping (ICMP)"),
-    }
-    out = [] if "sleep" in tools else ["sleep (probe watchdog)"]
-    for kind in sorted(set(kinds)):
-        options, text = need[kind]
-        if not tools & options:
-            out.append(text)
-    return out
-
-
 # -- the batch script -------------------------------------------------------------------
 
 _PY_TCP = (
@@ -119,7 +96,15 @@ _PRELUDE = r"""
 T={timeout}
 W={whole}
 have() {{ command -v "$1" >/dev/null 2>&1; }}
-if have nc; then TCP=nc; elif have bash; then TCP=bash; elif have python3; then TCP=python3; else TCP=none; fi
+# A TCP probe must end at connect. Plain `nc </dev/null` then waits for the server
+# to close, and its "timed out" would turn a reached port into "isolated": only
+# nc with -z (openbsd, traditional, ncat, full busybox) or busybox's -e qualifies.
+NC=
+if have nc; then
+  h=$(nc -h 2>&1)
+  case $h in *" -z"*) NC=nc-z ;; *"-e PROG"*) NC=nc-e ;; esac
+fi
+if [ -n "$NC" ]; then TCP=$NC; elif have bash; then TCP=bash; elif have python3; then TCP=python3; else TCP=none; fi
 if have nslookup; then DNS=nslookup; elif have getent; then DNS=getent; elif have python3; then DNS=python3; else DNS=none; fi
 # glibc getent knows ahostsv4 (every address); musl's only hosts. Asked of /etc/hosts, no query leaves.
 GETENT_DB=hosts; [ "$DNS" = getent ] && getent ahostsv4 localhost >/dev/null 2>&1 && GETENT_DB=ahostsv4
@@ -127,7 +112,8 @@ if have ping; then ICMP=ping; else ICMP=none; fi
 echo "@@tools tcp=$TCP dns=$DNS icmp=$ICMP"
 tcp() {{
   case $TCP in
-    nc) exec nc -w "$W" "$1" "$2" </dev/null ;;
+    nc-z) exec nc -z -w "$W" "$1" "$2" </dev/null ;;
+    nc-e) exec nc -w "$W" "$1" "$2" -e true ;;
     bash) exec bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" ;;
     python3) exec python3 -c {py_tcp} "$1" "$2" "$T" ;;
     *) echo "@@notool tcp"; return 127 ;;

@@ -9,12 +9,14 @@ longer timeout, within an overall deadline.
 from __future__ import annotations
 
 import enum
+import functools
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from netcontract.contract import Contract
 from netcontract.docker_engine import Engine
@@ -39,13 +41,15 @@ class RunOptions:
     mode: ExecutorMode = ExecutorMode.AUTO
     timeout: float = 1.0
     retries: int = 0
-    concurrency: int = 8
+    concurrency: int = 16
     probe_image: str = DEFAULT_PROBE_IMAGE
     pull: bool = True
     deadline: float = 60.0  # seconds for all probing, retries included
 
 
 Progress = Callable[[int, int], None]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass
@@ -68,15 +72,26 @@ class ProbeRunner:
     # -- public -------------------------------------------------------------------------
     def run(self, plan: ProbePlan, contract: Contract, state: State,
             progress: Progress | None = None) -> list[Result]:
+        """Probe every source, then repeat what disagreed with the contract, then judge.
+
+        Retries run as a second pass, after every first batch has finished: a
+        probe that timed out because the machine was busy gets its second try
+        on a quiet machine, with a doubled timeout.
+        """
         started = time.monotonic()
         results: list[Result] = list(plan.settled)
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="probe")
         try:
-            futures = [pool.submit(self._source, s, contract, state, started) for s in plan.sources]
-            for done, fut in enumerate(as_completed(futures), start=1):
-                results += fut.result()
-                if progress:
-                    progress(done, len(futures))
+            runs = self._parallel(pool, self._first, list(plan.sources), progress)
+            for attempt in range(1, self.options.retries + 1):
+                timeout = self.options.timeout * (2 ** attempt)
+                remaining = self.options.deadline - (time.monotonic() - started)
+                pending = [r for r in runs if r.pending()]
+                if not pending or remaining < timeout + 1 or self.cancelled.is_set():
+                    break
+                self._parallel(pool, functools.partial(self._retry, timeout=timeout), pending, None)
+            for r in runs:
+                results += r.judge(contract, state)
         except BaseException:
             self.cancelled.set()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -87,33 +102,35 @@ class ProbeRunner:
             self.engine.remove_run(self.run_id)
         return results
 
+    @staticmethod
+    def _parallel(pool: ThreadPoolExecutor, fn: Callable[[_T], _R], items: list[_T],
+                  progress: Progress | None) -> list[_R]:
+        futures = [pool.submit(fn, item) for item in items]
+        for done, fut in enumerate(as_completed(futures), start=1):
+            fut.result()  # re-raise a worker's exception here
+            if progress:
+                progress(done, len(futures))
+        return [f.result() for f in futures]
+
     # -- one source ---------------------------------------------------------------------
-    def _source(self, sp: SourcePlan, contract: Contract, state: State, started: float) -> list[Result]:
+    def _first(self, sp: SourcePlan) -> _SourceRun:
         t0 = time.monotonic()
-        exps = list(sp.expectations)
-        batch = self._choose(sp)
-        if batch.problem:
-            return [self._error(e, batch.problem) for e in exps]
-        timeout = self.options.timeout
-        obs = self._observe(sp, exps, batch, timeout)
-        attempts = dict.fromkeys((e.id for e in exps), 1)
-        for attempt in range(1, self.options.retries + 1):
-            control_ok = _control_ok(exps, obs)
-            redo = [e for e in exps if _differs(e, obs[e.id], control_ok)]
-            timeout = self.options.timeout * (2 ** attempt)
-            remaining = self.options.deadline - (time.monotonic() - started)
-            if not redo or remaining < timeout + 1 or self.cancelled.is_set():
-                break
-            obs.update(self._observe(sp, redo, batch, timeout))
-            for e in redo:
-                attempts[e.id] += 1
-        control_ok = _control_ok(exps, obs)
-        elapsed = time.monotonic() - t0
-        return [
-            evaluate(e, obs[e.id], source=sp.container, contract=contract, state=state, control_ok=control_ok,
-                     duration=elapsed, attempts=attempts[e.id])
-            for e in exps
-        ]
+        run = _SourceRun(sp, self._choose(sp))
+        if run.batch.problem:
+            run.problem = run.batch.problem
+        else:
+            run.obs = self._observe(sp, list(sp.expectations), run.batch, self.options.timeout)
+        run.elapsed = time.monotonic() - t0
+        return run
+
+    def _retry(self, run: _SourceRun, timeout: float) -> _SourceRun:
+        t0 = time.monotonic()
+        redo = run.disagreeing()
+        run.obs.update(self._observe(run.plan, redo, run.batch, timeout))
+        for e in redo:
+            run.attempts[e.id] = run.attempts.get(e.id, 1) + 1
+        run.elapsed += time.monotonic() - t0
+        return run
 
     def _choose(self, sp: SourcePlan) -> _Batch:
         if self.options.mode is ExecutorMode.SIDECAR:
@@ -176,9 +193,40 @@ class ProbeRunner:
             out[rid].append(o)
         return out
 
-    def _error(self, e: Expectation, why: str) -> Result:
-        return Result(e.id, e.kind, f"{e.src}->{e.dst}", Verdict.ERROR, e.expected, "not probed", why,
-                      src=e.src, dst=e.dst, tier=e.tier)
+
+
+@dataclass
+class _SourceRun:
+    """One source's probing across attempts."""
+
+    plan: SourcePlan
+    batch: _Batch
+    obs: dict[str, list[Observation]] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    problem: str = ""
+    elapsed: float = 0.0
+
+    def disagreeing(self) -> list[Expectation]:
+        control_ok = _control_ok(list(self.plan.expectations), self.obs)
+        return [e for e in self.plan.expectations if e.id in self.obs and _differs(e, self.obs[e.id], control_ok)]
+
+    def pending(self) -> bool:
+        return not self.problem and bool(self.disagreeing())
+
+    def judge(self, contract: Contract, state: State) -> list[Result]:
+        exps = list(self.plan.expectations)
+        if self.problem:
+            return [
+                Result(e.id, e.kind, f"{e.src}->{e.dst}", Verdict.ERROR, e.expected, "not probed", self.problem,
+                       src=e.src, dst=e.dst, tier=e.tier)
+                for e in exps
+            ]
+        control_ok = _control_ok(exps, self.obs)
+        return [
+            evaluate(e, self.obs[e.id], source=self.plan.container, contract=contract, state=state,
+                     control_ok=control_ok, duration=self.elapsed, attempts=self.attempts.get(e.id, 1))
+            for e in exps
+        ]
 
 
 def _lacks_tools(code: int | None, text: str) -> bool:

@@ -90,6 +90,9 @@ if [ ! -x "$LISTEN" ] || [ "$IMAGES/bare/listen.c" -nt "$LISTEN" ]; then
     mv -f "$LISTEN.tmp" "$LISTEN"
 fi
 is_dynamic "$LISTEN" && die "$LISTEN is not static (is libc6-dev's static libc installed?)"
+# The busybox image carries it too: busybox httpd listens with a backlog of 9,
+# which drops SYNs when dozens of benchmark sources connect at once.
+sync_file "$LISTEN" "$IMAGES/busybox/listen"
 
 # --- images -------------------------------------------------------------------------
 # Hash of a build context: every file's path and content, in a stable order.

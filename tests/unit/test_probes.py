@@ -11,9 +11,7 @@ from netcontract.probes import (
     UnsafeProbeError,
     batch_script,
     classify,
-    missing_tools,
     parse_batch,
-    parse_tools,
     split_batch,
 )
 
@@ -205,9 +203,10 @@ def test_batch_script_quotes_and_refuses_unsafe_targets() -> None:
         batch_script([Probe("p0", ProbeKind.TCP, "10.0.0.1", 70000)], 1)
 
 
-def test_tool_detection() -> None:
-    tools = parse_tools("nc\nnslookup\nsleep\nsh: garbage\n")
-    assert tools == {"nc", "nslookup", "sleep"}
-    assert missing_tools(tools, [ProbeKind.TCP, ProbeKind.DNS]) == []
-    assert missing_tools(tools, [ProbeKind.ICMP]) == ["ping (ICMP)"]
-    assert "sleep (probe watchdog)" in missing_tools(frozenset({"nc"}), [ProbeKind.TCP])
+def test_required_tools_make_the_script_bail_out_before_probing() -> None:
+    script = batch_script([Probe("p0", ProbeKind.TCP, "10.0.0.1", 80), Probe("p1", ProbeKind.DNS, "db")], 1,
+                          require_tools=True)
+    assert '[ "$TCP" = none ] && { echo "@@missing tcp"; exit 3; }' in script
+    assert '[ "$DNS" = none ] && { echo "@@missing dns"; exit 3; }' in script
+    assert "@@missing icmp" not in script
+    assert script.index("@@missing tcp") < script.index("run p0 ")
