@@ -85,6 +85,8 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             state = docker_engine.snapshot(client, project, _networks(contract))
         results: list[Result] = structural_results(contract, state) + egress_results(contract, state)
         notes: list[str] = []
+        if not state.networks and not any(c.project == project for c in state.containers):
+            notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
         if options.probes:
             plan = plan_probes(contract, state)
             runner = ProbeRunner(engine, options.run)

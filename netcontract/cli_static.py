@@ -55,8 +55,15 @@ _map_option = click.option(
               help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check.")
+@click.option("--junit", "junit_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a JUnit XML report.")
+@click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write the JSON report.")
+@click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Also write a Markdown summary.")
 def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
-             project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool) -> None:
+             project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool,
+             junit_path: str | None, json_path: str | None, markdown_path: str | None) -> None:
     """Check compose files against the contract before anything runs (no Docker daemon).
 
     \b
@@ -73,7 +80,7 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
       3  a compose file cannot be read as compose would read it
       4  the contract file is invalid
     """
-    from netcontract.cli import OutputFormat, _fail, _use_colour
+    from netcontract.cli import OutputFormat, _fail, _use_colour, write_artifacts
     from netcontract.linter import LintOptions, MapError, lint
 
     options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
@@ -87,6 +94,9 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
         _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     render = OutputFormat(fmt).renderer(colour=_use_colour(sys.stdout), quiet=quiet, verbose=verbose)
     click.echo(render(report), nl=False)
+    problems = write_artifacts(report, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
+    if problems:
+        _fail(problems, ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code)
     sys.exit(int(report.exit_code))
 
 

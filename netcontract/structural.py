@@ -167,7 +167,7 @@ def _exposure(contract: Contract, state: State) -> Iterator[Result]:
         on_internal = {n for c in containers for n in c.networks if n in internal}
         if not declared and not on_internal:
             continue
-        if state.live and not containers:
+        if not containers:
             yield Result(f"exposure:{name}", "exposure", name, Verdict.SKIP, "no published ports",
                          "no container", f"see running:{name}")
             continue
