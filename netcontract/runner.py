@@ -22,7 +22,8 @@ from netcontract.contract import Contract
 from netcontract.docker_engine import Engine
 from netcontract.errors import EngineError
 from netcontract.plan import Expect, Expectation, ProbePlan, SourcePlan
-from netcontract.probes import Observation, Outcome, Probe, batch_script, parse_batch
+from netcontract.probe_output import parse_batch
+from netcontract.probes import Observation, Outcome, Probe, batch_script
 from netcontract.results import Result, Verdict
 from netcontract.state import State
 from netcontract.verdicts import evaluate
