@@ -10,6 +10,7 @@ report `ContractIssue`s carrying the YAML path, so every error is one line:
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,6 +35,14 @@ def _dns_name(value: str) -> str:
 def _network_name(value: str) -> str:
     if not is_network_name(value):
         raise ValueError(f"{value!r} is not a valid Docker network name")
+    return value
+
+
+def _host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return _dns_name(value)
     return value
 
 
@@ -79,7 +88,7 @@ class Service(_Model):
 class Canary(_Model):
     """A target that a service without egress must not reach (tests use a container of their own)."""
 
-    host: DnsName | str = Field(description="An IP address or a DNS name.")
+    host: Annotated[str, AfterValidator(_host)] = Field(description="An IP address or a DNS name.")
     port: Port | None = Field(None, description="TCP port; without it the probe uses ICMP.")
 
 

@@ -154,3 +154,12 @@ def test_models_are_frozen() -> None:
     c = contract_from_data(base())
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on assignment
         c.project = "other"  # type: ignore[misc]
+
+
+def test_egress_canary_host_must_be_an_address_or_a_name() -> None:
+    d = base()
+    d["policy"]["egress_canaries"] = [{"host": "10.0.0.1;reboot", "port": 80}]
+    (line,) = errors_of(d)
+    assert line.startswith("c.yaml: policy.egress_canaries[0].host: '10.0.0.1;reboot' is not a valid DNS name")
+    d["policy"]["egress_canaries"] = [{"host": "172.30.0.5", "port": 8080}, {"host": "canary.test"}]
+    assert len(contract_from_data(d).policy.egress_canaries) == 2
