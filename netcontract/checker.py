@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netcontract import docker_engine
 from netcontract.contract import Contract, load_contract
-from netcontract.errors import NetcontractError, NotReadyError
+from netcontract.errors import NotReadyError, UsageError
 from netcontract.plan import plan_probes
 from netcontract.results import Report, Result
 from netcontract.runner import ProbeRunner, RunOptions
@@ -17,7 +17,7 @@ from netcontract.state import State
 from netcontract.structural import egress_results, structural_results
 
 
-class NoProjectError(NetcontractError):
+class NoProjectError(UsageError):
     """Neither the contract nor the command line names the compose project."""
 
 

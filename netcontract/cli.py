@@ -3,74 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import enum
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import NoReturn, assert_never
 
 import click
 
 from netcontract import __version__
-from netcontract.checker import CheckOptions, NoProjectError, check
+from netcontract.checker import CheckOptions, check
+from netcontract.cli_common import OutputFormat, artifact_options, finish, user_errors
 from netcontract.contract import json_schema
-from netcontract.errors import ContractError, NetcontractError
-from netcontract.report import json_report, junit, markdown, matrix, table
 from netcontract.report.schema import render_schema
-from netcontract.results import ExitCode, Report
 from netcontract.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
-
-
-class OutputFormat(enum.Enum):
-    TABLE = "table"
-    JSON = "json"
-    MATRIX = "matrix"
-
-    def renderer(self, *, colour: bool, quiet: bool, verbose: bool) -> Callable[[Report], str]:
-        match self:
-            case OutputFormat.TABLE:
-                return lambda r: table.render(r, colour=colour, quiet=quiet, verbose=verbose)
-            case OutputFormat.JSON:
-                return json_report.render
-            case OutputFormat.MATRIX:
-                return lambda r: matrix.render(r, colour=colour) + "\n" + table.summary_line(r) + "\n"
-            case _:
-                assert_never(self)
-
-
-# Report files that one run can write beside the terminal output (CI artifacts).
-ARTIFACTS: dict[str, Callable[[Report], str]] = {
-    "junit": junit.render,
-    "json": json_report.render,
-    "markdown": markdown.render,
-}
-
-
-def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
-    """Write each requested report file; return one error line per file that could not be written."""
-    problems = []
-    for kind, path in paths.items():
-        if not path:
-            continue
-        try:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(ARTIFACTS[kind](report), encoding="utf-8")
-        except OSError as exc:
-            problems.append(f"netcontract: cannot write --{kind} {path}: {exc.strerror or exc}")
-    return problems
-
-
-def _fail(lines: list[str], code: ExitCode) -> NoReturn:
-    for line in lines:
-        click.echo(line, err=True)
-    sys.exit(int(code))
-
-
-def _use_colour(stream: object) -> bool:
-    return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -94,12 +38,7 @@ def main() -> None:
               show_default=True, help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check with its timing and probe output.")
-@click.option("--junit", "junit_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also write a JUnit XML report (one testcase per check).")
-@click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also write the JSON report (schema: `netcontract schema --report`).")
-@click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also write a Markdown summary with the violations and the reachability matrix.")
+@artifact_options
 @click.option("--probes/--no-probes", default=True, show_default=True,
               help="Run reachability, isolation and DNS probes (--no-probes: structural checks only).")
 @click.option("--executor", type=click.Choice([m.value for m in ExecutorMode]), default="auto",
@@ -148,26 +87,11 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
                      probe_image=probe_image, pull=pull, deadline=max(30.0, timeout * 20))
     options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
-    try:
-        with _terminate_as_interrupt():
-            report = check(contract_path, options, progress)
-    except ContractError as exc:
-        _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
-    except NoProjectError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
-    except NetcontractError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
-    except KeyboardInterrupt:
-        _fail(["netcontract: interrupted; probe containers removed"], ExitCode.INTERRUPTED)
+    with user_errors("netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():
+        report = check(contract_path, options, progress)
     if progress:
         click.echo("\r\x1b[K", err=True, nl=False)
-    render = OutputFormat(fmt).renderer(colour=_use_colour(sys.stdout), quiet=quiet, verbose=verbose)
-    click.echo(render(report), nl=False)
-    problems = write_artifacts(report, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
-    if problems:
-        # the verdict is printed above; a lost artifact must still fail the CI job
-        _fail(problems, ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code)
-    sys.exit(int(report.exit_code))
+    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
 
 
 def _progress_printer() -> Callable[[int, int], None]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from netcontract.checker import CheckOptions, NoProjectError, check
+from netcontract.checker import CheckOptions, check
+from netcontract.cli_common import fail, user_errors
 from netcontract.contract import load_contract
-from netcontract.errors import ContractError, NetcontractError
 from netcontract.graph import GRAPH_FORMATS, GraphFormat, render_graph
 from netcontract.report.table import summary_line
 from netcontract.results import ExitCode, Result, Verdict
@@ -47,30 +47,20 @@ def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, out
       netcontract graph -c contracts/devonboarder.yaml --format dot | dot -Tsvg -o tiers.svg
       netcontract graph -c contracts/devonboarder.yaml --live --format dot -o live.dot
     """
-    from netcontract.cli import _fail  # cli.py imports this module at its end
 
-    try:
+    with user_errors():
         contract = load_contract(contract_path)
         violations: list[Result] = []
         if live:
             report = check(contract_path, CheckOptions(project=project))
             violations = [r for r in report.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
             click.echo(summary_line(report), err=True)
-    except ContractError as exc:
-        _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
-    except NoProjectError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
-    except NetcontractError as exc:  # EngineError, NotReadyError: the stack could not be read
-        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
-    except KeyboardInterrupt:
-        click.echo("netcontract: interrupted", err=True)
-        sys.exit(int(ExitCode.INTERRUPTED))
     text = render_graph(contract, _format(fmt), violations)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
-            _fail([f"netcontract: cannot write {output}: {exc.strerror or exc}"], ExitCode.USAGE)
+            fail([f"netcontract: cannot write {output}: {exc.strerror or exc}"], ExitCode.USAGE)
     else:
         click.echo(text, nl=False)
     sys.exit(int(ExitCode.OK))

@@ -10,11 +10,11 @@ written) · 4 invalid contract.
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import click
 
+from netcontract.cli_common import artifact_options, fail, finish, user_errors
 from netcontract.compose_file import ComposeOptions
 from netcontract.errors import ContractError, NetcontractError
 from netcontract.results import ExitCode
@@ -55,12 +55,7 @@ _map_option = click.option(
               help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check.")
-@click.option("--junit", "junit_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also write a JUnit XML report.")
-@click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also write the JSON report.")
-@click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Also write a Markdown summary.")
+@artifact_options
 def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
              project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool,
              junit_path: str | None, json_path: str | None, markdown_path: str | None) -> None:
@@ -80,24 +75,12 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
       3  a compose file cannot be read as compose would read it
       4  the contract file is invalid
     """
-    from netcontract.cli import OutputFormat, _fail, _use_colour, write_artifacts
-    from netcontract.linter import LintOptions, MapError, lint
+    from netcontract.linter import LintOptions, lint
 
     options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
-    try:
+    with user_errors():
         report = lint(contract_path, options)
-    except ContractError as exc:
-        _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
-    except MapError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
-    except NetcontractError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
-    render = OutputFormat(fmt).renderer(colour=_use_colour(sys.stdout), quiet=quiet, verbose=verbose)
-    click.echo(render(report), nl=False)
-    problems = write_artifacts(report, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
-    if problems:
-        _fail(problems, ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code)
-    sys.exit(int(report.exit_code))
+    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
 
 
 @click.command("init")
@@ -128,32 +111,31 @@ def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, p
       netcontract init --from-compose docker-compose.yaml -o contracts/app.yaml
       netcontract init --from-live --project devonboarder
     """
-    from netcontract.cli import _fail
 
     if bool(from_compose) == from_live:
         raise click.UsageError("give exactly one of --from-compose FILE and --from-live")
     if from_live and (more or profiles or env_files):
         raise click.UsageError("-f, --profile and --env-file go with --from-compose")
     if output and Path(output).exists() and not force:
-        _fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
+        fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
     command = shlex.join(["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)])
     from netcontract.init_sources import ProjectNeededError
 
     try:
         text = _draft(from_compose, more, from_live, project, profiles, env_files, command)
     except ProjectNeededError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
+        fail([f"netcontract: {exc}"], ExitCode.USAGE)
     except NetcontractError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
+        fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     if not output:
         click.echo(text, nl=False)
         return
     try:
         _write_new(Path(output), text, force)
     except FileExistsError:
-        _fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
+        fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
     except OSError as exc:
-        _fail([f"netcontract: cannot write {output}: {exc.strerror or exc}"], ExitCode.NOT_EVALUATED)
+        fail([f"netcontract: cannot write {output}: {exc.strerror or exc}"], ExitCode.NOT_EVALUATED)
     click.echo(f"wrote {output}: review the lines marked 'guessed'", err=True)
 
 
@@ -216,7 +198,6 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     --restore puts the backup back unless FILE changed since. A contract
     service missing from the file is refused (use --map for a renamed one).
     """
-    from netcontract.cli import _fail
     from netcontract.scaffold_files import restore as restore_file
     from netcontract.scaffold_files import write
 
@@ -226,23 +207,16 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
         try:
             backup = restore_file(path)
         except NetcontractError as exc:
-            _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
+            fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
         click.echo(f"restored {path} from {backup.name}", err=True)
         return
     if not contract_path:
         raise click.UsageError("scaffold needs -c CONTRACT (or --restore)")
     from netcontract.contract import load_contract
-    from netcontract.linter import MapError
     from netcontract.scaffold import plan_scaffold
 
-    try:
+    with user_errors():
         plan = plan_scaffold(load_contract(contract_path), path, _maps(maps), unpublish=unpublish, project=project)
-    except ContractError as exc:
-        _fail(exc.lines(), ExitCode.INVALID_CONTRACT)
-    except MapError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.USAGE)
-    except NetcontractError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     if not plan.changed:
@@ -254,5 +228,5 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     try:
         backup = write(path, plan.original, plan.text)
     except NetcontractError as exc:
-        _fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
+        fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     click.echo(f"scaffolded {path} (original in {backup.name}; undo with --restore)", err=True)

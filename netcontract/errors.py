@@ -35,6 +35,10 @@ class ContractError(NetcontractError):
         return out
 
 
+class UsageError(NetcontractError):
+    """The command line asks for something inconsistent (exit 2, like click's own usage errors)."""
+
+
 class EngineError(NetcontractError):
     """The Docker engine could not be asked (not running, no permission, API error)."""
 

@@ -23,13 +23,13 @@ from pathlib import Path
 
 from netcontract.compose_file import ComposeOptions, ComposeProject, load_project, to_state
 from netcontract.contract import Contract, load_contract
-from netcontract.errors import NetcontractError
+from netcontract.errors import UsageError
 from netcontract.results import Report, Result, Verdict
 from netcontract.state import State
 from netcontract.structural import structural_results
 
 
-class MapError(NetcontractError):
+class MapError(UsageError):
     """A --map names a service the contract does not have (a usage error)."""
 
 

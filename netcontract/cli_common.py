@@ -1,0 +1,103 @@
+"""What every command shares: output formats, report files, error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NoReturn, assert_never
+
+import click
+
+from netcontract.errors import ContractError, NetcontractError, UsageError
+from netcontract.report import json_report, junit, markdown, matrix, table
+from netcontract.results import ExitCode, Report
+
+
+class OutputFormat(enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+    MATRIX = "matrix"
+
+    def renderer(self, *, colour: bool, quiet: bool, verbose: bool) -> Callable[[Report], str]:
+        match self:
+            case OutputFormat.TABLE:
+                return lambda r: table.render(r, colour=colour, quiet=quiet, verbose=verbose)
+            case OutputFormat.JSON:
+                return json_report.render
+            case OutputFormat.MATRIX:
+                return lambda r: matrix.render(r, colour=colour) + "\n" + table.summary_line(r) + "\n"
+            case _:
+                assert_never(self)
+
+
+# Report files that one run can write beside the terminal output (CI artifacts).
+ARTIFACTS: dict[str, Callable[[Report], str]] = {
+    "junit": junit.render,
+    "json": json_report.render,
+    "markdown": markdown.render,
+}
+
+
+def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
+    """Write each requested report file; return one error line per file that could not be written."""
+    problems = []
+    for kind, path in paths.items():
+        if not path:
+            continue
+        try:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(ARTIFACTS[kind](report), encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"netcontract: cannot write --{kind} {path}: {exc.strerror or exc}")
+    return problems
+
+
+def fail(lines: list[str], code: ExitCode) -> NoReturn:
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(int(code))
+
+
+@contextlib.contextmanager
+def user_errors(interrupted: str = "netcontract: interrupted") -> Iterator[None]:
+    """Map netcontract's errors to one line on stderr and the documented exit code."""
+    try:
+        yield
+    except ContractError as exc:
+        fail(exc.lines(), ExitCode.INVALID_CONTRACT)
+    except UsageError as exc:
+        fail([f"netcontract: {exc}"], ExitCode.USAGE)
+    except NetcontractError as exc:  # EngineError, NotReadyError, unreadable compose files
+        fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
+    except KeyboardInterrupt:
+        fail([interrupted], ExitCode.INTERRUPTED)
+
+
+def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None]) -> NoReturn:
+    """Print the report, write the requested report files, exit with the report's code."""
+    render = OutputFormat(fmt).renderer(colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
+    click.echo(render(report), nl=False)
+    problems = write_artifacts(report, artifacts)
+    if problems:
+        # the verdict is printed above; a lost artifact must still fail the CI job
+        fail(problems, ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code)
+    sys.exit(int(report.exit_code))
+
+
+def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
+    """--junit/--json/--markdown PATH: report files written by the same run (CI artifacts)."""
+    f = click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
+                     help="Also write a Markdown summary with the violations and the reachability matrix.")(f)
+    f = click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),
+                     help="Also write the JSON report (schema: `netcontract schema --report`).")(f)
+    return click.option("--junit", "junit_path", metavar="PATH", type=click.Path(dir_okay=False),
+                        help="Also write a JUnit XML report (one testcase per check).")(f)
+
+
+def use_colour(stream: object) -> bool:
+    return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
