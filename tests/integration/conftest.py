@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     reason = (f"no Docker engine: {problem}; the live integration tests need one "
               "(scripts/ensure-docker.sh installs and starts it)")
-    if os.environ.get("CI"):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         raise pytest.UsageError(f"CI is set but {reason}")
     for item in ours:
         item.add_marker(pytest.mark.skip(reason=reason))
@@ -280,10 +281,11 @@ def _other_projects_containers() -> set[str]:
 
 
 def probe_leftovers() -> list[str]:
-    """Probe sidecars that do not belong to a netcontract run on another project's containers.
+    """Probe sidecars present now, except those probing another compose project's containers.
 
-    netcontract removes its sidecars before it exits, so after a finished run of
-    these tests there must be none: a leftover is a bug (see runner.py).
+    netcontract removes its sidecars before it exits, so once a test's runs have
+    finished there must be none of ours: a leftover is a netcontract bug. (A
+    concurrent benchmark run on its own ncbench* stacks is not ours to judge.)
     """
     out = docker("ps", "-a", "--filter", f"label={PROBE_LABEL}",
                  "--format", f'{{{{.ID}}}} {{{{.Names}}}} {{{{.Label "{SOURCE_LABEL}"}}}}').stdout
@@ -292,26 +294,28 @@ def probe_leftovers() -> list[str]:
 
 
 def remove_test_objects() -> list[str]:
-    """Remove containers and networks labelled org.netcontract.test=1 (and probe sidecars).
+    """Remove containers and networks labelled org.netcontract.test=1 (and our probe sidecars).
 
     Objects of another compose project (the benchmark's ncbench* stacks, which
     carry the same label and clean up after themselves) are left alone: this
-    machine may be shared.
+    machine may be shared. Returns what could not be removed.
     """
-    removed: list[str] = []
-    mine = [c for c in ids("ps", f"label={TEST_LABEL}") if c[:12] not in _other_projects_containers()]
-    mine += [line.split()[0] for line in probe_leftovers()]
-    if mine:
-        docker("rm", "-f", "-v", *sorted(set(mine)), check=False)
-        removed += [f"container {c}" for c in sorted(set(mine))]
+    stuck: list[str] = []
+    others = _other_projects_containers()
+    mine = {c for c in ids("ps", f"label={TEST_LABEL}") if c[:12] not in others}
+    mine |= {line.split()[0] for line in probe_leftovers()}
+    for cid in sorted(mine):
+        if docker("rm", "-f", "-v", cid, check=False).returncode != 0:
+            stuck.append(f"container {cid}")
     nets = docker("network", "ls", "--filter", f"label={TEST_LABEL}",
-                  "--format", f'{{{{.ID}}}} {{{{.Label "{PROJECT_LABEL}"}}}}').stdout
-    mine_nets = [line.split()[0] for line in nets.splitlines()
-                 if len(line.split()) == 1 or line.split()[1] == PROJECT]
-    if mine_nets:
-        docker("network", "rm", *mine_nets, check=False)
-        removed += [f"network {n}" for n in mine_nets]
-    return removed
+                  "--format", f'{{{{.Name}}}} {{{{.Label "{PROJECT_LABEL}"}}}}').stdout
+    for line in nets.splitlines():
+        name, _, project = line.partition(" ")
+        if project.strip() in ("", PROJECT):
+            proc = docker("network", "rm", name, check=False)
+            if proc.returncode != 0:
+                stuck.append(f"network {name}: {proc.stderr.strip()}")
+    return stuck
 
 
 @pytest.fixture(scope="session")
@@ -320,7 +324,11 @@ def leftover_guard() -> Iterator[None]:
     remove_test_objects()  # debris of an earlier, killed session would skew every verdict
     yield
     leftovers = probe_leftovers()
-    remove_test_objects()
+    stuck = remove_test_objects()
+    if stuck:
+        # e.g. Docker 20.10 can keep a stale endpoint count on a network ("has active
+        # endpoints" with no container attached) until dockerd restarts
+        warnings.warn(f"test objects that could not be removed: {stuck}", stacklevel=1)
     assert not leftovers, f"probe sidecars left behind at the end of the session: {leftovers}"
 
 
@@ -536,6 +544,6 @@ def healthy_run(stack: Stack) -> HealthyRun:
     """One default check (auto executor) of the healthy stack; the tests reading it change nothing."""
     assert not stack.unhealthy()
     started = time.time()
-    run = Netcontract().check()
+    run = Netcontract().check("--retries", "2")  # two longer attempts for a path slow under load
     return HealthyRun(run, started, time.time() + 1)
 
