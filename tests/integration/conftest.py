@@ -421,7 +421,10 @@ class Stack:
         return [line.split()[0] for line in out if len(line.split()) == 2 and line.split()[1] in wanted]
 
     def sidecar_sources(self, since: float, until: float) -> set[str]:
-        """Services that probe sidecars were created for between `since` and `until` (unix time)."""
+        """Services that probe sidecars were created for between `since` and `until` (unix time).
+
+        Ask soon: the engine keeps only its last 256 events, and the ids are today's containers'.
+        """
         out = docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--filter", "type=container",
                      "--filter", "event=create", "--filter", f"label={PROBE_LABEL}=1",
                      "--format", f'{{{{index .Actor.Attributes "{SOURCE_LABEL}"}}}}').stdout.split()
@@ -535,8 +538,8 @@ def no_probe_leftovers() -> Iterator[None]:
 @dataclass(frozen=True)
 class HealthyRun:
     run: CliRun
-    started: float  # unix time, for `docker events --since/--until`
-    ended: float
+    addresses: dict[tuple[str, str], str]  # (service, network) -> IPv4 during the run
+    sidecar_sources: set[str]  # services the run probed through a sidecar
 
 
 @pytest.fixture(scope="session")
@@ -545,5 +548,10 @@ def healthy_run(stack: Stack) -> HealthyRun:
     assert not stack.unhealthy()
     started = time.time()
     run = Netcontract().check("--retries", "2")  # two longer attempts for a path slow under load
-    return HealthyRun(run, started, time.time() + 1)
-
+    ended = time.time()
+    # read now what later tests change: addresses (recreated containers) and the
+    # engine's event buffer (it keeps only the last 256 events)
+    sidecars = stack.sidecar_sources(started, ended)
+    addresses = {(s, net): ep["IPAddress"] for s in stack.services
+                 for net, ep in stack.inspect(s)["NetworkSettings"]["Networks"].items()}
+    return HealthyRun(run, addresses, sidecars)
