@@ -84,7 +84,7 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
       4  the contract file is invalid
     """
     run = RunOptions(mode=ExecutorMode(executor), timeout=timeout, retries=retries, concurrency=concurrency,
-                     probe_image=probe_image, pull=pull, deadline=max(30.0, timeout * 20))
+                     probe_image=probe_image, pull=pull)
     options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
     with user_errors("netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():

@@ -142,6 +142,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         endpoints=endpoints,
         published=_published(raw),
         network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "",
+        started_at=state.get("StartedAt") or "",
     )
 
 
@@ -222,6 +223,21 @@ class Engine:
             if cid is not None:
                 with contextlib.suppress(*_ENGINE_ERRORS):
                     self.api.remove_container(cid, force=True)
+
+    def changed(self, started: Mapping[str, str]) -> set[str]:
+        """Ids of containers that stopped, vanished or restarted since `started` (id -> StartedAt)."""
+
+        def gone(cid: str) -> bool:
+            try:
+                st = self.api.inspect_container(cid).get("State") or {}
+            except docker.errors.NotFound:
+                return True
+            except _ENGINE_ERRORS:
+                return True  # cannot tell: treat as changed, so nothing is proven by it
+            return st.get("Status") != "running" or (st.get("StartedAt") or "") != started[cid]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return {cid for cid, g in zip(started, pool.map(gone, list(started)), strict=True) if g}
 
     def remove_run(self, run_id: str) -> int:
         """Remove every probe container of this run (the safety net for Ctrl-C and SIGTERM)."""

@@ -59,21 +59,26 @@ _TIMED_OUT_RC = (143,)
 def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
     """One Observation per probe; a probe without its result line is an ERROR, never a pass."""
     batch = split_batch(text)
+    missing = [line.split(None, 1)[1] for line in text.splitlines() if line.startswith("@@missing ")]
     out: dict[str, Observation] = {}
     for p in probes:
         tool = batch.tools.get(p.kind.value, "")
-        if p.key not in batch.per_probe:
+        if missing:
+            out[p.key] = Observation(Outcome.ERROR, detail=f"the container has no {', '.join(missing)}", tool=tool)
+        elif tool == "none":
+            out[p.key] = Observation(Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container")
+        elif p.key not in batch.per_probe:
             out[p.key] = Observation(Outcome.ERROR, detail="no result from the probe script", tool=tool)
-            continue
-        rc, output = batch.per_probe[p.key]
-        if "@@notool" in output:
-            out[p.key] = Observation(
-                Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container", output=output
-            )
-        elif rc is None:
-            out[p.key] = Observation(Outcome.ERROR, detail="probe ended without an exit status", output=output)
         else:
-            out[p.key] = classify(p.kind, tool, rc, output)
+            rc, output = batch.per_probe[p.key]
+            if "@@notool" in output:
+                out[p.key] = Observation(
+                    Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container", output=output
+                )
+            elif rc is None:
+                out[p.key] = Observation(Outcome.ERROR, detail="probe ended without an exit status", output=output)
+            else:
+                out[p.key] = classify(p.kind, tool, rc, output)
     return out
 
 

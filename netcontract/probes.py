@@ -151,9 +151,10 @@ J=
 def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool = False) -> str:
     """A POSIX sh script that runs `probes` concurrently and prints `@key|line` lines.
 
-    With `require_tools`, the script exits 3 after printing `@@missing ...` when
-    the container lacks a tool for any of the probe kinds, before probing
-    anything: the `auto` executor then moves the batch to a sidecar.
+    Without `sleep` (the watchdog) the script exits 3 after printing
+    `@@missing sleep`, before probing anything. With `require_tools` it does the
+    same when the container lacks a tool for any of the probe kinds: the `auto`
+    executor then moves the batch to a sidecar.
     """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
@@ -163,8 +164,9 @@ def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool
             timeout=f"{timeout:g}", whole=whole, py_tcp=shlex.quote(_PY_TCP), py_dns=shlex.quote(_PY_DNS)
         )
     ]
+    # Without sleep there is no watchdog: every probe would read as timed out at once.
+    lines.append('have sleep || { echo "@@missing sleep"; exit 3; }')
     if require_tools:
-        lines.append('have sleep || { echo "@@missing sleep"; exit 3; }')
         for kind in sorted({p.kind.value for p in probes}):
             var = kind.upper()
             lines.append(f'[ "${var}" = none ] && {{ echo "@@missing {kind}"; exit 3; }}')

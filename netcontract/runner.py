@@ -13,7 +13,7 @@ import functools
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -41,11 +41,15 @@ class ExecutorMode(enum.StrEnum):
 class RunOptions:
     mode: ExecutorMode = ExecutorMode.AUTO
     timeout: float = 1.0
-    retries: int = 0
+    retries: int = 1
     concurrency: int = 16
     probe_image: str = DEFAULT_PROBE_IMAGE
     pull: bool = True
-    deadline: float = 60.0  # seconds for all probing, retries included
+    deadline: float | None = None  # seconds for all probing, retries included; default max(30, 20 x timeout)
+
+    @property
+    def budget(self) -> float:
+        return self.deadline if self.deadline is not None else max(30.0, self.timeout * 20)
 
 
 Progress = Callable[[int, int], None]
@@ -86,13 +90,18 @@ class ProbeRunner:
             runs = self._parallel(pool, self._first, list(plan.sources), progress)
             for attempt in range(1, self.options.retries + 1):
                 timeout = self.options.timeout * (2 ** attempt)
-                remaining = self.options.deadline - (time.monotonic() - started)
+                remaining = self.options.budget - (time.monotonic() - started)
                 pending = [r for r in runs if r.pending()]
                 if not pending or remaining < timeout + 1 or self.cancelled.is_set():
                     break
                 self._parallel(pool, functools.partial(self._retry, timeout=timeout), pending, None)
+            # A container that stopped or restarted while it was probed (or probed from)
+            # makes its timeouts meaningless: those results become ERRORs.
+            watched = {c.id: c.started_at for c in state.containers if c.running and c.service in contract.services}
+            changed = self.engine.changed(watched)
+            void = {c.service for c in state.containers if c.id in changed and c.service}
             for r in runs:
-                results += r.judge(contract, state)
+                results += r.judge(contract, state, void)
         except BaseException:
             self.cancelled.set()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -208,13 +217,21 @@ class _SourceRun:
     elapsed: float = 0.0
 
     def disagreeing(self) -> list[Expectation]:
-        control_ok = _control_ok(list(self.plan.expectations), self.obs)
-        return [e for e in self.plan.expectations if e.id in self.obs and _differs(e, self.obs[e.id], control_ok)]
+        """Probes to repeat: those that disagree with the contract. When a path that must connect
+        timed out in this batch, the batch may have been starved, so its "blocked" timeouts are
+        no proof either: they are repeated too."""
+        exps = [e for e in self.plan.expectations if e.id in self.obs]
+        control_ok = _control_ok(exps, self.obs)
+        starved = any(e.expect is Expect.CONNECT and any(o.outcome is Outcome.TIMEOUT for o in self.obs[e.id])
+                      for e in exps)
+        return [e for e in exps if _differs(e, self.obs[e.id], control_ok)
+                or (starved and e.expect is Expect.BLOCKED
+                    and any(o.outcome is Outcome.TIMEOUT for o in self.obs[e.id]))]
 
     def pending(self) -> bool:
         return not self.problem and bool(self.disagreeing())
 
-    def judge(self, contract: Contract, state: State) -> list[Result]:
+    def judge(self, contract: Contract, state: State, void: Collection[str] = ()) -> list[Result]:
         exps = list(self.plan.expectations)
         if self.problem:
             return [
@@ -223,11 +240,25 @@ class _SourceRun:
                 for e in exps
             ]
         control_ok = _control_ok(exps, self.obs)
-        return [
-            evaluate(e, self.obs[e.id], source=self.plan.container, contract=contract, state=state,
-                     control_ok=control_ok, duration=self.elapsed, attempts=self.attempts.get(e.id, 1))
-            for e in exps
-        ]
+        out = []
+        for e in exps:
+            r = evaluate(e, self.obs[e.id], source=self.plan.container, contract=contract, state=state,
+                         control_ok=control_ok, duration=self.elapsed, attempts=self.attempts.get(e.id, 1))
+            gone = [s for s in (e.src, e.dst) if s in void]
+            if gone and not _proven_leak(e, self.obs[e.id]):
+                r = r.with_verdict(Verdict.ERROR, f"{gone[0]} stopped or restarted during the check, "
+                                                  "so this observation proves nothing")
+            out.append(r)
+        return out
+
+
+def _proven_leak(e: Expectation, obs: list[Observation]) -> bool:
+    """A forbidden path seen open is evidence even if a container died afterwards."""
+    if e.expect is Expect.BLOCKED:
+        return any(o.connected for o in obs)
+    if e.expect is Expect.NO_RESOLVE:
+        return any(o.outcome is Outcome.OK and o.addresses for o in obs)
+    return False
 
 
 def _lacks_tools(code: int | None, text: str) -> bool:

@@ -56,6 +56,7 @@ class Container:
     published: tuple[PublishedPort, ...] = ()
     network_mode: str = ""
     origin: str = ""  # where it was declared (compose file) for static states
+    started_at: str = ""  # State.StartedAt: tells a restarted container from the one that was snapshot
 
     @property
     def running(self) -> bool:

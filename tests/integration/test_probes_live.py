@@ -12,10 +12,8 @@ this module starts on a network of its own.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,24 +31,6 @@ RELIABLE = ("--retries", "2")
 # ... and a leak (expected blocked, observed connected) is never retried, so it
 # gets a longer first attempt.
 LEAK = ("--timeout", "3")
-
-
-class KnownBug(AssertionError):
-    """An assertion that fails because of a bug described in an xfail marker (raises=KnownBug).
-
-    Only these count as the expected failure: if the same test fails for another
-    reason (say, the CLI does not start), it is reported as a plain failure.
-    """
-
-
-@contextlib.contextmanager
-def known_bug() -> Iterator[None]:
-    try:
-        yield
-    except KnownBug:
-        raise
-    except AssertionError as exc:
-        raise KnownBug(str(exc)) from None
 
 
 def probe_results(run: Any, src: str | None = None) -> list[dict[str, Any]]:
@@ -127,20 +107,14 @@ def test_sidecar_executor_probes_every_source_through_sidecars(stack, cli):
     assert stack.sidecar_sources(started, ended) == set(stack.services)
 
 
-@pytest.mark.xfail(strict=True, raises=KnownBug, reason=(
-    "BUG: --executor exec in the slim image (dash, no `sleep`): the batch watchdog's `sleep` fails at "
-    "once, so it kills every probe job immediately and reports it as 143; a probe killed before it "
-    "printed @@notool is classified `timeout`, so isolation PASSes and reach/dns FAILs appear "
-    "instead of ERROR"))
 def test_exec_executor_without_tools_is_error_never_pass(stack, cli):
     # the wrong verdicts come from a race, so give it several chances to show
     for _ in range(5):
         run = cli.check("--executor", "exec", *RELIABLE)
         toolless = [r for s in TOOLLESS for r in probe_results(run, s)]
         assert toolless
-        with known_bug():
-            wrong = [f"{r['verdict']} {r['id']}: {r['actual']}" for r in toolless if r["verdict"] != "ERROR"]
-            assert not wrong, "\n".join(wrong)
+        wrong = [f"{r['verdict']} {r['id']}: {r['actual']}" for r in toolless if r["verdict"] != "ERROR"]
+        assert not wrong, "\n".join(wrong)
         assert all(r["reason"] for r in toolless)
         # busybox sources have their tools and still pass
         assert all(r["verdict"] == "PASS" for r in probe_results(run, "backend"))
@@ -291,10 +265,9 @@ def test_egress_canary_blocked_then_reached(stack, cli, contracts, objects, rest
     ("service", "executor"),
     [
         pytest.param("traefik", "exec", id="exec-source"),
-        pytest.param("db", "sidecar", id="sidecar-source", marks=pytest.mark.xfail(strict=True, raises=KnownBug, reason=(
-            "BUG: when a sidecar's source container dies mid-batch, the sidecar keeps running in an "
-            "emptied network namespace; its timeouts are read as blocked, so isolation and no-resolve "
-            "results from the dead source PASS instead of ERROR"))),
+        # the sidecar outlives its source in an emptied network namespace: the liveness
+        # check after probing turns its timeouts into ERRORs
+        pytest.param("db", "sidecar", id="sidecar-source"),
     ],
 )
 def test_container_killed_mid_check(stack, cli, restore, service, executor):
@@ -316,9 +289,8 @@ def test_container_killed_mid_check(stack, cli, restore, service, executor):
     from_dead = probe_results(run, service)
     negatives = [r for r in from_dead if r["kind"] == "isolation" or r["expected"].startswith("does not resolve")]
     assert negatives
-    with known_bug():
-        passed = [f"{r['id']}: {r['actual']}" for r in negatives if r["verdict"] == "PASS"]
-        assert not passed, "isolation proven from a container that was dying:\n" + "\n".join(passed)
+    passed = [f"{r['id']}: {r['actual']}" for r in negatives if r["verdict"] == "PASS"]
+    assert not passed, "isolation proven from a container that was dying:\n" + "\n".join(passed)
     assert run.code in (1, 3), run
     errors = [r for r in from_dead if r["verdict"] == "ERROR"]
     assert errors and all(r["reason"] for r in errors)

@@ -202,3 +202,21 @@ def test_required_tools_make_the_script_bail_out_before_probing() -> None:
     assert '[ "$DNS" = none ] && { echo "@@missing dns"; exit 3; }' in script
     assert "@@missing icmp" not in script
     assert script.index("@@missing tcp") < script.index("run p0 ")
+
+
+def test_no_sleep_or_no_tool_is_error_even_when_a_status_came_back() -> None:
+    probes = [Probe("p0", ProbeKind.TCP, "172.20.0.3", 8001), Probe("p1", ProbeKind.DNS, "db")]
+    # a watchdog without sleep fires at once: its 143s must not read as timeouts
+    text = "@@tools tcp=nc-e dns=none icmp=none\n@@missing sleep\n@p0|@@rc 143\n@p1|@@rc 143\n"
+    obs = parse_batch(text, probes)
+    assert all(o.outcome is Outcome.ERROR for o in obs.values())
+    assert "no sleep" in obs["p0"].detail
+    text = "@@tools tcp=nc-e dns=none icmp=none\n@p0|@@rc 0\n@p1|@@rc 143\n@@done\n"
+    obs = parse_batch(text, probes)
+    assert obs["p0"].outcome is Outcome.OK
+    assert obs["p1"].outcome is Outcome.ERROR and "no tool for a dns probe" in obs["p1"].detail
+
+
+def test_every_script_guards_the_watchdog() -> None:
+    script = batch_script([Probe("p0", ProbeKind.DNS, "db")], 1)
+    assert 'have sleep || { echo "@@missing sleep"; exit 3; }' in script
