@@ -119,7 +119,7 @@ tcp() {{
 }}
 dns() {{
   case $DNS in
-    nslookup) exec nslookup "$1" ;;
+    nslookup) exec nslookup -type=a "$1" ;;
     getent) exec getent "$GETENT_DB" "$1" ;;
     python3) exec python3 -c {py_dns} "$1" ;;
     *) echo "@@notool dns"; return 127 ;;
