@@ -8,6 +8,7 @@ and DOCKER_CERT_PATH through `docker.from_env`.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,8 +42,6 @@ def connect(timeout: float = 30) -> docker.DockerClient:
 
 
 def _host() -> str:
-    import os
-
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
@@ -207,7 +206,7 @@ class Engine:
         try:
             with engine_errors("starting probe sidecar"):
                 cid = self.api.create_container(
-                    image, argv, labels=labels, network_disabled=False,
+                    image, argv, labels=labels,
                     host_config=self.api.create_host_config(network_mode=f"container:{source_id}"),
                 )["Id"]
                 if cancelled is not None and cancelled.is_set():

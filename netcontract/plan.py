@@ -52,10 +52,6 @@ class ProbePlan:
     sources: tuple[SourcePlan, ...]
     settled: tuple[Result, ...] = field(default=())  # decided without a probe (e.g. no address to probe)
 
-    @property
-    def probe_count(self) -> int:
-        return sum(len(e.targets) for s in self.sources for e in s.expectations)
-
 
 def _running(state: State, service: str) -> list[Container]:
     return sorted((c for c in state.service_containers(service) if c.running), key=lambda c: c.name)

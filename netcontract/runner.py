@@ -151,6 +151,11 @@ class ProbeRunner:
     def _sidecar(self) -> _Batch:
         return _Batch("sidecar", problem=self._probe_image_problem() or "")
 
+    def _move_to_sidecar(self, batch: _Batch) -> None:
+        """auto: this container lacks a shell or tools; its batches go to a sidecar from now on."""
+        sidecar = self._sidecar()
+        batch.executor, batch.problem, batch.auto = sidecar.executor, sidecar.problem, False
+
     def _probe_image_problem(self) -> str | None:
         with self._lock:
             if not self._image_checked:
@@ -174,8 +179,7 @@ class ProbeRunner:
                 argv = ["sh", "-c", batch_script(probes, timeout, require_tools=batch.auto)]
                 code, text = self.engine.exec(sp.container.id, argv)
                 if batch.auto and _lacks_tools(code, text):
-                    sidecar = self._sidecar()
-                    batch.executor, batch.problem, batch.auto = sidecar.executor, sidecar.problem, False
+                    self._move_to_sidecar(batch)
                     if batch.problem:
                         return {e.id: [Observation(Outcome.ERROR, detail=batch.problem)] for e in exps}
             if batch.executor == "sidecar":
@@ -184,7 +188,9 @@ class ProbeRunner:
                                                  timeout=timeout * 3 + 30, cancelled=self.cancelled)
         except EngineError as exc:
             if batch.auto and "executable file not found" in str(exc):
-                batch.executor, batch.auto = "sidecar", False
+                self._move_to_sidecar(batch)
+                if batch.problem:
+                    return {e.id: [Observation(Outcome.ERROR, detail=batch.problem)] for e in exps}
                 return self._observe(sp, exps, batch, timeout)
             return {e.id: [Observation(Outcome.ERROR, detail=f"{batch.executor} failed: {exc}")] for e in exps}
         parsed = parse_batch(text, probes)
