@@ -1,3 +1,3 @@
-from netcontract.cli import main
+from netcontract.cli.main import main
 
 main()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from netcontract.cli import main
+from netcontract.cli.main import main
 from netcontract.contract import contract_from_data, load_contract
 
 pytestmark = pytest.mark.docker

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from netcontract.checker import CheckOptions, check
-from netcontract.runner import RunOptions
+from netcontract.live.checker import CheckOptions, check
+from netcontract.live.runner import RunOptions
 
 pytestmark = pytest.mark.docker
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netcontract.cli import main
-from netcontract.cli_common import OutputFormat
+from netcontract.cli.common import OutputFormat
+from netcontract.cli.main import main
 from netcontract.results import Report, Result, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netcontract import cli_graph
-from netcontract.checker import CheckOptions, NoProjectError
-from netcontract.cli import main
+from netcontract.cli import graph as cli_graph
+from netcontract.cli.main import main
 from netcontract.errors import EngineError
-from netcontract.graph import RED
+from netcontract.live.checker import CheckOptions, NoProjectError
+from netcontract.report.graph import RED
 from netcontract.results import Report, Result, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]

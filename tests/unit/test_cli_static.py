@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netcontract.cli import main
+from netcontract.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = str(ROOT / "contracts" / "devonboarder.yaml")

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netcontract.compose_file import ComposeOptions, load_project
+from netcontract.compose.lint import lint_results
+from netcontract.compose.project import ComposeOptions, load_project
 from netcontract.contract import Contract, contract_from_data, load_contract
-from netcontract.draft import DraftHints, draft_contract
-from netcontract.init_sources import draft_from_compose
-from netcontract.linter import lint_results
+from netcontract.draft.build import DraftHints, draft_contract
+from netcontract.draft.sources import draft_from_compose
+from netcontract.draft.yaml_text import scalar
 from netcontract.results import Verdict
 from netcontract.state import Container, Endpoint, Network, PublishedPort, State
-from netcontract.yaml_text import scalar
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_FILE = ROOT / "tests" / "assets" / "devonboarder" / "docker-compose.dev.yaml"

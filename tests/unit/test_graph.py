@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from netcontract.contract import Contract, contract_from_data, load_contract
-from netcontract.graph import FLOW, ORANGE, RED, render_graph
+from netcontract.report.graph import FLOW, ORANGE, RED, render_graph
 from netcontract.results import Result, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]

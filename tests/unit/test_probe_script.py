@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from netcontract.probe_output import parse_batch, split_batch
-from netcontract.probes import Outcome, Probe, ProbeKind, batch_script
+from netcontract.probe.parse import parse_batch, split_batch
+from netcontract.probe.script import Outcome, Probe, ProbeKind, batch_script
 
 BUSYBOX = shutil.which("busybox")
 pytestmark = pytest.mark.skipif(BUSYBOX is None, reason="needs a busybox binary (Debian: busybox-static)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from netcontract.probe_output import classify, parse_batch, split_batch
-from netcontract.probes import Outcome, Probe, ProbeKind, UnsafeProbeError, batch_script
+from netcontract.probe.parse import classify, parse_batch, split_batch
+from netcontract.probe.script import Outcome, Probe, ProbeKind, UnsafeProbeError, batch_script
 
 BUSYBOX_NSLOOKUP_OK = """Server:\t\t127.0.0.11
 Address:\t127.0.0.11:53

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netcontract.compose_file import ComposeOptions, load_project
+from netcontract.compose.lint import MapError, lint_results
+from netcontract.compose.project import ComposeOptions, load_project
 from netcontract.contract import Contract, contract_from_data, load_contract
-from netcontract.linter import MapError, lint_results
 from netcontract.results import Verdict
-from netcontract.scaffold import Plan, plan_scaffold
-from netcontract.scaffold_edits import ScaffoldError
-from netcontract.scaffold_files import backup_paths, restore, sha256, write
-from netcontract.yaml_splice import Edit, apply_edits, block_end
+from netcontract.scaffold.edits import ScaffoldError
+from netcontract.scaffold.files import backup_paths, restore, sha256, write
+from netcontract.scaffold.plan import Plan, plan_scaffold
+from netcontract.scaffold.splice import Edit, apply_edits, block_end
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_FILE = ROOT / "tests" / "assets" / "devonboarder" / "docker-compose.dev.yaml"

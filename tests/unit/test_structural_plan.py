@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from netcontract.contract import Contract, load_contract
-from netcontract.docker_engine import container_from_inspect, network_from_inspect
-from netcontract.plan import Expect, plan_probes
-from netcontract.probes import Observation, Outcome
+from netcontract.live.engine import container_from_inspect, network_from_inspect
+from netcontract.probe.observation import Observation, Outcome
+from netcontract.probe.plan import Expect, plan_probes
+from netcontract.probe.verdicts import evaluate
 from netcontract.results import Verdict
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results
-from netcontract.verdicts import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSET = ROOT / "tests" / "assets" / "devonboarder-inspect.json"

@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from netcontract.contract import Contract
-from netcontract.docker_engine import Engine
 from netcontract.errors import EngineError
-from netcontract.plan import Expect, Expectation, ProbePlan, SourcePlan
-from netcontract.probe_output import parse_batch
-from netcontract.probes import Observation, Outcome, Probe, batch_script
+from netcontract.live.engine import Engine
+from netcontract.probe.observation import Observation, Outcome, Probe
+from netcontract.probe.parse import parse_batch
+from netcontract.probe.plan import Expect, Expectation, ProbePlan, SourcePlan
+from netcontract.probe.script import batch_script
+from netcontract.probe.verdicts import evaluate
 from netcontract.results import Result, Verdict
 from netcontract.state import State
-from netcontract.verdicts import evaluate
 
 DEFAULT_PROBE_IMAGE = "busybox:1.36"
 

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 from netcontract.contract import Contract
-from netcontract.probes import ProbeKind
+from netcontract.probe.observation import ProbeKind
 from netcontract.results import Result, Verdict
 from netcontract.state import Container, State
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from netcontract.cli_common import artifact_options, fail, finish, user_errors
-from netcontract.compose_file import ComposeOptions
+from netcontract.cli.common import artifact_options, fail, finish, user_errors
+from netcontract.compose.project import ComposeOptions
 from netcontract.errors import ContractError, NetcontractError
 from netcontract.results import ExitCode
 
@@ -75,7 +75,7 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
       3  a compose file cannot be read as compose would read it
       4  the contract file is invalid
     """
-    from netcontract.linter import LintOptions, lint
+    from netcontract.compose.lint import LintOptions, lint
 
     options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
     with user_errors():
@@ -119,7 +119,7 @@ def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, p
     if output and Path(output).exists() and not force:
         fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
     command = shlex.join(["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)])
-    from netcontract.init_sources import ProjectNeededError
+    from netcontract.draft.sources import ProjectNeededError
 
     try:
         text = _draft(from_compose, more, from_live, project, profiles, env_files, command)
@@ -154,7 +154,7 @@ def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, pro
     import yaml
 
     from netcontract.contract import contract_from_data
-    from netcontract.init_sources import draft_from_compose, draft_from_live
+    from netcontract.draft.sources import draft_from_compose, draft_from_live
 
     if from_live:
         text = draft_from_live(project, command)
@@ -169,7 +169,7 @@ def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, pro
 
 
 def _write_new(path: Path, text: str, force: bool) -> None:
-    from netcontract.scaffold_files import atomic_write
+    from netcontract.scaffold.files import atomic_write
 
     if force:
         atomic_write(path, text.encode("utf-8"))
@@ -198,8 +198,8 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     --restore puts the backup back unless FILE changed since. A contract
     service missing from the file is refused (use --map for a renamed one).
     """
-    from netcontract.scaffold_files import restore as restore_file
-    from netcontract.scaffold_files import write
+    from netcontract.scaffold.files import restore as restore_file
+    from netcontract.scaffold.files import write
 
     if restore:
         if dry_run or unpublish or maps:
@@ -213,7 +213,7 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     if not contract_path:
         raise click.UsageError("scaffold needs -c CONTRACT (or --restore)")
     from netcontract.contract import load_contract
-    from netcontract.scaffold import plan_scaffold
+    from netcontract.scaffold.plan import plan_scaffold
 
     with user_errors():
         plan = plan_scaffold(load_contract(contract_path), path, _maps(maps), unpublish=unpublish, project=project)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from netcontract.probes import Observation, Outcome, Probe, ProbeKind
+from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 
 
 @dataclass(frozen=True)

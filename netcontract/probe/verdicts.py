@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netcontract.contract import Contract
-from netcontract.plan import Expect, Expectation
-from netcontract.probes import Observation, Outcome
+from netcontract.probe.observation import Observation, Outcome
+from netcontract.probe.plan import Expect, Expectation
 from netcontract.results import Result, Verdict
 from netcontract.state import Container, State
 

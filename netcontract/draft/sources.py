@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from netcontract import docker_engine
-from netcontract.compose_file import ComposeOptions, load_project, to_state
-from netcontract.draft import DraftHints, draft_contract
+from netcontract.compose.project import ComposeOptions, load_project, to_state
+from netcontract.draft.build import DraftHints, draft_contract
 from netcontract.errors import NetcontractError
+from netcontract.live import engine as docker_engine
 
 _DOCKER_NETWORKS = {"host", "none", "bridge"}
 

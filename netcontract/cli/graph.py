@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 
-from netcontract.checker import CheckOptions, check
-from netcontract.cli_common import fail, user_errors
+from netcontract.cli.common import fail, user_errors
 from netcontract.contract import load_contract
-from netcontract.graph import GRAPH_FORMATS, GraphFormat, render_graph
+from netcontract.live.checker import CheckOptions, check
+from netcontract.report.graph import GRAPH_FORMATS, GraphFormat, render_graph
 from netcontract.report.table import summary_line
 from netcontract.results import ExitCode, Result, Verdict
 

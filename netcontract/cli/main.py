@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 import click
 
 from netcontract import __version__
-from netcontract.checker import CheckOptions, check
-from netcontract.cli_common import OutputFormat, artifact_options, finish, user_errors
+from netcontract.cli.common import OutputFormat, artifact_options, finish, user_errors
 from netcontract.contract import json_schema
+from netcontract.live.checker import CheckOptions, check
+from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 from netcontract.report.schema import render_schema
-from netcontract.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -133,11 +133,11 @@ def schema_cmd(report_schema: bool) -> None:
     click.echo(render_schema() if report_schema else json_schema() + "\n", nl=False)
 
 
-from netcontract.cli_graph import graph_cmd  # noqa: E402
+from netcontract.cli.graph import graph_cmd  # noqa: E402
 
 main.add_command(graph_cmd, "graph")
 
-from netcontract.cli_static import init_cmd, lint_cmd, scaffold_cmd  # noqa: E402
+from netcontract.cli.static import init_cmd, lint_cmd, scaffold_cmd  # noqa: E402
 
 main.add_command(lint_cmd, "lint")
 main.add_command(init_cmd, "init")

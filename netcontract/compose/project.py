@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netcontract.compose_ports import parse_expose, parse_ports
-from netcontract.compose_yaml import (
+from netcontract.compose.ports import parse_expose, parse_ports
+from netcontract.compose.reader import (
     ComposeError,
     default_files,
     load_doc,

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from netcontract.compose_file import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import UsageError
 from netcontract.results import Report, Result, Verdict

@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from netcontract.draft.yaml_text import flow, scalar
 from netcontract.names import is_dns_name, is_label, is_tier_key
 from netcontract.state import Container, State
-from netcontract.yaml_text import flow, scalar
 
 _NO_TIER = {"host", "none", "bridge"}  # Docker's own networks: no user-defined DNS, never a tier
 

@@ -10,52 +10,14 @@ that `probe_output.parse_batch` turns into one `Observation` per probe.
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import math
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from netcontract.names import is_dns_name
-
-
-class Outcome(enum.StrEnum):
-    OK = "ok"  # connected / answered / resolved
-    REFUSED = "refused"  # reachable, nothing listening: NOT isolation
-    TIMEOUT = "timeout"  # dropped, or no DNS answer within the timeout
-    UNREACHABLE = "unreachable"  # no route to the address
-    NXDOMAIN = "nxdomain"  # the resolver says the name does not exist
-    ERROR = "error"  # the probe could not be made
-
-
-class ProbeKind(enum.StrEnum):
-    DNS = "dns"
-    TCP = "tcp"
-    ICMP = "icmp"
-
-
-@dataclass(frozen=True)
-class Probe:
-    key: str  # unique in its batch: p0, p1, ...
-    kind: ProbeKind
-    target: str  # a DNS name for dns; an address (or a DNS name for canaries) otherwise
-    port: int | None = None
-
-
-@dataclass(frozen=True)
-class Observation:
-    outcome: Outcome
-    addresses: tuple[str, ...] = ()
-    detail: str = ""
-    output: str = ""
-    tool: str = ""
-
-    @property
-    def connected(self) -> bool:
-        """The target answered at the network level (an open or a refusing port)."""
-        return self.outcome in (Outcome.OK, Outcome.REFUSED)
+from netcontract.probe.observation import Probe, ProbeKind
 
 
 class UnsafeProbeError(ValueError):

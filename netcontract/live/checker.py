@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netcontract import docker_engine
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import NotReadyError, UsageError
-from netcontract.plan import plan_probes
+from netcontract.live import engine as docker_engine
+from netcontract.live.runner import ProbeRunner, RunOptions
+from netcontract.probe.plan import plan_probes
 from netcontract.results import Report, Result
-from netcontract.runner import ProbeRunner, RunOptions
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results
 

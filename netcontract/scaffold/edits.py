@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from netcontract.compose_file import ComposeProject
+from netcontract.compose.project import ComposeProject
 from netcontract.contract import Contract
+from netcontract.draft.yaml_text import scalar
 from netcontract.errors import NetcontractError
-from netcontract.yaml_splice import Edit, block_end, key_comment, leading_comments, position
-from netcontract.yaml_text import scalar
+from netcontract.scaffold.splice import Edit, block_end, key_comment, leading_comments, position
 
 Entries = list[tuple[str, tuple[str, ...]]]  # (network key, aliases) for one service
 

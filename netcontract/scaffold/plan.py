@@ -20,13 +20,13 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from netcontract.compose_file import ComposeOptions, ComposeProject, load_project, to_state
-from netcontract.compose_yaml import parse_compose_text, read_text
+from netcontract.compose.lint import check_service_map
+from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.compose.reader import parse_compose_text, read_text
 from netcontract.contract import Contract
 from netcontract.errors import NetcontractError
-from netcontract.linter import check_service_map
 from netcontract.results import Verdict
-from netcontract.scaffold_edits import (
+from netcontract.scaffold.edits import (
     Entries,
     ScaffoldError,
     Style,
@@ -34,8 +34,8 @@ from netcontract.scaffold_edits import (
     top_level_edits,
     unpublish_edits,
 )
+from netcontract.scaffold.splice import Edit, apply_edits, position, sequence_offset
 from netcontract.structural import structural_results
-from netcontract.yaml_splice import Edit, apply_edits, position, sequence_offset
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from netcontract.scaffold_edits import ScaffoldError
+from netcontract.scaffold.edits import ScaffoldError
 
 
 def backup_paths(path: str | Path) -> tuple[Path, Path]:

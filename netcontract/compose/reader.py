@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from netcontract.compose.interpolation import InterpolationError, interpolate_tree, parse_dotenv
 from netcontract.errors import NetcontractError
-from netcontract.interpolation import InterpolationError, interpolate_tree, parse_dotenv
 
 
 class ComposeError(NetcontractError):
