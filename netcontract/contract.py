@@ -9,18 +9,17 @@ report `ContractIssue`s carrying the YAML path, so every error is one line:
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from netcontract.errors import ContractError, ContractIssue
+from netcontract.errors import ContractError, ContractIssue, InputError
 from netcontract.names import is_dns_name, is_label, is_network_name, is_tier_key
+from netcontract.yaml_input import did_you_mean, load_yaml, read_input
 
 
 def _dns_name(value: str) -> str:
@@ -144,57 +143,20 @@ def _parse_arrow(text: str) -> tuple[str, str] | None:
 # -- loading ----------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def format_loc(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
 def parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = exc.problem or exc.context or "cannot parse"
-        raise ContractError(source, [ContractIssue((), f"malformed YAML: {where}{problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise ContractError(source, [ContractIssue((), f"malformed YAML: {exc}")]) from None
+        return load_yaml(text)
+    except InputError as exc:
+        raise ContractError(source, [ContractIssue((), str(exc))]) from None
 
 
 def load_contract(path: str | Path) -> Contract:
     """Read, parse and validate a contract file; raise ContractError with every problem found."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ContractError(source, [ContractIssue((), "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ContractError(source, [ContractIssue((), f"cannot read: {exc}")]) from None
+        text = read_input(path)
+    except InputError as exc:
+        raise ContractError(source, [ContractIssue((), str(exc))]) from None
     return contract_from_data(parse_yaml(text, source), source)
 
 
@@ -225,16 +187,20 @@ def _pydantic_issues(exc: ValidationError) -> Iterator[ContractIssue]:
             yield ContractIssue(loc, msg)
 
 
-def _did_you_mean(name: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
-    tiers = list(c.tiers)
+    """Every load-time rule, one function each: what refers to what."""
+    for rule in _RULES:
+        yield from rule(c)
+
+
+def _tier_keys(c: Contract) -> Iterator[ContractIssue]:
     for key in c.tiers:
         if not is_tier_key(key):
             yield ContractIssue(("tiers", key), "tier key must start with a letter and use a-z, 0-9, '_', '-'")
+
+
+def _tier_networks(c: Contract) -> Iterator[ContractIssue]:
+    """Two tiers may not name one network."""
     seen_networks: dict[str, str] = {}
     for key, tier in c.tiers.items():
         if tier.network in seen_networks:
@@ -243,7 +209,9 @@ def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
             )
         seen_networks[tier.network] = key
 
-    flows: set[tuple[str, str]] = set()
+
+def _allow_arrows(c: Contract) -> Iterator[ContractIssue]:
+    """policy.allow: `from_tier -> to_tier` between known tiers."""
     for i, text in enumerate(c.policy.allow):
         arrow = _parse_arrow(text)
         if arrow is None:
@@ -251,40 +219,59 @@ def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
             continue
         for end in arrow:
             if end not in c.tiers:
-                yield ContractIssue(("policy", "allow", i), f"unknown tier {end!r}{_did_you_mean(end, tiers)}")
-        flows.add(arrow)
+                yield ContractIssue(("policy", "allow", i), f"unknown tier {end!r}{did_you_mean(end, list(c.tiers))}")
 
-    for name, svc in c.services.items():
-        base = ("services", name)
+
+def _service_names(c: Contract) -> Iterator[ContractIssue]:
+    for name in c.services:
         if not is_label(name):
             yield ContractIssue(
-                base,
+                ("services", name),
                 "service name is not a valid DNS label (lower-case letters, digits, '-', '_'; "
                 "at most 63 characters; no shell metacharacters)",
             )
-        known = [t for t in svc.tiers if t in c.tiers]
+
+
+def _service_tiers(c: Contract) -> Iterator[ContractIssue]:
+    """A service's tiers are known tiers, each listed once; its home tier is one of them."""
+    for name, svc in c.services.items():
+        base = ("services", name)
         for i, t in enumerate(svc.tiers):
             if t not in c.tiers:
-                yield ContractIssue((*base, "tiers", i), f"unknown tier {t!r}{_did_you_mean(t, tiers)}")
+                yield ContractIssue((*base, "tiers", i), f"unknown tier {t!r}{did_you_mean(t, list(c.tiers))}")
             elif svc.tiers.index(t) != i:
                 yield ContractIssue((*base, "tiers", i), f"tier {t!r} is listed twice")
         if svc.home is not None and svc.home not in svc.tiers:
             yield ContractIssue((*base, "home"), f"home tier {svc.home!r} is not one of the service's tiers")
+
+
+def _memberships_allowed(c: Contract) -> Iterator[ContractIssue]:
+    """A service joins a tier other than its home only where policy.allow lets the home tier talk to it."""
+    flows = {a for a in (_parse_arrow(t) for t in c.policy.allow) if a is not None}
+    for name, svc in c.services.items():
         home = svc.home_tier
-        if home in c.tiers:
-            for i, t in enumerate(svc.tiers):
-                if t in c.tiers and t != home and (home, t) not in flows:
-                    yield ContractIssue(
-                        (*base, "tiers", i),
-                        f"policy forbids joining {t!r}: home tier {home!r} may not talk to it "
-                        f"(add '{home} -> {t}' to policy.allow)",
-                    )
+        if home not in c.tiers:
+            continue
+        for i, t in enumerate(svc.tiers):
+            if t in c.tiers and t != home and (home, t) not in flows:
+                yield ContractIssue(
+                    ("services", name, "tiers", i),
+                    f"policy forbids joining {t!r}: home tier {home!r} may not talk to it "
+                    f"(add '{home} -> {t}' to policy.allow)",
+                )
+
+
+def _alias_tiers(c: Contract) -> Iterator[ContractIssue]:
+    """Aliases are declared only on tiers the service is on."""
+    for name, svc in c.services.items():
+        known = [t for t in svc.tiers if t in c.tiers]
         for t in svc.aliases:
             if t not in known:
-                yield ContractIssue((*base, "aliases", t), f"service {name!r} is not on tier {t!r}")
+                yield ContractIssue(("services", name, "aliases", t), f"service {name!r} is not on tier {t!r}")
 
-    yield from _alias_collisions(c)
 
+def _isolate_pairs(c: Contract) -> Iterator[ContractIssue]:
+    """policy.isolate: `source -> target` between known services that share no tier."""
     for i, text in enumerate(c.policy.isolate):
         arrow = _parse_arrow(text)
         if arrow is None:
@@ -292,7 +279,7 @@ def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
             continue
         missing = [s for s in arrow if s not in c.services]
         for s in missing:
-            yield ContractIssue(("policy", "isolate", i), f"unknown service {s!r}{_did_you_mean(s, list(c.services))}")
+            yield ContractIssue(("policy", "isolate", i), f"unknown service {s!r}{did_you_mean(s, list(c.services))}")
         if not missing:
             src, dst = (c.services[s] for s in arrow)
             shared = sorted(set(src.tiers) & set(dst.tiers))
@@ -319,6 +306,10 @@ def _alias_collisions(c: Contract) -> Iterator[ContractIssue]:
                     )
                 else:
                     owners[alias] = name
+
+
+_RULES = (_tier_keys, _tier_networks, _allow_arrows, _service_names, _service_tiers, _memberships_allowed,
+          _alias_tiers, _alias_collisions, _isolate_pairs)
 
 
 def json_schema() -> str:

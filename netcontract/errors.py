@@ -1,14 +1,30 @@
-"""netcontract's own exceptions. Third-party errors are translated into these where caught;
-only the CLI maps them to exit codes."""
+"""Every error netcontract raises on purpose, each tied to its exit code.
+
+Third-party errors are translated into these where they are caught. The CLI
+maps any of them to one line on stderr and `exc.exit_code` through one
+function (`netcontract.cli.common.user_errors`), so the same failure has the
+same exit code in every command.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
+
+from netcontract.results import ExitCode
 
 
 class NetcontractError(Exception):
-    """Base of every error netcontract raises on purpose."""
+    """Base of every error netcontract raises on purpose: the stack could not be evaluated (exit 3)."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.NOT_EVALUATED
+
+    def lines(self) -> list[str]:
+        return [f"netcontract: {self}"]
+
+
+# -- exit 4: the contract ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -17,8 +33,21 @@ class ContractIssue:
     message: str
 
 
+def format_loc(loc: Sequence[str | int]) -> str:
+    """A YAML path as the user reads it: services.backend.tiers[1]."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
 class ContractError(NetcontractError):
     """The contract file cannot be used: one issue per line, each with its YAML path."""
+
+    exit_code = ExitCode.INVALID_CONTRACT
 
     def __init__(self, source: str, issues: Sequence[ContractIssue]) -> None:
         self.source = source
@@ -26,8 +55,6 @@ class ContractError(NetcontractError):
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        from netcontract.contract import format_loc
-
         out = []
         for issue in self.issues:
             where = f"{format_loc(issue.loc)}: " if issue.loc else ""
@@ -35,8 +62,36 @@ class ContractError(NetcontractError):
         return out
 
 
+# -- exit 2: the command line ---------------------------------------------------------------
+
+
 class UsageError(NetcontractError):
     """The command line asks for something inconsistent (exit 2, like click's own usage errors)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NoProjectError(UsageError):
+    """Neither the contract nor the command line names the compose project."""
+
+
+class ProjectNeededError(UsageError):
+    """--project is needed: the engine runs no compose project, or several."""
+
+
+class MapError(UsageError):
+    """A --map names a service the contract does not have."""
+
+
+class OutputExistsError(UsageError):
+    """The output file exists and --force was not given."""
+
+
+# -- exit 3: could not evaluate ---------------------------------------------------------------
+
+
+class InputError(NetcontractError):
+    """An input file cannot be read or parsed safely. Callers re-raise it as the error of their input kind."""
 
 
 class EngineError(NetcontractError):
@@ -45,3 +100,36 @@ class EngineError(NetcontractError):
 
 class NotReadyError(NetcontractError):
     """The stack did not become ready within --wait."""
+
+
+class NoStackError(NetcontractError):
+    """The engine has no container of the project."""
+
+
+class ComposeError(NetcontractError):
+    """A compose file cannot be read as compose would read it. The message is one line."""
+
+
+class ScaffoldError(NetcontractError):
+    """scaffold cannot rewrite or restore the file safely."""
+
+
+class OutputError(NetcontractError):
+    """A report or output file could not be written (the verdict, if any, was printed already)."""
+
+
+class InternalError(NetcontractError):
+    """A bug in netcontract: never exit 1 (which CI reads as "contract violated") for one."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+# -- not user errors: programming errors caught where they arise --------------------------------
+
+
+class InterpolationError(ValueError):
+    """A `${...}` expression compose would refuse; re-raised as ComposeError with the file name."""
+
+
+class UnsafeProbeError(ValueError):
+    """A probe target that could break the script; the planner never produces one."""

@@ -23,6 +23,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # click's own usage errors
     NOT_EVALUATED = 3  # daemon unreachable, or ERRORs and no FAIL
     INVALID_CONTRACT = 4
+    INTERNAL = 70  # a bug in netcontract (EX_SOFTWARE); never 1, which means "contract violated"
     INTERRUPTED = 130  # Ctrl-C or SIGTERM; probe containers are removed first
 
 

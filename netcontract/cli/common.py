@@ -12,7 +12,7 @@ from typing import NoReturn, assert_never
 
 import click
 
-from netcontract.errors import ContractError, NetcontractError, UsageError
+from netcontract.errors import NetcontractError, OutputError
 from netcontract.report import json_report, junit, markdown, matrix, table
 from netcontract.results import ExitCode, Report
 
@@ -53,7 +53,7 @@ def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(ARTIFACTS[kind](report), encoding="utf-8")
         except OSError as exc:
-            problems.append(f"netcontract: cannot write --{kind} {path}: {exc.strerror or exc}")
+            problems.append(OutputError(f"cannot write --{kind} {path}: {exc.strerror or exc}").lines()[0])
     return problems
 
 
@@ -65,17 +65,23 @@ def fail(lines: list[str], code: ExitCode) -> NoReturn:
 
 @contextlib.contextmanager
 def user_errors(interrupted: str = "netcontract: interrupted") -> Iterator[None]:
-    """Map netcontract's errors to one line on stderr and the documented exit code."""
+    """The one mapping from errors to exit codes, for every command: each error class carries its
+    code (errors.py); the message is its lines on stderr."""
     try:
         yield
-    except ContractError as exc:
-        fail(exc.lines(), ExitCode.INVALID_CONTRACT)
-    except UsageError as exc:
-        fail([f"netcontract: {exc}"], ExitCode.USAGE)
-    except NetcontractError as exc:  # EngineError, NotReadyError, unreadable compose files
-        fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
+    except NetcontractError as exc:
+        fail(exc.lines(), exc.exit_code)
     except KeyboardInterrupt:
         fail([interrupted], ExitCode.INTERRUPTED)
+
+
+def internal_error(exc: BaseException) -> NoReturn:
+    """Last resort for a bug: one line and exit 70, never a traceback and never 1 ("violated")."""
+    if os.environ.get("NETCONTRACT_DEBUG"):
+        raise exc
+    what = " ".join(str(exc).split())[:200]
+    fail([f"netcontract: internal error: {type(exc).__name__}: {what} "
+          "(a bug in netcontract: please report it; NETCONTRACT_DEBUG=1 shows the traceback)"], ExitCode.INTERNAL)
 
 
 def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None]) -> NoReturn:

@@ -1,7 +1,8 @@
 """`netcontract graph`: draw the contract, optionally with the live violations in red.
 
 Registered on the main group at the bottom of cli.py. Errors map to the same
-exit codes as `check`: 4 invalid contract, 3 Docker unreachable, 2 usage.
+exit codes as `check`: 4 invalid contract, 3 Docker unreachable or output not
+written, 2 usage.
 Drawing succeeds with exit 0 even when --live finds violations: the graph is
 a picture for people; `netcontract check` is the gate.
 """
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import click
 
-from netcontract.cli.common import fail, user_errors
+from netcontract.cli.common import user_errors
 from netcontract.contract import load_contract
+from netcontract.errors import OutputError
 from netcontract.live.checker import CheckOptions, check
 from netcontract.report.graph import GRAPH_FORMATS, GraphFormat, render_graph
 from netcontract.report.table import summary_line
@@ -57,10 +59,11 @@ def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, out
             click.echo(summary_line(report), err=True)
     text = render_graph(contract, _format(fmt), violations)
     if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            fail([f"netcontract: cannot write {output}: {exc.strerror or exc}"], ExitCode.USAGE)
+        with user_errors():
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         click.echo(text, nl=False)
     sys.exit(int(ExitCode.OK))

@@ -10,14 +10,33 @@ from collections.abc import Callable, Iterator
 import click
 
 from netcontract import __version__
-from netcontract.cli.common import OutputFormat, artifact_options, finish, user_errors
+from netcontract.cli.common import (
+    OutputFormat,
+    artifact_options,
+    finish,
+    internal_error,
+    user_errors,
+)
 from netcontract.contract import json_schema
 from netcontract.live.checker import CheckOptions, check
 from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 from netcontract.report.schema import render_schema
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Main(click.Group):
+    """The command group; an unexpected exception becomes one line and exit 70 (cli.common.internal_error)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            internal_error(exc)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="netcontract")
 def main() -> None:
     """Check a live Docker deployment against a declared network contract.

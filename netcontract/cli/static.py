@@ -14,10 +14,9 @@ from pathlib import Path
 
 import click
 
-from netcontract.cli.common import artifact_options, fail, finish, user_errors
+from netcontract.cli.common import artifact_options, finish, user_errors
 from netcontract.compose.project import ComposeOptions
-from netcontract.errors import ContractError, NetcontractError
-from netcontract.results import ExitCode
+from netcontract.errors import ContractError, InternalError, OutputError, OutputExistsError
 
 _FILE = click.Path(dir_okay=False)
 
@@ -116,26 +115,20 @@ def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, p
         raise click.UsageError("give exactly one of --from-compose FILE and --from-live")
     if from_live and (more or profiles or env_files):
         raise click.UsageError("-f, --profile and --env-file go with --from-compose")
-    if output and Path(output).exists() and not force:
-        fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
     command = shlex.join(["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)])
-    from netcontract.draft.sources import ProjectNeededError
-
-    try:
+    with user_errors():
+        if output and Path(output).exists() and not force:
+            raise OutputExistsError(f"{output} exists: pass --force to overwrite it")
         text = _draft(from_compose, more, from_live, project, profiles, env_files, command)
-    except ProjectNeededError as exc:
-        fail([f"netcontract: {exc}"], ExitCode.USAGE)
-    except NetcontractError as exc:
-        fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
-    if not output:
-        click.echo(text, nl=False)
-        return
-    try:
-        _write_new(Path(output), text, force)
-    except FileExistsError:
-        fail([f"netcontract: {output} exists: pass --force to overwrite it"], ExitCode.USAGE)
-    except OSError as exc:
-        fail([f"netcontract: cannot write {output}: {exc.strerror or exc}"], ExitCode.NOT_EVALUATED)
+        if not output:
+            click.echo(text, nl=False)
+            return
+        try:
+            _write_new(Path(output), text, force)
+        except FileExistsError:
+            raise OutputExistsError(f"{output} exists: pass --force to overwrite it") from None
+        except OSError as exc:
+            raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
     click.echo(f"wrote {output}: review the lines marked 'guessed'", err=True)
 
 
@@ -164,7 +157,7 @@ def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, pro
     try:
         contract_from_data(yaml.safe_load(text), "the draft")
     except ContractError as exc:  # a netcontract bug: never hand out a contract that does not load
-        raise NetcontractError(f"the draft is not a valid contract ({exc.lines()[0]}); please report this") from None
+        raise InternalError(f"the draft is not a valid contract ({exc.lines()[0]}); please report this") from None
     return text
 
 
@@ -204,10 +197,8 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     if restore:
         if dry_run or unpublish or maps:
             raise click.UsageError("--restore takes only -f FILE")
-        try:
+        with user_errors():
             backup = restore_file(path)
-        except NetcontractError as exc:
-            fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
         click.echo(f"restored {path} from {backup.name}", err=True)
         return
     if not contract_path:
@@ -225,8 +216,6 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     if dry_run:
         click.echo(plan.diff(), nl=False)
         return
-    try:
+    with user_errors():
         backup = write(path, plan.original, plan.text)
-    except NetcontractError as exc:
-        fail([f"netcontract: {exc}"], ExitCode.NOT_EVALUATED)
     click.echo(f"scaffolded {path} (original in {backup.name}; undo with --restore)", err=True)

@@ -15,7 +15,6 @@ and internal flag live on the engine.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,21 +22,17 @@ from pathlib import Path
 
 from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
 from netcontract.contract import Contract, load_contract
-from netcontract.errors import UsageError
+from netcontract.errors import MapError
 from netcontract.results import Report, Result, Verdict
 from netcontract.state import State
 from netcontract.structural import structural_results
-
-
-class MapError(UsageError):
-    """A --map names a service the contract does not have (a usage error)."""
+from netcontract.yaml_input import did_you_mean
 
 
 def check_service_map(contract: Contract, service_map: Mapping[str, str]) -> None:
     for name in service_map:
         if name not in contract.services:
-            close = difflib.get_close_matches(name, list(contract.services), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, list(contract.services))
             raise MapError(f"--map {name}={service_map[name]}: the contract has no service {name!r}{hint}")
 
 
@@ -105,8 +100,7 @@ def _declared(contract: Contract, project: ComposeProject, service_map: Mapping[
         rid = f"running:{name}"
         want = f"service {compose_name} declared and active"
         if svc is None:
-            close = difflib.get_close_matches(compose_name, names, n=1, cutoff=0.5)
-            hint = f" (did you mean {close[0]!r}? pass --map {name}={close[0]})" if close else ""
+            hint = did_you_mean(compose_name, names, cutoff=0.5, then=f" pass --map {name}={{}}")
             yield Result(rid, "running", name, Verdict.FAIL, want, "not declared",
                          f"{files} declares no service {compose_name}{hint}")
         elif not svc.active:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from netcontract.compose.reader import ComposeError
+from netcontract.errors import ComposeError
 from netcontract.state import PublishedPort
 
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")

@@ -17,7 +17,6 @@ from typing import Any
 
 from netcontract.compose.ports import parse_expose, parse_ports
 from netcontract.compose.reader import (
-    ComposeError,
     default_files,
     load_doc,
     merge_docs,
@@ -25,6 +24,7 @@ from netcontract.compose.reader import (
     read_env,
     read_text,
 )
+from netcontract.errors import ComposeError
 from netcontract.state import Container, Endpoint, Network, PublishedPort, State
 
 

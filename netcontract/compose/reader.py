@@ -18,19 +18,15 @@ from typing import Any
 
 import yaml
 
-from netcontract.compose.interpolation import InterpolationError, interpolate_tree, parse_dotenv
-from netcontract.errors import NetcontractError
-
-
-class ComposeError(NetcontractError):
-    """A compose file cannot be read as compose would read it. The message is one line."""
-
+from netcontract.compose.interpolation import interpolate_tree, parse_dotenv
+from netcontract.errors import ComposeError, InputError, InterpolationError
+from netcontract.yaml_input import GuardedLoader, one_line, read_input, yaml_problem
 
 _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 core scalars (as compose's Go parser), duplicate keys refused."""
+class _Loader(GuardedLoader):
+    """YAML 1.2 core scalars (as compose's Go parser); duplicate keys and the input limits of GuardedLoader."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -53,22 +49,7 @@ def _int_12(loader: _Loader, node: yaml.ScalarNode) -> int:
     return int(text, 10)  # YAML 1.2: 0755 is decimal
 
 
-def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # `<<: *anchor`: explicit keys may override merged ones
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
 _Loader.add_constructor(_INT, _int_12)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
 @dataclass(frozen=True)
@@ -92,7 +73,9 @@ def parse_compose_text(text: str, path: str) -> tuple[dict[str, Any], dict[str, 
     except yaml.MarkedYAMLError as exc:
         raise ComposeError(f"{path}: {_yaml_problem(exc)}") from None
     except yaml.YAMLError as exc:
-        raise ComposeError(f"{path}: malformed YAML: {exc}") from None
+        raise ComposeError(f"{path}: malformed YAML: {one_line(str(exc))}") from None
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+        raise ComposeError(f"{path}: cannot read a value: {one_line(str(exc))}") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -101,10 +84,7 @@ def parse_compose_text(text: str, path: str) -> tuple[dict[str, Any], dict[str, 
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    where = f"line {mark.line + 1}: " if mark else ""
-    parts = [str(p) for p in (exc.context, exc.problem) if p]
-    problem = ", ".join(parts) or "cannot parse"
+    where, problem = yaml_problem(exc, column=False)
     tag = re.search(r"tag '(![^']*)'", problem)
     if tag:
         return f"{where}YAML tag {tag.group(1)} is not read by netcontract (lint the output of `docker compose config` instead)"
@@ -142,9 +122,13 @@ def read_env(files: Sequence[str], env_files: Sequence[str], environ: Mapping[st
 
 
 def read_text(path: str) -> str:
-    """The file's text with its line endings as they are (scaffold must keep CRLF files CRLF)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return f.read()
+    """The file's text with its line endings as they are (scaffold must keep CRLF files CRLF).
+
+    FIFOs, devices, NUL bytes and files past the size limit are refused (`yaml_input.read_input`)."""
+    try:
+        return read_input(path)
+    except InputError as exc:
+        raise ComposeError(f"{path}: {exc}") from None
 
 
 def load_doc(

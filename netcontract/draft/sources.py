@@ -11,18 +11,10 @@ from dataclasses import replace
 
 from netcontract.compose.project import ComposeOptions, load_project, to_state
 from netcontract.draft.build import DraftHints, draft_contract
-from netcontract.errors import NetcontractError
+from netcontract.errors import NoStackError, ProjectNeededError
 from netcontract.live import engine as docker_engine
 
 _DOCKER_NETWORKS = {"host", "none", "bridge"}
-
-
-class NoStackError(NetcontractError):
-    """The engine has no container of the project."""
-
-
-class ProjectNeededError(NetcontractError):
-    """--project is needed: the engine runs no compose project, or several (a usage error)."""
 
 
 def draft_from_compose(options: ComposeOptions, command: str) -> str:

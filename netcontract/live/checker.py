@@ -8,17 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netcontract.contract import Contract, load_contract
-from netcontract.errors import NotReadyError, UsageError
+from netcontract.errors import NoProjectError, NotReadyError
 from netcontract.live import engine as docker_engine
 from netcontract.live.runner import ProbeRunner, RunOptions
 from netcontract.probe.plan import plan_probes
 from netcontract.results import Report, Result
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results
-
-
-class NoProjectError(UsageError):
-    """Neither the contract nor the command line names the compose project."""
 
 
 @dataclass(frozen=True)

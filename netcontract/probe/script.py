@@ -16,12 +16,9 @@ import re
 import shlex
 from collections.abc import Sequence
 
+from netcontract.errors import UnsafeProbeError
 from netcontract.names import is_dns_name
 from netcontract.probe.observation import Probe, ProbeKind
-
-
-class UnsafeProbeError(ValueError):
-    """A probe target that could break the script; the planner never produces one."""
 
 
 def _safe_target(target: str) -> str:

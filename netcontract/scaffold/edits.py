@@ -15,14 +15,10 @@ from typing import Any
 from netcontract.compose.project import ComposeProject
 from netcontract.contract import Contract
 from netcontract.draft.yaml_text import scalar
-from netcontract.errors import NetcontractError
+from netcontract.errors import ScaffoldError
 from netcontract.scaffold.splice import Edit, block_end, key_comment, leading_comments, position
 
 Entries = list[tuple[str, tuple[str, ...]]]  # (network key, aliases) for one service
-
-
-class ScaffoldError(NetcontractError):
-    """Scaffold refuses: nothing was written. The message is one line."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from netcontract.scaffold.edits import ScaffoldError
+from netcontract.errors import ScaffoldError
 
 
 def backup_paths(path: str | Path) -> tuple[Path, Path]:

@@ -24,11 +24,10 @@ from netcontract.compose.lint import check_service_map
 from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
 from netcontract.compose.reader import parse_compose_text, read_text
 from netcontract.contract import Contract
-from netcontract.errors import NetcontractError
+from netcontract.errors import NetcontractError, ScaffoldError
 from netcontract.results import Verdict
 from netcontract.scaffold.edits import (
     Entries,
-    ScaffoldError,
     Style,
     service_edit,
     top_level_edits,
@@ -36,6 +35,7 @@ from netcontract.scaffold.edits import (
 )
 from netcontract.scaffold.splice import Edit, apply_edits, position, sequence_offset
 from netcontract.structural import structural_results
+from netcontract.yaml_input import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,7 @@ def _compose_names(contract: Contract, compose: ComposeProject, service_map: dic
     present = [s.name for s in compose.services]
     for name, compose_name in names.items():
         if compose.service(compose_name) is None:
-            close = difflib.get_close_matches(compose_name, present, n=1, cutoff=0.5)
-            hint = f" (did you mean {close[0]!r}? pass --map {name}={close[0]})" if close else ""
+            hint = did_you_mean(compose_name, present, cutoff=0.5, then=f" pass --map {name}={{}}")
             raise ScaffoldError(f"{path}: contract service {name!r} has no service {compose_name!r} here{hint}")
     return names
 

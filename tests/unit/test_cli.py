@@ -66,3 +66,46 @@ def test_help_teaches_exit_codes_and_executors() -> None:
     assert code == 0
     for text in ("Exit codes:", "--executor", "--probe-image", "NETCONTRACT_PROBE_IMAGE", "--junit", "--wait"):
         assert text in out
+
+
+def test_every_error_class_has_one_exit_code() -> None:
+    """Errors carry their exit code; the CLI maps every one through cli.common.user_errors."""
+    from netcontract import errors
+    from netcontract.results import ExitCode
+
+    expected = {
+        errors.ContractError: ExitCode.INVALID_CONTRACT,
+        errors.UsageError: ExitCode.USAGE,
+        errors.NoProjectError: ExitCode.USAGE,
+        errors.ProjectNeededError: ExitCode.USAGE,
+        errors.MapError: ExitCode.USAGE,
+        errors.OutputExistsError: ExitCode.USAGE,
+        errors.EngineError: ExitCode.NOT_EVALUATED,
+        errors.NotReadyError: ExitCode.NOT_EVALUATED,
+        errors.ComposeError: ExitCode.NOT_EVALUATED,
+        errors.ScaffoldError: ExitCode.NOT_EVALUATED,
+        errors.OutputError: ExitCode.NOT_EVALUATED,
+        errors.NoStackError: ExitCode.NOT_EVALUATED,
+        errors.InternalError: ExitCode.INTERNAL,
+    }
+    for cls, code in expected.items():
+        assert cls.exit_code is code, cls.__name__
+    declared = {c for c in vars(errors).values()
+                if isinstance(c, type) and issubclass(c, errors.NetcontractError) and c is not errors.NetcontractError}
+    assert declared - {errors.InputError} == set(expected)
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_70(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from netcontract.cli import main as cli_main
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something\nnobody expected")
+
+    monkeypatch.delenv("NETCONTRACT_DEBUG", raising=False)
+    monkeypatch.setattr(cli_main, "json_schema", boom)
+    result = CliRunner().invoke(cli_main.main, ["schema"])
+    assert result.exit_code == 70
+    assert result.output.strip().count("\n") == 0
+    assert "internal error: RuntimeError: something nobody expected" in result.output

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from netcontract.cli import graph as cli_graph
 from netcontract.cli.main import main
-from netcontract.errors import EngineError
-from netcontract.live.checker import CheckOptions, NoProjectError
+from netcontract.errors import EngineError, NoProjectError
+from netcontract.live.checker import CheckOptions
 from netcontract.report.graph import RED
 from netcontract.results import Report, Result, Verdict
 
@@ -36,9 +36,10 @@ def test_dot_to_a_file(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8").startswith('digraph "netcontract: devonboarder" {')
 
 
-def test_unwritable_output_is_a_usage_error(tmp_path: Path) -> None:
+def test_unwritable_output_exits_3_as_in_every_command(tmp_path: Path) -> None:
     code, _, err = _run("-c", CONTRACT, "-o", str(tmp_path / "missing-dir" / "x.mmd"))
-    assert code == 2 and "cannot write" in err
+    assert code == 3 and "cannot write" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_unknown_format_is_a_usage_error() -> None:

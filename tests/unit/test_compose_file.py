@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from netcontract.compose.interpolation import InterpolationError, Interpolator, parse_dotenv
+from netcontract.compose.interpolation import Interpolator, parse_dotenv
 from netcontract.compose.ports import parse_expose, parse_ports
 from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
-from netcontract.compose.reader import ComposeError, normalize_project_name, parse_compose_text
+from netcontract.compose.reader import normalize_project_name, parse_compose_text
+from netcontract.errors import ComposeError, InterpolationError
 from netcontract.state import PublishedPort
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

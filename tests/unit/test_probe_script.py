@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from netcontract.probe.observation import Outcome, Probe, ProbeKind
 from netcontract.probe.parse import parse_batch, split_batch
-from netcontract.probe.script import Outcome, Probe, ProbeKind, batch_script
+from netcontract.probe.script import batch_script
 
 BUSYBOX = shutil.which("busybox")
 pytestmark = pytest.mark.skipif(BUSYBOX is None, reason="needs a busybox binary (Debian: busybox-static)")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from netcontract.errors import UnsafeProbeError
+from netcontract.probe.observation import Outcome, Probe, ProbeKind
 from netcontract.probe.parse import classify, parse_batch, split_batch
-from netcontract.probe.script import Outcome, Probe, ProbeKind, UnsafeProbeError, batch_script
+from netcontract.probe.script import batch_script
 
 BUSYBOX_NSLOOKUP_OK = """Server:\t\t127.0.0.11
 Address:\t127.0.0.11:53

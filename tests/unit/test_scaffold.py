@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netcontract.compose.lint import MapError, lint_results
+from netcontract.compose.lint import lint_results
 from netcontract.compose.project import ComposeOptions, load_project
 from netcontract.contract import Contract, contract_from_data, load_contract
+from netcontract.errors import MapError, ScaffoldError
 from netcontract.results import Verdict
-from netcontract.scaffold.edits import ScaffoldError
 from netcontract.scaffold.files import backup_paths, restore, sha256, write
 from netcontract.scaffold.plan import Plan, plan_scaffold
 from netcontract.scaffold.splice import Edit, apply_edits, block_end
