@@ -27,12 +27,43 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130  # Ctrl-C or SIGTERM; probe containers are removed first
 
 
+class Kind(enum.StrEnum):
+    """What a result checks. The values are the report's `kind` strings and the first part of every id."""
+
+    PROJECT = "project"  # lint: the compose project name
+    NETWORK = "network"  # a tier's network exists with the declared driver and internal flag
+    RUNNING = "running"  # a service has running (and healthy) containers
+    NETWORKS = "networks"  # a service's containers are on exactly its tiers' networks
+    ALIAS = "alias"  # a declared alias exists on its tier
+    FOREIGN = "foreign"  # only contract services on an internal tier
+    EXPOSURE = "exposure"  # no published port on an internal tier's member
+    ALIAS_UNIQUE = "alias-unique"  # one holder per alias on a network
+    EGRESS = "egress"  # a service whose tiers are all internal has no way out (structural and probed)
+    PROBES = "probes"  # probes from a source could not run at all
+    DNS = "dns"  # a name resolves to exactly the target's addresses, or not at all
+    REACH = "reach"  # a path the contract allows connects
+    ISOLATION = "isolation"  # a path the contract forbids is blocked
+
+
+def result_id(kind: Kind, subject: str, *, item: str = "", tier: str = "") -> str:
+    """The one way to build a result id: `kind:subject[:item][@tier]`, stable across runs.
+
+    network:data_tier · alias:db@data_tier:database · reach:backend->db:5432@data_tier
+    """
+    head = f"{kind.value}:{subject}" if subject else kind.value
+    return head + (f":{item}" if item else "") + (f"@{tier}" if tier else "")
+
+
+def pair(src: str, dst: str) -> str:
+    return f"{src}->{dst}"
+
+
 @dataclass(frozen=True)
 class Result:
     """One check's outcome. `id` is stable across runs: reports and CI history key on it."""
 
     id: str
-    kind: str  # network, running, networks, alias, foreign, exposure, alias-unique, dns, reach, isolation, egress
+    kind: Kind
     subject: str
     verdict: Verdict
     expected: str
@@ -44,6 +75,13 @@ class Result:
     src: str = ""  # probe source service (dns, reach, isolation, egress)
     dst: str = ""  # probe target service, or the name/canary probed
     tier: str = ""  # tier key the probe or check is about, when there is one
+    service: str = ""  # the contract service a structural result is about
+    containers: tuple[str, ...] = ()  # names of the containers a violation points at
+    location: str = ""  # where a static result's service is declared (compose file:line)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, Kind):  # read back from a JSON report, or written as a plain string
+            object.__setattr__(self, "kind", Kind(self.kind))
 
     def with_verdict(self, verdict: Verdict, reason: str) -> Result:
         return replace(self, verdict=verdict, reason=reason)

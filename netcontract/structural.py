@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netcontract.contract import Contract
-from netcontract.results import Result, Verdict
+from netcontract.results import Kind, Result, Verdict, result_id
 from netcontract.state import Container, State
 
 
@@ -33,9 +33,9 @@ def _networks(contract: Contract, state: State) -> Iterator[Result]:
     for key, tier in contract.tiers.items():
         want = f"{tier.network} ({tier.driver}, {'internal' if tier.internal else 'not internal'})"
         net = state.network(tier.network)
-        rid = f"network:{key}"
+        rid = result_id(Kind.NETWORK, key)
         if net is None:
-            yield Result(rid, "network", key, Verdict.FAIL, want, "missing",
+            yield Result(rid, Kind.NETWORK, key, Verdict.FAIL, want, "missing",
                          f"no network named {tier.network} ({_where(state)})")
             continue
         got = f"{net.name} ({net.driver}, {'internal' if net.internal else 'not internal'})"
@@ -48,7 +48,7 @@ def _networks(contract: Contract, state: State) -> Iterator[Result]:
                 if tier.internal
                 else f"{tier.network} is internal: its members have no egress"
             )
-        yield Result(rid, "network", key, Verdict.FAIL if problems else Verdict.PASS, want, got, "; ".join(problems))
+        yield Result(rid, Kind.NETWORK, key, Verdict.FAIL if problems else Verdict.PASS, want, got, "; ".join(problems))
 
 
 def _where(state: State) -> str:
@@ -59,12 +59,12 @@ def _running(contract: Contract, state: State) -> Iterator[Result]:
     if not state.live:
         return  # a compose file says nothing about what runs
     for name, svc in contract.services.items():
-        rid = f"running:{name}"
+        rid = result_id(Kind.RUNNING, name)
         want = "running and healthy" if svc.healthy else "running"
         containers = state.service_containers(name)
         if not containers:
-            yield Result(rid, "running", name, Verdict.FAIL, want, "no container",
-                         f"no container has labels project={state.project}, service={name}")
+            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, "no container",
+                         f"no container has labels project={state.project}, service={name}", service=name)
             continue
         bad = []
         for c in containers:
@@ -73,7 +73,8 @@ def _running(contract: Contract, state: State) -> Iterator[Result]:
             elif svc.healthy and c.health not in (None, "healthy"):
                 bad.append(f"{c.name} is {c.health}")
         actual = _join([_status(c) for c in containers])
-        yield Result(rid, "running", name, Verdict.FAIL if bad else Verdict.PASS, want, actual, "; ".join(bad))
+        yield Result(rid, Kind.RUNNING, name, Verdict.FAIL if bad else Verdict.PASS, want, actual, "; ".join(bad),
+                     service=name)
 
 
 def _status(c: Container) -> str:
@@ -85,11 +86,12 @@ def _status(c: Container) -> str:
 def _memberships(contract: Contract, state: State) -> Iterator[Result]:
     tier_of = contract.network_tier()
     for name, svc in contract.services.items():
-        rid = f"networks:{name}"
+        rid = result_id(Kind.NETWORKS, name)
         want = {contract.tiers[t].network for t in svc.tiers}
         containers = state.service_containers(name)
         if not containers:
-            yield Result(rid, "networks", name, Verdict.SKIP, _join(want), "no container", f"see running:{name}")
+            yield Result(rid, Kind.NETWORKS, name, Verdict.SKIP, _join(want), "no container", f"see running:{name}",
+                         service=name)
             continue
         reasons: list[str] = []
         actual: set[str] = set()
@@ -104,7 +106,8 @@ def _memberships(contract: Contract, state: State) -> Iterator[Result]:
                 what = f"tier {tier_of[net]}" if net in tier_of else "not a tier"
                 reasons.append(f"{c.label} is attached to {net} ({what}), which the contract does not give it")
         verdict = Verdict.FAIL if reasons else Verdict.PASS
-        yield Result(rid, "networks", name, verdict, _join(want), _join(actual), "; ".join(reasons))
+        yield Result(rid, Kind.NETWORKS, name, verdict, _join(want), _join(actual), "; ".join(reasons),
+                     service=name)
 
 
 def _aliases(contract: Contract, state: State) -> Iterator[Result]:
@@ -113,11 +116,12 @@ def _aliases(contract: Contract, state: State) -> Iterator[Result]:
         for tier, aliases in svc.aliases.items():
             network = contract.tiers[tier].network
             for alias in aliases:
-                rid = f"alias:{name}@{tier}:{alias}"
+                rid = result_id(Kind.ALIAS, f"{name}@{tier}", item=alias)
                 subject = f"{name}@{tier}"
                 want = f"{alias} on {network}"
                 if not containers:
-                    yield Result(rid, "alias", subject, Verdict.SKIP, want, "no container", f"see running:{name}")
+                    yield Result(rid, Kind.ALIAS, subject, Verdict.SKIP, want, "no container", f"see running:{name}",
+                                 service=name, tier=tier)
                     continue
                 missing, seen = [], []
                 for c in containers:
@@ -131,7 +135,8 @@ def _aliases(contract: Contract, state: State) -> Iterator[Result]:
                         missing.append(f"{c.label} does not have alias {alias} on {network}")
                 actual = "; ".join(seen) if seen else f"not attached to {network}"
                 verdict = Verdict.FAIL if missing else Verdict.PASS
-                yield Result(rid, "alias", subject, verdict, want, actual, "; ".join(missing))
+                yield Result(rid, Kind.ALIAS, subject, verdict, want, actual, "; ".join(missing),
+                             service=name, tier=tier)
 
 
 def _declared(contract: Contract, state: State, c: Container) -> bool:
@@ -143,7 +148,7 @@ def _foreign(contract: Contract, state: State) -> Iterator[Result]:
         if not tier.internal:
             continue
         if state.network(tier.network) is None:
-            yield Result(f"foreign:{key}", "foreign", key, Verdict.SKIP, f"only {_join(contract.members(key))}",
+            yield Result(result_id(Kind.FOREIGN, key), Kind.FOREIGN, key, Verdict.SKIP, f"only {_join(contract.members(key))}",
                          "network missing", f"see network:{key}")
             continue
         foreign = [c for c in state.attached(tier.network) if not _declared(contract, state, c)]
@@ -153,8 +158,8 @@ def _foreign(contract: Contract, state: State) -> Iterator[Result]:
             f"{c.label} is attached to internal tier {key} ({tier.network}) but is not a service of the contract"
             for c in foreign
         )
-        yield Result(f"foreign:{key}", "foreign", key, Verdict.FAIL if foreign else Verdict.PASS,
-                     f"only {members}", actual, reason)
+        yield Result(result_id(Kind.FOREIGN, key), Kind.FOREIGN, key, Verdict.FAIL if foreign else Verdict.PASS,
+                     f"only {members}", actual, reason, tier=key, containers=tuple(c.name for c in foreign))
 
 
 def _exposure(contract: Contract, state: State) -> Iterator[Result]:
@@ -168,8 +173,8 @@ def _exposure(contract: Contract, state: State) -> Iterator[Result]:
         if not declared and not on_internal:
             continue
         if not containers:
-            yield Result(f"exposure:{name}", "exposure", name, Verdict.SKIP, "no published ports",
-                         "no container", f"see running:{name}")
+            yield Result(result_id(Kind.EXPOSURE, name), Kind.EXPOSURE, name, Verdict.SKIP, "no published ports",
+                         "no container", f"see running:{name}", service=name)
             continue
         tiers = sorted(set(declared) | {internal[n] for n in on_internal})
         published = [(c, p) for c in containers for p in c.published]
@@ -179,17 +184,19 @@ def _exposure(contract: Contract, state: State) -> Iterator[Result]:
         )
         actual = _join([str(p) for _, p in published]) if published else "no published ports"
         verdict = Verdict.FAIL if published else Verdict.PASS
-        yield Result(f"exposure:{name}", "exposure", name, verdict,
-                     f"no published ports (member of internal {', '.join(tiers)})", actual, reason)
+        yield Result(result_id(Kind.EXPOSURE, name), Kind.EXPOSURE, name, verdict,
+                     f"no published ports (member of internal {', '.join(tiers)})", actual, reason, service=name,
+                     containers=tuple(dict.fromkeys(c.name for c, _ in published)))
 
 
 def _alias_unique(contract: Contract, state: State) -> Iterator[Result]:
     for key, tier in contract.tiers.items():
         if state.network(tier.network) is None:
-            yield Result(f"alias-unique:{key}", "alias-unique", key, Verdict.SKIP,
+            yield Result(result_id(Kind.ALIAS_UNIQUE, key), Kind.ALIAS_UNIQUE, key, Verdict.SKIP,
                          "each alias held by one service", "network missing", f"see network:{key}")
             continue
         owners: dict[str, set[str]] = {}
+        holders: dict[str, list[str]] = {}
         for c in state.attached(tier.network):
             ep = c.endpoint(tier.network)
             assert ep is not None
@@ -197,14 +204,17 @@ def _alias_unique(contract: Contract, state: State) -> Iterator[Result]:
             for alias in ep.aliases:
                 if alias not in (c.short_id, c.id):
                     owners.setdefault(alias, set()).add(owner)
+                    holders.setdefault(alias, []).append(c.name)
         clashes = {a: o for a, o in owners.items() if len(o) > 1}
+        implicated = tuple(dict.fromkeys(n for a in sorted(clashes) for n in holders[a]))
         reason = "; ".join(
             f"alias {a} on {tier.network} is held by {_join(o)}: Docker's DNS round-robins between them"
             for a, o in sorted(clashes.items())
         )
         actual = _join([f"{a} held by {len(o)}" for a, o in clashes.items()]) if clashes else "no shared alias"
-        yield Result(f"alias-unique:{key}", "alias-unique", key, Verdict.FAIL if clashes else Verdict.PASS,
-                     "each alias held by one service", actual, reason)
+        yield Result(result_id(Kind.ALIAS_UNIQUE, key), Kind.ALIAS_UNIQUE, key,
+                     Verdict.FAIL if clashes else Verdict.PASS, "each alias held by one service", actual, reason,
+                     tier=key, containers=implicated)
 
 
 def egress_results(contract: Contract, state: State) -> list[Result]:
@@ -216,8 +226,8 @@ def egress_results(contract: Contract, state: State) -> list[Result]:
         containers = state.service_containers(name)
         want = "only internal networks (no egress)"
         if not containers:
-            out.append(Result(f"egress:{name}", "egress", name, Verdict.SKIP, want, "no container",
-                              f"see running:{name}", src=name))
+            out.append(Result(result_id(Kind.EGRESS, name), Kind.EGRESS, name, Verdict.SKIP, want, "no container",
+                              f"see running:{name}", src=name, service=name))
             continue
         leaks = []
         for c in containers:
@@ -230,6 +240,6 @@ def egress_results(contract: Contract, state: State) -> list[Result]:
                 elif not n.internal:
                     leaks.append(f"{c.label} is attached to {net}, which is not internal: a way out")
         actual = _join({n for c in containers for n in c.networks})
-        out.append(Result(f"egress:{name}", "egress", name, Verdict.FAIL if leaks else Verdict.PASS, want,
-                          actual, "; ".join(leaks), src=name))
+        out.append(Result(result_id(Kind.EGRESS, name), Kind.EGRESS, name, Verdict.FAIL if leaks else Verdict.PASS, want,
+                          actual, "; ".join(leaks), src=name, service=name))
     return out

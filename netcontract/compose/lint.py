@@ -23,7 +23,7 @@ from pathlib import Path
 from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import MapError
-from netcontract.results import Report, Result, Verdict
+from netcontract.results import Kind, Report, Result, Verdict, result_id
 from netcontract.state import State
 from netcontract.structural import structural_results
 from netcontract.yaml_input import did_you_mean
@@ -64,7 +64,7 @@ def lint_results(contract: Contract, project: ComposeProject, service_map: Mappi
     rename = {compose: name for name, compose in service_map.items()}
     state = to_state(project, rename)
     structural = structural_results(contract, state)
-    split = next((i for i, r in enumerate(structural) if r.kind != "network"), len(structural))
+    split = next((i for i, r in enumerate(structural) if r.kind is not Kind.NETWORK), len(structural))
     results = [
         *_project(contract, project),
         *structural[:split],
@@ -73,8 +73,8 @@ def lint_results(contract: Contract, project: ComposeProject, service_map: Mappi
     ]
     external = {n.name for n in project.networks.values() if n.external}
     where = {rename.get(s.name, s.name): (s.name, s.where) for s in project.active}
-    labels = {c.label: where[c.service] for c in state.containers if c.service in where}
-    return [_locate(_static(r, contract, state, external), where, labels) for r in results]
+    by_container = {c.name: where[c.service] for c in state.containers if c.service in where}
+    return [_locate(_static(r, contract, state, external), where, by_container) for r in results]
 
 
 def _project(contract: Contract, project: ComposeProject) -> Iterator[Result]:
@@ -86,7 +86,7 @@ def _project(contract: Contract, project: ComposeProject) -> Iterator[Result]:
         f"the directory of {project.files[0]}), so `check` would find no container labelled "
         f"project={contract.project}: set `name: {contract.project}` in {project.files[0]} or pass --project"
     )
-    yield Result("project", "project", project.name, Verdict.PASS if ok else Verdict.FAIL,
+    yield Result(result_id(Kind.PROJECT, ""), Kind.PROJECT, project.name, Verdict.PASS if ok else Verdict.FAIL,
                  contract.project, project.name, reason)
 
 
@@ -97,47 +97,48 @@ def _declared(contract: Contract, project: ComposeProject, service_map: Mapping[
     for name in contract.services:
         compose_name = service_map.get(name, name)
         svc = project.service(compose_name)
-        rid = f"running:{name}"
+        rid = result_id(Kind.RUNNING, name)
         want = f"service {compose_name} declared and active"
         if svc is None:
             hint = did_you_mean(compose_name, names, cutoff=0.5, then=f" pass --map {name}={{}}")
-            yield Result(rid, "running", name, Verdict.FAIL, want, "not declared",
+            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, "not declared",
                          f"{files} declares no service {compose_name}{hint}")
         elif not svc.active:
             profiles = ", ".join(svc.profiles)
-            yield Result(rid, "running", name, Verdict.FAIL, want, f"inactive (profiles: {profiles})",
+            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, f"inactive (profiles: {profiles})",
                          f"{svc.where}: {compose_name} runs only with --profile {svc.profiles[0]}")
         elif svc.replicas == 0:
-            yield Result(rid, "running", name, Verdict.FAIL, want, "0 replicas",
+            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, "0 replicas",
                          f"{svc.where}: {compose_name} is scaled to 0 replicas")
         else:
-            yield Result(rid, "running", name, Verdict.PASS, want, f"declared at {svc.where}")
+            yield Result(rid, Kind.RUNNING, name, Verdict.PASS, want, f"declared at {svc.where}")
 
 
 def _static(r: Result, contract: Contract, state: State, external: set[str]) -> Result:
     """Turn what a file cannot decide into SKIP."""
-    if r.kind == "network" and r.verdict is Verdict.FAIL and r.subject in contract.tiers:
+    if r.kind is Kind.NETWORK and r.verdict is Verdict.FAIL and r.subject in contract.tiers:
         network = contract.tiers[r.subject].network
         if network in external and state.network(network) is not None:
             return r.with_verdict(
                 Verdict.SKIP,
                 f"{network} is external: its driver and internal flag are set where it is created; `check` reads them",
             )
-    if r.kind == "exposure" and r.subject in contract.services and not state.service_containers(r.subject):
+    if r.kind is Kind.EXPOSURE and r.subject in contract.services and not state.service_containers(r.subject):
         return replace(r, verdict=Verdict.SKIP, actual="not declared", reason=f"see running:{r.subject}")
     return r
 
 
-def _locate(r: Result, where: Mapping[str, tuple[str, str]], labels: Mapping[str, tuple[str, str]]) -> Result:
-    """Point a violation at the file and line that declare the service(s) it is about."""
+def _locate(r: Result, where: Mapping[str, tuple[str, str]], by_container: Mapping[str, tuple[str, str]]) -> Result:
+    """Point a violation at the file and line that declare the service(s) it is about (from the result's
+    `service` and `containers` fields, never from its message)."""
     if r.verdict is Verdict.PASS or not r.reason:
         return r
-    service = r.subject.split("@", 1)[0]
-    if r.kind in ("networks", "alias", "exposure") and service in where:
-        compose_name, at = where[service]
-        return replace(r, reason=f"{r.reason} (services.{compose_name} at {at})")
-    if r.kind in ("foreign", "alias-unique"):
-        found = [f"{name} at {at}" for label, (name, at) in labels.items() if label in r.reason]
+    if r.kind in (Kind.NETWORKS, Kind.ALIAS, Kind.EXPOSURE) and r.service in where:
+        compose_name, at = where[r.service]
+        return replace(r, reason=f"{r.reason} (services.{compose_name} at {at})", location=at)
+    if r.kind in (Kind.FOREIGN, Kind.ALIAS_UNIQUE):
+        found = list(dict.fromkeys(f"{by_container[n][0]} at {by_container[n][1]}"
+                                   for n in r.containers if n in by_container))
         if found:
-            return replace(r, reason=f"{r.reason} (declared: {'; '.join(found)})")
+            return replace(r, reason=f"{r.reason} (declared: {'; '.join(found)})", location=found[0].split(" at ", 1)[1])
     return r

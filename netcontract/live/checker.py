@@ -72,7 +72,7 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
     started = time.monotonic()
     contract = load_contract(contract_path)
     project = resolve_project(contract, options.project)
-    client = docker_engine.connect(timeout=max(30.0, options.run.timeout * 4 + 10))
+    client = docker_engine.connect(timeout=options.run.timing.api_timeout)
     try:
         engine = docker_engine.Engine(client)
         if options.wait > 0:

@@ -23,10 +23,11 @@ from netcontract.errors import EngineError
 from netcontract.live.engine import Engine
 from netcontract.probe.observation import Observation, Outcome, Probe
 from netcontract.probe.parse import parse_batch
-from netcontract.probe.plan import Expect, Expectation, ProbePlan, SourcePlan
+from netcontract.probe.plan import Expectation, ProbePlan, SourcePlan
 from netcontract.probe.script import batch_script
-from netcontract.probe.verdicts import evaluate
-from netcontract.results import Result, Verdict
+from netcontract.probe.timing import Timing
+from netcontract.probe.verdicts import judge_source, to_retry
+from netcontract.results import Result
 from netcontract.state import State
 
 DEFAULT_PROBE_IMAGE = "busybox:1.36"
@@ -46,11 +47,11 @@ class RunOptions:
     concurrency: int = 16
     probe_image: str = DEFAULT_PROBE_IMAGE
     pull: bool = True
-    deadline: float | None = None  # seconds for all probing, retries included; default max(30, 20 x timeout)
+    deadline: float | None = None  # seconds for all probing, retries included; default: Timing.budget
 
     @property
-    def budget(self) -> float:
-        return self.deadline if self.deadline is not None else max(30.0, self.timeout * 20)
+    def timing(self) -> Timing:
+        return Timing(self.timeout, self.deadline)
 
 
 Progress = Callable[[int, int], None]
@@ -90,8 +91,8 @@ class ProbeRunner:
         try:
             runs = self._parallel(pool, self._first, list(plan.sources), progress)
             for attempt in range(1, self.options.retries + 1):
-                timeout = self.options.timeout * (2 ** attempt)
-                remaining = self.options.budget - (time.monotonic() - started)
+                timeout = self.options.timing.attempt(attempt)
+                remaining = self.options.timing.budget - (time.monotonic() - started)
                 pending = [r for r in runs if r.pending()]
                 if not pending or remaining < timeout + 1 or self.cancelled.is_set():
                     break
@@ -186,7 +187,7 @@ class ProbeRunner:
             if batch.executor == "sidecar":
                 argv = ["sh", "-c", batch_script(probes, timeout)]
                 code, text = self.engine.sidecar(sp.container.id, self.options.probe_image, argv, self.run_id,
-                                                 timeout=timeout * 3 + 30, cancelled=self.cancelled)
+                                                 timeout=Timing.sidecar_wait(timeout), cancelled=self.cancelled)
         except EngineError as exc:
             if batch.auto and "executable file not found" in str(exc):
                 self._move_to_sidecar(batch)
@@ -224,48 +225,14 @@ class _SourceRun:
     elapsed: float = 0.0
 
     def disagreeing(self) -> list[Expectation]:
-        """Probes to repeat: those that disagree with the contract. When a path that must connect
-        timed out in this batch, the batch may have been starved, so its "blocked" timeouts are
-        no proof either: they are repeated too."""
-        exps = [e for e in self.plan.expectations if e.id in self.obs]
-        control_ok = _control_ok(exps, self.obs)
-        starved = any(e.expect is Expect.CONNECT and any(o.outcome is Outcome.TIMEOUT for o in self.obs[e.id])
-                      for e in exps)
-        return [e for e in exps if _differs(e, self.obs[e.id], control_ok)
-                or (starved and e.expect is Expect.BLOCKED
-                    and any(o.outcome is Outcome.TIMEOUT for o in self.obs[e.id]))]
+        return to_retry(self.plan.expectations, self.obs)
 
     def pending(self) -> bool:
         return not self.problem and bool(self.disagreeing())
 
     def judge(self, contract: Contract, state: State, void: Collection[str] = ()) -> list[Result]:
-        exps = list(self.plan.expectations)
-        if self.problem:
-            return [
-                Result(e.id, e.kind, f"{e.src}->{e.dst}", Verdict.ERROR, e.expected, "not probed", self.problem,
-                       src=e.src, dst=e.dst, tier=e.tier)
-                for e in exps
-            ]
-        control_ok = _control_ok(exps, self.obs)
-        out = []
-        for e in exps:
-            r = evaluate(e, self.obs[e.id], source=self.plan.container, contract=contract, state=state,
-                         control_ok=control_ok, duration=self.elapsed, attempts=self.attempts.get(e.id, 1))
-            gone = [s for s in (e.src, e.dst) if s in void]
-            if gone and not _proven_leak(e, self.obs[e.id]):
-                r = r.with_verdict(Verdict.ERROR, f"{gone[0]} stopped or restarted during the check, "
-                                                  "so this observation proves nothing")
-            out.append(r)
-        return out
-
-
-def _proven_leak(e: Expectation, obs: list[Observation]) -> bool:
-    """A forbidden path seen open is evidence even if a container died afterwards."""
-    if e.expect is Expect.BLOCKED:
-        return any(o.connected for o in obs)
-    if e.expect is Expect.NO_RESOLVE:
-        return any(o.outcome is Outcome.OK and o.addresses for o in obs)
-    return False
+        return judge_source(self.plan, self.obs, contract=contract, state=state, problem=self.problem, void=void,
+                            attempts=self.attempts, duration=self.elapsed)
 
 
 def _lacks_tools(code: int | None, text: str) -> bool:
@@ -282,27 +249,3 @@ def _first(text: str) -> str:
         if line.strip() and not line.startswith("@"):
             return line.strip()[:200]
     return ""
-
-
-def _control_ok(exps: list[Expectation], obs: dict[str, list[Observation]]) -> bool:
-    for e in exps:
-        if e.control:
-            got = obs.get(e.id) or []
-            return bool(got) and all(o.outcome is Outcome.OK and o.addresses for o in got)
-    return False
-
-
-def _differs(e: Expectation, obs: list[Observation], control_ok: bool) -> bool:
-    """Whether the observation disagrees with the expectation (worth another, longer attempt)."""
-    outcomes = {o.outcome for o in obs}
-    if Outcome.ERROR in outcomes:
-        return False  # the machinery failed; repeating it proves nothing
-    match e.expect:
-        case Expect.CONNECT:
-            return outcomes != {Outcome.OK}
-        case Expect.BLOCKED:
-            return bool(outcomes & {Outcome.OK, Outcome.REFUSED})
-        case Expect.RESOLVE:
-            return any(o.outcome is not Outcome.OK or not set(o.addresses) <= e.addresses for o in obs)
-        case Expect.NO_RESOLVE:
-            return any(o.outcome is Outcome.OK for o in obs) or (Outcome.TIMEOUT in outcomes and not control_ok)

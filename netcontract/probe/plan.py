@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from netcontract.contract import Contract
 from netcontract.probe.observation import ProbeKind
-from netcontract.results import Result, Verdict
+from netcontract.results import Kind, Result, Verdict, pair, result_id
 from netcontract.state import Container, State
 
 
@@ -26,7 +26,7 @@ class Expect(enum.StrEnum):
 @dataclass(frozen=True)
 class Expectation:
     id: str
-    kind: str  # dns, reach, isolation, egress
+    kind: Kind  # DNS, REACH, ISOLATION or EGRESS
     src: str
     dst: str
     tier: str
@@ -73,8 +73,8 @@ def plan_probes(contract: Contract, state: State) -> ProbePlan:
     running = {name: _running(state, name) for name in contract.services}
     for src, src_svc in contract.services.items():
         if not running[src]:
-            settled.append(Result(f"probes:{src}", "probes", src, Verdict.SKIP, "probes from " + src,
-                                  "no running container", f"see running:{src}", src=src))
+            settled.append(Result(result_id(Kind.PROBES, src), Kind.PROBES, src, Verdict.SKIP, "probes from " + src,
+                                  "no running container", f"see running:{src}", src=src, service=src))
             continue
         source = running[src][0]
         exps: list[Expectation] = []
@@ -82,7 +82,7 @@ def plan_probes(contract: Contract, state: State) -> ProbePlan:
         # control: the source resolves its own service name on its own networks
         own = frozenset(ip for n in source.networks for ip in _ips([source], n))
         if own:
-            exps.append(Expectation(f"dns:{src}->{src}", "dns", src, src, "", ProbeKind.DNS, (src,), None,
+            exps.append(Expectation(result_id(Kind.DNS, pair(src, src)), Kind.DNS, src, src, "", ProbeKind.DNS, (src,), None,
                                     Expect.RESOLVE, f"resolves to {_fmt(own)} ({src} itself)", own, control=True))
         for dst, dst_svc in contract.services.items():
             if dst == src:
@@ -106,7 +106,7 @@ def plan_probes(contract: Contract, state: State) -> ProbePlan:
         for canary in contract.policy.egress_canaries if _all_internal(contract, src) else ():
             kind = ProbeKind.TCP if canary.port else ProbeKind.ICMP
             what = f"{canary.host}:{canary.port}" if canary.port else canary.host
-            exps.append(Expectation(f"egress:{src}->{what}", "egress", src, canary.host, "", kind, (canary.host,),
+            exps.append(Expectation(result_id(Kind.EGRESS, pair(src, what)), Kind.EGRESS, src, canary.host, "", kind, (canary.host,),
                                     canary.port, Expect.BLOCKED, "blocked (every tier of the service is internal)",
                                     context="policy.egress_canaries"))
         sources.append(SourcePlan(src, source, tuple(exps)))
@@ -142,19 +142,19 @@ def _dns(contract: Contract, src: str, dst: str, shared: list[str], targets: lis
                 names[alias].append(tier)
     src_tiers = contract.services[src].tiers
     for name, tiers in names.items():
-        rid = f"dns:{src}->{name}"
+        rid = result_id(Kind.DNS, pair(src, name))
         if tiers:
             addrs = frozenset(ip for t in tiers for ip in _ips(targets, contract.tiers[t].network))
             if not targets:
                 continue  # the target is not running: running:<dst> fails already
             where = ", ".join(contract.tiers[t].network for t in tiers)
-            out.append(Expectation(rid, "dns", src, dst, tiers[0], ProbeKind.DNS, (name,), None, Expect.RESOLVE,
+            out.append(Expectation(rid, Kind.DNS, src, dst, tiers[0], ProbeKind.DNS, (name,), None, Expect.RESOLVE,
                                    f"resolves to {_fmt(addrs) or '(no address)'} ({dst} on {where})", addrs))
         else:
             owner_tiers = [t for t, a in contract.services[dst].aliases.items() if name in a] or list(
                 contract.services[dst].tiers)
             why = (f"{src} is on {', '.join(src_tiers)}; {name} exists only on {', '.join(owner_tiers)}")
-            out.append(Expectation(rid, "dns", src, dst, owner_tiers[0], ProbeKind.DNS, (name,), None,
+            out.append(Expectation(rid, Kind.DNS, src, dst, owner_tiers[0], ProbeKind.DNS, (name,), None,
                                    Expect.NO_RESOLVE, "does not resolve (NXDOMAIN)", context=why))
     return out
 
@@ -165,16 +165,18 @@ def _reach(src: str, dst: str, tier: str, network: str, ips: tuple[str, ...], po
     kind = ProbeKind.TCP if port else ProbeKind.ICMP
     via = f"{dst}'s {'port ' + str(port) if port else 'address (ICMP: no declared port)'} on {network}"
     if allowed:
-        return Expectation(f"reach:{src}->{dst}:{what}@{tier}", "reach", src, dst, tier, kind, ips, port,
+        return Expectation(result_id(Kind.REACH, pair(src, dst), item=what, tier=tier), Kind.REACH, src, dst, tier,
+                           kind, ips, port,
                            Expect.CONNECT, f"connects to {via}")
     context = rule or f"the contract does not put both {src} and {dst} on {tier}"
-    return Expectation(f"isolation:{src}->{dst}:{what}@{tier}", "isolation", src, dst, tier, kind, ips, port,
+    return Expectation(result_id(Kind.ISOLATION, pair(src, dst), item=what, tier=tier), Kind.ISOLATION, src, dst,
+                       tier, kind, ips, port,
                        Expect.BLOCKED, f"blocked from {via}", context=context)
 
 
 def _no_address(src: str, dst: str, tier: str, network: str, port: int | None) -> Result:
     what = str(port) if port else "icmp"
-    return Result(f"reach:{src}->{dst}:{what}@{tier}", "reach", f"{src}->{dst}", Verdict.FAIL,
+    return Result(result_id(Kind.REACH, pair(src, dst), item=what, tier=tier), Kind.REACH, pair(src, dst), Verdict.FAIL,
                   f"connects to {dst} on {network}", f"{dst} has no address on {network}",
                   f"{dst} is not attached to {network}, so {src} cannot reach it over tier {tier}",
                   src=src, dst=dst, tier=tier)

@@ -11,7 +11,6 @@ that `probe_output.parse_batch` turns into one `Observation` per probe.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import shlex
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from collections.abc import Sequence
 from netcontract.errors import UnsafeProbeError
 from netcontract.names import is_dns_name
 from netcontract.probe.observation import Probe, ProbeKind
+from netcontract.probe.timing import Timing
 
 
 def _safe_target(target: str) -> str:
@@ -117,7 +117,7 @@ def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool
     """
     if timeout <= 0:
         raise ValueError("timeout must be positive")
-    whole = max(1, math.ceil(timeout))
+    whole = Timing.whole_seconds(timeout)
     lines = [
         _PRELUDE.format(
             timeout=f"{timeout:g}", whole=whole, py_tcp=shlex.quote(_PY_TCP), py_dns=shlex.quote(_PY_DNS)

@@ -1,19 +1,22 @@
-"""Observations -> verdicts. Pure.
+"""The judge: observations -> verdicts. Pure, and the only module that decides one.
 
-The rules that keep a verdict true live here: a probe that could not run is
-ERROR; `refused` is reachable, never isolated; a DNS timeout counts as "does
-not resolve" only when the same source's resolver answered its own name in
-the same batch.
+The rules that keep a verdict true live here and nowhere else: a probe that
+could not run is ERROR; `refused` is reachable, never isolated; a DNS timeout
+counts as "does not resolve" only when the same source's resolver answered its
+own name in the same batch; a container that stopped or restarted during the
+check voids what was observed from or to it, unless it proved a leak. The
+runner asks this module which observations deserve another attempt
+(`to_retry`) and hands it every observation at the end (`judge_source`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from netcontract.contract import Contract
 from netcontract.probe.observation import Observation, Outcome
-from netcontract.probe.plan import Expect, Expectation
-from netcontract.results import Result, Verdict
+from netcontract.probe.plan import Expect, Expectation, SourcePlan
+from netcontract.results import Kind, Result, Verdict, pair
 from netcontract.state import Container, State
 
 _BLOCKED = (Outcome.TIMEOUT, Outcome.UNREACHABLE)
@@ -48,7 +51,7 @@ def evaluate(exp: Expectation, obs: Sequence[Observation], *, source: Container,
         f"[{o.tool or '?'}:{exp.targets[i] if i < len(exp.targets) else '?'}] {o.output}".rstrip()
         for i, o in enumerate(obs)
     )
-    return Result(exp.id, exp.kind, f"{exp.src}->{exp.dst}", verdict, exp.expected, _observed(obs), reason,
+    return Result(exp.id, exp.kind, pair(exp.src, exp.dst), verdict, exp.expected, _observed(obs), reason,
                   output=output, duration=duration, attempts=attempts, src=exp.src, dst=exp.dst, tier=exp.tier)
 
 
@@ -73,7 +76,7 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         leaks = [o for o in obs if o.connected]
         if leaks:
             how = "connects" if leaks[0].outcome is Outcome.OK else "gets `refused` (reachable, nothing listening)"
-            if exp.kind == "egress":
+            if exp.kind is Kind.EGRESS:
                 return Verdict.FAIL, f"{exp.src} {how} to {exp.dst}: it has a way out ({exp.context})"
             cause = _leak_cause(exp, contract, network, attached)
             rule = f" [{exp.context}]" if exp.context.startswith("policy.") else ""
@@ -125,3 +128,78 @@ def _leak_cause(exp: Expectation, contract: Contract, network: str, src_attached
     return "because " + " and ".join(
         f"{s} is attached to {network}, which the contract does not give it" for s in intruders
     )
+
+
+# -- across one source's batch ------------------------------------------------------------------
+
+Observed = Mapping[str, Sequence[Observation]]  # expectation id -> its observations
+
+
+def control_ok(exps: Sequence[Expectation], obs: Observed) -> bool:
+    """The source's resolver answered its own name in this batch (so its silence on other names means
+    "does not resolve", not "resolver down")."""
+    for e in exps:
+        if e.control:
+            got = obs.get(e.id) or []
+            return bool(got) and all(o.outcome is Outcome.OK and o.addresses for o in got)
+    return False
+
+
+def differs(e: Expectation, obs: Sequence[Observation], resolver_ok: bool) -> bool:
+    """Whether the observation disagrees with the expectation (worth another, longer attempt)."""
+    outcomes = {o.outcome for o in obs}
+    if Outcome.ERROR in outcomes:
+        return False  # the machinery failed; repeating it proves nothing
+    match e.expect:
+        case Expect.CONNECT:
+            return outcomes != {Outcome.OK}
+        case Expect.BLOCKED:
+            return bool(outcomes & {Outcome.OK, Outcome.REFUSED})
+        case Expect.RESOLVE:
+            return any(o.outcome is not Outcome.OK or not set(o.addresses) <= e.addresses for o in obs)
+        case Expect.NO_RESOLVE:
+            return any(o.outcome is Outcome.OK for o in obs) or (
+                bool(outcomes & {Outcome.TIMEOUT, Outcome.SERVFAIL}) and not resolver_ok)
+
+
+def to_retry(exps: Sequence[Expectation], obs: Observed) -> list[Expectation]:
+    """Probes to repeat: those that disagree with the contract. When a path that must connect
+    timed out in this batch, the batch may have been starved, so its "blocked" timeouts are no
+    proof either: they are repeated too."""
+    seen = [e for e in exps if e.id in obs]
+    resolver_ok = control_ok(seen, obs)
+    starved = any(e.expect is Expect.CONNECT and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id]) for e in seen)
+    return [e for e in seen if differs(e, obs[e.id], resolver_ok)
+            or (starved and e.expect is Expect.BLOCKED and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id]))]
+
+
+def proven_leak(e: Expectation, obs: Sequence[Observation]) -> bool:
+    """A forbidden path seen open is evidence even if a container died afterwards."""
+    if e.expect is Expect.BLOCKED:
+        return any(o.connected for o in obs)
+    if e.expect is Expect.NO_RESOLVE:
+        return any(o.outcome is Outcome.OK and o.addresses for o in obs)
+    return False
+
+
+def judge_source(plan: SourcePlan, obs: Observed, *, contract: Contract, state: State, problem: str = "",
+                 void: Collection[str] = (), attempts: Mapping[str, int] | None = None,
+                 duration: float = 0.0) -> list[Result]:
+    """Every result of one source. `problem`: no executor could run its probes (all ERROR).
+    `void`: services whose container stopped or restarted during the check."""
+    exps = list(plan.expectations)
+    if problem:
+        return [Result(e.id, e.kind, pair(e.src, e.dst), Verdict.ERROR, e.expected, "not probed", problem,
+                       src=e.src, dst=e.dst, tier=e.tier) for e in exps]
+    resolver_ok = control_ok(exps, obs)
+    out = []
+    for e in exps:
+        seen = obs.get(e.id, ())
+        r = evaluate(e, seen, source=plan.container, contract=contract, state=state, control_ok=resolver_ok,
+                     duration=duration, attempts=(attempts or {}).get(e.id, 1))
+        gone = [s for s in (e.src, e.dst) if s in void]
+        if gone and not proven_leak(e, seen):
+            r = r.with_verdict(Verdict.ERROR, f"{gone[0]} stopped or restarted during the check, "
+                                              "so this observation proves nothing")
+        out.append(r)
+    return out

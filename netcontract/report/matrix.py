@@ -13,9 +13,9 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from netcontract.results import Report, Result, Verdict
+from netcontract.results import Kind, Report, Result, Verdict
 
-MATRIX_KINDS = ("reach", "isolation")
+MATRIX_KINDS = (Kind.REACH, Kind.ISOLATION)
 
 
 class CellState(enum.Enum):
@@ -86,9 +86,9 @@ def _cell_state(results: Iterable[Result]) -> CellState:
     if Verdict.SKIP in verdicts:
         return CellState.SKIPPED
     kinds = {r.kind for r in rs}
-    if kinds == {"reach"}:
+    if kinds == {Kind.REACH}:
         return CellState.ALLOWED
-    if kinds == {"isolation"}:
+    if kinds == {Kind.ISOLATION}:
         return CellState.BLOCKED
     return CellState.MIXED
 
@@ -116,7 +116,7 @@ def glyph(cells: dict[tuple[str, str], Cell], src: str, dst: str, glyphs: Glyphs
 
 
 def dns_failures(report: Report) -> list[Result]:
-    return [r for r in report.results if r.kind == "dns" and r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+    return [r for r in report.results if r.kind is Kind.DNS and r.verdict in (Verdict.FAIL, Verdict.ERROR)]
 
 
 def _paint(text: str, state: CellState | None, colour: bool) -> str:
