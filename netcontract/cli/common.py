@@ -3,43 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn, assert_never
+from typing import NoReturn
 
 import click
 
 from netcontract.errors import NetcontractError, OutputError
-from netcontract.report import json_report, junit, markdown, matrix, table
+from netcontract.report.formats import ReportFormat
 from netcontract.results import ExitCode, Report
 
-
-class OutputFormat(enum.Enum):
-    TABLE = "table"
-    JSON = "json"
-    MATRIX = "matrix"
-
-    def renderer(self, *, colour: bool, quiet: bool, verbose: bool) -> Callable[[Report], str]:
-        match self:
-            case OutputFormat.TABLE:
-                return lambda r: table.render(r, colour=colour, quiet=quiet, verbose=verbose)
-            case OutputFormat.JSON:
-                return json_report.render
-            case OutputFormat.MATRIX:
-                return lambda r: matrix.render(r, colour=colour) + "\n" + table.summary_line(r) + "\n"
-            case _:
-                assert_never(self)
-
-
-# Report files that one run can write beside the terminal output (CI artifacts).
-ARTIFACTS: dict[str, Callable[[Report], str]] = {
-    "junit": junit.render,
-    "json": json_report.render,
-    "markdown": markdown.render,
-}
+OutputFormat = ReportFormat  # the registry lives in report/formats.py
 
 
 def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
@@ -51,7 +27,7 @@ def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
         try:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(ARTIFACTS[kind](report), encoding="utf-8")
+            target.write_text(ReportFormat(kind).renderer()(report), encoding="utf-8")
         except OSError as exc:
             problems.append(OutputError(f"cannot write --{kind} {path}: {exc.strerror or exc}").lines()[0])
     return problems
@@ -86,7 +62,7 @@ def internal_error(exc: BaseException) -> NoReturn:
 
 def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None]) -> NoReturn:
     """Print the report, write the requested report files, exit with the report's code."""
-    render = OutputFormat(fmt).renderer(colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
+    render = ReportFormat(fmt).renderer(colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
     click.echo(render(report), nl=False)
     problems = write_artifacts(report, artifacts)
     if problems:

@@ -18,22 +18,16 @@ from netcontract.cli.common import user_errors
 from netcontract.contract import load_contract
 from netcontract.errors import OutputError
 from netcontract.live.checker import CheckOptions, check
-from netcontract.report.graph import GRAPH_FORMATS, GraphFormat, render_graph
+from netcontract.report.formats import GraphFormat
+from netcontract.report.graph import render_graph
 from netcontract.report.table import summary_line
 from netcontract.results import ExitCode, Result, Verdict
-
-
-def _format(value: str) -> GraphFormat:
-    for fmt in GRAPH_FORMATS:
-        if fmt == value:
-            return fmt
-    raise click.BadParameter(f"unknown format {value!r}")  # click.Choice prevents this
 
 
 @click.command("graph")
 @click.option("-c", "--contract", "contract_path", required=True, type=click.Path(dir_okay=False),
               help="Contract YAML file.")
-@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True,
+@click.option("--format", "fmt", type=click.Choice([f.value for f in GraphFormat]), default="mermaid", show_default=True,
               help="mermaid (renders inline on GitHub) or dot (pipe through `dot -Tsvg`).")
 @click.option("--live", is_flag=True,
               help="Check the running stack first and draw its violations in red (errors in orange).")
@@ -57,7 +51,7 @@ def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, out
             report = check(contract_path, CheckOptions(project=project))
             violations = [r for r in report.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
             click.echo(summary_line(report), err=True)
-    text = render_graph(contract, _format(fmt), violations)
+    text = render_graph(contract, GraphFormat(fmt), violations)
     if output:
         with user_errors():
             try:

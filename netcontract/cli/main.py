@@ -11,7 +11,6 @@ import click
 
 from netcontract import __version__
 from netcontract.cli.common import (
-    OutputFormat,
     artifact_options,
     finish,
     internal_error,
@@ -20,6 +19,7 @@ from netcontract.cli.common import (
 from netcontract.contract import json_schema
 from netcontract.live.checker import CheckOptions, check
 from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
+from netcontract.report import formats
 from netcontract.report.schema import render_schema
 
 
@@ -53,7 +53,7 @@ def main() -> None:
               help="Contract YAML file.")
 @click.option("--project", metavar="NAME",
               help="Compose project name (overrides `project:` in the contract).")
-@click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="table",
+@click.option("--format", "fmt", type=click.Choice(formats.names(formats.STDOUT["check"])), default="table",
               show_default=True, help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check with its timing and probe output.")

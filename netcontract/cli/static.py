@@ -17,6 +17,7 @@ import click
 from netcontract.cli.common import artifact_options, finish, user_errors
 from netcontract.compose.project import ComposeOptions
 from netcontract.errors import ContractError, InternalError, OutputError, OutputExistsError
+from netcontract.report import formats
 
 _FILE = click.Path(dir_okay=False)
 
@@ -50,7 +51,7 @@ _map_option = click.option(
               help="Interpolation variables, instead of the .env beside the first file (repeatable).")
 @click.option("--project", metavar="NAME", help="Compose project name, as `docker compose -p`.")
 @_map_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(formats.names(formats.STDOUT["lint"])), default="table", show_default=True,
               help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check.")
@@ -147,9 +148,11 @@ def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, pro
     import yaml
 
     from netcontract.contract import contract_from_data
-    from netcontract.draft.sources import draft_from_compose, draft_from_live
+    from netcontract.draft.sources import draft_from_compose
 
     if from_live:
+        from netcontract.live.init_source import draft_from_live
+
         text = draft_from_live(project, command)
     else:
         files = (str(from_compose), *more)

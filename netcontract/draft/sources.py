@@ -1,20 +1,13 @@
-"""Where `init` reads a stack from: compose files (no daemon) or the engine (a live snapshot).
+"""`init --from-compose`: the State and hints a draft needs, read from compose files (no daemon).
 
-Both end in `draft.draft_contract(state, hints)`; this module only gathers
-the State and the hints a State does not carry (compose keys, declared
-ports, healthchecks, services left out).
+The live source (`init --from-live`) is `netcontract.live.init_source`; both end in
+`draft.build.draft_contract(state, hints)`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from netcontract.compose.project import ComposeOptions, load_project, to_state
 from netcontract.draft.build import DraftHints, draft_contract
-from netcontract.errors import NoStackError, ProjectNeededError
-from netcontract.live import engine as docker_engine
-
-_DOCKER_NETWORKS = {"host", "none", "bridge"}
 
 
 def draft_from_compose(options: ComposeOptions, command: str) -> str:
@@ -34,29 +27,3 @@ def draft_from_compose(options: ComposeOptions, command: str) -> str:
         external=frozenset(n.name for n in used if n.external),
     )
     return draft_contract(to_state(project), hints)
-
-
-def draft_from_live(project: str | None, command: str) -> str:
-    client = docker_engine.connect()
-    try:
-        if project is None:
-            projects = docker_engine.compose_projects(client)
-            if len(projects) != 1:
-                found = ", ".join(projects) if projects else "none"
-                raise ProjectNeededError(f"pass --project: the engine has {len(projects)} compose projects ({found})")
-            project = projects[0]
-        first = docker_engine.snapshot(client, project, [])
-        mine = [c for c in first.containers if c.project == project]
-        if not mine:
-            raise NoStackError(f"no container on the engine has the label com.docker.compose.project={project}")
-        networks = dict.fromkeys(n for c in mine for n in c.networks if n not in _DOCKER_NETWORKS)
-        state = docker_engine.snapshot(client, project, list(networks))
-        state = replace(state, containers=tuple(sorted(state.containers, key=lambda c: (c.service or "", c.name))))
-        declared = docker_engine.declared_ports(client, [c.id for c in mine])
-    finally:
-        client.close()
-    ports: dict[str, tuple[int, ...]] = {}
-    for c in mine:
-        if c.service:
-            ports[c.service] = tuple(dict.fromkeys(ports.get(c.service, ()) + declared.get(c.id, ())))
-    return draft_contract(state, DraftHints(command=command, ports=ports))

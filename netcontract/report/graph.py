@@ -21,13 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, assert_never
+from typing import assert_never
 
 from netcontract.contract import Contract
+from netcontract.report.formats import GraphFormat
 from netcontract.results import Result, Verdict
-
-GraphFormat = Literal["mermaid", "dot"]
-GRAPH_FORMATS: tuple[GraphFormat, ...] = ("mermaid", "dot")
 
 RED = "#d62728"
 ORANGE = "#e08a00"
@@ -113,9 +111,9 @@ def _build(contract: Contract, violations: Sequence[Result]) -> _Graph:
 def render_graph(contract: Contract, fmt: GraphFormat, violations: Sequence[Result] = ()) -> str:
     g = _build(contract, violations)
     match fmt:
-        case "mermaid":
+        case GraphFormat.MERMAID:
             return _mermaid(g)
-        case "dot":
+        case GraphFormat.DOT:
             return _dot(g)
         case _:
             assert_never(fmt)

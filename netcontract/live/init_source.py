@@ -1,0 +1,37 @@
+"""`init --from-live`: the State and hints a draft needs, read from the running stack."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from netcontract.draft.build import DraftHints, draft_contract
+from netcontract.errors import NoStackError, ProjectNeededError
+from netcontract.live import engine as docker_engine
+
+_DOCKER_NETWORKS = {"host", "none", "bridge"}
+
+
+def draft_from_live(project: str | None, command: str) -> str:
+    client = docker_engine.connect()
+    try:
+        if project is None:
+            projects = docker_engine.compose_projects(client)
+            if len(projects) != 1:
+                found = ", ".join(projects) if projects else "none"
+                raise ProjectNeededError(f"pass --project: the engine has {len(projects)} compose projects ({found})")
+            project = projects[0]
+        first = docker_engine.snapshot(client, project, [])
+        mine = [c for c in first.containers if c.project == project]
+        if not mine:
+            raise NoStackError(f"no container on the engine has the label com.docker.compose.project={project}")
+        networks = dict.fromkeys(n for c in mine for n in c.networks if n not in _DOCKER_NETWORKS)
+        state = docker_engine.snapshot(client, project, list(networks))
+        state = replace(state, containers=tuple(sorted(state.containers, key=lambda c: (c.service or "", c.name))))
+        declared = docker_engine.declared_ports(client, [c.id for c in mine])
+    finally:
+        client.close()
+    ports: dict[str, tuple[int, ...]] = {}
+    for c in mine:
+        if c.service:
+            ports[c.service] = tuple(dict.fromkeys(ports.get(c.service, ()) + declared.get(c.id, ())))
+    return draft_contract(state, DraftHints(command=command, ports=ports))
