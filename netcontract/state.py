@@ -20,6 +20,9 @@ class Network:
     internal: bool
     subnets: tuple[str, ...] = ()
     id: str = ""
+    ipv6: bool = False  # EnableIPv6
+    gateways: tuple[str, ...] = ()  # the bridge's own addresses (the host, seen from the network)
+    options: tuple[tuple[str, str], ...] = ()  # driver options, e.g. com.docker.network.bridge.gateway_mode_ipv4
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,15 @@ class Endpoint:
     network: str
     ipv4: str | None = None
     aliases: tuple[str, ...] = ()
+    ipv6: str | None = None  # GlobalIPv6Address
+    dns_names: tuple[str, ...] = ()  # DNSNames (API 1.44+): every name Docker's DNS answers for it here
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(a for a in (self.ipv4, self.ipv6) if a)
+
+    def answers_to(self, name: str) -> bool:
+        return name in self.aliases or name in self.dns_names
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class Container:
     network_mode: str = ""
     origin: str = ""  # where it was declared (compose file) for static states
     started_at: str = ""  # State.StartedAt: tells a restarted container from the one that was snapshot
+    pid: int = 0  # State.Pid on the engine's host: the in-namespace prober enters /proc/<pid>/ns/net
 
     @property
     def running(self) -> bool:

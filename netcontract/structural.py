@@ -131,7 +131,7 @@ def _aliases(contract: Contract, state: State) -> Iterator[Result]:
                         continue
                     names = [a for a in ep.aliases if a != c.short_id]
                     seen.append(f"{c.name}: {_join(names)}")
-                    if alias not in ep.aliases:
+                    if not ep.answers_to(alias):
                         missing.append(f"{c.label} does not have alias {alias} on {network}")
                 actual = "; ".join(seen) if seen else f"not attached to {network}"
                 verdict = Verdict.FAIL if missing else Verdict.PASS

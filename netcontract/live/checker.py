@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import NoProjectError, NotReadyError
-from netcontract.live import engine as docker_engine
+from netcontract.live.interface import LiveEngine
 from netcontract.live.runner import ProbeRunner, RunOptions
 from netcontract.probe.plan import plan_probes
 from netcontract.results import Report, Result
@@ -50,10 +50,10 @@ def not_ready(contract: Contract, state: State) -> list[str]:
     return out
 
 
-def wait_until_ready(engine: docker_engine.Engine, contract: Contract, project: str, seconds: float) -> State:
+def wait_until_ready(engine: LiveEngine, contract: Contract, project: str, seconds: float) -> State:
     deadline = time.monotonic() + seconds
     while True:
-        state = docker_engine.snapshot(engine.client, project, _networks(contract))
+        state = engine.snapshot(project, _networks(contract))
         pending = not_ready(contract, state)
         if not pending:
             return state
@@ -65,20 +65,27 @@ def wait_until_ready(engine: docker_engine.Engine, contract: Contract, project: 
         time.sleep(0.5)
 
 
+def connect(options: CheckOptions) -> LiveEngine:
+    """The Docker engine named by the environment (DOCKER_HOST), as docker and docker compose find it."""
+    from netcontract.live import engine as docker_engine
+
+    return docker_engine.Engine(docker_engine.connect(timeout=options.run.timing.api_timeout))
+
+
 def check(contract_path: str | Path, options: CheckOptions | None = None,
-          progress: Callable[[int, int], None] | None = None) -> Report:
+          progress: Callable[[int, int], None] | None = None,
+          engine_factory: Callable[[CheckOptions], LiveEngine] = connect) -> Report:
     """Check the live deployment against the contract at `contract_path` and return the report."""
     options = options or CheckOptions()
     started = time.monotonic()
     contract = load_contract(contract_path)
     project = resolve_project(contract, options.project)
-    client = docker_engine.connect(timeout=options.run.timing.api_timeout)
+    engine = engine_factory(options)
     try:
-        engine = docker_engine.Engine(client)
         if options.wait > 0:
             state = wait_until_ready(engine, contract, project, options.wait)
         else:
-            state = docker_engine.snapshot(client, project, _networks(contract))
+            state = engine.snapshot(project, _networks(contract))
         results: list[Result] = structural_results(contract, state) + egress_results(contract, state)
         notes: list[str] = []
         if not state.networks and not any(c.project == project for c in state.containers):
@@ -90,7 +97,7 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
         else:
             notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
     finally:
-        client.close()
+        engine.close()
     return Report(
         contract=str(contract_path),
         results=tuple(results),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -118,6 +119,9 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
         internal=bool(raw.get("Internal")),
         subnets=tuple(c["Subnet"] for c in ipam if c.get("Subnet")),
         id=raw.get("Id", ""),
+        ipv6=bool(raw.get("EnableIPv6")),
+        gateways=tuple(c["Gateway"] for c in ipam if c.get("Gateway")),
+        options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
     )
 
 
@@ -127,8 +131,11 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
     state = raw.get("State") or {}
     health = (state.get("Health") or {}).get("Status") or None
     settings = raw.get("NetworkSettings") or {}
+    # Only per-network endpoint fields: the top-level NetworkSettings.IPAddress is gone in API 1.52,
+    # and an IPv6-only endpoint has an empty IPAddress.
     endpoints = tuple(
-        Endpoint(network=name, ipv4=ep.get("IPAddress") or None, aliases=tuple(ep.get("Aliases") or ()))
+        Endpoint(network=name, ipv4=ep.get("IPAddress") or None, aliases=tuple(ep.get("Aliases") or ()),
+                 ipv6=ep.get("GlobalIPv6Address") or None, dns_names=tuple(ep.get("DNSNames") or ()))
         for name, ep in sorted((settings.get("Networks") or {}).items())
     )
     return Container(
@@ -142,6 +149,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         published=_published(raw),
         network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "",
         started_at=state.get("StartedAt") or "",
+        pid=int(state.get("Pid") or 0),
     )
 
 
@@ -172,6 +180,12 @@ class Engine:
         self.client = client
         self.api = client.api
 
+    def snapshot(self, project: str | None, networks: Iterable[str]) -> State:
+        return snapshot(self.client, project, networks)
+
+    def close(self) -> None:
+        self.client.close()
+
     def exec(self, container_id: str, argv: list[str]) -> tuple[int | None, str]:
         """Run argv in the container; (exit code, stdout+stderr). EngineError if it cannot start."""
         with engine_errors(f"exec in {container_id[:12]}"):
@@ -199,7 +213,7 @@ class Engine:
             return f"probe image {image} is not present and could not be pulled: {_short(exc)}"
 
     def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
-                cancelled: Any = None) -> tuple[int | None, str]:
+                cancelled: threading.Event | None = None) -> tuple[int | None, str]:
         """Run argv in a short-lived container sharing the source's network namespace; always removed."""
         labels = {PROBE_LABEL: "1", RUN_LABEL: run_id, "org.netcontract.source": source_id[:12]}
         cid = None

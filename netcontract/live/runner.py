@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from netcontract.contract import Contract
 from netcontract.errors import EngineError
-from netcontract.live.engine import Engine
+from netcontract.live.interface import LiveEngine
 from netcontract.probe.observation import Observation, Outcome, Probe
 from netcontract.probe.parse import parse_batch
 from netcontract.probe.plan import Expectation, ProbePlan, SourcePlan
@@ -67,7 +67,7 @@ class _Batch:
 
 
 class ProbeRunner:
-    def __init__(self, engine: Engine, options: RunOptions) -> None:
+    def __init__(self, engine: LiveEngine, options: RunOptions) -> None:
         self.engine = engine
         self.options = options
         self.run_id = uuid.uuid4().hex[:12]

@@ -1,0 +1,43 @@
+"""What the live path needs from a Docker engine: the Protocol that the runner and checker use.
+
+`live.engine.Engine` implements it with the Docker SDK; the unit tests implement
+it with canned answers (tests/unit/fake_engine.py), so retries, voids,
+fallbacks and exit-status rules are tested without a daemon.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from netcontract.state import State
+
+
+class LiveEngine(Protocol):
+    def snapshot(self, project: str | None, networks: Iterable[str]) -> State:
+        """The tier networks, the project's containers and every container on a tier network."""
+        ...
+
+    def exec(self, container_id: str, argv: list[str]) -> tuple[int | None, str]:
+        """Run argv in the container: (exit code, stdout+stderr). EngineError if it cannot start."""
+        ...
+
+    def image_problem(self, image: str, pull: bool) -> str | None:
+        """None when the probe image is usable, else why not."""
+        ...
+
+    def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
+                cancelled: threading.Event | None = None) -> tuple[int | None, str]:
+        """Run argv in a labelled container sharing the source's network namespace; always removed."""
+        ...
+
+    def changed(self, started: Mapping[str, str]) -> set[str]:
+        """Ids of containers that stopped, vanished or restarted since `started` (id -> StartedAt)."""
+        ...
+
+    def remove_run(self, run_id: str) -> int:
+        """Remove every probe container of this run."""
+        ...
+
+    def close(self) -> None: ...
