@@ -17,10 +17,7 @@ import click
 from netcontract.cli.common import user_errors
 from netcontract.contract import load_contract
 from netcontract.errors import OutputError
-from netcontract.live.checker import CheckOptions, check
 from netcontract.report.formats import GraphFormat
-from netcontract.report.graph import render_graph
-from netcontract.report.table import summary_line
 from netcontract.results import ExitCode, Result, Verdict
 
 
@@ -44,10 +41,15 @@ def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, out
       netcontract graph -c contracts/devonboarder.yaml --live --format dot -o live.dot
     """
 
+    from netcontract.report.graph import render_graph
+
     with user_errors():
         contract = load_contract(contract_path)
         violations: list[Result] = []
         if live:
+            from netcontract.live.checker import CheckOptions, check
+            from netcontract.report.table import summary_line
+
             report = check(contract_path, CheckOptions(project=project))
             violations = [r for r in report.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]
             click.echo(summary_line(report), err=True)

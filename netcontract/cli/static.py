@@ -15,7 +15,6 @@ from pathlib import Path
 import click
 
 from netcontract.cli.common import artifact_options, finish, user_errors
-from netcontract.compose.project import ComposeOptions
 from netcontract.errors import ContractError, InternalError, OutputError, OutputExistsError
 from netcontract.report import formats
 
@@ -76,6 +75,7 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
       4  the contract file is invalid
     """
     from netcontract.compose.lint import LintOptions, lint
+    from netcontract.compose.project import ComposeOptions
 
     options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
     with user_errors():
@@ -147,6 +147,7 @@ def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, pro
            profiles: tuple[str, ...], env_files: tuple[str, ...], command: str) -> str:
     import yaml
 
+    from netcontract.compose.project import ComposeOptions
     from netcontract.contract import contract_from_data
     from netcontract.draft.sources import draft_from_compose
 

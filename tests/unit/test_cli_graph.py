@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netcontract.cli import graph as cli_graph
 from netcontract.cli.main import main
 from netcontract.errors import EngineError, NoProjectError
 from netcontract.live.checker import CheckOptions
@@ -75,7 +74,7 @@ def test_live_draws_failures_red(monkeypatch: pytest.MonkeyPatch) -> None:
                  src="frontend", dst="db")
     good = Result("reach:backend->db:5432@data_tier", "reach", "backend->db", Verdict.PASS, "ok", "ok",
                   src="backend", dst="db")
-    monkeypatch.setattr(cli_graph, "check", _fake_check(Report(CONTRACT, (bad, good), project="other")))
+    monkeypatch.setattr("netcontract.live.checker.check", _fake_check(Report(CONTRACT, (bad, good), project="other")))
     code, out, err = _run("-c", CONTRACT, "--live", "--project", "other")
     assert code == 0
     assert 'svc_frontend ==>|"isolation"| svc_db' in out
@@ -89,7 +88,7 @@ def test_live_draws_failures_red(monkeypatch: pytest.MonkeyPatch) -> None:
     (NoProjectError("no compose project"), 2),
 ])
 def test_live_errors_map_to_exit_codes(monkeypatch: pytest.MonkeyPatch, error: Exception, code: int) -> None:
-    monkeypatch.setattr(cli_graph, "check", _fake_check(error))
+    monkeypatch.setattr("netcontract.live.checker.check", _fake_check(error))
     got, out, err = _run("-c", CONTRACT, "--live", "--project", "other")
     assert got == code and out == ""
     assert err.strip() == f"netcontract: {error}"
