@@ -78,6 +78,7 @@ class Result:
     service: str = ""  # the contract service a structural result is about
     containers: tuple[str, ...] = ()  # names of the containers a violation points at
     location: str = ""  # where a static result's service is declared (compose file:line)
+    executor: str = ""  # probes: netns, exec or sidecar (whose code made the observation)
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, Kind):  # read back from a JSON report, or written as a plain string

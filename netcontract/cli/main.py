@@ -62,15 +62,19 @@ def main() -> None:
               help="Run reachability, isolation and DNS probes (--no-probes: structural checks only).")
 @click.option("--executor", type=click.Choice([m.value for m in ExecutorMode]), default="auto",
               show_default=True,
-              help="exec: tools inside each container; sidecar: a probe container sharing its network "
-                   "namespace; auto: exec where the tools exist, sidecar otherwise.")
+              help="netns: netcontract's own sockets inside each container's network namespace (root, on "
+                   "the engine's host; nothing of the container runs); exec: the container's own tools; "
+                   "sidecar: a probe container sharing its network namespace; auto: netns where possible, "
+                   "else exec where the tools exist, else sidecar.")
 @click.option("--probe-image", envvar="NETCONTRACT_PROBE_IMAGE", default=DEFAULT_PROBE_IMAGE,
               show_default=True, show_envvar=True, metavar="IMAGE",
               help="Image for sidecar probes; needs sh and busybox-style nc, nslookup, ping.")
 @click.option("--pull/--no-pull", default=True, show_default=True,
               help="Pull the probe image when it is not present.")
 @click.option("--timeout", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
-              metavar="SECONDS", help="Per-probe timeout; a dropped packet costs this long.")
+              metavar="SECONDS", help="Per-probe timeout for exec and sidecar (a dropped packet costs this long); "
+                                    "netns calibrates its own window (at least 0.1 s) and uses this for "
+                                    "retries.")
 @click.option("--retries", type=click.IntRange(0, 5), default=1, show_default=True,
               help="Repeat probes whose observation differs from the expectation, doubling the timeout.")
 @click.option("--concurrency", type=click.IntRange(1, 128), default=16, show_default=True,

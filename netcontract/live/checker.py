@@ -94,6 +94,7 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             plan = plan_probes(contract, state)
             runner = ProbeRunner(engine, options.run)
             results += runner.run(plan, contract, state, progress)
+            notes += runner.notes
         else:
             notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
     finally:

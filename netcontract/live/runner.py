@@ -1,31 +1,38 @@
-"""Executors and concurrency: run each source's probe batch and judge what came back.
+"""Executors and concurrency: observe every source's probes, repeat what the judge asks for, judge.
 
-One `docker exec` (or one sidecar) per source container runs all of that
-source's probes at once; sources run concurrently under `concurrency`. Only
-probes whose observation differs from the expectation are repeated, with a
-longer timeout, within an overall deadline.
+Executors (`--executor`):
+- `netns`: sockets netcontract opens inside each source container's network namespace, all
+  sources on one selector (live/netns.py). Nothing of the container runs; our code reads the
+  kernel's answers and Docker's DNS packets.
+- `exec`: one `docker exec` per source runs a batch script with the container's own tools.
+- `sidecar`: the same script in a short-lived probe container sharing the source's namespace.
+- `auto`: netns where this process can enter the namespace (root on the engine's host), else
+  exec, else sidecar.
+
+Only probes whose observation the judge says differs from the expectation are repeated, with a
+longer window, within an overall deadline. netns negatives are judged on a window calibrated from
+the same source's answered probes (probe/timing.py).
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from netcontract.contract import Contract
 from netcontract.errors import EngineError
 from netcontract.live.interface import LiveEngine
-from netcontract.probe.observation import Observation, Outcome, Probe
-from netcontract.probe.parse import parse_batch
+from netcontract.live.namespaces import HostNamespaces, NamespaceProber, is_address
+from netcontract.live.netns import NetnsRun, NetnsSource
+from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.plan import Expectation, ProbePlan, SourcePlan
-from netcontract.probe.script import batch_script
-from netcontract.probe.timing import Timing
+from netcontract.probe.timing import NETNS_MULTIPLE, Timing
 from netcontract.probe.verdicts import judge_source, to_retry
 from netcontract.results import Result
 from netcontract.state import State
@@ -34,7 +41,8 @@ DEFAULT_PROBE_IMAGE = "busybox:1.36"
 
 
 class ExecutorMode(enum.StrEnum):
-    AUTO = "auto"  # exec where the container has the tools, a sidecar otherwise
+    AUTO = "auto"  # netns where possible, else exec where the container has the tools, else a sidecar
+    NETNS = "netns"  # our own sockets inside each source's network namespace (root, engine on this host)
     EXEC = "exec"  # only the tools inside the source container
     SIDECAR = "sidecar"  # always a probe container sharing the source's network namespace
 
@@ -61,20 +69,23 @@ _R = TypeVar("_R")
 
 @dataclass
 class _Batch:
-    executor: str  # "exec" or "sidecar"
+    executor: str  # "netns", "exec" or "sidecar"
     problem: str = ""  # set when no executor can run this source's probes
     auto: bool = False  # exec, but move to a sidecar when the container lacks sh or tools
 
 
 class ProbeRunner:
-    def __init__(self, engine: LiveEngine, options: RunOptions) -> None:
+    def __init__(self, engine: LiveEngine, options: RunOptions, prober: NamespaceProber | None = None) -> None:
         self.engine = engine
         self.options = options
+        self.prober: NamespaceProber = prober if prober is not None else HostNamespaces()
         self.run_id = uuid.uuid4().hex[:12]
         self.cancelled = threading.Event()
+        self.notes: list[str] = []
         self._image_problem: str | None = None
         self._image_checked = False
         self._lock = threading.Lock()
+        self._fallbacks: dict[str, str] = {}  # auto: container id -> why netns was not possible
 
     # -- public -------------------------------------------------------------------------
     def run(self, plan: ProbePlan, contract: Contract, state: State,
@@ -83,20 +94,36 @@ class ProbeRunner:
 
         Retries run as a second pass, after every first batch has finished: a
         probe that timed out because the machine was busy gets its second try
-        on a quiet machine, with a doubled timeout.
+        on a quiet machine, with a doubled window.
         """
         started = time.monotonic()
+        timing = self.options.timing
         results: list[Result] = list(plan.settled)
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="probe")
         try:
-            runs = self._parallel(pool, self._first, list(plan.sources), progress)
+            runs = [_SourceRun(sp, self._choose(sp)) for sp in plan.sources]
+            self._note_executors(runs)
+            spaces = [r for r in runs if r.batch.executor == "netns" and not r.batch.problem]
+            others = [r for r in runs if r not in spaces]
+            futures = [pool.submit(self._first, r) for r in others]
+            if spaces:
+                self._netns(spaces, timing.netns_first, _SourceRun.everything)
+                self._calibrate(spaces)
+                if progress:
+                    progress(len(spaces), len(runs))
+            self._wait(futures, progress, offset=len(spaces), total=len(runs))
             for attempt in range(1, self.options.retries + 1):
-                timeout = self.options.timing.attempt(attempt)
-                remaining = self.options.timing.budget - (time.monotonic() - started)
+                window = timing.attempt(attempt)
+                remaining = timing.budget - (time.monotonic() - started)
                 pending = [r for r in runs if r.pending()]
-                if not pending or remaining < timeout + 1 or self.cancelled.is_set():
+                if not pending or remaining < window + 1 or self.cancelled.is_set():
                     break
-                self._parallel(pool, functools.partial(self._retry, timeout=timeout), pending, None)
+                pending_ns = [r for r in pending if r.batch.executor == "netns"]
+                futures = [pool.submit(self._retry, r, window) for r in pending if r not in pending_ns]
+                if pending_ns:
+                    self._netns(pending_ns, window, _SourceRun.disagreeing)
+                self._wait(futures, None)
+            self._note_windows(spaces)
             # A container that stopped or restarted while it was probed (or probed from)
             # makes its timeouts meaningless: those results become ERRORs.
             watched = {c.id: c.started_at for c in state.containers if c.running and c.service in contract.services}
@@ -115,23 +142,132 @@ class ProbeRunner:
         return results
 
     @staticmethod
-    def _parallel(pool: ThreadPoolExecutor, fn: Callable[[_T], _R], items: list[_T],
-                  progress: Progress | None) -> list[_R]:
-        futures = [pool.submit(fn, item) for item in items]
+    def _wait(futures: list[Future[_R]], progress: Progress | None, offset: int = 0, total: int = 0) -> list[_R]:
         for done, fut in enumerate(as_completed(futures), start=1):
             fut.result()  # re-raise a worker's exception here
             if progress:
-                progress(done, len(futures))
+                progress(offset + done, total or len(futures))
         return [f.result() for f in futures]
 
-    # -- one source ---------------------------------------------------------------------
-    def _first(self, sp: SourcePlan) -> _SourceRun:
+    # -- netns: every source on one selector ----------------------------------------------
+    def _netns(self, runs: list[_SourceRun], window: float, which: Callable[[_SourceRun], list[Expectation]]) -> None:
+        """One netns pass over `runs`, probing `which(run)` of each: every expectation (the first pass), the
+        timeouts (calibration) or what the judge wants repeated (retries)."""
         t0 = time.monotonic()
-        run = _SourceRun(sp, self._choose(sp))
+        redo = which is not _SourceRun.everything
+        todo = {id(r): which(r) for r in runs}
+        if self.cancelled.is_set():
+            for r in runs:
+                r.obs.update({e.id: [Observation(Outcome.ERROR, detail="check interrupted")] for e in todo[id(r)]})
+            return
+        names = self._resolve_names(runs, todo)
+        sources: list[NetnsSource] = []
+        layout: list[tuple[_SourceRun, list[tuple[Probe, str, Observation | None]]]] = []
+        for r in runs:
+            slots: list[tuple[Probe, str, Observation | None]] = []
+            for e in todo[id(r)]:
+                for target in e.targets:
+                    for address, problem in _addresses(e, target, names.get((id(r), target))):
+                        probe = Probe(f"p{len(slots)}", e.probe_kind, address, e.port)
+                        slots.append((probe, e.id, problem))
+            sources.append(NetnsSource(r.plan.container.id, r.plan.container.pid,
+                                       tuple(p for p, _, problem in slots if problem is None)))
+            layout.append((r, slots))
+        seen = self.prober.run(sources, window) if any(s.probes for s in sources) else NetnsRun()
+        elapsed = time.monotonic() - t0
+        for r, slots in layout:
+            obs: dict[str, list[Observation]] = {e.id: [] for e in todo[id(r)]}
+            for probe, rid, problem in slots:
+                key = (r.plan.container.id, probe.key)
+                got = problem or seen.observations.get(key)
+                obs[rid].append(got or Observation(Outcome.ERROR, detail="netns run returned no observation"))
+                if got is not None and key in seen.latency_ms and got.outcome not in (Outcome.ERROR, Outcome.TIMEOUT):
+                    # answered (a connect, a refusal, an echo reply, a DNS response): how long this kind of
+                    # path takes to answer from this source right now
+                    r.slowest[probe.kind] = max(r.slowest.get(probe.kind, 0.0), seen.latency_ms[key] / 1000)
+            r.obs.update(obs)
+            r.windows.update({e.id: window for e in todo[id(r)]})
+            r.elapsed += elapsed
+            if redo:
+                for e in todo[id(r)]:
+                    r.attempts[e.id] = r.attempts.get(e.id, 1) + 1
+
+    def _resolve_names(self, runs: list[_SourceRun], todo: dict[int, list[Expectation]]
+                       ) -> dict[tuple[int, str], Observation]:
+        """TCP and ICMP targets given as names (egress canaries) are resolved from inside the source first."""
+        wanted = {(id(r), t) for r in runs for e in todo[id(r)] if e.probe_kind is not ProbeKind.DNS
+                  for t in e.targets if not is_address(t)}
+        if not wanted:
+            return {}
+        sources = []
+        for r in runs:
+            mine = sorted(t for rid, t in wanted if rid == id(r))
+            if mine:
+                sources.append(NetnsSource(r.plan.container.id, r.plan.container.pid,
+                                           tuple(Probe(f"n{i}", ProbeKind.DNS, t) for i, t in enumerate(mine))))
+        seen = self.prober.run(sources, self.options.timing.netns_first)
+        out: dict[tuple[int, str], Observation] = {}
+        for r in runs:
+            mine = sorted(t for rid, t in wanted if rid == id(r))
+            for i, t in enumerate(mine):
+                out[(id(r), t)] = seen.observations.get((r.plan.container.id, f"n{i}"),
+                                                        Observation(Outcome.ERROR, detail="no DNS observation"))
+        return out
+
+    def _calibrate(self, runs: list[_SourceRun]) -> None:
+        """Every timeout must have had the window that answers of its kind call for: NETNS_MULTIPLE times the
+        slowest answer of that kind (TCP, ICMP, DNS) from the same source, or from any source if slower."""
+        timing = self.options.timing
+        everywhere: dict[ProbeKind, float] = {}
+        for r in runs:
+            for kind, slowest in r.slowest.items():
+                everywhere[kind] = max(everywhere.get(kind, 0.0), slowest)
+        needed: dict[int, dict[str, float]] = {}
+        for r in runs:
+            want = {e.id: timing.netns_window(max(r.slowest.get(e.probe_kind, 0.0),
+                                                  everywhere.get(e.probe_kind, 0.0)))
+                    for e in r.negatives()}
+            short = {rid: w for rid, w in want.items() if w > r.windows.get(rid, 0.0)}
+            if short:
+                needed[id(r)] = short
+        if not needed:
+            return
+        slow = [r for r in runs if id(r) in needed]
+        window = max(w for short in needed.values() for w in short.values())
+        self._netns(slow, window, lambda r: [e for e in r.plan.expectations if e.id in needed[id(r)]])
+
+    def _note_windows(self, runs: list[_SourceRun]) -> None:
+        """Say in the report which windows the negatives were judged on, and why."""
+        windows: dict[ProbeKind, float] = {}
+        slowest: dict[ProbeKind, float] = {}
+        for r in runs:
+            for e in r.negatives():
+                windows[e.probe_kind] = min(windows.get(e.probe_kind, 1e9), r.windows.get(e.id, 0.0))
+            for kind, s in r.slowest.items():
+                slowest[kind] = max(slowest.get(kind, 0.0), s)
+        if not runs:
+            return
+        parts = [f"{kind.value} {windows[kind] * 1000:.0f} ms (slowest answer {slowest.get(kind, 0.0) * 1000:.1f} ms)"
+                 for kind in ProbeKind if kind in windows]
+        self.notes.append("netns: timeouts judged on windows of at least " + (", ".join(parts) or "-")
+                          + f"; floor {self.options.timing.netns_first * 1000:.0f} ms, "
+                          f"{NETNS_MULTIPLE}x the slowest answer of the same kind")
+
+    def _note_executors(self, runs: list[_SourceRun]) -> None:
+        mode = self.options.mode
+        if mode is ExecutorMode.AUTO:
+            fallback = sorted(set(self._fallbacks.values()))
+            if fallback:
+                self.notes.append("auto: netns not possible (" + "; ".join(fallback)[:300] + "): exec or sidecar "
+                                  "used, whose verdicts trust the tools they run (docs/security.md)")
+
+    # -- one source (exec, sidecar) -------------------------------------------------------
+    def _first(self, run: _SourceRun) -> _SourceRun:
+        t0 = time.monotonic()
         if run.batch.problem:
             run.problem = run.batch.problem
         else:
-            run.obs = self._observe(sp, list(sp.expectations), run.batch, self.options.timeout)
+            run.obs = self._observe(run.plan, list(run.plan.expectations), run.batch, self.options.timeout)
         run.elapsed = time.monotonic() - t0
         return run
 
@@ -145,10 +281,18 @@ class ProbeRunner:
         return run
 
     def _choose(self, sp: SourcePlan) -> _Batch:
-        if self.options.mode is ExecutorMode.SIDECAR:
+        mode = self.options.mode
+        if mode in (ExecutorMode.NETNS, ExecutorMode.AUTO):
+            why = self.prober.problem(sp.container)
+            if why is None:
+                return _Batch("netns")
+            if mode is ExecutorMode.NETNS:
+                return _Batch("netns", problem=f"netns executor: {why}")
+            self._fallbacks[sp.container.id] = why
+        if mode is ExecutorMode.SIDECAR:
             return self._sidecar()
         # exec, or auto: the first exec doubles as tool detection (see batch_script)
-        return _Batch("exec", auto=self.options.mode is ExecutorMode.AUTO)
+        return _Batch("exec", auto=mode is ExecutorMode.AUTO)
 
     def _sidecar(self) -> _Batch:
         return _Batch("sidecar", problem=self._probe_image_problem() or "")
@@ -176,6 +320,9 @@ class ProbeRunner:
                 owner.append(e.id)
         if self.cancelled.is_set():
             return {e.id: [Observation(Outcome.ERROR, detail="check interrupted")] for e in exps}
+        from netcontract.probe.parse import parse_batch
+        from netcontract.probe.script import batch_script
+
         try:
             if batch.executor == "exec":
                 argv = ["sh", "-c", batch_script(probes, timeout, require_tools=batch.auto)]
@@ -223,16 +370,40 @@ class _SourceRun:
     attempts: dict[str, int] = field(default_factory=dict)
     problem: str = ""
     elapsed: float = 0.0
+    windows: dict[str, float] = field(default_factory=dict)  # netns: expectation id -> its last window
+    slowest: dict[ProbeKind, float] = field(default_factory=dict)  # netns: slowest answer by kind, seconds
+
+    def everything(self) -> list[Expectation]:
+        return list(self.plan.expectations)
 
     def disagreeing(self) -> list[Expectation]:
         return to_retry(self.plan.expectations, self.obs)
 
+    def negatives(self) -> list[Expectation]:
+        """Expectations with an observation that is only a timeout: the ones a window decides."""
+        return [e for e in self.plan.expectations
+                if any(o.outcome is Outcome.TIMEOUT for o in self.obs.get(e.id, ()))]
+
     def pending(self) -> bool:
-        return not self.problem and bool(self.disagreeing())
+        return not self.problem and not self.batch.problem and bool(self.disagreeing())
 
     def judge(self, contract: Contract, state: State, void: Collection[str] = ()) -> list[Result]:
-        return judge_source(self.plan, self.obs, contract=contract, state=state, problem=self.problem, void=void,
-                            attempts=self.attempts, duration=self.elapsed)
+        results = judge_source(self.plan, self.obs, contract=contract, state=state,
+                               problem=self.problem or self.batch.problem, void=void,
+                               attempts=self.attempts, duration=self.elapsed)
+        return [replace(r, executor=self.batch.executor) for r in results]
+
+
+def _addresses(e: Expectation, target: str, resolved: Observation | None
+               ) -> list[tuple[str, Observation | None]]:
+    """The addresses a netns probe goes to, each with the observation that replaces it when it cannot be sent."""
+    if e.probe_kind is ProbeKind.DNS or is_address(target):
+        return [(target, None)]
+    if resolved is not None and resolved.outcome is Outcome.OK and resolved.addresses:
+        return [(a, None) for a in resolved.addresses]
+    why = resolved.outcome.value if resolved is not None else "not asked"
+    return [(target, Observation(Outcome.ERROR, tool="netns",
+                                 detail=f"{target} does not resolve from here ({why}): give its address"))]
 
 
 def _lacks_tools(code: int | None, text: str) -> bool:

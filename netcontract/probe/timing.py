@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+NETNS_FLOOR = 0.1  # seconds: no netns negative is ever judged on a shorter window
+NETNS_MULTIPLE = 10  # a source's timeouts wait at least this many times its slowest answer of the same kind
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -39,3 +42,19 @@ class Timing:
     def whole_seconds(window: float) -> int:
         """For tools that count whole seconds (busybox nc -w, ping -W): never below 1."""
         return max(1, math.ceil(window))
+
+    # -- the in-namespace prober ------------------------------------------------------------------
+    # Its answers come from the kernel and Docker's DNS in well under a millisecond on an idle host,
+    # so its first window is short; the window that negatives are finally judged on is calibrated
+    # per source from that source's own answered probes in the same run.
+
+    @property
+    def netns_first(self) -> float:
+        """The first netns window: the floor (an answered probe ends long before it)."""
+        return NETNS_FLOOR
+
+    def netns_window(self, slowest_answer: float | None) -> float:
+        """The window a netns source's negatives must have had, from its slowest answered probe (seconds):
+        NETNS_MULTIPLE times that, never below the floor, never above the first retry's window."""
+        wanted = NETNS_MULTIPLE * (slowest_answer or 0.0)
+        return min(max(NETNS_FLOOR, wanted), max(NETNS_FLOOR, self.attempt(1)))

@@ -87,33 +87,37 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
             return Verdict.PASS, ""
         return Verdict.ERROR, f"unexpected observation {obs[0].outcome.value}"
     if exp.expect is Expect.RESOLVE:
-        o = obs[0]
-        if o.outcome is Outcome.ERROR:
-            return Verdict.ERROR, f"probe could not run: {o.detail}"
-        if o.outcome is not Outcome.OK or not o.addresses:
+        errors = [o for o in obs if o.outcome is Outcome.ERROR]
+        if errors:
+            return Verdict.ERROR, f"probe could not run: {errors[0].detail}"
+        got = [a for o in obs if o.outcome is Outcome.OK for a in o.addresses]
+        if not got:
             why = "" if attached or not network else f" because {exp.src} is not attached to {network}"
-            return Verdict.FAIL, f"{exp.targets[0]} does not resolve from {exp.src} ({o.outcome.value}){why}"
-        foreign = [a for a in o.addresses if a not in exp.addresses]
+            seen = "/".join(dict.fromkeys(o.outcome.value for o in obs))
+            return Verdict.FAIL, f"{exp.targets[0]} does not resolve from {exp.src} ({seen}){why}"
+        foreign = [a for a in dict.fromkeys(got) if a not in exp.addresses]
         if foreign:
             who = "; ".join(f"{a} is {_owner(state, a)}" for a in foreign)
             return Verdict.FAIL, f"{exp.targets[0]} also answers with addresses that are not {exp.dst}'s: {who}"
         return Verdict.PASS, ""
-    # NO_RESOLVE
-    o = obs[0]
-    if o.outcome is Outcome.NXDOMAIN:
-        return Verdict.PASS, ""
-    if o.outcome is Outcome.OK and o.addresses:
-        who = "; ".join(f"{a} is {_owner(state, a)}" for a in o.addresses)
-        via = [n for a in o.addresses for n in _networks_of(state, a) if source.endpoint(n) is not None]
+    # NO_RESOLVE: no question asked (A, and AAAA where asked) may come back with an address
+    leaked = list(dict.fromkeys(a for o in obs if o.outcome is Outcome.OK for a in o.addresses))
+    if leaked:
+        who = "; ".join(f"{a} is {_owner(state, a)}" for a in leaked)
+        via = [n for a in leaked for n in _networks_of(state, a) if source.endpoint(n) is not None]
         src_tiers = contract.services[exp.src].tiers if exp.src in contract.services else ()
         tier_of = contract.network_tier()
         wrong = [n for n in dict.fromkeys(via) if tier_of.get(n) not in src_tiers]
         cause = "; ".join(f"{exp.src} is attached to {n}, which the contract does not give it" for n in wrong)
         return Verdict.FAIL, f"{exp.targets[0]} resolves from {exp.src}: {who} ({cause or exp.context})"
-    if o.outcome is Outcome.TIMEOUT:
+    unproven = [o for o in obs if o.outcome not in (Outcome.NXDOMAIN, Outcome.NODATA)]
+    if not unproven:
+        return Verdict.PASS, ""  # the resolver said so: NXDOMAIN, or NOERROR without an address
+    if all(o.outcome in (Outcome.TIMEOUT, Outcome.SERVFAIL) for o in unproven):
         if control_ok:
             return Verdict.PASS, ""
         return Verdict.ERROR, f"no DNS answer, and {exp.src}'s resolver did not answer its own name either"
+    o = unproven[0]
     return Verdict.ERROR, f"probe could not run: {o.detail or o.outcome.value}"
 
 

@@ -25,6 +25,7 @@ def result_dict(r: Result) -> dict[str, Any]:
         "src": r.src,
         "dst": r.dst,
         "tier": r.tier,
+        "executor": r.executor,
     }
 
 

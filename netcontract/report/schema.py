@@ -46,6 +46,9 @@ _RESULT: dict[str, Any] = {
         "src": _text("Probe source service; empty for structural checks."),
         "dst": _text("Probe target service, or the name or canary probed; may be empty."),
         "tier": _text("Tier key the check is about; may be empty."),
+        "executor": _text("Probes: netns (netcontract's own sockets in the source's network namespace), exec "
+                          "(the container's own tools) or sidecar (a probe container); empty for structural "
+                          "checks. Added in netcontract 0.2; absent from older reports."),
     },
 }
 

@@ -1,0 +1,70 @@
+"""Where the netns executor may run, and the one call that runs it: the `NamespaceProber` Protocol.
+
+`HostNamespaces` is the real one: it decides per container whether this
+process can probe from inside its network namespace (root on the engine's own
+host, the container's pid really being that container) and runs
+`live.netns.run_netns`. The runner's unit tests give it a fake with canned
+observations instead.
+
+Why the cgroup check: a pid from the engine is only meaningful when the engine
+runs on this host. With a remote DOCKER_HOST (or Docker Desktop's VM) the same
+number names an unrelated local process, and probing from its namespace would
+test the wrong machine. `/proc/<pid>/cgroup` names the container's id on every
+Docker cgroup layout (cgroupfs and systemd drivers, v1 and v2).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from typing import Protocol
+
+from netcontract.live.netns import NetnsRun, NetnsSource, NetnsUnavailable, check_access, run_netns
+from netcontract.state import Container
+
+
+class NamespaceProber(Protocol):
+    def problem(self, container: Container) -> str | None:
+        """None when probes can run inside `container`'s network namespace, else a one-line reason."""
+        ...
+
+    def run(self, sources: Sequence[NetnsSource], window: float) -> NetnsRun:
+        """Every probe of every source, each with `window` seconds for its answer."""
+        ...
+
+
+class HostNamespaces:
+    """The real prober: setns into containers of an engine on this host."""
+
+    def __init__(self) -> None:
+        self._host_problem: str | None = None
+
+    def problem(self, container: Container) -> str | None:
+        if self._host_problem is not None:
+            return self._host_problem
+        if container.pid <= 0:
+            return f"{container.name} has no process (not running)"
+        try:
+            with open(f"/proc/{container.pid}/cgroup", encoding="utf-8", errors="replace") as f:
+                cgroup = f.read()
+        except OSError:
+            return f"no process {container.pid} on this host: the engine runs elsewhere"
+        if container.id not in cgroup:
+            return (f"process {container.pid} on this host is not {container.name}: the engine runs elsewhere "
+                    "(remote DOCKER_HOST, Docker Desktop, rootless)")
+        try:
+            return check_access(container.pid)
+        except NetnsUnavailable as exc:
+            self._host_problem = str(exc)
+            return self._host_problem
+
+    def run(self, sources: Sequence[NetnsSource], window: float) -> NetnsRun:
+        return run_netns(sources, window)
+
+
+def is_address(target: str) -> bool:
+    try:
+        ipaddress.ip_address(target)
+    except ValueError:
+        return False
+    return True
