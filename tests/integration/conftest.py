@@ -164,18 +164,20 @@ class Netcontract:
         **os.environ, "NETCONTRACT_PROBE_IMAGE": PROBE_IMAGE, "NO_COLOR": "1",
     })
     started: list[subprocess.Popen[str]] = field(default_factory=list)
+    prefix: tuple[str, ...] = ()  # e.g. setpriv dropping CAP_SYS_ADMIN (see `cli_no_netns`)
 
     def argv(self, *args: str, contract: Path = CONTRACT, fmt: str = "json") -> list[str]:
-        return [NETCONTRACT, "check", "-c", str(contract), "--no-pull", "--format", fmt, *args]
+        return [*self.prefix, NETCONTRACT, "check", "-c", str(contract), "--no-pull", "--format", fmt, *args]
 
     def run(self, *argv: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliRun:
-        proc = subprocess.run([NETCONTRACT, *argv], capture_output=True, text=True, timeout=timeout,
+        proc = subprocess.run([*self.prefix, NETCONTRACT, *argv], capture_output=True, text=True, timeout=timeout,
                               env={**self.env, **(env or {})}, cwd=REPO)
         return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
     def check(self, *args: str, contract: Path = CONTRACT, fmt: str = "json",
               env: dict[str, str] | None = None, timeout: float = 120) -> CliRun:
-        return self.run(*self.argv(*args, contract=contract, fmt=fmt)[1:], env=env, timeout=timeout)
+        return self.run(*self.argv(*args, contract=contract, fmt=fmt)[len(self.prefix) + 1:], env=env,
+                        timeout=timeout)
 
     def start(self, *args: str, contract: Path = CONTRACT) -> subprocess.Popen[str]:
         """A check in the background (for signals and kills); finish it with `finish`."""
@@ -206,10 +208,25 @@ class Netcontract:
         return CliRun(proc.returncode, out, err)
 
 
+# Root without CAP_SYS_ADMIN: the engine's socket is still usable, but no namespace can be
+# entered, as for netcontract in a container or under a restricted CI runner. `auto` then
+# falls back to exec and sidecars.
+NO_NETNS = ("setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", "--")
+
+
 @pytest.fixture
 def cli() -> Iterator[Netcontract]:
     """The CLI; a check a test started in the background is interrupted (then killed) if still running."""
-    runner = Netcontract()
+    yield from _cli(Netcontract())
+
+
+@pytest.fixture
+def cli_no_netns() -> Iterator[Netcontract]:
+    """The CLI without CAP_SYS_ADMIN: `--executor auto` cannot use netns and falls back to exec/sidecar."""
+    yield from _cli(Netcontract(prefix=NO_NETNS))
+
+
+def _cli(runner: Netcontract) -> Iterator[Netcontract]:
     yield runner
     for proc in runner.started:
         if proc.poll() is None:

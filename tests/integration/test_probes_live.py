@@ -89,11 +89,28 @@ def test_egress_structural_passes_on_healthy_stack(healthy_run):
 # -- executors: sidecar for what has no tools, exec never passes without them ----------------
 
 
-def test_auto_executor_probes_tool_less_sources_through_sidecars(healthy_run):
+def test_auto_executor_probes_from_inside_every_namespace_as_root(healthy_run):
     db = probe_results(healthy_run.run, "db")
     assert len(db) >= 15 and all(r["verdict"] == "PASS" for r in db), [r for r in db if r["verdict"] != "PASS"]
+    # root on the engine's host: netns for every source, tools or not, and no sidecar
+    assert {r["executor"] for r in probe_results(healthy_run.run)} == {"netns"}
+    assert healthy_run.sidecar_sources == set()
+
+
+def test_auto_executor_without_netns_uses_exec_and_sidecars(stack, cli_no_netns):
+    started = time.time()
+    run = cli_no_netns.check(*RELIABLE)
+    ended = time.time()
+
+    assert run.code == 0, run
+    db = probe_results(run, "db")
+    assert len(db) >= 15 and all(r["verdict"] == "PASS" for r in db), [r for r in db if r["verdict"] != "PASS"]
     # exec where the tools exist, a sidecar only for the three images without them
-    assert healthy_run.sidecar_sources == set(TOOLLESS)
+    assert stack.sidecar_sources(started, ended) == set(TOOLLESS)
+    assert {r["executor"] for r in probe_results(run, "backend")} == {"exec"}
+    assert {r["executor"] for r in probe_results(run, "db")} == {"sidecar"}
+    note = [n for n in run.report["notes"] if n.startswith("auto: netns not possible")]
+    assert note and "CAP_SYS_ADMIN" in note[0], run.report["notes"]
 
 
 def test_sidecar_executor_probes_every_source_through_sidecars(stack, cli):
@@ -131,9 +148,9 @@ def test_exec_executor_on_shell_less_source_explains_the_error(stack, cli):
     assert isolation and all("isolation is unproven" in r["reason"] for r in isolation)
 
 
-def test_missing_probe_image_is_error_naming_the_option(stack, cli):
+def test_missing_probe_image_is_error_naming_the_option(stack, cli_no_netns):
     image = "netcontract-test/no-such-probe-image:local"
-    run = cli.check("--probe-image", image, *RELIABLE)
+    run = cli_no_netns.check("--probe-image", image, *RELIABLE)
 
     assert run.code == 3, run
     assert not run.verdicts("FAIL")
@@ -273,7 +290,7 @@ def test_egress_canary_blocked_then_reached(stack, cli, contracts, objects, rest
 def test_container_killed_mid_check(stack, cli, restore, service, executor):
     restore(service)
     name = stack.container(service)
-    proc = cli.start("--timeout", "2")
+    proc = cli.start("--executor", executor, "--timeout", "2")
     # kill the source while its own batch runs: its negative probes need the whole 2 s
     # timeout to count as blocked, so none of them can have finished honestly before the kill
     if executor == "exec":
