@@ -60,6 +60,17 @@ class Tier(_Model):
     network: NetworkName = Field(description="The Docker network's real name, e.g. devonboarder_data_tier.")
     driver: str = Field("bridge", description="Expected network driver.")
     internal: bool = Field(False, description="Whether the network must be `internal: true` (no egress).")
+    ipv6: bool | None = Field(
+        None,
+        description="Whether the network must have IPv6 enabled (EnableIPv6); unset: not checked. "
+                    "Every family a member has is probed either way.",
+    )
+    host: Literal["report", "deny"] = Field(
+        "report",
+        description="For members whose tiers are all internal: `report` shows whether the Docker host answers "
+                    "on the network's gateway and the default bridge (engines allow that by design); `deny` "
+                    "makes an answer a failure.",
+    )
     description: str | None = Field(None, description="Free text for people; not checked.")
 
 
@@ -102,6 +113,11 @@ class Policy(_Model):
     )
     egress_canaries: tuple[Canary, ...] = Field(
         (), description="Targets that services whose tiers are all internal must not reach."
+    )
+    host_ports: tuple[Port, ...] = Field(
+        (),
+        description="TCP ports on the Docker host that services whose tiers are all internal are probed on, "
+                    "through each network's gateway and the default bridge (besides ICMP echo).",
     )
 
 

@@ -43,6 +43,7 @@ class Kind(enum.StrEnum):
     DNS = "dns"  # a name resolves to exactly the target's addresses, or not at all
     REACH = "reach"  # a path the contract allows connects
     ISOLATION = "isolation"  # a path the contract forbids is blocked
+    HOST = "host"  # the Docker host seen from a service whose tiers are all internal
 
 
 def result_id(kind: Kind, subject: str, *, item: str = "", tier: str = "") -> str:
@@ -109,6 +110,7 @@ class Report:
     command: str = "check"  # check or lint
     duration: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    engine: str = ""  # live: the engine and API version the check ran against
 
     @property
     def summary(self) -> Summary:

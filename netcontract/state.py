@@ -111,6 +111,7 @@ class State:
     source: str = "live"  # "live" or the compose file(s) a static state was read from
     live: bool = True
     notes: tuple[str, ...] = field(default=())
+    engine: str = ""  # live: "Docker 26.1.5 (API 1.45)", as the engine reports itself
 
     def network(self, name: str) -> Network | None:
         for n in self.networks:

@@ -29,16 +29,23 @@ def structural_results(contract: Contract, state: State) -> list[Result]:
     return out
 
 
+def _shape(driver: str, internal: bool, ipv6: bool | None) -> str:
+    parts = [driver, "internal" if internal else "not internal"]
+    if ipv6 is not None:
+        parts.append("IPv6" if ipv6 else "no IPv6")
+    return ", ".join(parts)
+
+
 def _networks(contract: Contract, state: State) -> Iterator[Result]:
     for key, tier in contract.tiers.items():
-        want = f"{tier.network} ({tier.driver}, {'internal' if tier.internal else 'not internal'})"
+        want = f"{tier.network} ({_shape(tier.driver, tier.internal, tier.ipv6)})"
         net = state.network(tier.network)
         rid = result_id(Kind.NETWORK, key)
         if net is None:
             yield Result(rid, Kind.NETWORK, key, Verdict.FAIL, want, "missing",
                          f"no network named {tier.network} ({_where(state)})")
             continue
-        got = f"{net.name} ({net.driver}, {'internal' if net.internal else 'not internal'})"
+        got = f"{net.name} ({_shape(net.driver, net.internal, net.ipv6 if tier.ipv6 is not None else None)})"
         problems = []
         if net.driver != tier.driver:
             problems.append(f"driver is {net.driver}, not {tier.driver}")
@@ -47,6 +54,12 @@ def _networks(contract: Contract, state: State) -> Iterator[Result]:
                 f"{tier.network} is not internal: containers on it can reach outside networks"
                 if tier.internal
                 else f"{tier.network} is internal: its members have no egress"
+            )
+        if tier.ipv6 is not None and net.ipv6 != tier.ipv6:
+            problems.append(
+                f"{tier.network} has no IPv6 (EnableIPv6 is off)" if tier.ipv6
+                else f"{tier.network} has IPv6 enabled: its members get IPv6 addresses, which engines filter "
+                     "between networks only with ip6tables on"
             )
         yield Result(rid, Kind.NETWORK, key, Verdict.FAIL if problems else Verdict.PASS, want, got, "; ".join(problems))
 

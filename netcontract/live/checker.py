@@ -12,7 +12,7 @@ from netcontract.errors import NoProjectError, NotReadyError
 from netcontract.live.interface import LiveEngine
 from netcontract.live.runner import ProbeRunner, RunOptions
 from netcontract.probe.plan import plan_probes
-from netcontract.results import Report, Result
+from netcontract.results import Kind, Report, Result, Verdict
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results
 
@@ -88,13 +88,15 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             state = engine.snapshot(project, _networks(contract))
         results: list[Result] = structural_results(contract, state) + egress_results(contract, state)
         notes: list[str] = []
-        if not state.networks and not any(c.project == project for c in state.containers):
+        if not any(state.network(t.network) for t in contract.tiers.values()) and not any(
+                c.project == project for c in state.containers):
             notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
         if options.probes:
             plan = plan_probes(contract, state)
             runner = ProbeRunner(engine, options.run)
             results += runner.run(plan, contract, state, progress)
             notes += runner.notes
+            notes += ipv6_filter_notes(results)
         else:
             notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
     finally:
@@ -106,4 +108,18 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
         source="live",
         duration=time.monotonic() - started,
         notes=tuple(notes),
+        engine=state.engine,
     )
+
+
+def ipv6_filter_notes(results: list[Result]) -> list[str]:
+    """What the probes found about the engine's IPv6 filtering between networks."""
+    v6 = [r for r in results if r.kind is Kind.ISOLATION and r.id.endswith("/ipv6")]
+    if not v6:
+        return []
+    open_ = [r for r in v6 if r.verdict is Verdict.FAIL]
+    if open_:
+        return [f"IPv6: {len(open_)} of {len(v6)} IPv6 paths the contract forbids connect; where IPv4 on the same "
+                "path is dropped, the engine does not filter IPv6 between networks (ip6tables off)"]
+    held = [r for r in v6 if r.verdict is Verdict.PASS]
+    return [f"IPv6: {len(held)} of {len(v6)} forbidden IPv6 paths probed and blocked (the engine filters IPv6)"]

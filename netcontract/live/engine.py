@@ -8,6 +8,7 @@ and DOCKER_CERT_PATH through `docker.from_env`.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -87,14 +88,22 @@ def snapshot(client: docker.DockerClient, project: str | None, networks: Iterabl
             found[name] = detail
             ids |= set((detail.get("Containers") or {}).keys())
     containers = _inspect_all(api, sorted(ids))
-    # networks the containers are on besides the tiers: needed to tell internal from not
-    extra = sorted({n for c in containers for n in c.networks} - set(found))
+    # networks the containers are on besides the tiers: needed to tell internal from not; and the
+    # default bridge, whose host address internal-only services are probed against
+    extra = sorted(({n for c in containers for n in c.networks} | {"bridge"}) - set(found))
     with engine_errors("reading networks"):
         for name in extra:
             with contextlib.suppress(docker.errors.NotFound):
                 found[name] = api.inspect_network(name)
     nets = tuple(network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found)
-    return State(project=project, networks=nets, containers=tuple(containers))
+    return State(project=project, networks=nets, containers=tuple(containers), engine=_engine_version(api))
+
+
+def _engine_version(api: Any) -> str:
+    with contextlib.suppress(*_ENGINE_ERRORS):
+        v = api.version()
+        return f"Docker {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, client API {api.api_version})"
+    return "Docker (version unknown)"
 
 
 def _inspect_all(api: Any, ids: list[str]) -> list[Container]:
@@ -120,9 +129,21 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
         subnets=tuple(c["Subnet"] for c in ipam if c.get("Subnet")),
         id=raw.get("Id", ""),
         ipv6=bool(raw.get("EnableIPv6")),
-        gateways=tuple(c["Gateway"] for c in ipam if c.get("Gateway")),
+        gateways=tuple(_gateway(c) for c in ipam if _gateway(c)),
         options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
     )
+
+
+def _gateway(ipam: Mapping[str, Any]) -> str:
+    """The bridge's own address on a subnet: IPAM's Gateway, else the subnet's first host (the default
+    bridge on 20.10 reports no Gateway; Docker gives the bridge the first address)."""
+    if ipam.get("Gateway"):
+        return str(ipam["Gateway"])
+    try:
+        net = ipaddress.ip_network(str(ipam.get("Subnet") or ""), strict=False)
+    except ValueError:
+        return ""
+    return str(next(net.hosts(), "")) if net.version == 4 else ""
 
 
 def container_from_inspect(raw: Mapping[str, Any]) -> Container:

@@ -39,6 +39,7 @@ class Observation:
     detail: str = ""
     output: str = ""
     tool: str = ""
+    qtype: str = ""  # DNS: the record type this answers ("A" or "AAAA")
 
     @property
     def connected(self) -> bool:

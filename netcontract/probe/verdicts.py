@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from netcontract.contract import Contract
 from netcontract.probe.observation import Observation, Outcome
-from netcontract.probe.plan import Expect, Expectation, SourcePlan
+from netcontract.probe.plan import Expect, Expectation, SourcePlan, family_of
 from netcontract.results import Kind, Result, Verdict, pair
 from netcontract.state import Container, State
 
@@ -51,8 +51,9 @@ def evaluate(exp: Expectation, obs: Sequence[Observation], *, source: Container,
         f"[{o.tool or '?'}:{exp.targets[i] if i < len(exp.targets) else '?'}] {o.output}".rstrip()
         for i, o in enumerate(obs)
     )
-    return Result(exp.id, exp.kind, pair(exp.src, exp.dst), verdict, exp.expected, _observed(obs), reason,
-                  output=output, duration=duration, attempts=attempts, src=exp.src, dst=exp.dst, tier=exp.tier)
+    return Result(exp.id, exp.kind, pair(exp.label or exp.src, exp.dst), verdict, exp.expected, _observed(obs), reason,
+                  output=output, duration=duration, attempts=attempts, src=exp.src, dst=exp.dst, tier=exp.tier,
+                  containers=(source.name,))
 
 
 def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, contract: Contract,
@@ -78,6 +79,12 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
             how = "connects" if leaks[0].outcome is Outcome.OK else "gets `refused` (reachable, nothing listening)"
             if exp.kind is Kind.EGRESS:
                 return Verdict.FAIL, f"{exp.src} {how} to {exp.dst}: it has a way out ({exp.context})"
+            if exp.kind is Kind.HOST:
+                what = f"port {exp.port}" if exp.port else "ICMP echo"
+                seen = f"the Docker host answers {exp.src} at {exp.dst} ({what})"
+                if exp.report_only:
+                    return Verdict.PASS, f"{seen}: engines allow this by design; `host: deny` on the tier fails it"
+                return Verdict.FAIL, f"{seen} [{exp.context}]"
             cause = _leak_cause(exp, contract, network, attached)
             rule = f" [{exp.context}]" if exp.context.startswith("policy.") else ""
             return Verdict.FAIL, f"{exp.src} reaches {exp.dst} over {network} ({how}) {cause}{rule}"
@@ -99,6 +106,10 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         if foreign:
             who = "; ".join(f"{a} is {_owner(state, a)}" for a in foreign)
             return Verdict.FAIL, f"{exp.targets[0]} also answers with addresses that are not {exp.dst}'s: {who}"
+        missing = _missing(exp, obs)
+        if missing:
+            who = "; ".join(f"{a} ({_owner(state, a)})" for a in missing)
+            return Verdict.FAIL, f"{exp.targets[0]} answers without some of {exp.dst}'s addresses: {who}"
         return Verdict.PASS, ""
     # NO_RESOLVE: no question asked (A, and AAAA where asked) may come back with an address
     leaked = list(dict.fromkeys(a for o in obs if o.outcome is Outcome.OK for a in o.addresses))
@@ -119,6 +130,23 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         return Verdict.ERROR, f"no DNS answer, and {exp.src}'s resolver did not answer its own name either"
     o = unproven[0]
     return Verdict.ERROR, f"probe could not run: {o.detail or o.outcome.value}"
+
+
+def _missing(exp: Expectation, obs: Sequence[Observation]) -> list[str]:
+    """What the answer left out: for each asked family (A: IPv4, AAAA: IPv6) the answer must be all the
+    addresses that one network holds for the name (Docker answers from one shared network, with every
+    container holding the name there). Empty when it is, or when nothing is known to compare with."""
+    out: list[str] = []
+    for o in obs:
+        family = 6 if o.qtype == "AAAA" else 4
+        have = set(o.addresses) if o.outcome is Outcome.OK else set()
+        options = [w for w in ({a for a in g if family_of(a) == family} for g in exp.groups) if w]
+        if not options and not exp.groups:
+            options = [w for w in [{a for a in exp.addresses if family_of(a) == family}] if w]
+        if options and not any(have == w for w in options):
+            closest = min(options, key=lambda w: len(w - have))
+            out += sorted(closest - have)
+    return list(dict.fromkeys(out))
 
 
 def _leak_cause(exp: Expectation, contract: Contract, network: str, src_attached: bool) -> str:
@@ -205,5 +233,21 @@ def judge_source(plan: SourcePlan, obs: Observed, *, contract: Contract, state: 
         if gone and not proven_leak(e, seen):
             r = r.with_verdict(Verdict.ERROR, f"{gone[0]} stopped or restarted during the check, "
                                               "so this observation proves nothing")
+        out.append(r)
+    return _explain_ipv6_leaks(out)
+
+
+IPV6_UNFILTERED = ("IPv4 is dropped on the same path and IPv6 connects: the engine does not filter IPv6 between "
+                   "networks (ip6tables off: the default before Docker 27, and still switchable off)")
+
+
+def _explain_ipv6_leaks(results: list[Result]) -> list[Result]:
+    """An IPv6 leak whose IPv4 twin is blocked says so, and names the likely cause."""
+    by_id = {r.id: r for r in results}
+    out = []
+    for r in results:
+        twin = by_id.get(r.id.removesuffix("/ipv6")) if r.id.endswith("/ipv6") else None
+        if r.verdict is Verdict.FAIL and r.kind is Kind.ISOLATION and twin is not None and twin.verdict is Verdict.PASS:
+            r = r.with_verdict(Verdict.FAIL, f"{r.reason}; {IPV6_UNFILTERED}")
         out.append(r)
     return out

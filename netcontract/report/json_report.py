@@ -41,6 +41,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "duration": round(report.duration, 3),
         "summary": {"passed": s.passed, "failed": s.failed, "errors": s.errors, "skipped": s.skipped},
         "notes": list(report.notes),
+        "engine": report.engine,
         "results": [result_dict(r) for r in report.results],
     }
 

@@ -79,6 +79,8 @@ REPORT_SCHEMA: dict[str, Any] = {
             "properties": {"passed": _COUNT, "failed": _COUNT, "errors": _COUNT, "skipped": _COUNT},
         },
         "notes": {"type": "array", "items": {"type": "string"}},
+        "engine": _text("The Docker engine and API version a live check ran against; empty for lint. "
+                        "Added in netcontract 0.2."),
         "results": {"type": "array", "items": {"$ref": "#/$defs/result"}},
     },
     "$defs": {"result": _RESULT},

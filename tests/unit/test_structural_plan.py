@@ -15,7 +15,7 @@ from netcontract.live.engine import container_from_inspect, network_from_inspect
 from netcontract.probe.observation import Observation, Outcome
 from netcontract.probe.plan import Expect, plan_probes
 from netcontract.probe.verdicts import evaluate
-from netcontract.results import Verdict
+from netcontract.results import Kind, Verdict
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results
 
@@ -135,10 +135,15 @@ def test_plan_covers_every_kind(contract: Contract, raw: dict[str, Any]) -> None
     iso = exps["isolation:frontend->db:5432@data_tier"]
     assert iso.expect is Expect.BLOCKED and iso.context == "policy.isolate: frontend -> db"
     assert exps["dns:db->db"].control
-    # no probe targets anything but this stack's containers
-    ips = {ep.ipv4 for c in state_of(raw).containers for ep in c.endpoints}
+    # no probe targets anything but this stack's containers, and (from services whose tiers are all
+    # internal) the host's own address on their networks
+    state = state_of(raw)
+    ips = {ep.ipv4 for c in state.containers for ep in c.endpoints}
+    gateways = {gw for n in state.networks for gw in n.gateways}
     for e in exps.values():
-        if e.probe_kind.value != "dns":
+        if e.kind is Kind.HOST:
+            assert set(e.targets) <= gateways and e.src == "db"
+        elif e.probe_kind.value != "dns":
             assert set(e.targets) <= ips
 
 
