@@ -136,14 +136,14 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
 
 def _gateway(ipam: Mapping[str, Any]) -> str:
     """The bridge's own address on a subnet: IPAM's Gateway, else the subnet's first host (the default
-    bridge on 20.10 reports no Gateway; Docker gives the bridge the first address)."""
+    bridge and IPv6 subnets on 20.10 report no Gateway; Docker gives the bridge the first address)."""
     if ipam.get("Gateway"):
         return str(ipam["Gateway"])
     try:
         net = ipaddress.ip_network(str(ipam.get("Subnet") or ""), strict=False)
     except ValueError:
         return ""
-    return str(next(net.hosts(), "")) if net.version == 4 else ""
+    return str(next(net.hosts(), ""))
 
 
 def container_from_inspect(raw: Mapping[str, Any]) -> Container:

@@ -58,3 +58,8 @@ class Timing:
         NETNS_MULTIPLE times that, never below the floor, never above the first retry's window."""
         wanted = NETNS_MULTIPLE * (slowest_answer or 0.0)
         return min(max(NETNS_FLOOR, wanted), max(NETNS_FLOOR, self.attempt(1)))
+
+    @property
+    def netns_unsampled(self) -> float:
+        """The window for a kind of path that nothing answered on in this run: --timeout, never below the floor."""
+        return max(NETNS_FLOOR, self.timeout)
