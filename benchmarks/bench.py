@@ -2,18 +2,20 @@
 """netcontract vs the naive validation script, side by side in one run, plus scaling.
 
 1. On the 7-service DevOnboarder test stack (docker-compose.test.yaml), time
-   `netcontract check` against the naive baseline that hand-written validation
-   scripts use: one `docker exec SRC ping -c1 -W1 IP` per ordered pair and
-   network, and one `docker exec SRC nslookup NAME` per alias, in a shell loop.
-   Also on a generated 7-container stack whose images all have ping and
-   nslookup, so the baseline does all of its work.
-2. Generated stacks of 8, 24 and 48 containers across three tiers: how the
-   check time grows.
+   `netcontract check` with each executor (netns; exec with sidecars, i.e.
+   auto without CAP_SYS_ADMIN; sidecar) against the naive baseline that
+   hand-written validation scripts use: one `docker exec SRC ping -c1 -W1 IP`
+   per ordered pair and network, and one `docker exec SRC nslookup NAME` per
+   alias, in a shell loop. Also on a generated 7-container stack whose images
+   all have ping and nslookup, so the baseline does all of its work.
+2. Generated stacks of 8, 24, 48 (and 200) containers across three tiers: how
+   the check time, the probe count and the peak RSS grow, per executor.
 
 Every stack here is one this script creates (project names `ncbench*`, label
 org.netcontract.test=1) and removes; every probe targets those containers.
 
-    .venv/bin/python benchmarks/bench.py [--sizes 8,24,48] [--repeat 3] [--skip-baseline]
+    .venv/bin/python benchmarks/bench.py [--sizes 8,24,48,200] [--repeat 5] [--skip-baseline]
+                                         [--executors netns,exec,sidecar] [--exec-max 48]
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shlex
 import statistics
 import subprocess
@@ -114,18 +115,33 @@ def down(compose_file: Path, project: str) -> None:
 # -- the two contenders ----------------------------------------------------------------------
 
 
-def run_netcontract(contract: Path, extra: list[str] | None = None) -> tuple[float, int, int]:
-    """Wall time, exit code and peak RSS (KiB) of one `netcontract check`."""
+# auto without CAP_SYS_ADMIN: exec where the image has the tools, a sidecar where not (as netcontract in a
+# container, or on a host where it is not root, would run)
+NO_NETNS = ["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", "--"]
+EXECUTORS = {
+    "netns": ([], ["--executor", "netns"]),
+    "exec": (NO_NETNS, ["--executor", "auto"]),
+    "sidecar": ([], ["--executor", "sidecar"]),
+}
+
+
+# Runs one command and reports its own wall time and peak RSS: RUSAGE_CHILDREN of a process with one child
+# is that child's figure (this script's own counter would hold the largest of all runs so far).
+_MEASURE = ("import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:])\n"
+            "w=time.perf_counter()-t\nsys.stderr.write(f'@@measure {w} {resource.getrusage(resource.RUSAGE_CHILDREN)"
+            ".ru_maxrss}\\n')\nsys.exit(r.returncode)\n")
+
+
+def run_netcontract(contract: Path, executor: str = "netns") -> tuple[float, int, int]:
+    """Wall time (process start included), exit code and peak RSS (KiB) of one `netcontract check`."""
     env = dict(os.environ, NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    p = subprocess.run([NETCONTRACT, "check", "-c", str(contract), "-q", "--no-pull", *(extra or [])],
-                       env=env, text=True, capture_output=True)
-    elapsed = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    prefix, extra = EXECUTORS[executor]
+    p = subprocess.run([sys.executable, "-c", _MEASURE, *prefix, NETCONTRACT, "check", "-c", str(contract), "-q",
+                        "--no-pull", *extra], env=env, text=True, capture_output=True)
+    line = [x for x in p.stderr.splitlines() if x.startswith("@@measure ")][-1].split()
     if p.returncode != 0:
         print(p.stdout[-3000:], p.stderr[-2000:], file=sys.stderr)
-    return elapsed, p.returncode, max(rss, before)
+    return float(line[1]), p.returncode, int(line[2])
 
 
 def naive_script(project: str) -> tuple[str, int]:
@@ -160,8 +176,8 @@ def run_naive(project: str) -> tuple[float, int]:
     return time.perf_counter() - t0, count
 
 
-def median_run(contract: Path, repeat: int) -> tuple[float, int, int]:
-    runs = [run_netcontract(contract) for _ in range(repeat)]
+def median_run(contract: Path, repeat: int, executor: str = "netns") -> tuple[float, int, int]:
+    runs = [run_netcontract(contract, executor) for _ in range(repeat)]
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs), max(r[2] for r in runs)
 
 
@@ -186,33 +202,40 @@ def neighbour_table() -> str:
     return f"neighbour table: raised gc_thresh1/2/3 to 1024/4096/8192 (was gc_thresh3={current})"
 
 
+def side_by_side(label: str, contract: Path, project: str, repeat: int, executors: list[str]) -> None:
+    t_naive, n = run_naive(project)
+    print(f"  naive exec loop   : {t_naive:7.2f} s  ({n} docker exec calls)")
+    for ex in executors:
+        t_nc, rc, rss = median_run(contract, repeat, ex)
+        print(f"  netcontract {ex:<7}: {t_nc:7.2f} s  median of {repeat} (exit {rc}, peak RSS {rss / 1024:.0f} MiB)"
+              f"   ratio {t_naive / t_nc:6.1f}x")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="8,24,48")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", default="8,24,48,200")
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--executors", default="netns,exec,sidecar")
+    ap.add_argument("--exec-max", type=int, default=48, help="largest stack the exec executor is timed on")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    executors = [e for e in args.executors.split(",") if e]
     sh(["bash", str(ROOT / "scripts" / "build-images.sh")])
-    print(f"netcontract benchmark on {os.cpu_count()} cores; timeout 1 s per probe; median of {args.repeat}")
+    print(f"netcontract benchmark on {os.cpu_count()} cores; default options; median of {args.repeat}")
     print(neighbour_table())
+    print(sh(["docker", "version", "--format", "engine {{.Server.Version}} (API {{.Server.APIVersion}})"]).stdout)
 
     test_stack = ROOT / "docker-compose.test.yaml"
     contract = ROOT / "contracts" / "devonboarder.yaml"
-    rows = []
     if not args.skip_baseline:
-        print("\n== 1. side by side on the 7-service DevOnboarder test stack ==")
+        print("== 1. side by side on the 7-service DevOnboarder test stack ==")
+        print("   (ping/nslookup are missing in 3 of its 7 images, so many naive calls fail at once)")
         up(test_stack, "devonboarder")
         try:
-            t_nc, rc, rss = median_run(contract, args.repeat)
-            t_naive, n = run_naive("devonboarder")
+            side_by_side("devonboarder-7", contract, "devonboarder", args.repeat, executors)
         finally:
             down(test_stack, "devonboarder")
-        print(f"netcontract check : {t_nc:6.2f} s  (exit {rc}, peak RSS {rss / 1024:.0f} MiB)")
-        print(f"naive exec loop   : {t_naive:6.2f} s  ({n} docker exec calls; ping/nslookup are missing in "
-              "3 of 7 images, so many of its calls fail at once)")
-        print(f"ratio             : {t_naive / t_nc:6.1f}x")
-        rows.append(("devonboarder-7", t_nc, t_naive))
 
     with tempfile.TemporaryDirectory(prefix="ncbench") as tmp:
         work = Path(tmp)
@@ -221,26 +244,25 @@ def main() -> int:
             cfile, kfile, project = generate(7, work)
             up(cfile, project)
             try:
-                t_nc, rc, rss = median_run(kfile, args.repeat)
-                t_naive, n = run_naive(project)
+                side_by_side("generated-7", kfile, project, args.repeat, executors)
             finally:
                 down(cfile, project)
-            print(f"netcontract check : {t_nc:6.2f} s  (exit {rc}, peak RSS {rss / 1024:.0f} MiB)")
-            print(f"naive exec loop   : {t_naive:6.2f} s  ({n} docker exec calls)")
-            print(f"ratio             : {t_naive / t_nc:6.1f}x")
-            rows.append(("generated-7", t_nc, t_naive))
 
         print("\n== 3. scaling: generated stacks ==")
-        print(f"{'containers':>10} {'probes':>8} {'check s':>8} {'s/container':>12} {'exit':>5}")
+        print(f"{'containers':>10} {'executor':>9} {'probes':>8} {'check s':>8} {'s/container':>12} {'RSS MiB':>8}"
+              f" {'exit':>5}")
         for n in sizes:
             cfile, kfile, project = generate(n, work)
             up(cfile, project)
             try:
-                t_nc, rc, _ = median_run(kfile, args.repeat)
                 probes = _probe_count(kfile)
+                for ex in executors:
+                    if ex != "netns" and n > args.exec_max:
+                        continue
+                    t_nc, rc, rss = median_run(kfile, args.repeat if n <= 48 else max(1, args.repeat // 2), ex)
+                    print(f"{n:>10} {ex:>9} {probes:>8} {t_nc:>8.2f} {t_nc / n:>12.3f} {rss / 1024:>8.0f} {rc:>5}")
             finally:
                 down(cfile, project)
-            print(f"{n:>10} {probes:>8} {t_nc:>8.2f} {t_nc / n:>12.3f} {rc:>5}")
     return 0
 
 
@@ -252,7 +274,8 @@ def _probe_count(contract: Path) -> int:
         data = json.loads(p.stdout)
     except json.JSONDecodeError:
         return -1
-    return sum(1 for r in data["results"] if r["kind"] in ("dns", "reach", "isolation", "egress") and r["attempts"])
+    return sum(1 for r in data["results"] if r["kind"] in ("dns", "reach", "isolation", "egress", "host")
+               and r["attempts"])
 
 
 if __name__ == "__main__":

@@ -14,6 +14,16 @@
 # Environment:
 #   NETCONTRACT_BUSYBOX   static busybox to copy (default /bin/busybox)
 #   NETCONTRACT_REBUILD=1 rebuild even when the context hash matches
+#   DOCKER_HOST           the engine to build on, as for the docker CLI: images
+#                         live per engine, so build on each one, e.g. the second
+#                         engine of scripts/ensure-docker-second.sh:
+#                         DOCKER_HOST=unix:///run/netcontract-docker26.sock scripts/build-images.sh
+#                         (the legacy builder works on 20.10 and 26.1 alike).
+#
+# Runs for two engines may overlap (tests on both at once): the build
+# artefacts are shared, so each is written in a temporary dir of this process
+# (images/.tmp.PID, outside every build context, removed on exit) and renamed
+# into place, never rewritten in place under a running build.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,13 +44,22 @@ is_dynamic() {
     fi
 }
 
-# Copy $1 to $2 only when the content differs (keeps the tree quiet).
+# Copy $1 to $2 only when the content differs (keeps the tree quiet); the
+# copy is renamed into place (atomic for a concurrent run reading $2).
 sync_file() {
     if ! cmp -s "$1" "$2" 2>/dev/null; then
-        cp -f "$1" "$2"
-        chmod 0755 "$2"
+        local tmp
+        tmp=$(mktemp "$TMPD/sync.XXXXXX")
+        cp -f "$1" "$tmp"
+        chmod 0755 "$tmp"
+        mv -f "$tmp" "$2"
     fi
 }
+
+TMPD=$IMAGES/.tmp.$$
+rm -rf "$TMPD"
+mkdir -p "$TMPD"
+trap 'rm -rf "$TMPD"' EXIT
 
 command -v docker >/dev/null 2>&1 || die "docker CLI not found (run scripts/ensure-docker.sh)"
 docker info >/dev/null 2>&1 || die "Docker engine not reachable (run scripts/ensure-docker.sh)"
@@ -64,30 +83,32 @@ sync_file "$BUSYBOX_SRC" "$IMAGES/slim/busybox"
 DASH=$(command -v dash || true)
 [ -n "$DASH" ] || die "dash not found (Debian's /bin/sh; apt-get install dash)"
 ROOTFS=$IMAGES/slim/build/rootfs
-rm -rf "$ROOTFS.new"
-mkdir -p "$ROOTFS.new/bin"
-cp -L "$DASH" "$ROOTFS.new/bin/dash"
+NEW=$TMPD/rootfs
+rm -rf "$NEW"
+mkdir -p "$NEW/bin"
+cp -L "$DASH" "$NEW/bin/dash"
 # ldd lines look like "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"
 # or "/lib64/ld-linux-x86-64.so.2 (0x...)"; linux-vdso has no file.
 while read -r lib; do
-    mkdir -p "$ROOTFS.new$(dirname "$lib")"
-    cp -L "$lib" "$ROOTFS.new$lib"
+    mkdir -p "$NEW$(dirname "$lib")"
+    cp -L "$lib" "$NEW$lib"
 done < <(LC_ALL=C ldd "$DASH" | grep -o '/[^ ]*' | sort -u)
-if [ -d "$ROOTFS" ] && diff -r "$ROOTFS" "$ROOTFS.new" >/dev/null 2>&1; then
-    rm -rf "$ROOTFS.new"
+if [ -d "$ROOTFS" ] && diff -r "$ROOTFS" "$NEW" >/dev/null 2>&1; then
+    rm -rf "$NEW"
 else
     rm -rf "$ROOTFS"
-    mv "$ROOTFS.new" "$ROOTFS"
+    mv -T "$NEW" "$ROOTFS" 2>/dev/null || true # another run may have moved its own copy in first
 fi
+[ -d "$ROOTFS" ] || die "$ROOTFS was not created"
 
 # --- bare: the static listener ----------------------------------------------------
 LISTEN=$IMAGES/bare/listen
 if [ ! -x "$LISTEN" ] || [ "$IMAGES/bare/listen.c" -nt "$LISTEN" ]; then
     command -v gcc >/dev/null 2>&1 || die "gcc not found (apt-get install gcc libc6-dev)"
     say "compiling images/bare/listen.c"
-    gcc -static -O2 -Wall -Wextra -o "$LISTEN.tmp" "$IMAGES/bare/listen.c"
-    strip "$LISTEN.tmp" 2>/dev/null || true
-    mv -f "$LISTEN.tmp" "$LISTEN"
+    gcc -static -O2 -Wall -Wextra -o "$TMPD/listen" "$IMAGES/bare/listen.c"
+    strip "$TMPD/listen" 2>/dev/null || true
+    mv -f "$TMPD/listen" "$LISTEN"
 fi
 is_dynamic "$LISTEN" && die "$LISTEN is not static (is libc6-dev's static libc installed?)"
 # The busybox image carries it too: busybox httpd listens with a backlog of 9,

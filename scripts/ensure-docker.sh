@@ -14,7 +14,18 @@
 # Why --dns 127.0.0.1: containers get it as their upstream DNS server, so
 # Docker's embedded DNS never forwards a name it does not know off the
 # machine; the test compose file sets dns: [127.0.0.1] per service as well.
+#
+# `ensure-docker.sh --second [--stop|--host]` is scripts/ensure-docker-second.sh:
+# the other engine generation (Debian 13's docker.io 26.1 on Debian 12, Debian
+# 12's 20.10 on Debian 13) in a network namespace of its own, on
+# unix:///run/netcontract-dockerNN.sock, beside this one. Without --second
+# nothing here changes.
 set -euo pipefail
+
+if [ "${1:-}" = --second ]; then
+    shift
+    exec "$(dirname "$0")/ensure-docker-second.sh" "$@"
+fi
 
 LOG=${NETCONTRACT_DOCKERD_LOG:-/tmp/netcontract-dockerd.log}
 PIDFILE=${NETCONTRACT_DOCKERD_PIDFILE:-/tmp/netcontract-dockerd.pid}
