@@ -9,16 +9,28 @@ written) · 4 invalid contract.
 
 from __future__ import annotations
 
+import functools
+import os
 import shlex
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from netcontract.cli.common import artifact_options, finish, user_errors
-from netcontract.errors import ContractError, InternalError, OutputError, OutputExistsError
+from netcontract import sanitize
+from netcontract.cli.common import (
+    InputFile,
+    artifact_options,
+    finish,
+    follow_symlinks_option,
+    user_errors,
+    write_file,
+)
+from netcontract.errors import OutputExistsError
 from netcontract.report import formats
 
-_FILE = click.Path(dir_okay=False)
+# Every input file: a directory, FIFO, device or symlink loop is one line with exit 4 (-c) or 3.
+_FILE = InputFile()
 
 
 def _maps(values: tuple[str, ...]) -> dict[str, str]:
@@ -38,6 +50,35 @@ _map_option = click.option(
 )
 
 
+def compose_loader_options(f: Callable[..., None]) -> Callable[..., None]:
+    """--compose-loader and --compose-bin (or NETCONTRACT_COMPOSE_LOADER / NETCONTRACT_COMPOSE_BIN): which
+    loader reads the compose files. The command runs inside `compose.loader.selected(...)`, so its own
+    parameters and code are unchanged."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, compose_loader: str, compose_bin: str | None, **kwargs: Any) -> None:
+        from netcontract.compose.loader import selected
+
+        source = click.get_current_context().get_parameter_source("compose_bin")
+        origin = "NETCONTRACT_COMPOSE_BIN" if source is click.core.ParameterSource.ENVIRONMENT else "--compose-bin"
+        with selected(compose_loader, compose_bin, origin):
+            f(*args, **kwargs)
+
+    wrapper = click.option(
+        "--compose-bin", metavar="PATH", envvar="NETCONTRACT_COMPOSE_BIN",
+        help="The Compose binary to read the files with: a docker-compose v2 binary, or `docker` for its "
+             "compose plugin. Default: `docker compose`, else docker-compose on PATH, else the one of "
+             "netcontract[compose]. [env: NETCONTRACT_COMPOSE_BIN]",
+    )(wrapper)
+    return click.option(
+        "--compose-loader", type=click.Choice(["auto", "compose", "builtin"]), default="auto", show_default=True,
+        envvar="NETCONTRACT_COMPOSE_LOADER",
+        help="Who reads the compose files: Compose's own loader (`docker compose config`; no daemon), "
+             "netcontract's reader (builtin: no include, extends, !reset, !override), or auto: Compose's "
+             "when a binary is found. [env: NETCONTRACT_COMPOSE_LOADER]",
+    )(wrapper)
+
+
 @click.command("lint")
 @click.option("-c", "--contract", "contract_path", required=True, type=_FILE, help="Contract YAML file.")
 @click.option("-f", "--file", "files", multiple=True, type=_FILE, metavar="COMPOSE_FILE",
@@ -54,6 +95,7 @@ _map_option = click.option(
               help="Output format on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check.")
+@compose_loader_options
 @artifact_options
 def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
              project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool,
@@ -61,10 +103,13 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
     """Check compose files against the contract before anything runs (no Docker daemon).
 
     \b
-    The files are read as `docker compose` reads them (merges, profiles,
-    interpolation, project name, networks, aliases, ports) into the state
-    compose would create; then the structural rules of `check` run on it,
-    with the same result ids. Each violation names the file and service.
+    The files are read by Compose's own loader (`docker compose config`,
+    which contacts no daemon) when a Compose binary is found, else by
+    netcontract's reader; the report says which. Merges, include, extends,
+    !reset/!override, profiles, interpolation, project name, networks,
+    aliases, ports: the state compose would create. Then the structural
+    rules of `check` run on it, with the same result ids. Each violation
+    names the file and line that declare the service.
 
     \b
     Exit codes:
@@ -84,6 +129,7 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
 
 
 @click.command("init")
+@compose_loader_options
 @click.option("--from-compose", "from_compose", type=_FILE, metavar="FILE",
               help="Draft from this compose file (no daemon).")
 @click.option("-f", "--file", "more", multiple=True, type=_FILE, metavar="FILE",
@@ -95,8 +141,10 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
               help="With --from-compose: activate services of this profile (repeatable).")
 @click.option("--env-file", "env_files", multiple=True, type=_FILE,
               help="With --from-compose: interpolation variables (repeatable).")
-@click.option("-o", "--output", type=_FILE, help="Write the draft here (default: stdout).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the draft here (default: stdout); never over an input file.")
 @click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@follow_symlinks_option
 def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, project: str | None,
              profiles: tuple[str, ...], env_files: tuple[str, ...], output: str | None, force: bool) -> None:
     """Write a draft contract describing a stack as it is: tiers from its networks,
@@ -118,19 +166,14 @@ def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, p
         raise click.UsageError("-f, --profile and --env-file go with --from-compose")
     command = shlex.join(["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)])
     with user_errors():
-        if output and Path(output).exists() and not force:
+        if output and os.path.lexists(output) and not force:
             raise OutputExistsError(f"{output} exists: pass --force to overwrite it")
         text = _draft(from_compose, more, from_live, project, profiles, env_files, command)
         if not output:
             click.echo(text, nl=False)
             return
-        try:
-            _write_new(Path(output), text, force)
-        except FileExistsError:
-            raise OutputExistsError(f"{output} exists: pass --force to overwrite it") from None
-        except OSError as exc:
-            raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {output}: review the lines marked 'guessed'", err=True)
+        write_file(output, text, label="-o", overwrite=force)
+    click.echo(sanitize.line(f"wrote {output}: review the lines marked 'guessed'"), err=True)
 
 
 def _init_args(from_compose: str | None, more: tuple[str, ...], from_live: bool, project: str | None,
@@ -145,10 +188,8 @@ def _init_args(from_compose: str | None, more: tuple[str, ...], from_live: bool,
 
 def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, project: str | None,
            profiles: tuple[str, ...], env_files: tuple[str, ...], command: str) -> str:
-    import yaml
-
     from netcontract.compose.project import ComposeOptions
-    from netcontract.contract import contract_from_data
+    from netcontract.draft.build import check_draft
     from netcontract.draft.sources import draft_from_compose
 
     if from_live:
@@ -158,24 +199,12 @@ def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, pro
     else:
         files = (str(from_compose), *more)
         text = draft_from_compose(ComposeOptions(files, profiles, env_files, project), command)
-    try:
-        contract_from_data(yaml.safe_load(text), "the draft")
-    except ContractError as exc:  # a netcontract bug: never hand out a contract that does not load
-        raise InternalError(f"the draft is not a valid contract ({exc.lines()[0]}); please report this") from None
+    check_draft(text)  # loads as `check -c` would load it, or InternalError: never a draft that does not load
     return text
 
 
-def _write_new(path: Path, text: str, force: bool) -> None:
-    from netcontract.scaffold.files import atomic_write
-
-    if force:
-        atomic_write(path, text.encode("utf-8"))
-        return
-    with path.open("x", encoding="utf-8") as f:
-        f.write(text)
-
-
 @click.command("scaffold")
+@compose_loader_options
 @click.option("-c", "--contract", "contract_path", type=_FILE, help="Contract YAML file.")
 @click.option("-f", "--file", "path", required=True, type=_FILE, metavar="COMPOSE_FILE",
               help="The compose file to rewrite.")
@@ -203,7 +232,7 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
             raise click.UsageError("--restore takes only -f FILE")
         with user_errors():
             backup = restore_file(path)
-        click.echo(f"restored {path} from {backup.name}", err=True)
+        click.echo(sanitize.line(f"restored {path} from {backup.name}"), err=True)
         return
     if not contract_path:
         raise click.UsageError("scaffold needs -c CONTRACT (or --restore)")
@@ -213,13 +242,16 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     with user_errors():
         plan = plan_scaffold(load_contract(contract_path), path, _maps(maps), unpublish=unpublish, project=project)
     for note in plan.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {sanitize.line(note)}", err=True)
     if not plan.changed:
-        click.echo(f"{path} already matches the contract's networks: nothing to change", err=True)
+        click.echo(sanitize.line(f"{path} already matches the contract's networks: nothing to change"), err=True)
         return
     if dry_run:
         click.echo(plan.diff(), nl=False)
         return
+    recovered: list[str] = []
     with user_errors():
-        backup = write(path, plan.original, plan.text)
-    click.echo(f"scaffolded {path} (original in {backup.name}; undo with --restore)", err=True)
+        backup = write(path, plan.original, plan.text, recovered)
+    for note in recovered:
+        click.echo(f"note: {sanitize.line(note)}", err=True)
+    click.echo(sanitize.line(f"scaffolded {path} (original in {backup.name}; undo with --restore)"), err=True)

@@ -56,7 +56,7 @@ def lint(contract_path: str | Path, options: LintOptions) -> Report:
         source=", ".join(project.files),
         command="lint",
         duration=time.monotonic() - started,
-        notes=project.notes,
+        notes=(f"compose files read by {project.loader}", *project.notes),
     )
 
 

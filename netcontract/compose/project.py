@@ -1,8 +1,11 @@
 """Compose files -> the project compose would create -> a static `State`.
 
-`load_project` reads and merges the files (see compose_yaml) and builds a
-`ComposeProject`: the services with their profiles, networks, aliases,
-published and exposed ports, and the networks with their real names.
+`load_project` reads and merges the files and builds a `ComposeProject`: the
+services with their profiles, networks, aliases, published and exposed ports,
+and the networks with their real names. Two loaders build it: Compose's own
+(`docker compose config --format json`, see compose/loader.py) when the command
+selected it and a binary is found, else netcontract's reader (compose/reader.py),
+which refuses in one line what it cannot read as Compose would.
 `to_state` turns the active services into the `State` that the structural
 rules read, so `lint` and `check` share every rule.
 """
@@ -35,6 +38,10 @@ class ComposeOptions:
     env_files: tuple[str, ...] = ()
     project: str | None = None
     environ: Mapping[str, str] | None = None  # None: the process environment
+    # "auto" (Compose if a binary is found, else builtin), "compose" or "builtin"; None: what the
+    # command selected (compose.loader.selected), which is "builtin" outside the command line
+    loader: str | None = None
+    compose_bin: str | None = None  # a Compose binary (or `docker`, for its plugin); None: search
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,12 @@ class ComposeService:
     def where(self) -> str:
         """`file:line` of the service's key, for messages."""
         (path, line), *more = self.declared
-        also = "".join(f", {p}:{n}" for p, n in more)
-        return f"{path}:{line}" + (f" (also{also[1:]})" if more else "")
+        also = "".join(f", {_at(p, n)}" for p, n in more)
+        return _at(path, line) + (f" (also{also[1:]})" if more else "")
+
+
+def _at(path: str, line: int) -> str:
+    return f"{path}:{line}" if line else path  # line 0: the file is known, the line is not
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class ComposeProject:
     services: tuple[ComposeService, ...]
     networks: Mapping[str, ComposeNetwork]  # every declared network, plus `default`
     notes: tuple[str, ...] = field(default=())
+    loader: str = "netcontract's own reader"  # what read the files, for the report's note
 
     def service(self, name: str) -> ComposeService | None:
         return next((s for s in self.services if s.name == name), None)
@@ -101,8 +113,18 @@ class ComposeProject:
 
 
 def load_project(options: ComposeOptions, reader: Callable[[str], str] = read_text) -> ComposeProject:
-    """Read, interpolate and merge the files of `options`. `reader` reads a file's text
-    (a test, or scaffold checking a candidate, passes one that reads memory)."""
+    """Read, interpolate and merge the files of `options`, with Compose's loader when selected and
+    available, else with netcontract's reader. `reader` reads a file's text (a test, or scaffold
+    checking a candidate, passes one that reads memory; that is always netcontract's reader)."""
+    from netcontract.compose.loader import load_selected  # it imports this module
+
+    return load_selected(options, reader)
+
+
+def load_builtin(
+    options: ComposeOptions, reader: Callable[[str], str] = read_text, loader: str = "netcontract's own reader"
+) -> ComposeProject:
+    """netcontract's own reader: refuses `include`, `extends`, `!reset`/`!override` in one line."""
     environ = dict(os.environ if options.environ is None else options.environ)
     files = options.files or default_files(Path.cwd(), environ)
     env = read_env(files, options.env_files, environ)
@@ -123,7 +145,7 @@ def load_project(options: ComposeOptions, reader: Callable[[str], str] = read_te
         declared = tuple((d.path, d.lines[svc_name]) for d in docs if svc_name in d.lines)
         services.append(_service(str(svc_name), raw, declared, networks, profiles))
     notes = tuple(f"variable {v} is not set: compose substitutes an empty string" for v in sorted(unset))
-    return ComposeProject(name, tuple(files), tuple(services), networks, notes)
+    return ComposeProject(name, tuple(files), tuple(services), networks, notes, loader=loader)
 
 
 def _networks(merged: Mapping[str, Any], project: str, path: str) -> dict[str, ComposeNetwork]:

@@ -1,10 +1,12 @@
-"""Reading compose files the way `docker compose` does, up to the merged mapping.
+"""netcontract's own reader: compose files the way `docker compose` reads them, up to the merged mapping.
 
-Compose reads YAML 1.2 (`22:22` and `yes` stay strings), refuses duplicate
-keys, interpolates each file with the process environment plus `.env` (or
-`--env-file`), then merges the files in order. What this module cannot read
-as compose would (`extends`, `include`, `!reset`/`!override` tags) is an
-error naming the file, never a guess.
+Used where no Compose binary is found (or `--compose-loader builtin`), and by
+scaffold, which edits one file. Compose reads YAML 1.2 (`22:22` and `yes` stay
+strings), refuses duplicate keys, interpolates each file with the process
+environment plus `.env` (or `--env-file`), then merges the files in order.
+What this module cannot read as compose would (`extends`, `include`,
+`!reset`/`!override` tags) is an error naming the file, never a guess; Compose's
+own loader (compose/loader.py) reads all of them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from netcontract.compose.interpolation import interpolate_tree, parse_dotenv
 from netcontract.errors import ComposeError, InputError, InterpolationError
 from netcontract.yaml_input import GuardedLoader, one_line, read_input, yaml_problem
 
+USE_COMPOSE = ("Compose's own loader reads it: install Docker Compose 2.20+ or `pip install 'netcontract[compose]'`, "
+               "and do not pass --compose-loader builtin")
 _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
 
 
@@ -87,7 +91,7 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     where, problem = yaml_problem(exc, column=False)
     tag = re.search(r"tag '(![^']*)'", problem)
     if tag:
-        return f"{where}YAML tag {tag.group(1)} is not read by netcontract (lint the output of `docker compose config` instead)"
+        return f"{where}YAML tag {tag.group(1)} is not read by netcontract's own reader ({USE_COMPOSE})"
     return f"{where}malformed YAML: {problem}"
 
 
@@ -111,9 +115,9 @@ def read_env(files: Sequence[str], env_files: Sequence[str], environ: Mapping[st
     values: dict[str, str] = {}
     for name in candidates:
         try:
-            text = Path(name).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ComposeError(f"{name}: cannot read env file: {exc.strerror or exc}") from None
+            text = read_input(name)  # size, FIFO and NUL limits as for compose files
+        except InputError as exc:
+            raise ComposeError(f"{name}: cannot read env file: {exc}") from None
         try:
             values.update(parse_dotenv(text, {**environ, **values}))
         except InterpolationError as exc:
@@ -153,8 +157,7 @@ def load_doc(
 def _refuse_unsupported(data: Mapping[str, Any], path: str) -> None:
     if "include" in data:
         raise ComposeError(
-            f"{path}: include: netcontract does not read included files "
-            "(lint the output of `docker compose config` instead)"
+            f"{path}: include: netcontract does not read included files ({USE_COMPOSE})"
         )
     services = data.get("services")
     if "services" in data and not isinstance(services, dict):
@@ -163,8 +166,7 @@ def _refuse_unsupported(data: Mapping[str, Any], path: str) -> None:
         for name, svc in services.items():
             if isinstance(svc, dict) and "extends" in svc:
                 raise ComposeError(
-                    f"{path}: services.{name}.extends: netcontract does not read `extends` "
-                    "(lint the output of `docker compose config` instead)"
+                    f"{path}: services.{name}.extends: netcontract does not read `extends` ({USE_COMPOSE})"
                 )
 
 
@@ -246,7 +248,7 @@ def project_name(explicit: str | None, env: Mapping[str, str], merged: Mapping[s
     """--project, then COMPOSE_PROJECT_NAME, then top-level `name:`, then the first file's directory."""
     for given, origin in ((explicit, "--project"), (env.get("COMPOSE_PROJECT_NAME") or None, "COMPOSE_PROJECT_NAME")):
         if given is not None:
-            if not _PROJECT_RE.match(given):
+            if not _PROJECT_RE.fullmatch(given):
                 raise ComposeError(
                     f"invalid project name {given!r} from {origin}: use lower-case letters, digits, '-' and '_', "
                     "starting with a letter or digit"

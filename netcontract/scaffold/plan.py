@@ -7,7 +7,10 @@ yaml_splice), so comments, anchors, quoting and key order elsewhere stay
 byte-identical. Before anything is written the candidate is checked twice:
 read as compose reads it, it must satisfy the contract's network, membership
 and alias rules, and apart from networks it must load to the same data as the
-original. Writing, backup and restore live in scaffold_files.
+original. Both checks run on netcontract's reader, and again on Compose's own
+loader (`docker compose config`) when the command selected it and a binary is
+found. Planning itself always uses netcontract's reader: it edits this one
+file, line by line. Writing, backup and restore live in scaffold_files.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def plan_scaffold(
     reader: Callable[[str], str] = read_text,
 ) -> Plan:
     """The rewritten text of the compose file at `path` (nothing is written here)."""
-    compose = load_project(ComposeOptions(files=(path,), project=project), reader)
+    compose = load_project(ComposeOptions(files=(path,), project=project, loader="builtin"), reader)
     original = reader(path)
     try:
         doc = YAML(typ="rt").load(original)
@@ -94,6 +97,8 @@ def plan_scaffold(
     text = apply_edits(lines, edits, style.newline)
     if text != original:
         _verify(contract, compose, names, path, original, text, unpublish)
+        if reader is read_text:
+            notes += _verify_with_compose(contract, compose, names, path, original, text, unpublish)
     return Plan(path, original, text, tuple(notes))
 
 
@@ -180,7 +185,7 @@ def _verify(
 ) -> None:
     """Refuse unless the candidate meets the network rules and changes nothing but networks."""
     try:
-        candidate = load_project(ComposeOptions(files=(path,), project=compose.name), lambda _: text)
+        candidate = load_project(ComposeOptions(files=(path,), project=compose.name, loader="builtin"), lambda _: text)
     except NetcontractError as exc:
         raise ScaffoldError(f"{path}: the rewritten file would not load ({exc}); nothing written") from None
     rename = {compose_name: name for name, compose_name in names.items()}
@@ -194,7 +199,37 @@ def _verify(
         raise ScaffoldError(f"{path}: the rewrite changed more than networks (a netcontract bug); nothing written")
 
 
-def _without_networks(data: dict[str, Any], unpublished: set[str]) -> dict[str, Any]:
+def _verify_with_compose(
+    contract: Contract, compose: ComposeProject, names: Mapping[str, str], path: str,
+    original: str, text: str, unpublish: bool,
+) -> list[str]:
+    """The same two checks on Compose's own reading of both texts, when the command selected it."""
+    from netcontract.compose.loader import describe, read_texts
+
+    read = read_texts(path, [original, text], compose.name)
+    if read is None:
+        return []
+    binary, (before, after) = read
+    if isinstance(before, NetcontractError):
+        return [f"{binary.name} {binary.version} cannot read {path} as it is ({before}): the result was checked "
+                "with netcontract's reader only"]
+    if isinstance(after, NetcontractError):
+        raise ScaffoldError(f"{path}: {binary.name} {binary.version} would not read the rewritten file ({after}); "
+                            "nothing written")
+    (old_model, _), (new_model, candidate) = before, after
+    rename = {compose_name: name for name, compose_name in names.items()}
+    for r in structural_results(contract, to_state(candidate, rename)):
+        if r.verdict is Verdict.FAIL and r.kind in ("network", "networks", "alias"):
+            raise ScaffoldError(f"{path}: read by {binary.name} {binary.version}, the rewritten file would still fail "
+                                f"{r.id}: {r.reason}; nothing written")
+    dropped = {names[n] for n, s in contract.services.items() if unpublish and any(contract.tiers[t].internal for t in s.tiers)}
+    if _without_networks(old_model.active, dropped) != _without_networks(new_model.active, dropped):
+        raise ScaffoldError(f"{path}: read by {binary.name} {binary.version}, the rewrite changed more than networks "
+                            "(a netcontract bug); nothing written")
+    return [f"the result was checked with {describe(binary)}"]
+
+
+def _without_networks(data: Mapping[str, Any], unpublished: set[str]) -> dict[str, Any]:
     out = {k: v for k, v in data.items() if k != "networks"}
     services = out.get("services") or {}
     out["services"] = {
