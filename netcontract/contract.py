@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from netcontract import sanitize
 from netcontract.errors import ContractError, ContractIssue, InputError
-from netcontract.names import is_dns_name, is_label, is_network_name, is_tier_key
-from netcontract.yaml_input import did_you_mean, load_yaml, read_input
+from netcontract.names import is_dns_name, is_label, is_network_name, is_project_name, is_tier_key
+from netcontract.yaml_input import did_you_mean, load_yaml, one_line, read_input, short_repr
 
 
 def _dns_name(value: str) -> str:
@@ -167,7 +168,10 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def load_contract(path: str | Path) -> Contract:
-    """Read, parse and validate a contract file; raise ContractError with every problem found."""
+    """Read, parse and validate a contract file; raise ContractError with every problem found.
+
+    Whatever the file holds, the outcome is a Contract or a ContractError (exit 4): the input
+    limits are yaml_input's, and every issue is one bounded line (`_bounded`)."""
     source = str(path)
     try:
         text = read_input(path)
@@ -176,17 +180,54 @@ def load_contract(path: str | Path) -> Contract:
     return contract_from_data(parse_yaml(text, source), source)
 
 
+MAX_ISSUES = 20  # a hostile file can hold 100,000 mistakes; the user needs the first few
+_MAX_MESSAGE = 300
+_MAX_LOC_PART = 64
+
+
 def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
     if not isinstance(data, dict):
         raise ContractError(source, [ContractIssue((), "a contract is a YAML mapping with version, tiers and services")])
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
-        raise ContractError(source, list(_pydantic_issues(exc))) from None
-    issues = list(_semantic_issues(contract))
+        raise ContractError(source, _bounded(_pydantic_issues(exc))) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # a value pydantic cannot even look at
+        raise ContractError(source, [ContractIssue((), f"cannot read a value: {one_line(str(exc))}")]) from None
+    issues = _bounded([*_project_name(contract), *_semantic_issues(contract)])
     if issues:
         raise ContractError(source, issues)
     return contract
+
+
+def _project_name(c: Contract) -> Iterator[ContractIssue]:
+    """`project:` is matched against a label: compose's own rule, full match (no trailing newline)."""
+    if c.project is not None and not is_project_name(c.project):
+        yield ContractIssue(("project",), f"{short_repr(c.project)} is not a compose project name "
+                            "(lower-case letters, digits, '-' and '_', starting with a letter or digit)")
+
+
+def _bounded(issues: Iterable[ContractIssue]) -> list[ContractIssue]:
+    """At most MAX_ISSUES issues (then one line saying how many more), each on one line of bounded
+    length: a key or value from the file may be 64 KiB long or hold a newline."""
+    out: list[ContractIssue] = []
+    more = 0
+    for issue in issues:
+        if len(out) >= MAX_ISSUES:
+            more += 1
+            continue
+        loc = tuple(p if isinstance(p, int) else _loc_part(p) for p in issue.loc)
+        out.append(ContractIssue(loc, one_line(issue.message, _MAX_MESSAGE)))
+    if more:
+        out.append(ContractIssue((), f"... and {more} more problem{'s' if more > 1 else ''}"))
+    return out
+
+
+def _loc_part(part: object) -> str:
+    text = part if isinstance(part, str) else short_repr(part)
+    if text != one_line(text) or len(text) > _MAX_LOC_PART or sanitize.has_unsafe(text):
+        return short_repr(text, _MAX_LOC_PART)  # quoted, escaped and cut: never raw
+    return text
 
 
 def _pydantic_issues(exc: ValidationError) -> Iterator[ContractIssue]:
@@ -197,7 +238,7 @@ def _pydantic_issues(exc: ValidationError) -> Iterator[ContractIssue]:
         elif err["type"] == "missing":
             yield ContractIssue(loc, "required key is missing")
         elif err["type"] == "literal_error" and loc == ("version",):
-            yield ContractIssue(loc, f"unsupported version {err['input']!r} (this netcontract reads version 1)")
+            yield ContractIssue(loc, f"unsupported version {short_repr(err['input'])} (this netcontract reads version 1)")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             yield ContractIssue(loc, msg)

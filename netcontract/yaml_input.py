@@ -1,16 +1,24 @@
 """Reading YAML that someone else wrote: one loader for contracts and compose files. Pure but for `read_input`.
 
-Every input file passes here: a FIFO or device is refused before it is
-opened, the size is bounded, and the YAML loader refuses duplicate keys,
-unhashable keys, nesting deeper than `MAX_DEPTH`, alias expansion past
-`MAX_EXPANDED_NODES` ("billion laughs"; Compose refuses it too) and scalars
-longer than `MAX_SCALAR`. Every refusal is an `InputError` with a one-line
-message; callers prefix the file name and pick the exit code of their input.
+Every input file passes here: a FIFO, socket, device or directory is refused
+before it is opened (and again on the opened descriptor, so a file swapped in
+between cannot block), the size is bounded, and the YAML loader refuses
+duplicate keys, unhashable keys, nesting deeper than `MAX_DEPTH`, more than
+`MAX_NODES` nodes before or after alias expansion ("billion laughs"; Compose
+refuses it too) and scalars longer than `MAX_SCALAR`. Every refusal is an
+`InputError` with a one-line message; callers prefix the file name and pick
+the exit code of their input. docs/security.md lists these limits.
+
+The YAML is scanned and parsed by libyaml when PyYAML has it (the pure-Python
+parser takes about 60 µs a node, so the node limit would cost seconds); the
+nodes are composed here, in Python, so the depth and node limits hold
+whichever parser runs.
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import stat
 from collections.abc import Sequence
@@ -18,36 +26,78 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from netcontract.errors import InputError
 
 MAX_BYTES = 4 * 1024 * 1024  # a compose file or contract of 4 MiB is already absurd
-MAX_DEPTH = 64  # compose files nest about 6 levels; PyYAML recurses past ~500
-MAX_EXPANDED_NODES = 200_000  # nodes after alias expansion
-MAX_SCALAR = 64 * 1024
+MAX_DEPTH = 64  # compose files nest about 6 levels; PyYAML's composer recurses
+MAX_NODES = 100_000  # nodes, counted as composed and again with every alias expanded
+MAX_EXPANDED_NODES = MAX_NODES  # the name the first version of this module used
+MAX_SCALAR = 64 * 1024  # characters in one scalar
+
+class LimitError(yaml.MarkedYAMLError):
+    """A YAML document past one of the limits above (depth, nodes, alias expansion, scalar length).
+
+    A MarkedYAMLError (it has a line and a column), raised only by GuardedLoader: a caller that lets
+    another parser have the last word on malformed YAML must still refuse this one itself."""
 
 
-def read_input(path: str | Path) -> str:
-    """A regular file's text, newlines kept as they are. FIFOs, devices and huge files are refused at once."""
-    try:
-        st = os.stat(path)  # follows symlinks; a loop raises ELOOP
-    except FileNotFoundError:
-        raise InputError("no such file") from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+# (st_dev, st_ino) of every file read_input read in this process since the last
+# `forget_inputs()`: an output file must never replace one of them.
+_INPUTS_READ: set[tuple[int, int]] = set()
+
+
+def _refuse_kind(st: os.stat_result) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise InputError("is a directory")
     if not stat.S_ISREG(st.st_mode):
         raise InputError("not a regular file (a FIFO, socket or device is not read)")
+
+
+def _os_problem(exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError("no such file")
+    if exc.errno == errno.ELOOP:
+        return InputError("cannot read: a symlink loop (too many levels of symbolic links)")
+    return InputError(f"cannot read: {exc.strerror or exc}")
+
+
+def check_input_path(path: str | Path) -> os.stat_result:
+    """The stat of an input file that may be read: it exists and is a regular file (no FIFO,
+    device, socket or directory; a symlink loop is refused). Nothing is opened."""
+    try:
+        st = os.stat(path)  # follows symlinks; a loop raises ELOOP
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path itself
+        raise _os_problem(exc) if isinstance(exc, OSError) else InputError("the path contains a NUL byte") from None
+    _refuse_kind(st)
+    return st
+
+
+def read_input(path: str | Path) -> str:
+    """A regular file's text, newlines kept as they are. FIFOs, devices and huge files are refused at once."""
+    st = check_input_path(path)
     if st.st_size > MAX_BYTES:
         raise InputError(f"file is {st.st_size} bytes; the limit is {MAX_BYTES}")
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(path, "rb") as f:
+        fd = os.open(path, flags)  # O_NONBLOCK: a FIFO swapped in after the stat cannot block the open
+    except OSError as exc:
+        raise _os_problem(exc) from None
+    try:
+        opened = os.fstat(fd)
+        _refuse_kind(opened)
+        with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}") from None
+        raise _os_problem(exc) from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_BYTES:
         raise InputError(f"file is larger than {MAX_BYTES} bytes")
+    _INPUTS_READ.add((opened.st_dev, opened.st_ino))
     if b"\x00" in data:
         raise InputError("contains a NUL byte: not a text file")
     try:
@@ -56,23 +106,68 @@ def read_input(path: str | Path) -> str:
         raise InputError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-class GuardedLoader(yaml.SafeLoader):
-    """SafeLoader with limits: depth, alias expansion, scalar length; duplicate and unhashable keys refused."""
+def inputs_read() -> frozenset[tuple[int, int]]:
+    """(st_dev, st_ino) of each file `read_input` read since `forget_inputs()`."""
+    return frozenset(_INPUTS_READ)
+
+
+def forget_inputs() -> None:
+    """Start a new command: the files read before it are no longer its inputs."""
+    _INPUTS_READ.clear()
+
+
+# libyaml's scanner and parser when PyYAML has it (PyYAML's own wheels do), else PyYAML's Python ones.
+_CPARSER: Any
+try:
+    from yaml import cyaml
+
+    _CPARSER = cyaml.CParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover
+    _CPARSER = None
+LIBYAML = _CPARSER is not None
+_PARSING: tuple[type, ...] = (_CPARSER,) if LIBYAML else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
+
+
+class _Base(Composer, *_PARSING, SafeConstructor, Resolver):  # type: ignore[misc]
+    """The parser's events, PyYAML's Python composer (so the limits below apply), SafeConstructor."""
+
+    def __init__(self, stream: str) -> None:
+        if LIBYAML:
+            _CPARSER.__init__(self, stream)
+        else:  # pragma: no cover
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
+
+
+class GuardedLoader(_Base):
+    """SafeLoader with limits: depth, node count (as written and with aliases expanded), scalar
+    length; duplicate and unhashable keys refused."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
         self._sizes: dict[int, int] = {}
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self._depth += 1
+        self._nodes += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels", mark)
+                raise LimitError(None, None, f"nesting deeper than {MAX_DEPTH} levels", self._mark())
+            if self._nodes > MAX_NODES:
+                raise LimitError(None, None, f"more than {MAX_NODES} nodes", self._mark())
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def _mark(self) -> Any:
+        event = self.peek_event()
+        return event.start_mark if event is not None else None
 
     def expanded_size(self, node: yaml.Node) -> int:
         """Nodes of `node` with every alias expanded, memoised by identity (aliases share nodes)."""
@@ -87,15 +182,13 @@ class GuardedLoader(yaml.SafeLoader):
             elif isinstance(n, yaml.MappingNode):
                 children = [x for kv in n.value for x in kv]
             elif isinstance(n, yaml.ScalarNode) and len(n.value) > MAX_SCALAR:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"a scalar of {len(n.value)} characters (limit {MAX_SCALAR})", n.start_mark)
+                raise LimitError(None, None, f"a scalar of {len(n.value)} characters (limit {MAX_SCALAR})", n.start_mark)
             pending = [c for c in children if id(c) not in self._sizes]
             if done or not pending:
                 total = 1 + sum(self._sizes.get(id(c), 0) for c in children)
                 self._sizes[id(n)] = total
-                if total > MAX_EXPANDED_NODES:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"aliases expand to more than {MAX_EXPANDED_NODES} nodes", n.start_mark)
+                if total > MAX_NODES:
+                    raise LimitError(None, None, f"aliases expand to more than {MAX_NODES} nodes", n.start_mark)
             else:
                 stack.append((n, True))
                 stack.extend((c, False) for c in pending)
@@ -115,10 +208,14 @@ def _unique_mapping(loader: GuardedLoader, node: yaml.MappingNode, deep: bool = 
             raise yaml.constructor.ConstructorError(
                 None, None, "a mapping key must be a plain value, not a sequence or mapping", key_node.start_mark)
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
+        try:
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {short_repr(key)}", key_node.start_mark)
+            seen.add(key)
+        except TypeError:  # a tagged scalar that constructs to an unhashable value
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
+                None, None, "a mapping key must be a plain value", key_node.start_mark) from None
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -143,22 +240,44 @@ def load_yaml(text: str, loader: type[GuardedLoader] = GuardedLoader) -> Any:
     except yaml.MarkedYAMLError as exc:
         where, what = yaml_problem(exc)
         raise InputError(f"malformed YAML: {where}{what}") from None
+    except yaml.reader.ReaderError as exc:
+        raise InputError(f"malformed YAML: {reader_problem(exc)}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"malformed YAML: {one_line(str(exc))}") from None
-    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits
         raise InputError(f"cannot read a value: {one_line(str(exc))}") from None
     finally:
         ldr.dispose()
 
 
+def reader_problem(exc: yaml.reader.ReaderError) -> str:
+    """`character U+0007 at position 21: control characters are not allowed`, without the stream's name."""
+    char = exc.character
+    what = f"U+{char:04X}" if isinstance(char, int) else short_repr(char)
+    return f"character {what} at position {exc.position}: {one_line(str(exc.reason))}"
+
+
 def one_line(text: str, limit: int = 200) -> str:
+    """`text` on one line (every run of whitespace, line separators included, is one space), cut at `limit`."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def short_repr(value: Any, limit: int = 80) -> str:
+    """repr() for messages: never raises (a 5000-digit int has no decimal repr), never longer than `limit`."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<an integer of about {value.bit_length() * 30103 // 100000} digits>" if isinstance(value, int) \
+            else f"<a {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]
+
+
 def close_match(name: str, options: Sequence[str], cutoff: float = 0.6) -> str | None:
     """The one option closest to `name`, if any is close enough: the only "did you mean" search."""
-    close = difflib.get_close_matches(name, list(options), n=1, cutoff=cutoff)
+    if len(name) > 256:  # difflib is quadratic: a hostile 64 KiB key would cost seconds
+        return None
+    close = difflib.get_close_matches(name, [o for o in options if len(o) <= 256], n=1, cutoff=cutoff)
     return close[0] if close else None
 
 

@@ -1,48 +1,152 @@
-"""What every command shares: output formats, report files, error-to-exit-code mapping."""
+"""What every command shares: output formats, report files, input paths, error-to-exit-code mapping."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 
-from netcontract.errors import NetcontractError, OutputError
+from netcontract import sanitize
+from netcontract.errors import (
+    ComposeError,
+    ContractError,
+    ContractIssue,
+    InputError,
+    NetcontractError,
+)
+from netcontract.output_files import write_output
 from netcontract.report.formats import ReportFormat
 from netcontract.results import ExitCode, Report
+from netcontract.yaml_input import check_input_path, forget_inputs, inputs_read
 
 OutputFormat = ReportFormat  # the registry lives in report/formats.py
+
+FOLLOW_SYMLINKS = "--follow-symlinks"
+_FOLLOW_KEY = "netcontract.follow_symlinks"
+# The command-line parameters that name input files, in every command: an output never replaces one.
+_INPUT_PARAMS = ("contract_path", "files", "env_files", "from_compose", "more", "path")
+
+
+class InputRefused(click.ClickException):
+    """An input path that cannot be read at all (missing, a directory, a FIFO or device, a symlink
+    loop), refused while the command line is parsed: one line, with the exit code of its input."""
+
+    def __init__(self, line: str, exit_code: ExitCode) -> None:
+        super().__init__(line)
+        self.exit_code = int(exit_code)  # type: ignore[misc]  # click reads it from the instance
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(sanitize.line(self.message), err=True)
+
+
+class InputFile(click.Path):
+    """An input file: checked as `yaml_input.read_input` will read it, so a directory, FIFO, device or
+    symlink loop is one line with exit 4 for the contract (-c) and 3 for anything else, not a
+    usage error and never a hang. A missing file is left to the command (which says so with the same
+    exit code, after its own usage checks); the file's contents are checked when it is read."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+        try:
+            check_input_path(text)
+        except InputError as exc:
+            if not os.path.lexists(text):
+                return text
+            if param is not None and param.name == "contract_path":
+                lines, code = ContractError(text, [ContractIssue((), str(exc))]).lines(), ExitCode.INVALID_CONTRACT
+            else:
+                lines, code = ComposeError(f"{text}: {exc}").lines(), ExitCode.NOT_EVALUATED
+            raise InputRefused(lines[0], code) from None
+        return text
+
+
+def _note_follow(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    # Runs while the command line is parsed, before the command reads anything: a new command's inputs.
+    forget_inputs()
+    ctx.meta[_FOLLOW_KEY] = bool(value)
+    return bool(value)
+
+
+def follow_symlinks_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--follow-symlinks: write an output file through a symbolic link (to the link's target)."""
+    return click.option(FOLLOW_SYMLINKS, is_flag=True, expose_value=False, callback=_note_follow,
+                        help="Write output files through symbolic links (to the link's target); "
+                             "without it an output path that is a symlink is refused.")(f)
+
+
+def follows_symlinks() -> bool:
+    ctx = click.get_current_context(silent=True)  # ctx.meta is one dict for a context and its parents
+    return bool(ctx is not None and ctx.meta.get(_FOLLOW_KEY))
+
+
+def run_inputs() -> list[str]:
+    """The input files of the running command, as given on its command line, with the `.env` file
+    compose reads beside the first compose file (or in the working directory)."""
+    ctx = click.get_current_context(silent=True)
+    out: list[str] = []
+    if ctx is None:
+        return out
+    for name in _INPUT_PARAMS:
+        value = ctx.params.get(name)
+        if isinstance(value, str | os.PathLike):
+            out.append(os.fspath(value))
+        elif isinstance(value, tuple | list):
+            out += [os.fspath(v) for v in value if isinstance(v, str | os.PathLike)]
+    compose = [v for n in ("files", "from_compose", "more", "path") for v in _as_list(ctx.params.get(n))]
+    out.append(str(Path(compose[0]).parent / ".env") if compose else ".env")
+    return out
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def write_file(path: str, text: str, *, label: str = "", overwrite: bool = True, make_parents: bool = False,
+               inputs: Iterable[str] = ()) -> Path:
+    """Write an output file of the running command: never over one of its inputs, atomically, not
+    through a symlink unless --follow-symlinks (output_files.write_output). Raises OutputError."""
+    return write_output(path, text, protect=[*run_inputs(), *inputs], protect_ids=inputs_read(),
+                        follow_symlinks=follows_symlinks(), overwrite=overwrite, make_parents=make_parents,
+                        label=label, flag=FOLLOW_SYMLINKS)
 
 
 def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
     """Write each requested report file; return one error line per file that could not be written."""
     problems = []
+    inputs = [report.contract]
     for kind, path in paths.items():
         if not path:
             continue
         try:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(ReportFormat(kind).renderer()(report), encoding="utf-8")
-        except OSError as exc:
-            problems.append(OutputError(f"cannot write --{kind} {path}: {exc.strerror or exc}").lines()[0])
+            write_file(path, ReportFormat(kind).renderer()(report), label=f"--{kind}", make_parents=True,
+                       inputs=inputs)
+        except NetcontractError as exc:
+            problems += exc.lines()
     return problems
 
 
 def fail(lines: list[str], code: ExitCode) -> NoReturn:
     for line in lines:
-        click.echo(line, err=True)
+        click.echo(sanitize.line(line), err=True)
     sys.exit(int(code))
 
 
 @contextlib.contextmanager
 def user_errors(interrupted: str = "netcontract: interrupted") -> Iterator[None]:
     """The one mapping from errors to exit codes, for every command: each error class carries its
-    code (errors.py); the message is its lines on stderr."""
+    code (errors.py); the message is its lines on stderr, control characters escaped."""
     try:
         yield
     except NetcontractError as exc:
@@ -72,7 +176,9 @@ def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict
 
 
 def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
-    """--junit/--json/--markdown PATH: report files written by the same run (CI artifacts)."""
+    """--junit/--json/--markdown PATH: report files written by the same run (CI artifacts), and
+    --follow-symlinks for them."""
+    f = follow_symlinks_option(f)
     f = click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
                      help="Also write a Markdown summary with the violations and the reachability matrix.")(f)
     f = click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),

@@ -10,27 +10,25 @@ a picture for people; `netcontract check` is the gate.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from netcontract.cli.common import user_errors
+from netcontract.cli.common import InputFile, follow_symlinks_option, user_errors, write_file
 from netcontract.contract import load_contract
-from netcontract.errors import OutputError
 from netcontract.report.formats import GraphFormat
 from netcontract.results import ExitCode, Result, Verdict
 
 
 @click.command("graph")
-@click.option("-c", "--contract", "contract_path", required=True, type=click.Path(dir_okay=False),
-              help="Contract YAML file.")
+@click.option("-c", "--contract", "contract_path", required=True, type=InputFile(), help="Contract YAML file.")
 @click.option("--format", "fmt", type=click.Choice([f.value for f in GraphFormat]), default="mermaid", show_default=True,
               help="mermaid (renders inline on GitHub) or dot (pipe through `dot -Tsvg`).")
 @click.option("--live", is_flag=True,
               help="Check the running stack first and draw its violations in red (errors in orange).")
 @click.option("--project", metavar="NAME", help="Compose project name for --live (overrides `project:`).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the graph to FILE instead of stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the graph to FILE instead of stdout (atomically; never over the contract).")
+@follow_symlinks_option
 def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, output: str | None) -> None:
     """Draw CONTRACT's tiers, services and allowed flows as a diagram.
 
@@ -56,10 +54,7 @@ def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, out
     text = render_graph(contract, GraphFormat(fmt), violations)
     if output:
         with user_errors():
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+            write_file(output, text, label="-o")
     else:
         click.echo(text, nl=False)
     sys.exit(int(ExitCode.OK))

@@ -11,6 +11,7 @@ import click
 
 from netcontract import __version__
 from netcontract.cli.common import (
+    InputFile,
     artifact_options,
     finish,
     internal_error,
@@ -21,6 +22,7 @@ from netcontract.live.checker import CheckOptions, check
 from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 from netcontract.report import formats
 from netcontract.report.schema import render_schema
+from netcontract.results import ExitCode
 
 
 class _Main(click.Group):
@@ -29,8 +31,12 @@ class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
-                SystemExit, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            # outside a command's own handler (which removes probe containers first): still 130, never
+            # click's "Aborted!" with exit 1, which CI reads as "contract violated"
+            click.echo("netcontract: interrupted", err=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as exc:
             internal_error(exc)
@@ -49,7 +55,7 @@ def main() -> None:
 
 
 @main.command("check")
-@click.option("-c", "--contract", "contract_path", required=True, type=click.Path(dir_okay=False),
+@click.option("-c", "--contract", "contract_path", required=True, type=InputFile(),
               help="Contract YAML file.")
 @click.option("--project", metavar="NAME",
               help="Compose project name (overrides `project:` in the contract).")

@@ -3,19 +3,37 @@
 The draft describes the stack as it is, so it passes `lint`/`check` against
 that same stack; where netcontract had to guess (the home tier, the allowed
 flows, health) it says so in a YAML comment. Whatever cannot be a contract
-entry (a service on `network_mode: host`, an alias that is not a DNS name, an
-alias two services share) is left out with a comment that says why.
+entry (a service on `network_mode: host`, a name that is not a DNS label, a
+network name Docker would refuse, an alias two services share) is left out
+with a comment that says why.
+
+The draft is built as data (ruamel.yaml's CommentedMap, comments attached to
+its keys) and written by the YAML library, never by pasting strings into YAML:
+a name holding a newline, a quote, `#` or `: ` cannot add a key, and comment
+text is escaped (`yaml_text.comment`). `draft_contract` reads its own output
+back and refuses (InternalError, one line) unless it is the same data.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from netcontract.draft.yaml_text import flow, scalar
-from netcontract.names import is_dns_name, is_label, is_tier_key
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.tokens import CommentToken
+
+from netcontract.contract import Contract, contract_from_data, parse_yaml
+from netcontract.draft.yaml_text import comment, plain_ok
+from netcontract.errors import ContractError, InputError, InternalError
+from netcontract.names import is_dns_name, is_label, is_network_name, is_project_name, is_tier_key
 from netcontract.state import Container, State
+from netcontract.yaml_input import load_yaml
 
 _NO_TIER = {"host", "none", "bridge"}  # Docker's own networks: no user-defined DNS, never a tier
 
@@ -69,20 +87,41 @@ def draft_contract(state: State, hints: DraftHints) -> str:
             taken.add(key)
     kept: list[_Service] = []
     for svc in services.values():
-        networks = list(dict.fromkeys(n for c in svc.containers for n in c.networks if n not in _NO_TIER))
+        joined = list(dict.fromkeys(n for c in svc.containers for n in c.networks if n not in _NO_TIER))
+        networks = [n for n in joined if is_network_name(n)]
         if not is_label(svc.name):
             skipped[svc.name] = "its name is not a DNS label, which a contract service name must be"
         elif not networks:
-            modes = sorted({c.network_mode or "no network" for c in svc.containers})
-            skipped[svc.name] = f"it joins no user-defined network ({', '.join(modes)}), so no tier can hold it"
+            skipped[svc.name] = _why_no_tier(svc, joined)
         else:
             for net in networks:
                 keys.setdefault(net, _tier_key(net, state.project, taken))
             svc.tiers = [keys[n] for n in networks]
+            svc.notes += [f"network {n!r} left out: Docker does not accept that network name" for n in joined
+                          if n not in networks]
             kept.append(svc)
     _aliases(kept, keys)
     _exposure(state, kept, keys)
-    return _render(state, hints, kept, keys, skipped)
+    doc = _render(state, hints, kept, keys, skipped)
+    text = dump(doc)
+    try:
+        same = load_yaml(text) == plain(doc)
+    except InputError:
+        same = False
+    if not same:  # a netcontract bug: the library wrote something that does not read back
+        raise InternalError("the draft does not read back as the data it was written from; please report this")
+    return text
+
+
+def _why_no_tier(svc: _Service, joined: list[str]) -> str:
+    if joined:
+        return f"Docker does not accept the name of its network{'s' if len(joined) > 1 else ''} " \
+               f"({', '.join(repr(n) for n in joined)}), so no tier can hold it"
+    modes = sorted({c.network_mode or "no network" for c in svc.containers})
+    if "host" in modes:
+        return (f"it joins no user-defined network ({', '.join(modes)}): it uses the host's network "
+                "(network_mode: host), which no tier describes and check does not probe")
+    return f"it joins no user-defined network ({', '.join(modes)}), so no tier can hold it"
 
 
 def _exposure(state: State, kept: list[_Service], keys: Mapping[str, str]) -> None:
@@ -126,66 +165,170 @@ def _aliases(kept: list[_Service], keys: Mapping[str, str]) -> None:
 
 def _render(
     state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[str, str], skipped: Mapping[str, str]
-) -> str:
-    out = [
-        f"# Draft network contract written by `{hints.command}`.",
-        "# It describes the stack as it is. Lines marked 'guessed' are netcontract's guesses:",
-        "# review them, then tighten the contract (tiers, policy.isolate) to what it should be.",
-        "version: 1",
-    ]
-    if state.project:
-        out.append(f"project: {scalar(state.project)}")
-    out += ["", "tiers:"]
+) -> CommentedMap:
+    doc = CommentedMap()
+    doc.yaml_set_start_comment("\n".join([
+        f"Draft network contract written by `{comment(hints.command)}`.",
+        "It describes the stack as it is. Lines marked 'guessed' are netcontract's guesses:",
+        "review them, then tighten the contract (tiers, policy.isolate) to what it should be.",
+    ]))
+    doc["version"] = 1
+    if state.project and is_project_name(state.project):
+        doc["project"] = state.project
+    elif state.project:
+        _before(doc, "version", [f"project {state.project!r} left out: not a compose project name"], 0)
+    doc["tiers"] = _tiers(state, hints, kept, keys)
+    _before(doc, "tiers", [], 0, blank=True)
+    services = CommentedMap()
+    for svc in kept:
+        services[svc.name] = _service(svc, hints)
+    doc["services"] = services
+    _before(doc, "services", [], 0, blank=True)
+    doc["policy"] = _policy(kept)
+    left_out = [f"{name}: left out, {why}" for name, why in skipped.items()]
+    _before(doc, "policy", left_out, 2 if services else 0, blank=True)
+    return doc
+
+
+def _tiers(state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[str, str]) -> CommentedMap:
+    tiers = CommentedMap()
     used = list(dict.fromkeys(t for s in kept for t in s.tiers))
     by_key = {k: n for n, k in keys.items()}
     for key in used:
         name = by_key[key]
         net = state.network(name)
-        out += [f"  {key}:", f"    network: {scalar(name)}"]
+        tier = CommentedMap()
+        tier["network"] = name
+        notes: list[str] = []
         if name in hints.external or net is None:
-            out.append("    # guessed: created outside the stack; its driver and internal flag are not known here")
+            notes.append("guessed: created outside the stack; its driver and internal flag are not known here")
         else:
             if net.driver and net.driver != "bridge":
-                out.append(f"    driver: {scalar(net.driver)}")
+                tier["driver"] = net.driver
             if net.internal:
-                out.append("    internal: true")
+                tier["internal"] = True
                 foreign = [c.label for c in state.attached(name) if c.project != state.project or not c.service]
                 if foreign:
-                    out.append(f"    # also attached, not of this stack: {', '.join(foreign)} (check reports foreign:{key})")
-    out += ["", "services:"]
-    for svc in kept:
-        out += _render_service(svc, hints)
-    for name, why in skipped.items():
-        out.append(f"  # {name}: left out, {why}")
+                    notes.append(f"also attached, not of this stack: {', '.join(foreign)} (check reports foreign:{key})")
+        _after(tier, notes, 4)
+        tiers[key] = tier
+    return tiers
+
+
+def _policy(kept: list[_Service]) -> CommentedMap:
+    policy = CommentedMap()
     flows = sorted({f"{s.tiers[0]} -> {t}" for s in kept for t in s.tiers[1:]})
-    out += ["", "policy:"]
+    policy["allow"] = CommentedSeq(flows)
     if flows:
-        out.append("  # guessed: derived from memberships (each service's home tier may talk to its other tiers)")
-        out.append("  allow:")
-        out += [f"    - {f}" for f in flows]
+        _before(policy, "allow",
+                ["guessed: derived from memberships (each service's home tier may talk to its other tiers)"], 2)
     else:
-        out.append("  allow: []  # every service sits on one tier: no flow between tiers is needed")
-    out.append("  isolate: []  # add service pairs that must never reach each other, e.g. \"frontend -> db\"")
-    return "\n".join(out) + "\n"
+        _flow(policy["allow"])
+        _eol(policy, "allow", "every service sits on one tier: no flow between tiers is needed" if kept
+             else "no service has a tier: nothing to allow")
+    policy["isolate"] = _flow(CommentedSeq())
+    _eol(policy, "isolate", 'add service pairs that must never reach each other, e.g. "frontend -> db"')
+    return policy
 
 
-def _render_service(svc: _Service, hints: DraftHints) -> list[str]:
-    out = [f"  {scalar(svc.name)}:"]
-    guess = "  # guessed: the home tier is the first network" if len(svc.tiers) > 1 else ""
-    out.append(f"    tiers: {flow(svc.tiers)}{guess}")
+def _service(svc: _Service, hints: DraftHints) -> CommentedMap:
+    out = CommentedMap()
+    out["tiers"] = _flow(CommentedSeq(svc.tiers))
+    if len(svc.tiers) > 1:
+        _eol(out, "tiers", "guessed: the home tier is the first network")
     if svc.aliases:
-        out.append("    aliases:")
-        out += [f"      {tier}: {flow(aliases)}" for tier, aliases in svc.aliases.items()]
+        out["aliases"] = CommentedMap((tier, _flow(CommentedSeq(names))) for tier, names in svc.aliases.items())
     ports = sorted(p for p in hints.ports.get(svc.name, ()) if 0 < p < 65536)
     if ports:
-        out.append(f"    ports: {flow(ports)}  # declared (expose, ports, EXPOSE), not observed listening")
+        out["ports"] = _flow(CommentedSeq(ports))
+        _eol(out, "ports", "declared (expose, ports, EXPOSE), not observed listening")
     bad = sorted({c.health for c in svc.containers if c.health not in (None, "healthy")} - {None})
     stopped = sorted({c.status for c in svc.containers if c.status not in ("running", "declared")})
+    notes: list[str] = []
     if bad:
-        out.append(f"    healthy: false  # guessed: it was {', '.join(str(b) for b in bad)} when this draft was taken")
+        out["healthy"] = False
+        _eol(out, "healthy", f"guessed: it was {', '.join(str(b) for b in bad)} when this draft was taken")
     elif any(c.health == "healthy" for c in svc.containers) or hints.healthchecks.get(svc.name):
-        out.append("    # has a healthcheck: check requires it to report healthy")
+        notes.append("has a healthcheck: check requires it to report healthy")
     if stopped:
-        out.append(f"    # it was {', '.join(stopped)} when this draft was taken: check requires it running")
-    out += [f"    # {note}" for note in svc.notes]
+        notes.append(f"it was {', '.join(stopped)} when this draft was taken: check requires it running")
+    _after(out, notes + svc.notes, 4)
     return out
+
+
+# -- ruamel.yaml: the draft is data; comments ride on its keys ----------------------------------------
+
+
+def _flow(seq: CommentedSeq) -> CommentedSeq:
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _before(m: CommentedMap, key: str, lines: list[str], indent: int, *, blank: bool = False) -> None:
+    """Comment lines (and a blank line first, with `blank`) above `key`."""
+    if not lines and not blank:
+        return
+    text = "\n".join(comment(line) for line in lines)
+    m.yaml_set_comment_before_after_key(key, before=("\n" if blank else "") + text + ("\n" if lines and blank else ""),
+                                        indent=indent)
+
+
+def _eol(m: CommentedMap, key: str, text: str) -> None:
+    """`key: value  # text` (two spaces, as people write it)."""
+    _comment_token(m, key, f" # {comment(text)}\n")
+
+
+def _after(m: CommentedMap, lines: list[str], indent: int) -> None:
+    """Comment lines below the last key of `m` (after its end-of-line comment, if it has one)."""
+    if not lines or not m:
+        return
+    last = list(m)[-1]
+    eol = m.ca.items.get(last, [None, None, None, None])[2]
+    head = eol.value if eol is not None else "\n"
+    _comment_token(m, last, head + "".join(f"{' ' * indent}# {comment(line)}\n" for line in lines))
+
+
+def _comment_token(m: CommentedMap, key: str, value: str) -> None:
+    m.ca.items.setdefault(key, [None, None, None, None])[2] = CommentToken(value, CommentMark(0))
+
+
+class _Representer(RoundTripRepresenter):
+    """Strings plain only where every YAML reader reads them back as the same string (yaml_text)."""
+
+
+def _represent_str(representer: RoundTripRepresenter, data: str) -> Any:
+    return representer.represent_scalar("tag:yaml.org,2002:str", data, style=None if plain_ok(data) else '"')
+
+
+_Representer.add_representer(str, _represent_str)
+
+
+def dump(doc: CommentedMap) -> str:
+    """The draft as YAML text (ruamel.yaml: block mappings, two-space indents, no line folding)."""
+    y = YAML(typ="rt")
+    y.Representer = _Representer
+    y.width = 1 << 30
+    y.allow_unicode = True
+    y.indent(mapping=2, sequence=4, offset=2)
+    out = io.StringIO()
+    y.dump(doc, out)
+    return out.getvalue()
+
+
+def plain(value: Any) -> Any:
+    """`value` (CommentedMap/Seq) as plain dicts and lists: what a YAML reader should read back."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def check_draft(text: str) -> Contract:
+    """The draft read as `check -c` reads a contract: it must load, or it is a netcontract bug (InternalError,
+    one line). Names that could not be written so (a service name that is not a DNS label) never get here:
+    `draft_contract` leaves them out with a comment."""
+    try:
+        return contract_from_data(parse_yaml(text, "the draft"), "the draft")
+    except ContractError as exc:  # a netcontract bug: never hand out a contract that does not load
+        raise InternalError(f"the draft is not a valid contract ({exc.lines()[0]}); please report this") from None

@@ -4,11 +4,19 @@ Outcomes are read from what the tools print (busybox, bind and glibc
 resolvers; busybox/openbsd/traditional nc, ncat, bash /dev/tcp, python3;
 busybox and iputils ping); an exit code only decides where the output is
 silent. A probe that printed nothing is an ERROR, never a pass.
+
+The output is not ours: it echoes names (a canary host, the name looked up,
+reverse names from the resolver) and, with the exec executor, comes from the
+container's own tools. So it is split on `\n` only (never `str.splitlines`,
+which also splits on `\r`, `\x0b`, `\x1c`, NEL, U+2028 ...), and each
+outcome is read from a whole line in the tool's own format, or from the
+error reason a tool prints last (`...: Connection refused`), never from a
+word anywhere in the text: a name holding "nxdomain", "timeout" or
+"unreachable" does not change the verdict.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,25 +31,31 @@ class BatchOutput:
     complete: bool  # the script reached its end
 
 
+def lines(text: str) -> list[str]:
+    """The lines of tool output: split on "\n" only, a trailing "\r" dropped (a "\r" inside a line stays
+    in it: it cannot start a line of its own)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def split_batch(text: str) -> BatchOutput:
     tools: dict[str, str] = {}
     outputs: dict[str, list[str]] = {}
     rcs: dict[str, int] = {}
     complete = False
-    for line in text.splitlines():
+    for line in lines(text):
         if line.startswith("@@tools "):
-            for part in line.split()[1:]:
+            for part in line.split(" ")[1:]:
                 kind, _, tool = part.partition("=")
-                tools[kind] = tool
-        elif line.strip() == "@@done":
+                if kind:
+                    tools[kind] = tool
+        elif line == "@@done":
             complete = True
         elif line.startswith("@") and "|" in line:
             key, _, rest = line[1:].partition("|")
             if rest.startswith("@@rc "):
                 # the first status wins: a watchdog report after a job's own is stale
-                if key not in rcs:
-                    with contextlib.suppress(ValueError):
-                        rcs[key] = int(rest[5:].strip())
+                if key not in rcs and re.fullmatch(r"-?[0-9]{1,3}", rest[5:].strip(" ")):
+                    rcs[key] = int(rest[5:].strip(" "))
             elif key in rcs:
                 continue  # nothing belongs to a probe after its status
             else:
@@ -59,7 +73,7 @@ _TIMED_OUT_RC = (143,)
 def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
     """One Observation per probe; a probe without its result line is an ERROR, never a pass."""
     batch = split_batch(text)
-    missing = [line.split(None, 1)[1] for line in text.splitlines() if line.startswith("@@missing ")]
+    missing = [line.split(" ", 1)[1] for line in lines(text) if line.startswith("@@missing ")]
     out: dict[str, Observation] = {}
     for p in probes:
         tool = batch.tools.get(p.kind.value, "")
@@ -71,7 +85,7 @@ def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
             out[p.key] = Observation(Outcome.ERROR, detail="no result from the probe script", tool=tool)
         else:
             rc, output = batch.per_probe[p.key]
-            if "@@notool" in output:
+            if any(line.startswith("@@notool") for line in lines(output)):
                 out[p.key] = Observation(
                     Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container", output=output
                 )
@@ -93,20 +107,67 @@ def classify(kind: ProbeKind, tool: str, rc: int, output: str) -> Observation:
     return Observation(obs.outcome, obs.addresses, obs.detail, output, tool)
 
 
-_TCP_PATTERNS: tuple[tuple[str, Outcome], ...] = (
-    (r"refused|ConnectionRefusedError", Outcome.REFUSED),
-    (r"no route to host|host is unreachable|network is unreachable|network unreachable|EHOSTUNREACH|ENETUNREACH",
-     Outcome.UNREACHABLE),
-    (r"timed out|timeout|TimeoutError", Outcome.TIMEOUT),
-    (r"connection to .* succeeded|connected to|open$", Outcome.OK),
+# The error reason a tool prints last on its line (`nc: connect to HOST port 81 (tcp) failed: Connection
+# refused`, `bash: connect: No route to host`, `ConnectionRefusedError: [Errno 111] Connection refused`),
+# lower-cased, without `[Errno N] ` and a final '.'.
+_REASONS: dict[str, Outcome] = {
+    "connection refused": Outcome.REFUSED,
+    "no route to host": Outcome.UNREACHABLE,
+    "host is unreachable": Outcome.UNREACHABLE,
+    "network is unreachable": Outcome.UNREACHABLE,
+    "network unreachable": Outcome.UNREACHABLE,
+    "host unreachable": Outcome.UNREACHABLE,
+    "ehostunreach": Outcome.UNREACHABLE,
+    "enetunreach": Outcome.UNREACHABLE,
+    "timed out": Outcome.TIMEOUT,
+    "connection timed out": Outcome.TIMEOUT,
+    "operation timed out": Outcome.TIMEOUT,
+    "timeout": Outcome.TIMEOUT,
+}
+# python3's exception names, when its message is empty (`TimeoutError: `).
+_EXCEPTIONS = {"ConnectionRefusedError": Outcome.REFUSED, "TimeoutError": Outcome.TIMEOUT, "timeout": Outcome.TIMEOUT}
+# Whole-line formats: the host is one token (`\S+`), so no word inside it can match.
+_TCP_LINES: tuple[tuple[re.Pattern[str], Outcome], ...] = (
+    # openbsd nc: "nc: connect to HOST port 81 (tcp) timed out: Operation now in progress"
+    (re.compile(r"nc: connect to \S+ port \d+ \(\w+\) timed out: .*"), Outcome.TIMEOUT),
+    # openbsd nc -v: "Connection to HOST 5432 port [tcp/*] succeeded!"
+    (re.compile(r"Connection to \S+ \d+ port \[\S+\] succeeded!", re.IGNORECASE), Outcome.OK),
+    # ncat -v: "Ncat: Connected to HOST:80."
+    (re.compile(r"Ncat: Connected to \S+\.?", re.IGNORECASE), Outcome.OK),
+    # traditional nc -v: "HOST [ADDR] 80 (http) open"
+    (re.compile(r"\S+ \[\S+\] \d+ \(\S*\) open"), Outcome.OK),
 )
+_PRECEDENCE = (Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.TIMEOUT, Outcome.OK)
+
+
+def _reason(line: str) -> str:
+    """The last `: `-separated part of a line: where every tool puts its error text, after any name."""
+    last = line.rsplit(": ", 1)[-1] if ": " in line else line.rsplit(":", 1)[-1] if line.endswith(":") else line
+    last = re.sub(r"^\[Errno -?\d+\] ", "", last.strip()).rstrip(".")
+    return last.lower()
+
+
+def _tcp_line(line: str) -> Outcome | None:
+    s = line.strip()
+    for pattern, outcome in _TCP_LINES:
+        if pattern.fullmatch(s):
+            return outcome
+    if ": " in s or s.endswith(":"):
+        found = _REASONS.get(_reason(s))
+        if found is not None:
+            return found
+        head = s.split(":", 1)[0].rsplit(".", 1)[-1]
+        if s.split(":", 1)[1].strip() == "" and head in _EXCEPTIONS:
+            return _EXCEPTIONS[head]
+    return None
 
 
 def parse_tcp(tool: str, rc: int, output: str) -> Observation:
     """busybox/openbsd/traditional nc, ncat, bash /dev/tcp and the python3 helper."""
     text = output.strip()
-    for pattern, outcome in _TCP_PATTERNS:
-        if re.search(pattern, text, re.IGNORECASE | re.MULTILINE):
+    seen = {o for o in (_tcp_line(line) for line in lines(text)) if o is not None}
+    for outcome in _PRECEDENCE:
+        if outcome in seen:
             return Observation(outcome, detail=_first_line(text))
     if rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no answer within the probe timeout")
@@ -120,82 +181,120 @@ _IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}"
 
 def parse_dns(tool: str, rc: int, output: str) -> Observation:
     text = output.strip()
-    if tool == "nslookup" or "Server:" in text:
+    if tool == "nslookup" or any(line.startswith("Server:") for line in lines(text)):
         return _parse_nslookup(rc, text)
     if tool == "python3":
-        if rc == 0:
-            return Observation(Outcome.OK, tuple(re.findall(_IPV4, text)))
-        if rc in _TIMED_OUT_RC:
-            return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
-        if "-2 " in text or "Name or service not known" in text or "not known" in text:
-            return Observation(Outcome.NXDOMAIN, detail=_first_line(text))
-        if "-3 " in text or "Temporary failure" in text:
-            return Observation(Outcome.TIMEOUT, detail=_first_line(text))
-        return Observation(Outcome.ERROR, detail=_first_line(text) or f"python3 exited {rc}")
+        return _parse_python_dns(rc, text)
     # getent (glibc or musl): "ADDR  name ..." per line; exit 2 = not found
     if rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
     if rc == 2:
         return Observation(Outcome.NXDOMAIN, detail="getent: not found")
-    addrs = [line.split()[0] for line in text.splitlines() if line.split() and re.fullmatch(_IPV4, line.split()[0])]
+    addrs = [first for first in (_first_field(line) for line in lines(text)) if re.fullmatch(_IPV4, first)]
     if rc == 0 and addrs:
         return Observation(Outcome.OK, tuple(dict.fromkeys(addrs)))
     return Observation(Outcome.ERROR, detail=f"getent exited {rc}: {_first_line(text) or 'no output'}")
 
 
+def _first_field(line: str) -> str:
+    fields = re.split(r"[ \t]+", line.strip(" \t"))
+    return fields[0] if fields else ""
+
+
+def _parse_python_dns(rc: int, text: str) -> Observation:
+    """The python3 helper: the addresses on one line, or `gaierror CODE MESSAGE` (it echoes no name)."""
+    if rc == 0:
+        first = next((line for line in lines(text) if line.strip()), "")
+        addrs = tuple(a for a in first.split(" ") if re.fullmatch(_IPV4, a))
+        if addrs:
+            return Observation(Outcome.OK, addrs)
+        return Observation(Outcome.ERROR, detail=f"python3 printed no IPv4 address: {_first_line(text) or 'no output'}")
+    if rc in _TIMED_OUT_RC:
+        return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
+    for line in lines(text):
+        m = re.match(r"gaierror (-?\d+) ", line)
+        code = m.group(1) if m else ""
+        if code in ("-2", "-5") or (not m and ("Name or service not known" in line or "not known" in line)):
+            return Observation(Outcome.NXDOMAIN, detail=_first_line(text))
+        if code == "-3" or (not m and "Temporary failure" in line):
+            return Observation(Outcome.TIMEOUT, detail=_first_line(text))
+    return Observation(Outcome.ERROR, detail=_first_line(text) or f"python3 exited {rc}")
+
+
+# nslookup's own lines (busybox and bind); the looked-up name sits in `(.+?)`, before the last ": ".
+_CANT_FIND = re.compile(r"\*{2,3} (?:server )?can't find (.+?): ([^:]*)", re.IGNORECASE)
+_STATUS = re.compile(r";; ->>HEADER<<-.*status: (\w+),.*|;; status: (\w+)")
+_GOT_REPLY = re.compile(r";; Got (SERVFAIL|REFUSED) reply from \S+.*")
+_NO_SERVER = re.compile(r";; (?:connection timed out.*|no servers could be reached.*|communications error.*timed out)")
+
+
 def _parse_nslookup(rc: int, text: str) -> Observation:
     """busybox and bind nslookup. The server's own address block is skipped."""
-    low = text.lower()
-    if "nxdomain" in low or ("can't find" in low and "servfail" not in low and "no answer" not in low):
-        return Observation(Outcome.NXDOMAIN, detail=_first_matching(text, "can't find") or "NXDOMAIN")
+    rows = [line.strip() for line in lines(text)]
+    statuses = [m.group(2).strip().rstrip(".").lower() for m in (_CANT_FIND.fullmatch(r) for r in rows) if m]
+    header = [next(g for g in m.groups() if g).lower() for m in (_STATUS.fullmatch(r) for r in rows) if m]
+    cant_find = next((r[:200] for r in rows if _CANT_FIND.fullmatch(r)), "")
+    # A "can't find" line that is no SERVFAIL and no bare "No answer" (NOERROR without a record) says the
+    # name does not exist; so does a header with status NXDOMAIN.
+    if "refused" in statuses or "refused" in header:
+        return Observation(Outcome.ERROR, detail=(cant_find or "REFUSED") + ": the resolver refused to answer")
+    if any(st not in ("servfail", "no answer") for st in statuses) or "nxdomain" in header:
+        return Observation(Outcome.NXDOMAIN, detail=cant_find or "NXDOMAIN")
     addrs: list[str] = []
     in_answer = False
-    for line in text.splitlines():
-        s = line.strip()
+    for s in rows:
         if s.startswith("Name:"):
             in_answer = True
             continue
         if in_answer and s.startswith("Address"):
             value = s.split(":", 1)[1].strip() if ":" in s else ""
-            value = value.split()[0] if value else ""
+            value = value.split(" ")[0] if value else ""
             if re.fullmatch(_IPV4, value):
                 addrs.append(value)
     if addrs:
         return Observation(Outcome.OK, tuple(dict.fromkeys(addrs)))
-    if "servfail" in low or "refused" in low:
-        return Observation(Outcome.TIMEOUT, detail=_first_matching(text, "can't find") or "SERVFAIL: no answer")
-    if "timed out" in low or "no servers could be reached" in low or rc in _TIMED_OUT_RC:
+    if "servfail" in statuses or {"servfail", "refused"} & set(header) or any(_GOT_REPLY.fullmatch(r) for r in rows):
+        return Observation(Outcome.TIMEOUT, detail=cant_find or "SERVFAIL: no answer")
+    if any(_NO_SERVER.fullmatch(r) or _server_failed(r) for r in rows) or rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
-    if "can't find" in low:
-        return Observation(Outcome.NXDOMAIN, detail=_first_matching(text, "can't find"))
+    if statuses:
+        return Observation(Outcome.NXDOMAIN, detail=cant_find)
     return Observation(Outcome.ERROR, detail=f"nslookup exited {rc}: {_first_line(text) or 'no output'}")
+
+
+def _server_failed(row: str) -> bool:
+    """`nslookup: write to '127.0.0.11': Connection refused`, `;; ...: timed out`: the resolver did not answer."""
+    return row.startswith(("nslookup:", ";;")) and _REASONS.get(_reason(row)) in (Outcome.REFUSED, Outcome.TIMEOUT)
+
+
+_PING_STATS = re.compile(r"(?:^|.*\s)(\d+) packets? transmitted, (\d+) (?:packets )?received.*", re.IGNORECASE)
+# iputils: "From 10.0.0.1 icmp_seq=1 Destination Host Unreachable"; busybox says nothing of its own.
+_PING_UNREACHABLE = re.compile(r"From \S+(?: \(\S+\))?(?: icmp_seq=\d+)? Destination \w+ Unreachable.*",
+                               re.IGNORECASE)
 
 
 def parse_ping(rc: int, output: str) -> Observation:
     """busybox and iputils ping: decided by the received count, not the exit code."""
     text = output.strip()
-    low = text.lower()
-    m = re.search(r"(\d+) packets? transmitted, (\d+) (?:packets )?received", low)
-    if m and int(m.group(2)) > 0:
-        return Observation(Outcome.OK, detail=_first_matching(text, "transmitted"))
-    if "unreachable" in low or "no route" in low:
-        return Observation(Outcome.UNREACHABLE, detail=_first_matching(text, "nreachable") or "unreachable")
-    if "permitted" in low or "permission denied" in low:
-        return Observation(Outcome.ERROR, detail=f"ping not permitted: {_first_line(text)}")
-    if m or rc in _TIMED_OUT_RC:
+    rows = [line.strip() for line in lines(text)]
+    stats = next((m for m in (_PING_STATS.fullmatch(r) for r in rows) if m), None)
+    if stats and int(stats.group(2)) > 0:
+        return Observation(Outcome.OK, detail=next(r for r in rows if _PING_STATS.fullmatch(r))[:200])
+    unreachable = [r for r in rows if _PING_UNREACHABLE.fullmatch(r) or
+                   (r.startswith("ping:") and _REASONS.get(_reason(r)) is Outcome.UNREACHABLE)]
+    if unreachable:
+        named = next((r for r in unreachable if "nreachable" in r.lower()), "")
+        return Observation(Outcome.UNREACHABLE, detail=named[:200] or "unreachable")
+    for r in rows:
+        if r.startswith("ping:") and _reason(r) in ("operation not permitted", "permission denied"):
+            return Observation(Outcome.ERROR, detail=f"ping not permitted: {_first_line(text)}")
+    if stats or rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no echo reply within the probe timeout")
     return Observation(Outcome.ERROR, detail=f"ping exited {rc}: {_first_line(text) or 'no output'}")
 
 
 def _first_line(text: str) -> str:
-    for line in text.splitlines():
+    for line in lines(text):
         if line.strip():
-            return line.strip()[:200]
-    return ""
-
-
-def _first_matching(text: str, needle: str) -> str:
-    for line in text.splitlines():
-        if needle.lower() in line.lower():
             return line.strip()[:200]
     return ""

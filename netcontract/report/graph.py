@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import assert_never
 
+from netcontract import sanitize
 from netcontract.contract import Contract
 from netcontract.report.formats import GraphFormat
 from netcontract.results import Result, Verdict
@@ -128,7 +129,9 @@ def _mid(prefix: str, name: str) -> str:
 
 
 def _mtext(text: str) -> str:
-    return text.replace('"', "#quot;")
+    # Mermaid labels take HTML (we add `<br/>` ourselves): quotes and angle brackets as entities,
+    # control characters escaped visibly.
+    return sanitize.line(text).replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def _mermaid(g: _Graph) -> str:
@@ -178,7 +181,8 @@ def _mermaid(g: _Graph) -> str:
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    text = sanitize.block(text).replace("\\", "\\\\")  # our own "\n" stays a line break in the label
+    return '"' + text.replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _attrs(**kv: str) -> str:

@@ -9,19 +9,18 @@ must not count it as passed), SKIP -> <skipped>, probe output -> <system-out>.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
+from netcontract import sanitize
 from netcontract.results import Report, Result, Verdict
 
 SUITE_NAME = "netcontract"
 
-# Characters XML 1.0 cannot carry at all (probe output may hold terminal escapes).
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
 
 def _clean(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    """Text XML 1.0 can carry, shown as it was: control characters (terminal escapes in probe output,
+    names on the engine) are escaped visibly (`\\x1b`), which also leaves only characters XML allows."""
+    return sanitize.block(text.replace("\r\n", "\n"))
 
 
 def _seconds(value: float) -> str:

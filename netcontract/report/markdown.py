@@ -2,12 +2,17 @@
 
 A status word (PASSED / FAILED / NOT EVALUATED), the violations (DNS ones
 included) with expected, actual and why, then the reachability matrix. Every value from a result is
-escaped: `|` cannot break a table, newlines cannot end a row, and `<none>`
-shows as text instead of vanishing as an HTML tag.
+escaped (`escape`): `|` cannot break a table, newlines cannot end a row, `<none>` shows as text
+instead of vanishing as an HTML tag, `[x](y)` and `![x](y)` are no link or image, `@team` notifies
+nobody and `#12` links no issue when the summary is posted as a pull-request comment; control
+characters show as `\\x1b`. See docs/security.md.
 """
 
 from __future__ import annotations
 
+import re
+
+from netcontract import sanitize
 from netcontract.report.matrix import LEGEND, CellState, Glyphs, glyph, matrix_rows
 from netcontract.results import ExitCode, Report, Result
 
@@ -32,11 +37,25 @@ MARKDOWN_GLYPHS = Glyphs(
 )
 
 
+# GitHub links `@name` and `@org/team` (a mention: a notification) unless a word character comes
+# right before the `@` (`db@data_tier` is no mention), and `#12` or `owner/repo#12` (a reference that
+# shows up on that issue). A zero-width space after the `@` or `#` (written `&#8203;`, as Renovate and
+# Dependabot do) keeps the text as it reads and links nothing.
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
+_REFERENCE = re.compile(r"(?<!&)#(?=[0-9])")
+_ZWSP = "&#8203;"
+
+
 def escape(text: str) -> str:
-    """Make any text safe inside one Markdown table cell."""
+    """Make any text safe inside one Markdown table cell: no table break, no HTML, no link or image,
+    no mention or issue reference, no control character."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("&", "&amp;").replace("<", "&lt;")  # a bare '>' is harmless mid-line
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("[", "\\[").replace("]", "\\]")  # `[x](y)` and `![x](y)`: brackets are the link
+    text = sanitize.block(text)  # ANSI escapes and other control characters, visibly
+    text = _MENTION.sub("@" + _ZWSP, text)
+    text = _REFERENCE.sub("#" + _ZWSP, text)
     return "<br>".join(text.split("\n")) if text else " "
 
 

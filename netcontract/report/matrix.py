@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netcontract.results import Kind, Report, Result, Verdict
+from netcontract.sanitize import line as safe
 
 MATRIX_KINDS = (Kind.REACH, Kind.ISOLATION)
 
@@ -128,7 +129,8 @@ def _paint(text: str, state: CellState | None, colour: bool) -> str:
 def _grid(services: list[str], cells: dict[tuple[str, str], Cell], colour: bool) -> list[str]:
     """Rows are sources, numbered; columns are targets, by the same numbers (keeps it narrow)."""
     width = len(str(len(services)))
-    name_w = max(len(s) for s in services)
+    names = {s: safe(s) for s in services}  # a name on the engine may hold a terminal escape
+    name_w = max(len(n) for n in names.values())
     pad = " " * (width + 2 + name_w)
     head = "  ".join(f"{i:>{width}}" for i in range(1, len(services) + 1))
     lines = [f"{pad}  {head}   (from row to column)"]
@@ -138,7 +140,7 @@ def _grid(services: list[str], cells: dict[tuple[str, str], Cell], colour: bool)
             cell = cells.get((src, dst))
             text = glyph(cells, src, dst, TERMINAL_GLYPHS)
             row.append(" " * (width - 1) + _paint(text, cell.state if cell else None, colour))
-        lines.append((f"{i:>{width}}. {src:<{name_w}}  " + "  ".join(row)).rstrip())
+        lines.append((f"{i:>{width}}. {names[src]:<{name_w}}  " + "  ".join(row)).rstrip())
     return lines
 
 
@@ -157,9 +159,13 @@ def _differences(services: list[str], cells: dict[tuple[str, str], Cell]) -> lis
                 continue
             for r in cell.results:
                 if r.verdict in (Verdict.FAIL, Verdict.ERROR):
-                    why = f": {r.reason}" if r.reason else ""
-                    lines.append(f"  {r.verdict.value} {r.id}: expected {r.expected}, got {r.actual}{why}")
+                    lines.append(_failure_line(r))
     return lines
+
+
+def _failure_line(r: Result) -> str:
+    why = f": {r.reason}" if r.reason else ""
+    return safe(f"  {r.verdict.value} {r.id}: expected {r.expected}, got {r.actual}{why}")
 
 
 def render(report: Report, *, colour: bool = False) -> str:
@@ -175,7 +181,5 @@ def render(report: Report, *, colour: bool = False) -> str:
     dns = dns_failures(report)
     if dns:
         lines += ["", "DNS failures:"]
-        for r in dns:
-            why = f": {r.reason}" if r.reason else ""
-            lines.append(f"  {r.verdict.value} {r.id}: expected {r.expected}, got {r.actual}{why}")
+        lines += [_failure_line(r) for r in dns]
     return "\n".join(lines) + "\n"
