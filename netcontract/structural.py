@@ -246,6 +246,9 @@ def egress_results(contract: Contract, state: State) -> list[Result]:
         for c in containers:
             if c.network_mode == "host":
                 leaks.append(f"{c.label} uses network_mode {c.network_mode}")
+            elif c.network_mode.startswith(("container:", "service:")):
+                leaks.append(f"{c.label} uses network_mode {c.network_mode}: its way out is that container's, "
+                             "which the contract does not bound")
             for net in c.networks:
                 n = state.network(net)
                 if n is None:

@@ -25,13 +25,13 @@ _BLOCKED = (Outcome.TIMEOUT, Outcome.UNREACHABLE)
 def _owner(state: State, ip: str) -> str:
     for c in state.containers:
         for ep in c.endpoints:
-            if ep.ipv4 == ip:
+            if ip in ep.addresses:
                 return f"{c.label} on {ep.network}"
     return "no container of this snapshot"
 
 
 def _networks_of(state: State, ip: str) -> list[str]:
-    return [ep.network for c in state.containers for ep in c.endpoints if ep.ipv4 == ip]
+    return [ep.network for c in state.containers for ep in c.endpoints if ip in ep.addresses]
 
 
 def _observed(obs: Sequence[Observation]) -> str:
@@ -204,7 +204,8 @@ def to_retry(exps: Sequence[Expectation], obs: Observed) -> list[Expectation]:
     resolver_ok = control_ok(seen, obs)
     starved = any(e.expect is Expect.CONNECT and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id]) for e in seen)
     return [e for e in seen if differs(e, obs[e.id], resolver_ok)
-            or (starved and e.expect is Expect.BLOCKED and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id]))]
+            or (starved and e.expect is Expect.BLOCKED and not proven_leak(e, obs[e.id])
+                and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id]))]
 
 
 def proven_leak(e: Expectation, obs: Sequence[Observation]) -> bool:
