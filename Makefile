@@ -19,7 +19,8 @@ NETCONTRACT_PROBE_IMAGE ?= netcontract-test/probe:local
 # The probe sidecar image is one of ours (built by `make images`), never pulled.
 check demo test bench: export NETCONTRACT_PROBE_IMAGE := $(NETCONTRACT_PROBE_IMAGE)
 
-.PHONY: help venv docker images up down check demo test lint bench
+.PHONY: help venv docker images up down check demo test lint bench mutate
+.PHONY: swarm-up swarm-down swarm-status
 
 help: ## list the targets
 	@echo "netcontract make targets:"
@@ -76,3 +77,20 @@ lint: venv ## ruff and mypy
 
 bench: venv ## run the benchmark (benchmarks/bench.py)
 	$(VENV)/bin/python benchmarks/bench.py
+
+# mutmut (pyproject.toml [tool.mutmut]) over verdicts, structural, plan and parse, against
+# tests/unit only: no daemon. Progress in mutants/mutate.log, survivors on stderr.
+mutate: venv ## mutation-test the verdict modules against the unit suite; ends with `killed K of N`
+	@$(VENV)/bin/python scripts/mutate.py
+
+# The multi-node swarm test bed (docs/swarm.md): three Docker-in-Docker nodes on
+# the bridge network ncswarm, one swarm, the stack tests/swarm/stack.yaml. The
+# node image is built once (debootstrap, no registry) and kept by swarm-down.
+swarm-up: docker images ## start the 3-node swarm test bed and deploy tests/swarm/stack.yaml
+	@scripts/swarm/up.sh
+
+swarm-down: ## remove the swarm test bed (PRUNE=1: the cached node image too)
+	@PRUNE=$(PRUNE) scripts/swarm/down.sh
+
+swarm-status: ## the swarm test bed's nodes, engines and tasks per node
+	@scripts/swarm/status.sh
