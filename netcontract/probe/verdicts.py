@@ -138,6 +138,8 @@ def _missing(exp: Expectation, obs: Sequence[Observation]) -> list[str]:
     container holding the name there). Empty when it is, or when nothing is known to compare with."""
     out: list[str] = []
     for o in obs:
+        if o.tool == "getent":
+            continue  # musl's `getent hosts` prints one address of several: it can show no foreign one, not all
         family = 6 if o.qtype == "AAAA" else 4
         have = set(o.addresses) if o.outcome is Outcome.OK else set()
         options = [w for w in ({a for a in g if family_of(a) == family} for g in exp.groups) if w]
