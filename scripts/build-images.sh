@@ -97,6 +97,7 @@ if [ -d "$ROOTFS" ] && diff -r "$ROOTFS" "$NEW" >/dev/null 2>&1; then
     rm -rf "$NEW"
 else
     rm -rf "$ROOTFS"
+    mkdir -p "$(dirname "$ROOTFS")"  # a fresh clone has no build/ yet
     mv -T "$NEW" "$ROOTFS" 2>/dev/null || true # another run may have moved its own copy in first
 fi
 [ -d "$ROOTFS" ] || die "$ROOTFS was not created"
