@@ -99,6 +99,7 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             notes += ipv6_filter_notes(results)
         else:
             notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
+        notes += gateway_mode_notes(contract, state)
     finally:
         engine.close()
     return Report(
@@ -123,3 +124,15 @@ def ipv6_filter_notes(results: list[Result]) -> list[str]:
                 "path is dropped, the engine does not filter IPv6 between networks (ip6tables off)"]
     held = [r for r in v6 if r.verdict is Verdict.PASS]
     return [f"IPv6: {len(held)} of {len(v6)} forbidden IPv6 paths probed and blocked (the engine filters IPv6)"]
+
+
+def gateway_mode_notes(contract: Contract, state: State) -> list[str]:
+    """Bridge gateway modes other than the default (Docker 27+: routed, nat-unprotected, isolated): a routed
+    or nat-unprotected network is reachable from other networks, which its isolation probes then show."""
+    out = []
+    for key, tier in contract.tiers.items():
+        net = state.network(tier.network)
+        for name, value in net.options if net else ():
+            if "gateway_mode" in name and value not in ("", "nat"):
+                out.append(f"{tier.network} (tier {key}): {name}={value}")
+    return out

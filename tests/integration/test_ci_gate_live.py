@@ -29,6 +29,8 @@ def test_one_run_writes_junit_markdown_and_json(stack, cli, restore, tmp_path: P
 
     assert run.code == 1, run
     report = json.loads(js.read_text())
+    failed = {r["id"] for r in report["results"] if r["verdict"] == "FAIL"}
+    assert {"networks:frontend", "isolation:frontend->db:5432@data_tier"} <= failed, failed
     jsonschema.validate(report, REPORT_SCHEMA)
     summary = report["summary"]
     assert summary["failed"] > 0

@@ -3,6 +3,7 @@ the draft describes the stack, and `check` passes on the stack it came from."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -82,5 +83,11 @@ def test_live_draft_passes_check_on_the_same_stack(live_stack: None, tmp_path: P
     image = os.environ.get("NETCONTRACT_PROBE_IMAGE") or LOCAL_PROBE_IMAGE
     if _docker("image", "inspect", image).returncode != 0:
         pytest.skip(f"probe image {image} is not built (scripts/build-images.sh); structural check passed")
-    code, out, _ = _run("check", "-c", str(path), "--probe-image", image, "--no-pull", "-q")
+    code, out, _ = _run("check", "-c", str(path), "--probe-image", image, "--no-pull", "--format", "json")
     assert code == 0, out
+    # "holds" only counts if the probes ran: an empty report also exits 0
+    kinds: dict[str, int] = {}
+    for r in json.loads(out)["results"]:
+        if r["attempts"]:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+    assert kinds.get("reach", 0) >= 10 and kinds.get("isolation", 0) >= 10 and kinds.get("dns", 0) >= 10, kinds

@@ -301,3 +301,17 @@ def test_the_report_says_when_ipv6_crosses_networks() -> None:
     assert report.exit_code is ExitCode.VIOLATED
     assert (f"IPv6: 1 of {len(v6_paths)} IPv6 paths the contract forbids connect; where IPv4 on the same path is "
             "dropped, the engine does not filter IPv6 between networks (ip6tables off)") in report.notes
+
+
+def test_a_non_default_gateway_mode_is_shown_in_a_note() -> None:
+    from netcontract.contract import contract_from_data
+    from netcontract.live.checker import gateway_mode_notes
+    from netcontract.state import Network, State
+
+    contract = contract_from_data({"version": 1, "tiers": {"t": {"network": "n"}, "u": {"network": "m"}},
+                                   "services": {"a": {"tiers": ["t"]}}})
+    state = State("p", (Network("n", "bridge", False, options=(("com.docker.network.bridge.gateway_mode_ipv4",
+                                                                 "routed"),)),
+                        Network("m", "bridge", False, options=(("com.docker.network.bridge.gateway_mode_ipv4",
+                                                                 "nat"),))), ())
+    assert gateway_mode_notes(contract, state) == ["n (tier t): com.docker.network.bridge.gateway_mode_ipv4=routed"]
