@@ -77,3 +77,4 @@ def test_validation_script_passes_the_healthy_stack(stack, tmp_path: Path) -> No
     ok = _validate("strict", tmp_path / "logs")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "contract holds" in ok.stdout
+    assert "0 errors, 0 skipped" in ok.stdout and " 0 checks" not in ok.stdout

@@ -43,6 +43,12 @@ def test_healthy_stack_passes_every_check(healthy_run):
     assert report["exit_code"] == 0
     assert report["project"] == "devonboarder"
     assert report["summary"] == {"passed": len(report["results"]), "failed": 0, "errors": 0, "skipped": 0}
+    # "holds" counts only if the probes ran, from every service, of every kind
+    probed = [r for r in report["results"] if r["attempts"]]
+    for kind, least in (("reach", 20), ("isolation", 20), ("dns", 20), ("host", 1)):
+        assert sum(r["kind"] == kind for r in probed) >= least, kind
+    assert {r["src"] for r in probed} >= {"traefik", "auth-service", "backend", "discord-integration", "dashboard",
+                                          "frontend", "db"}
     # every kind of check ran, and every service was a probe source
     kinds = {r["kind"] for r in report["results"]}
     assert kinds >= {"network", "running", "networks", "alias", "foreign", "exposure", "alias-unique",
