@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from netcontract.compose.ports import parse_expose, parse_ports
 from netcontract.compose.positions import Positions
 from netcontract.compose.project import (
     ComposeNetwork,
     ComposeProject,
     ComposeService,
     ServiceNetwork,
+    ports_and_health,
 )
 from netcontract.errors import ComposeError
 
@@ -115,14 +115,7 @@ def _service(
             attached_list.append(ServiceNetwork(
                 str(key), tuple(dict.fromkeys(_lit(a) for a in aliases)), _lit(ipv4) if ipv4 else None))
         attached = tuple(attached_list)
-    published = parse_ports(spec.get("ports"), f"{path}.ports", where)
-    exposed = parse_expose(spec.get("expose"), f"{path}.expose", where)
-    targets = tuple(p.container_port for p in published if p.protocol == "tcp")
-    health = spec.get("healthcheck")
-    healthcheck = None
-    if isinstance(health, dict):
-        test = health.get("test")
-        healthcheck = not (health.get("disable") or test in (["NONE"], "NONE"))
+    published, expose, healthcheck = ports_and_health(spec, path, where)
     deploy = spec.get("deploy")
     replicas = spec.get("scale", deploy.get("replicas", 1) if isinstance(deploy, dict) else 1)
     profiles = spec.get("profiles") or []
@@ -134,7 +127,7 @@ def _service(
         network_mode=mode,
         networks=attached,
         published=published,
-        expose=tuple(dict.fromkeys(exposed + targets)),
+        expose=expose,
         healthcheck=healthcheck,
         container_name=_lit(spec["container_name"]) if spec.get("container_name") else None,
         replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas >= 0 else 1,

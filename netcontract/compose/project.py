@@ -203,14 +203,7 @@ def _service(
     attached: tuple[ServiceNetwork, ...] = ()
     if not mode:
         attached = _service_networks(raw.get("networks"), where, path, networks)
-    published = parse_ports(raw.get("ports"), f"{where}.ports", path)
-    exposed = parse_expose(raw.get("expose"), f"{where}.expose", path)
-    targets = tuple(p.container_port for p in published if p.protocol == "tcp")
-    health = raw.get("healthcheck")
-    healthcheck = None
-    if isinstance(health, dict):
-        test = health.get("test")
-        healthcheck = not (health.get("disable") or test in (["NONE"], "NONE"))
+    published, expose, healthcheck = ports_and_health(raw, where, path)
     deploy = raw.get("deploy")
     if not isinstance(deploy, dict):
         deploy = {}
@@ -223,11 +216,27 @@ def _service(
         network_mode=mode,
         networks=attached,
         published=published,
-        expose=tuple(dict.fromkeys(exposed + targets)),
+        expose=expose,
         healthcheck=healthcheck,
         container_name=str(raw["container_name"]) if raw.get("container_name") else None,
         replicas=replicas if isinstance(replicas, int) and replicas >= 0 else 1,
     )
+
+
+def ports_and_health(spec: Mapping[str, Any], where: str, path: str
+                     ) -> tuple[tuple[PublishedPort, ...], tuple[int, ...], bool | None]:
+    """A service's published ports, its exposed ports (expose, then the published TCP targets) and whether it
+    has a healthcheck: read the same way from our reader's mapping and from Compose's JSON. `where` is the
+    YAML location (services.db), `path` the file."""
+    published = parse_ports(spec.get("ports"), f"{where}.ports", path)
+    exposed = parse_expose(spec.get("expose"), f"{where}.expose", path)
+    targets = tuple(p.container_port for p in published if p.protocol == "tcp")
+    health = spec.get("healthcheck")
+    healthcheck = None
+    if isinstance(health, dict):
+        test = health.get("test")
+        healthcheck = not (health.get("disable") or test in (["NONE"], "NONE"))
+    return published, tuple(dict.fromkeys(exposed + targets)), healthcheck
 
 
 def _list(value: Any, where: str, path: str) -> list[Any]:
