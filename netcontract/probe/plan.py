@@ -29,6 +29,7 @@ class Expect(enum.StrEnum):
     NO_RESOLVE = "no-resolve"  # the name does not resolve from the source
     CONNECT = "connect"  # a TCP connect (or ping) succeeds
     BLOCKED = "blocked"  # it is dropped or has no route; `refused` means reachable
+    NO_FORWARD = "no-forward"  # Docker's DNS must not hand an external name to an upstream resolver
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,11 @@ def _source_expectations(contract: Contract, state: State, running: dict[str, li
                                     kind, (canary.host,), canary.port, Expect.BLOCKED,
                                     "blocked (every tier of the service is internal)",
                                     context="policy.egress_canaries"))
+        for name in contract.policy.dns_egress_names:
+            exps.append(Expectation(result_id(Kind.EGRESS, pair(label, name), item="dns"), Kind.EGRESS, src, name,
+                                    "", ProbeKind.DNS, (name,), None, Expect.NO_FORWARD,
+                                    "not resolved: Docker's DNS does not forward it (SERVFAIL)",
+                                    context="policy.dns_egress_names"))
         exps += _host(contract, state, label, src, source)
     return exps, settled
 
