@@ -70,7 +70,7 @@ def connect(options: CheckOptions) -> LiveEngine:
     """The Docker engine named by the environment (DOCKER_HOST), as docker and docker compose find it."""
     from netcontract.live import engine as docker_engine
 
-    return docker_engine.Engine(docker_engine.connect(timeout=options.run.timing.api_timeout))
+    return docker_engine.Engine.from_env(timeout=options.run.timing.api_timeout)
 
 
 def check(contract_path: str | Path, options: CheckOptions | None = None,
