@@ -13,6 +13,7 @@ What this does not prove: an Outcome is only as true as the packet behind it
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import secrets
@@ -107,6 +108,7 @@ def hostport(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+@functools.lru_cache(maxsize=65536)
 def ip_or_none(text: str) -> str | None:
     try:
         return str(ipaddress.ip_address(text))

@@ -375,7 +375,8 @@ class _Engine:
             if outcome is Outcome.OK and task.probe.kind is ProbeKind.TCP:
                 slowest = self.run.slowest_tcp_ok_ms
                 slowest[task.src.key] = max(ms, slowest.get(task.src.key, 0.0))
-        self.run.observations[key] = Observation(outcome, addresses, what, f"{task.label}: {what}{timing}", TOOL)
+        self.run.observations[key] = Observation(outcome, addresses, what, f"{task.label}: {what}{timing}", TOOL,
+                                                 task.probe.qtype if task.probe.kind is ProbeKind.DNS else "")
         for sock in task.socks:
             if sock in self.sel.get_map():
                 self.sel.unregister(sock)

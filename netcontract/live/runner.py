@@ -185,7 +185,7 @@ class ProbeRunner:
             for probe, rid, problem in slots:
                 key = (r.plan.container.id, probe.key)
                 got = problem or seen.observations.get(key)
-                if got is not None and probe.kind is ProbeKind.DNS:
+                if got is not None and probe.kind is ProbeKind.DNS and got.qtype != probe.qtype:
                     got = replace(got, qtype=probe.qtype)
                 obs[rid].append(got or Observation(Outcome.ERROR, detail="netns run returned no observation"))
                 if got is not None and key in seen.latency_ms and got.outcome not in (Outcome.ERROR, Outcome.TIMEOUT):
