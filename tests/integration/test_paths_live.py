@@ -13,6 +13,7 @@ run with its default before Docker 27 (off), where IPv6 leaks between networks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
@@ -135,8 +136,16 @@ def test_a_second_replica_on_a_forbidden_tier_leaks_from_itself(stack, cli, obje
 
 
 def _dockerd_netns() -> str:
-    """The network namespace of the dockerd behind DOCKER_HOST (the second engine runs in its own)."""
+    """The network namespace of the dockerd behind DOCKER_HOST (the second engine runs in its own).
+
+    The host engine by its pid file: other dockerds may run on this machine without `-H` (the swarm test
+    bed's nodes, each in a namespace of its own), and their processes are visible here too."""
     sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    if sock == "/var/run/docker.sock":
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(Path("/var/run/docker.pid").read_text(encoding="ascii").strip())
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"dockerd"):
+                return f"/proc/{pid}/ns/net"
     for pid in (p for p in os.listdir("/proc") if p.isdigit()):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
