@@ -89,6 +89,8 @@ def egress_dns(plan_state: State = STATE, contract: Any = CONTRACT) -> dict[str,
 def test_only_internal_only_sources_ask_the_external_names() -> None:
     got = egress_dns()
     assert got["shop-front-1"] == [] and got["shop-api-1"] == []
+    assert all((e.src, e.dst, e.tier, e.label, e.port) == ("db", e.targets[0], "", "db", None)
+               for e in got["shop-db-1"])
     assert [(e.id, e.kind, e.probe_kind, e.targets, e.qtypes, e.context, e.expected) for e in got["shop-db-1"]] == [
         (f"egress:db->{NAME}:dns", Kind.EGRESS, ProbeKind.DNS, (NAME,), ("A",), "policy.dns_egress_names",
          "not resolved: Docker's DNS does not forward it (SERVFAIL)"),
@@ -101,6 +103,7 @@ def test_every_replica_asks_and_its_id_names_it() -> None:
     got = egress_dns(replace(STATE, containers=(*STATE.containers, DB2)))
     assert [e.id for e in got["shop-db-2"]] == [f"egress:db[shop-db-2]->{NAME}:dns",
                                                "egress:db[shop-db-2]->www.example.org:dns"]
+    assert {e.label for e in got["shop-db-2"]} == {"db[shop-db-2]"}
 
 
 def test_no_names_no_probe() -> None:
@@ -128,6 +131,8 @@ def test_resolved_is_a_way_out() -> None:
         Verdict.FAIL, f"{NAME} resolves from db to 192.0.2.7: Docker's DNS forwards queries from internal-only "
                       "services out of the internal networks, a way out for data (CVE-2024-29018) "
                       "[policy.dns_egress_names]")
+    assert judge(o(Outcome.OK, "192.0.2.7", "192.0.2.8"))[1].startswith(
+        f"{NAME} resolves from db to 192.0.2.7, 192.0.2.8: ")
 
 
 @pytest.mark.parametrize("outcome", [Outcome.NXDOMAIN, Outcome.NODATA])
