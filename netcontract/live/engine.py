@@ -131,6 +131,8 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
         ipv6=bool(raw.get("EnableIPv6")),
         gateways=tuple(_gateway(c) for c in ipam if _gateway(c)),
         options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
+        attachable=bool(raw.get("Attachable")),
+        scope=str(raw.get("Scope") or ""),
     )
 
 
