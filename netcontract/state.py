@@ -125,6 +125,7 @@ class State:
     engine: str = ""  # live: "Docker 26.1.5 (API 1.45)", as the engine reports itself
     orchestrator: str = "compose"  # "compose" or "swarm": which labels name the project and services
     unreachable: tuple[tuple[str, str], ...] = ()  # swarm: (node, why) for nodes whose engine was not read
+    vips: tuple[tuple[str, str, str], ...] = ()  # swarm: (service, network, virtual IP) of vip-mode services
 
     def network(self, name: str) -> Network | None:
         for n in self.networks:

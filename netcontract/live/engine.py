@@ -43,6 +43,38 @@ def connect(timeout: float = 30) -> docker.DockerClient:
     return client
 
 
+def connect_url(url: str, timeout: float = 30, connect_timeout: float = 5) -> docker.DockerClient:
+    """A client for the engine at `url` (tcp://HOST:PORT, unix://PATH, ssh://...), with TLS as the docker CLI
+    takes it from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH. It must answer a ping within `connect_timeout`
+    seconds; its later calls get `timeout`. EngineError (with the URL) when it does not answer."""
+    try:
+        kwargs = docker.utils.kwargs_from_env()
+        kwargs["base_url"] = url
+        if not url.startswith(("tcp://", "https://")):
+            kwargs.pop("tls", None)  # TLS applies to TCP engines only
+        client = docker.DockerClient(timeout=int(max(connect_timeout, 1)), max_pool_size=64, **kwargs)
+        client.ping()
+        client.api.timeout = int(max(timeout, 1))
+    except _ENGINE_ERRORS as exc:
+        raise EngineError(f"cannot reach the Docker engine at {url}: {_short(exc)}") from None
+    return client
+
+
+def inspect_containers_raw(api: Any, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """`docker inspect` JSON of each container; one removed between listing and inspecting is left out."""
+    def one(cid: str) -> dict[str, Any] | None:
+        try:
+            raw: dict[str, Any] = api.inspect_container(cid)
+            return raw
+        except docker.errors.NotFound:
+            return None
+        except _ENGINE_ERRORS as exc:
+            raise EngineError(f"inspecting container {cid[:12]}: {_short(exc)}") from None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [r for r in pool.map(one, list(ids)) if r is not None]
+
+
 def _host() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
