@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from netcontract.errors import UsageError
+from netcontract.results import Result, Verdict
 from netcontract.state import (
     STACK_LABEL,
     SWARM_SERVICE_LABEL,
@@ -233,3 +234,18 @@ def build_state(read: SwarmRead) -> State:
                  containers=tuple(sorted(containers, key=lambda c: (c.name, c.id))), engine=read.engine,
                  notes=tuple(notes), orchestrator="swarm", unreachable=tuple(sorted(read.unreachable.items())),
                  vips=vip_list)
+
+
+def explain_unreadable(results: Sequence[Result], state: State) -> list[Result]:
+    """Probe results voided because a service has a task whose node was not read (the runner counts such a
+    task as changed: nothing observed from or to it is proven) say so, instead of "stopped or restarted"."""
+    blind = {c.service: c for c in state.containers if c.unreadable and c.service}
+    out = []
+    for r in results:
+        for svc in (r.src, r.dst):
+            task = blind.get(svc)
+            if task is not None and r.verdict is Verdict.ERROR and r.reason.startswith(f"{svc} stopped or restarted"):
+                r = r.with_verdict(Verdict.ERROR, f"not evaluated: {task.label}: {task.unreadable}")
+                break
+        out.append(r)
+    return out

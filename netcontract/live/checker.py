@@ -15,7 +15,7 @@ from netcontract.probe.plan import plan_probes
 from netcontract.results import Kind, Report, Result, Verdict
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results, unreadable_errors
-from netcontract.swarm import NodeRef
+from netcontract.swarm import NodeRef, explain_unreadable
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,8 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
                 notes += swarm_notes
                 prober = NoNamespaces()
             runner = ProbeRunner(engine, options.run, prober)
-            results += runner.run(plan, contract, state, progress)
+            probed = runner.run(plan, contract, state, progress)
+            results += explain_unreadable(probed, state) if options.swarm else probed
             notes += runner.notes
             notes += ipv6_filter_notes(results)
         else:

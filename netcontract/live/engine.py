@@ -56,8 +56,20 @@ def connect_url(url: str, timeout: float = 30, connect_timeout: float = 5) -> do
         client.ping()
         client.api.timeout = int(max(timeout, 1))
     except _ENGINE_ERRORS as exc:
-        raise EngineError(f"cannot reach the Docker engine at {url}: {_short(exc)}") from None
+        raise EngineError(f"cannot reach the Docker engine at {url}: {_remote_short(exc)}") from None
     return client
+
+
+def _remote_short(exc: BaseException) -> str:
+    """Why an engine at a URL did not answer, without the local-socket advice of `_short`."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for key, say in (("Connection refused", "connection refused"), ("timed out", "timed out"),
+                     ("No route to host", "no route to host"), ("Name or service not known", "unknown host"),
+                     ("No such file", "no such socket"), ("Permission denied", "permission denied"),
+                     ("SSL", "TLS handshake failed")):
+        if key in text:
+            return say
+    return text[:300]
 
 
 def inspect_containers_raw(api: Any, ids: Iterable[str]) -> list[dict[str, Any]]:

@@ -26,7 +26,14 @@ from netcontract.errors import EngineError, UsageError
 from netcontract.live import engine as docker_engine
 from netcontract.live.netns import NetnsRun, NetnsSource
 from netcontract.state import STACK_LABEL, Container, State
-from netcontract.swarm import NodeRef, SwarmRead, build_state, node_names
+from netcontract.swarm import (
+    TASK_ID_LABEL,
+    NodeRef,
+    SwarmRead,
+    build_state,
+    node_names,
+    stack_service,
+)
 
 CONNECT_TIMEOUT = 5.0  # seconds for a node's engine to answer its first ping
 
@@ -76,7 +83,6 @@ class SwarmEngine:
                 state = (n.get("Status") or {}).get("State")
                 unreachable[name] = f"no --node {name}=URL given (manager: {state})"
         per_node: dict[str, list[tuple[Container, Mapping[str, str]]]] = {}
-        node_nets: dict[str, dict[str, dict[str, Any]]] = {}
 
         def read_one(item: tuple[str, docker_engine.Engine]) -> tuple[str, Any]:
             name, eng = item
@@ -90,15 +96,23 @@ class SwarmEngine:
                 if isinstance(got, EngineError):
                     unreachable[name] = str(got)
                     continue
-                per_node[name], node_nets[name] = got
-        # networks the containers are on besides the tiers: from the manager, else from the node that has them
-        extra = sorted({ep.network for cs in per_node.values() for c, _ in cs for ep in c.endpoints} - set(found))
+                per_node[name], _ = got
+        # networks the (current) containers are on besides the tiers: a swarm-scope one from the manager, a
+        # node-local one (bridge, a network made on one node) from the node where a container is on it
+        current = {t.get("ID") for t in tasks}
+        on: dict[str, str] = {}  # network -> a node with a current container on it
+        for node, cs in sorted(per_node.items()):
+            for c, labels in cs:
+                if stack_service(labels, project) is None or labels.get(TASK_ID_LABEL) in current:
+                    for ep in c.endpoints:
+                        on.setdefault(ep.network, node)
+        extra = sorted(set(on) - set(found))
         with docker_engine.engine_errors(f"reading networks from manager {self.manager}"):
-            found.update(self._networks(api, extra))
+            found.update({n: raw for n, raw in self._networks(api, extra).items() if raw.get("Scope") == "swarm"})
         for name in extra:
-            for nets in node_nets.values():
-                if name not in found and name in nets:
-                    found[name] = nets[name]
+            if name not in found:
+                with docker_engine.engine_errors(f"reading network {name} on node {on[name]}"):
+                    found.update(self._networks(self.engines[on[name]].api, [name]))
         read = SwarmRead(
             project=project, manager=self.manager, nodes=nodes, services=services, tasks=tasks,
             networks=tuple(docker_engine.network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found),

@@ -252,3 +252,20 @@ def test_no_node_answering_is_exit_3_naming_it() -> None:
                        "--node", "n1=tcp://127.0.0.1:9")
     assert code == 3 and out.count("\n") == 1
     assert out.startswith("netcontract: no swarm manager answers (asked: none; not reached: n1: tcp://127.0.0.1:9")
+
+
+def test_probes_voided_by_an_unread_node_say_so() -> None:
+    from netcontract.results import Result, Verdict
+    from netcontract.swarm import explain_unreadable
+
+    st = build_state(read(unreachable={"ncswarm-node3": "connection refused"}))
+    blind = next(c for c in st.containers if c.unreadable)
+    svc = blind.service or ""
+    void = Result("x", Kind.REACH, "a->b", Verdict.ERROR, "", "", f"{svc} stopped or restarted during the check, "
+                  "so this observation proves nothing", src="nobody", dst=svc)
+    other = Result("y", Kind.REACH, "a->b", Verdict.ERROR, "", "", "probe could not run: x", src=svc, dst="nobody")
+    leak = Result("z", Kind.ISOLATION, "a->b", Verdict.FAIL, "", "", "reaches", src=svc, dst="db")
+    got = explain_unreadable([void, other, leak], st)
+    assert got[0].verdict is Verdict.ERROR and got[0].reason.startswith("not evaluated: ")
+    assert "node ncswarm-node3 was not read (connection refused)" in got[0].reason
+    assert got[1:] == [other, leak]

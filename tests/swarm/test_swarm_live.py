@@ -1,0 +1,146 @@
+"""The swarm test bed against tests/swarm/contract.yaml: it holds, and each mutation is found.
+
+Each mutation test changes the running swarm the way an operator would (docker service update, a
+recreated overlay, a node's firewall), checks that `netcontract check --node ...` exits with the right
+code and names the right result, and restores the swarm (the `restore` fixture waits until the
+contract holds again).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from swarm_bed import STACK, Bed
+
+
+def _names(bed: Bed, service: str) -> dict[str, str]:
+    """Task name -> node, from the manager (`docker service ps`)."""
+    p = bed.docker("service", "ps", "--filter", "desired-state=running", "--format", "{{.Name}} {{.Node}}",
+                   f"{STACK}_{service}")
+    return dict(line.split() for line in p.stdout.splitlines() if line.strip())
+
+
+def test_the_stack_holds_with_every_task_probed_on_its_node(bed: Bed, tmp_path: Path) -> None:
+    bed.converge()
+    got = bed.check(tmp=tmp_path)
+    assert got.code == 0, got.stdout[-3000:] + got.stderr
+    results = got.report["results"]
+    assert all(r["verdict"] == "PASS" for r in results)
+    probes = [r for r in results if r["kind"] in ("dns", "reach", "isolation")]
+    assert probes and {r["executor"] for r in probes} == {"exec"}
+    # every running task of every service was a source: its task name is in the ids of its probes
+    sources = {r["id"].split("[", 1)[1].split("]", 1)[0] for r in probes if "[" in r["id"]}
+    tasks = {name for svc in ("proxy", "web", "api", "db") for name in _names(bed, svc)}
+    assert len(tasks) == 11
+    # global tasks are named <service>@<node> in the report; `docker service ps` calls them <service>.<node id>
+    for task in tasks:
+        if not task.startswith(f"{STACK}_proxy."):
+            assert task in sources, task
+    assert {s for s in sources if s.startswith(f"{STACK}_proxy@")} == {f"{STACK}_proxy@{n}" for n in bed.nodes}
+    # cross-node paths were probed both ways: web reaches api's three tasks, one per node
+    assert got.by_id()["reach:web[nctest_web.1]->api:8000@app"]["verdict"] == "PASS"
+    assert got.by_id()["dns:api[nctest_api.1]->tasks.db"]["verdict"] == "PASS"
+    assert any("nodes read: " + ", ".join(sorted(bed.nodes)) in n for n in got.report["notes"])
+
+
+def test_a_service_added_to_a_forbidden_overlay_fails(bed: Bed, restore: list[list[str]], tmp_path: Path) -> None:
+    bed.converge()
+    restore.append(["service", "rollback", "--quiet", f"{STACK}_db"])
+    bed.docker("service", "update", "--quiet", "--no-resolve-image", "--network-add", f"{STACK}_edge", f"{STACK}_db")
+    bed.converge()
+    got = bed.check(tmp=tmp_path)
+    assert got.code == 1, got.stdout[-3000:]
+    failed = got.verdicts("FAIL")
+    assert "networks:db" in failed
+    assert "is attached to nctest_edge (tier edge), which the contract does not give it" in failed["networks:db"]["reason"]
+    assert "egress:db" in failed and "nctest_edge, which is not internal" in failed["egress:db"]["reason"]
+    # and the probes see it: proxy (edge) now reaches db over edge, from every node
+    leaks = [k for k in failed if k.startswith("isolation:proxy[") and k.endswith("->db:5432@edge")]
+    assert len(leaks) == 3, sorted(failed)
+
+
+def test_an_alias_missing_from_the_service_fails(bed: Bed, restore: list[list[str]], tmp_path: Path) -> None:
+    bed.converge()
+    restore.append(["service", "rollback", "--quiet", f"{STACK}_db"])
+    bed.docker("service", "update", "--quiet", "--no-resolve-image", "--network-rm", f"{STACK}_data",
+               "--network-add", f"name={STACK}_data,alias=database,alias=db", f"{STACK}_db")
+    bed.converge()
+    got = bed.check(tmp=tmp_path)
+    assert got.code == 1, got.stdout[-3000:]
+    failed = got.verdicts("FAIL")
+    alias = failed["alias:db@data:db.nctest.internal"]
+    assert "does not have alias db.nctest.internal on nctest_data" in alias["reason"]
+    dns = [k for k in failed if k.startswith("dns:api[") and k.endswith("->db.nctest.internal")]
+    assert len(dns) == 3, sorted(failed)  # every api task, each on its node, cannot resolve it
+    assert "alias:db@data:database" not in failed
+
+
+def test_an_overlay_that_lost_internal_fails(bed: Bed, restore: list[list[str]], tmp_path: Path) -> None:
+    """Overlays cannot change in place: detach vault, recreate nctest_vault without --internal, reattach."""
+    bed.converge()
+    labels = ["--label", f"com.docker.stack.namespace={STACK}", "--label", "org.netcontract.test=1"]
+    net, svc = f"{STACK}_vault", f"{STACK}_vault"
+    # restore (run last first): detach, recreate as stack.yaml has it, reattach with the alias `stack deploy`
+    # gives every service (its short name: without it `vault` does not resolve, and netcontract says so)
+    restore.append(["service", "update", "--quiet", "--no-resolve-image", "--network-add", f"name={net},alias=vault",
+                    svc])
+    restore.append(["network", "create", "-d", "overlay", "--internal", "--opt", "encrypted", *labels, net])
+    restore.append(["network", "rm", net])
+    restore.append(["service", "update", "--quiet", "--no-resolve-image", "--network-rm", net, svc])
+    bed.docker("service", "update", "--quiet", "--no-resolve-image", "--network-rm", net, svc)
+    bed.docker("network", "rm", net)
+    bed.docker("network", "create", "-d", "overlay", "--opt", "encrypted", *labels, net)
+    bed.docker("service", "update", "--quiet", "--no-resolve-image", "--network-add", net, svc)
+    bed.converge()
+    got = bed.check(tmp=tmp_path)
+    assert got.code == 1, got.stdout[-3000:]
+    failed = got.verdicts("FAIL")
+    assert "nctest_vault is not internal" in failed["network:vault"]["reason"]
+    assert "which is not internal: a way out" in failed["egress:vault"]["reason"]
+
+
+def test_a_replica_that_cannot_reach_its_peer_on_another_node_fails(bed: Bed, restore: list[list[str]],
+                                                                     tmp_path: Path) -> None:
+    """Node 3 drops VXLAN (udp 4789): its tasks are cut off from the other nodes' tasks on every overlay."""
+    bed.converge()
+    node = sorted(bed.nodes)[2]
+    rule = ["INPUT", "-p", "udp", "--dport", "4789", "-j", "DROP", "-m", "comment", "--comment", "netcontract-test"]
+    restore.append(["node", node, "iptables", "-D", *rule])
+    bed.node_exec(node, "iptables", "-I", *rule)
+    api_there = [t for t, n in _names(bed, "api").items() if n == node]
+    web_elsewhere = sorted(t for t, n in _names(bed, "web").items() if n != node)
+    assert api_there and web_elsewhere
+    got = bed.check(tmp=tmp_path)
+    assert got.code == 1, got.stdout[-3000:]
+    failed = got.verdicts("FAIL")
+    for web in web_elsewhere:
+        r = failed[f"reach:web[{web}]->api:8000@app"]
+        assert "web cannot reach api on nctest_app (timeout)" in r["reason"], r
+    assert not got.verdicts("ERROR"), sorted(got.verdicts("ERROR"))
+
+
+def test_an_unreachable_node_is_exit_3_naming_it_and_nothing_about_it_passes(
+        bed: Bed, restore: list[list[str]], tmp_path: Path) -> None:
+    bed.converge()
+    node = sorted(bed.nodes)[2]
+    rule = ["INPUT", "-p", "tcp", "--dport", "2375", "-j", "REJECT", "--reject-with", "tcp-reset",
+            "-m", "comment", "--comment", "netcontract-test"]
+    restore.append(["node", node, "iptables", "-D", *rule])
+    bed.node_exec(node, "iptables", "-I", *rule)
+    got = bed.check(tmp=tmp_path)
+    assert got.code == 3, got.stdout[-3000:] + got.stderr
+    assert any(f"node {node} not read" in n and "connection refused" in n for n in got.report["notes"])
+    results = got.report["results"]
+    assert not [r for r in results if r["verdict"] == "FAIL"]
+    on_node = {t.split(".")[0].removeprefix(f"{STACK}_") for svc in ("proxy", "web", "api", "db", "vault")
+               for t, n in _names(bed, svc).items() if n == node}
+    assert "proxy" in on_node
+    structural = ("running", "networks", "alias", "exposure", "egress")
+    for r in results:
+        if r["verdict"] == "PASS":
+            about = {r["src"], r["dst"], r["subject"].split("@")[0] if r["kind"] in structural else ""}
+            assert not about & on_node, r
+            assert r["kind"] not in ("foreign", "alias-unique"), r  # they need every node's containers
+    assert len([r for r in results if r["verdict"] == "PASS"]) > 0  # what does not need the node is still judged
+    running = got.by_id()["running:proxy"]
+    assert running["verdict"] == "ERROR" and f"node {node} was not read" in running["reason"]
