@@ -269,3 +269,73 @@ def test_probes_voided_by_an_unread_node_say_so() -> None:
     assert got[0].verdict is Verdict.ERROR and got[0].reason.startswith("not evaluated: ")
     assert "node ncswarm-node3 was not read (connection refused)" in got[0].reason
     assert got[1:] == [other, leak]
+
+
+# -- finding the manager and naming the nodes (live/swarm.py _identify, with stub engines) ----------
+
+
+class _Api:
+    def __init__(self, node_id: str, manager: bool) -> None:
+        self.node_id, self.manager = node_id, manager
+
+    def info(self) -> dict[str, Any]:
+        return {"ServerVersion": "20.10.24", "Swarm": {"NodeID": self.node_id, "ControlAvailable": self.manager,
+                                                         "LocalNodeState": "active" if self.node_id else "inactive"}}
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [{"ID": f"id{i}", "Description": {"Hostname": f"n{i}"}, "Status": {"State": "ready"}} for i in (1, 2, 3)]
+
+
+class _Eng:
+    def __init__(self, node_id: str, manager: bool = False) -> None:
+        self.api = _Api(node_id, manager)
+
+    def close(self) -> None: ...
+
+
+def identify(answered: list[tuple[NodeRef, _Eng]], unreachable: dict[str, str] | None = None) -> SwarmEngine:
+    from netcontract.live.swarm import _identify
+
+    return _identify(answered, unreachable or {})  # type: ignore[arg-type]
+
+
+def test_the_manager_is_found_and_nodes_are_named_by_their_own_engine() -> None:
+    eng = identify([(NodeRef("n2", "tcp://b:1"), _Eng("id2")), (NodeRef("n1", "tcp://a:1"), _Eng("id1", True))],
+                   {"n3": "tcp://c:1: connection refused"})
+    assert eng.manager == "n1" and sorted(eng.engines) == ["n1", "n2"]
+    assert eng.unreachable == {"n3": "tcp://c:1: connection refused"}
+    assert "manager n1, 2 of 3 node engines answered" in eng.version
+
+
+def test_a_url_that_answers_as_another_node_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"--node n2=tcp://b:1: that engine is swarm node n3, not n2"):
+        identify([(NodeRef("n1", "tcp://a:1"), _Eng("id1", True)), (NodeRef("n2", "tcp://b:1"), _Eng("id3"))])
+
+
+def test_a_name_that_is_no_node_of_the_swarm_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"--node n9: no node of this swarm has that hostname \(nodes: n1, n2, n3\)"):
+        identify([(NodeRef("n1", "tcp://a:1"), _Eng("id1", True))], {"n9": "refused"})
+
+
+def test_an_engine_outside_the_swarm_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="is not a node of this swarm"):
+        identify([(NodeRef("n1", "tcp://a:1"), _Eng("id1", True)), (NodeRef("n2", "tcp://b:1"), _Eng(""))])
+
+
+def test_no_manager_among_the_answering_nodes_is_exit_3_listing_them() -> None:
+    with pytest.raises(EngineError) as info:
+        identify([(NodeRef("n2", "tcp://b:1"), _Eng("id2"))], {"n1": "tcp://a:1: timed out"})
+    assert str(info.value) == "no swarm manager answers (asked: n2; not reached: n1: tcp://a:1: timed out)"
+    assert info.value.exit_code == 3
+
+
+@pytest.mark.parametrize(("text", "short"), [
+    ("('Connection aborted.', ConnectionRefusedError(111, 'Connection refused'))", "connection refused"),
+    ("HTTPConnectionPool(host='10.9.9.9', port=2375): Read timed out. (read timeout=5)", "timed out"),
+    ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "TLS handshake failed"),
+    ("something\nelse", "something else"),
+])
+def test_a_remote_engine_error_is_short_and_gives_no_local_socket_advice(text: str, short: str) -> None:
+    from netcontract.live.engine import _remote_short
+
+    assert _remote_short(Exception(text)) == short
