@@ -249,3 +249,20 @@ def explain_unreadable(results: Sequence[Result], state: State) -> list[Result]:
                 break
         out.append(r)
     return out
+
+
+VIP_NOTE = ("the same source reaches the tasks' own addresses on this path, so the virtual IP's load balancing "
+            "does not forward: Swarm's VIPs need IPVS in the nodes' kernel (ip_vs)")
+
+
+def explain_vips(results: Sequence[Result]) -> list[Result]:
+    """A virtual IP that does not connect (`reach:...@tier/vip` FAIL) while its twin, the same source to the
+    task addresses of the same service on the same tier, connected: the reason says what that points at."""
+    by_id = {r.id: r for r in results}
+    out = []
+    for r in results:
+        twin = by_id.get(r.id.removesuffix("/vip")) if r.id.endswith("/vip") else None
+        if r.verdict is Verdict.FAIL and twin is not None and twin.verdict is Verdict.PASS:
+            r = r.with_verdict(Verdict.FAIL, f"{r.reason}; {VIP_NOTE}")
+        out.append(r)
+    return out

@@ -15,7 +15,7 @@ from netcontract.probe.plan import plan_probes
 from netcontract.results import Kind, Report, Result, Verdict
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results, unreadable_errors
-from netcontract.swarm import NodeRef, explain_unreadable
+from netcontract.swarm import NodeRef, explain_unreadable, explain_vips
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
                 prober = NoNamespaces()
             runner = ProbeRunner(engine, options.run, prober)
             probed = runner.run(plan, contract, state, progress)
-            results += explain_unreadable(probed, state) if options.swarm else probed
+            results += explain_vips(explain_unreadable(probed, state)) if options.swarm else probed
             notes += runner.notes
             notes += ipv6_filter_notes(results)
         else:

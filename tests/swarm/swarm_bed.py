@@ -55,9 +55,9 @@ class Bed:
     def node_args(self) -> list[str]:
         return [a for name, url in self.nodes.items() for a in ("--node", f"{name}={url}")]
 
-    def check(self, *extra: str, tmp: Path) -> Checked:
+    def check(self, *extra: str, tmp: Path, contract: Path = CONTRACT) -> Checked:
         out = tmp / f"report-{time.monotonic_ns()}.json"
-        argv = [sys.executable, "-m", "netcontract", "check", "-c", str(CONTRACT), *self.node_args(), "--no-pull",
+        argv = [sys.executable, "-m", "netcontract", "check", "-c", str(contract), *self.node_args(), "--no-pull",
                 "--probe-image", PROBE_IMAGE, "-q", "--json", str(out), *extra]
         t0 = time.monotonic()
         p = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO)

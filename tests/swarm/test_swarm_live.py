@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swarm_bed import STACK, Bed
+import yaml
+from swarm_bed import CONTRACT, STACK, Bed
+
+from netcontract.swarm import VIP_NOTE
 
 
 def _names(bed: Bed, service: str) -> dict[str, str]:
@@ -144,3 +147,47 @@ def test_an_unreachable_node_is_exit_3_naming_it_and_nothing_about_it_passes(
     assert len([r for r in results if r["verdict"] == "PASS"]) > 0  # what does not need the node is still judged
     running = got.by_id()["running:proxy"]
     assert running["verdict"] == "ERROR" and f"node {node} was not read" in running["reason"]
+
+
+def test_a_vip_service_resolves_to_its_virtual_ip_which_is_probed_on_its_port(
+        bed: Bed, restore: list[list[str]], tmp_path: Path) -> None:
+    """The stack is dnsrr throughout; this adds a vip-mode service (2 tasks on edge, alias `vip`, as stack deploy
+    would name it) and a contract that declares it. Its name must resolve to the VIP, tasks.vip to the tasks,
+    and the VIP must connect on port 8081, which it does only where the kernel has IPVS: on this machine's
+    kernel (no ip_vs) it is a FAIL that says so (docs/swarm.md), never a PASS."""
+    bed.converge()
+    restore.append(["service", "rm", f"{STACK}_vip"])
+    bed.docker("service", "create", "--quiet", "--detach=false", "--no-resolve-image", "--name", f"{STACK}_vip",
+               "--label", "org.netcontract.test=1", "--label", f"com.docker.stack.namespace={STACK}",
+               "--container-label", "org.netcontract.test=1", "--container-label",
+               f"com.docker.stack.namespace={STACK}", "--network", f"name={STACK}_edge,alias=vip", "--replicas", "2",
+               "--dns", "127.0.0.1", "netcontract-test/busybox:local", "httpd", "-f", "-p", "8081", "-h", "/www")
+    bed.converge()
+    contract = yaml.safe_load(CONTRACT.read_text())
+    contract["services"]["vip"] = {"tiers": ["edge"], "ports": [8081]}
+    path = tmp_path / "contract-vip.yaml"
+    path.write_text(yaml.safe_dump(contract))
+    vip_addr = bed.docker("service", "inspect", f"{STACK}_vip", "-f",
+                          "{{range .Endpoint.VirtualIPs}}{{.Addr}}{{end}}").stdout.strip().split("/")[0]
+    got = bed.check(tmp=tmp_path, contract=path)
+    results = got.by_id()
+    ipvs = Path("/proc/net/ip_vs").exists()  # the nodes share this machine's kernel
+    sources = [k.split("->")[0].removeprefix("dns:") for k in results if k.startswith("dns:web[") and k.endswith("->vip")]
+    sources += [k.split("->")[0].removeprefix("dns:") for k in results
+                if k.startswith("dns:proxy[") and k.endswith("->vip")]
+    assert len(sources) == 6, sorted(results)  # 3 web + 3 proxy tasks share edge with vip
+    for src in sources:
+        name = results[f"dns:{src}->vip"]
+        assert name["verdict"] == "PASS" and name["actual"] == vip_addr, name
+        tasks = results[f"dns:{src}->tasks.vip"]
+        assert tasks["verdict"] == "PASS" and vip_addr not in tasks["actual"], tasks
+        assert results[f"reach:{src}->vip:8081@edge"]["verdict"] == "PASS"
+        vip = results[f"reach:{src}->vip:8081@edge/vip"]
+        if ipvs:
+            assert vip["verdict"] == "PASS", vip
+        else:
+            assert vip["verdict"] == "FAIL" and vip["reason"].endswith(VIP_NOTE), vip
+    failed = got.verdicts("FAIL")
+    assert set(failed) == (set() if ipvs else {f"reach:{s}->vip:8081@edge/vip" for s in sources})
+    assert got.code == (0 if ipvs else 1)
+    assert any("vip mode: vip" in n for n in got.report["notes"])

@@ -339,3 +339,17 @@ def test_a_remote_engine_error_is_short_and_gives_no_local_socket_advice(text: s
     from netcontract.live.engine import _remote_short
 
     assert _remote_short(Exception(text)) == short
+
+
+def test_a_vip_that_fails_where_the_task_addresses_connect_names_ipvs() -> None:
+    from netcontract.results import Result, Verdict
+    from netcontract.swarm import VIP_NOTE, explain_vips
+
+    tasks = Result("reach:a->w:80@edge", Kind.REACH, "a->w", Verdict.PASS, "", "ok")
+    vip = Result("reach:a->w:80@edge/vip", Kind.REACH, "a->w", Verdict.FAIL, "", "", "a cannot reach w (timeout)")
+    lone = Result("reach:b->w:80@edge/vip", Kind.REACH, "b->w", Verdict.FAIL, "", "", "b cannot reach w (timeout)")
+    both = Result("reach:c->w:80@edge/vip", Kind.REACH, "c->w", Verdict.FAIL, "", "", "c cannot reach w (timeout)")
+    down = Result("reach:c->w:80@edge", Kind.REACH, "c->w", Verdict.FAIL, "", "", "c cannot reach w (timeout)")
+    got = explain_vips([tasks, vip, lone, both, down])
+    assert got[1].reason == f"a cannot reach w (timeout); {VIP_NOTE}" and got[1].verdict is Verdict.FAIL
+    assert got[2:] == [lone, both, down] and got[0] == tasks
