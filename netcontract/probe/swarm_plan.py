@@ -7,6 +7,9 @@ Swarm's embedded DNS (docs/swarm.md, measured on the test bed):
 - The service name and its aliases resolve to the task addresses in `dnsrr` mode (what `probe.plan`
   already expects), and to the service's virtual IP on that network in `vip` mode: those expectations are
   rewritten to the VIP.
+- Replicas of one service are spread over the nodes and share its tiers, so each task must reach its
+  sibling tasks on every tier (the declared ports, ICMP where none): the cross-node path of each overlay
+  (`reach:web[nctest_web.1]->web:8080@edge`). A single host has no such path to test.
 - A VIP answers TCP on the service's ports, not ICMP: each allowed pair gets a TCP connect to the VIP on
   every declared port (`reach:...@tier/vip`); a service with no declared port has its VIP not probed, and
   a note says so.
@@ -42,6 +45,7 @@ def swarm_plan(contract: Contract, state: State, plan: ProbePlan) -> tuple[Probe
         exps = [_vip_name(e, contract, sp, vip) for e in sp.expectations]
         exps += _tasks_names(contract, sp, label, running, isolate)
         exps += _vip_reach(contract, sp, label, vip)
+        exps += _siblings(contract, sp, label, running)
         sources.append(replace(sp, expectations=tuple(exps)))
     notes = []
     vip_services = sorted({s for s, _ in vip})
@@ -115,4 +119,24 @@ def _vip_reach(contract: Contract, sp: SourcePlan, label: str, vip: dict[tuple[s
                     result_id(Kind.REACH, pair(label, dst), item=str(port), tier=f"{tier}/vip"), Kind.REACH, src,
                     dst, tier, ProbeKind.TCP, (address,), port, Expect.CONNECT,
                     f"connects to {dst}'s virtual IP {address} port {port} on {net}", label=label))
+    return out
+
+
+def _siblings(contract: Contract, sp: SourcePlan, label: str, running: dict[str, list[Container]]
+              ) -> list[Expectation]:
+    """The other tasks of the source's own service, on each of its tiers: they must connect."""
+    src = sp.service
+    others = [c for c in running[src] if c.id != sp.container.id]
+    out = []
+    for tier in contract.services[src].tiers:
+        net = contract.tiers[tier].network
+        ips = tuple(sorted(a for c in others for ep in (c.endpoint(net),) if ep and ep.ipv4 for a in (ep.ipv4,)))
+        if not ips:
+            continue
+        for port in contract.services[src].ports or (None,):
+            what = f"port {port}" if port else "address (ICMP: no declared port)"
+            out.append(Expectation(
+                result_id(Kind.REACH, pair(label, src), item=str(port) if port else "icmp", tier=tier), Kind.REACH,
+                src, src, tier, ProbeKind.TCP if port else ProbeKind.ICMP, ips, port, Expect.CONNECT,
+                f"connects to its sibling tasks' {what} on {net}", label=label))
     return out

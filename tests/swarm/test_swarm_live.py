@@ -191,3 +191,30 @@ def test_a_vip_service_resolves_to_its_virtual_ip_which_is_probed_on_its_port(
     assert set(failed) == (set() if ipvs else {f"reach:{s}->vip:8081@edge/vip" for s in sources})
     assert got.code == (0 if ipvs else 1)
     assert any("vip mode: vip" in n for n in got.report["notes"])
+
+
+def test_replicas_on_an_encrypted_overlay_reach_each_other_only_where_ipsec_works(
+        bed: Bed, restore: list[list[str]], tmp_path: Path) -> None:
+    """vault scaled to 2 (at most 1 per node: two nodes) on the encrypted internal overlay: each task must reach
+    its sibling. Where a node's kernel cannot install the IPsec SAs (this machine: no ESP, dockerd logs
+    `Failed Adding rSA ... function not implemented` while the rule dropping plain VXLAN for that network is
+    in place), nothing crosses the nodes and both tasks FAIL their sibling path; elsewhere they connect."""
+    bed.converge()
+    since = bed.docker("info", "-f", "{{.SystemTime}}").stdout.strip()
+    restore.append(["service", "scale", "--detach=false", f"{STACK}_vault=1"])
+    bed.docker("service", "scale", "--detach=false", f"{STACK}_vault=2")
+    bed.converge()
+    nodes = set(_names(bed, "vault").values())
+    assert len(nodes) == 2
+    got = bed.check(tmp=tmp_path)
+    no_ipsec = any("Failed Adding rSA" in bed.docker("logs", "--since", since, n, host="").stderr for n in nodes)
+    sibling = {k: r for k, r in got.by_id().items() if k.startswith("reach:vault[") and k.endswith("->vault:8200@vault")}
+    assert len(sibling) == 2, sorted(got.by_id())
+    if no_ipsec:
+        assert got.code == 1, got.stdout[-3000:]
+        assert set(got.verdicts("FAIL")) == set(sibling)
+        for r in sibling.values():
+            assert r["reason"] == "vault cannot reach vault on nctest_vault (timeout)", r
+    else:
+        assert got.code == 0, got.stdout[-3000:]
+    assert got.by_id()["network:vault"]["verdict"] == "PASS"  # encrypted, internal: as declared

@@ -353,3 +353,18 @@ def test_a_vip_that_fails_where_the_task_addresses_connect_names_ipvs() -> None:
     got = explain_vips([tasks, vip, lone, both, down])
     assert got[1].reason == f"a cannot reach w (timeout); {VIP_NOTE}" and got[1].verdict is Verdict.FAIL
     assert got[2:] == [lone, both, down] and got[0] == tasks
+
+
+def test_each_task_must_reach_its_sibling_tasks_on_every_tier() -> None:
+    st = state()
+    by_source, _ = planned(st)
+    web1 = ids(by_source["nctest_web.1"])
+    me = next(c for c in st.containers if c.name == "nctest_web.1")
+    for tier, net in (("edge", "nctest_edge"), ("app", "nctest_app")):
+        e = web1[f"reach:web[nctest_web.1]->web:8080@{tier}"]
+        others = {ep.ipv4 for c in st.service_containers("web") if c.id != me.id for ep in (c.endpoint(net),) if ep}
+        assert (e.expect, e.probe_kind, e.port, set(e.targets)) == (Expect.CONNECT, ProbeKind.TCP, 8080, others)
+        assert len(others) == 2 and me.endpoint(net) is not None
+    assert not [e for e in by_source["nctest_vault.1"] if e.id.startswith("reach:vault")]  # one task: no sibling
+    db = ids(by_source["nctest_db.1"])["reach:db[nctest_db.1]->db:5432@data"]
+    assert len(db.targets) == 1
