@@ -36,11 +36,13 @@ NODE_ID_LABEL = "com.docker.swarm.node.id"
 
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 _SCHEMES = ("tcp://", "unix://", "ssh://", "http://", "https://")
+_CONTEXT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.+-]{0,127}")  # the docker CLI's rule for context names
 
 
 @dataclass(frozen=True)
 class NodeRef:
-    """`--node NAME=URL`: a swarm node's hostname (as `docker node ls` shows it) and its engine's URL."""
+    """`--node NAME=URL`: a swarm node's hostname (as `docker node ls` shows it) and its engine's URL, or
+    `context:CTX` for the Docker context CTX (its host and TLS material)."""
 
     name: str
     url: str
@@ -54,8 +56,13 @@ def parse_node(text: str) -> NodeRef:
         raise UsageError(f"--node {text!r}: expected NAME=URL, e.g. node1=tcp://10.0.0.5:2375")
     if not _NODE_NAME.fullmatch(name):
         raise UsageError(f"--node {name!r}: a node name is a hostname (letters, digits, '.', '-', '_')")
+    if url.startswith("context:"):
+        if not _CONTEXT_NAME.fullmatch(url.removeprefix("context:")):
+            raise UsageError(f"--node {name}: {url!r} is not a Docker context name (context:NAME)")
+        return NodeRef(name, url)
     if not url.startswith(_SCHEMES) or len(url) > 512 or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise UsageError(f"--node {name}: {url!r} is not an engine URL (tcp://HOST:PORT, unix:///PATH or ssh://...)")
+        raise UsageError(f"--node {name}: {url!r} is not an engine URL (tcp://HOST:PORT, unix:///PATH, ssh://... "
+                         "or context:NAME)")
     return NodeRef(name, url)
 
 

@@ -98,7 +98,8 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
               metavar="SECONDS", help="Wait until every service is running and healthy before checking.")
 @click.option("--node", "nodes", multiple=True, metavar="NAME=URL", callback=_nodes,
               help="Swarm (`orchestrator: swarm`): a node's hostname and its engine's URL (tcp://IP:2375, "
-                   "unix:///PATH; TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH). Repeat for every node; one "
+                   "unix:///PATH; TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or context:NAME (a Docker "
+                   "context, with its own TLS material). Repeat for every node; one "
                    "of them must be a manager. Without it, the engine of DOCKER_HOST is the manager and the only "
                    "node read.")
 def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool,

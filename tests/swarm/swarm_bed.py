@@ -55,12 +55,14 @@ class Bed:
     def node_args(self) -> list[str]:
         return [a for name, url in self.nodes.items() for a in ("--node", f"{name}={url}")]
 
-    def check(self, *extra: str, tmp: Path, contract: Path = CONTRACT) -> Checked:
+    def check(self, *extra: str, tmp: Path, contract: Path = CONTRACT, nodes: list[str] | None = None,
+              env: dict[str, str] | None = None) -> Checked:
         out = tmp / f"report-{time.monotonic_ns()}.json"
-        argv = [sys.executable, "-m", "netcontract", "check", "-c", str(contract), *self.node_args(), "--no-pull",
+        argv = [sys.executable, "-m", "netcontract", "check", "-c", str(contract),
+                *(self.node_args() if nodes is None else nodes), "--no-pull",
                 "--probe-image", PROBE_IMAGE, "-q", "--json", str(out), *extra]
         t0 = time.monotonic()
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, **(env or {})})
         took = time.monotonic() - t0
         report = json.loads(out.read_text()) if out.exists() else {}
         return Checked(p.returncode, report, p.stdout, p.stderr, took)

@@ -218,3 +218,22 @@ def test_replicas_on_an_encrypted_overlay_reach_each_other_only_where_ipsec_work
     else:
         assert got.code == 0, got.stdout[-3000:]
     assert got.by_id()["network:vault"]["verdict"] == "PASS"  # encrypted, internal: as declared
+
+
+def test_nodes_reached_through_docker_contexts(bed: Bed, tmp_path: Path) -> None:
+    """`--node NAME=context:CTX`: contexts made with the docker CLI in a DOCKER_CONFIG of the test's own."""
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    nodes = []
+    for name, url in sorted(bed.nodes.items()):
+        bed.docker("--config", str(config), "context", "create", f"ctx-{name}", "--docker", f"host={url}", host="")
+        nodes += ["--node", f"{name}=context:ctx-{name}"]
+    bed.converge()
+    got = bed.check(tmp=tmp_path, nodes=nodes, env={"DOCKER_CONFIG": str(config)})
+    assert got.code == 0, got.stdout[-3000:] + got.stderr
+    assert any("nodes read: " + ", ".join(sorted(bed.nodes)) in n for n in got.report["notes"])
+    n1, n2, n3 = sorted(bed.nodes)
+    swapped = ["--node", f"{n1}=context:ctx-{n1}", "--node", f"{n2}=context:ctx-{n3}", "--node", f"{n3}=context:ctx-{n2}"]
+    got = bed.check(tmp=tmp_path, nodes=swapped, env={"DOCKER_CONFIG": str(config)})
+    assert got.code == 2, got.stderr
+    assert got.stderr.startswith(f"netcontract: --node {n2}=context:ctx-{n3}: that engine is swarm node {n3}, not {n2}")

@@ -368,3 +368,60 @@ def test_each_task_must_reach_its_sibling_tasks_on_every_tier() -> None:
     assert not [e for e in by_source["nctest_vault.1"] if e.id.startswith("reach:vault")]  # one task: no sibling
     db = ids(by_source["nctest_db.1"])["reach:db[nctest_db.1]->db:5432@data"]
     assert len(db.targets) == 1
+
+
+# -- Docker contexts -------------------------------------------------------------------------------
+
+
+def test_a_node_may_be_a_docker_context() -> None:
+    from netcontract.swarm import parse_node
+
+    assert parse_node("n1=context:prod-n1").url == "context:prod-n1"
+    with pytest.raises(UsageError, match="is not a Docker context name"):
+        parse_node("n1=context:")
+    with pytest.raises(UsageError, match="is not a Docker context name"):
+        parse_node("n1=context:-x")
+
+
+def write_context(config: Path, name: str, host: str, tls: dict[str, str] | None = None,
+                  skip_verify: bool = False) -> None:
+    """A context as `docker context create` writes it (no config.json)."""
+    import hashlib
+
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = config / "contexts" / "meta" / digest
+    meta.mkdir(parents=True)
+    meta.joinpath("meta.json").write_text(json.dumps(
+        {"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": skip_verify}}}))
+    if tls:
+        d = config / "contexts" / "tls" / digest / "docker"
+        d.mkdir(parents=True)
+        for f, text in tls.items():
+            d.joinpath(f).write_text(text)
+
+
+def test_a_context_is_read_as_the_docker_cli_writes_it(tmp_path: Path) -> None:
+    from netcontract.live.engine import context_endpoint
+
+    write_context(tmp_path, "plain", "tcp://127.0.0.1:9")
+    assert context_endpoint("plain", str(tmp_path)) == ("tcp://127.0.0.1:9", None)
+    write_context(tmp_path, "secure", "tcp://127.0.0.1:9", {"ca.pem": "x", "cert.pem": "y", "key.pem": "z"})
+    host, tls = context_endpoint("secure", str(tmp_path))
+    assert host == "tcp://127.0.0.1:9" and tls.verify and tls.cert[0].endswith("/docker/cert.pem")
+    write_context(tmp_path, "noverify", "tcp://127.0.0.1:9", {"ca.pem": "x"}, skip_verify=True)
+    assert context_endpoint("noverify", str(tmp_path))[1].verify is False
+    with pytest.raises(UsageError, match="no Docker context named 'nosuch'"):
+        context_endpoint("nosuch", str(tmp_path))
+
+
+def test_a_context_is_connected_with_its_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcontract.live.engine import connect_url
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    # 127.0.0.1:9 (discard): nothing listens here, refused at once, nothing leaves the machine
+    write_context(tmp_path, "n1ctx", "tcp://127.0.0.1:9")
+    with pytest.raises(EngineError) as info:
+        connect_url("context:n1ctx", connect_timeout=2)
+    assert str(info.value) == "cannot reach the Docker engine at context:n1ctx (tcp://127.0.0.1:9): connection refused"
+    with pytest.raises(UsageError, match="no Docker context named 'nosuch'"):
+        connect_url("context:nosuch", connect_timeout=2)
