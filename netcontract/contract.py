@@ -125,6 +125,12 @@ class Policy(_Model):
     egress_canaries: tuple[Canary, ...] = Field(
         (), description="Targets that services whose tiers are all internal must not reach."
     )
+    dns_egress_names: tuple[DnsName, ...] = Field(
+        (),
+        description="External names (with a dot) that services whose tiers are all internal must not resolve: each "
+                    "is asked of Docker's DNS, which must not forward it (CVE-2024-29018). Pick names your upstream "
+                    "resolver answers; on a vulnerable engine the query leaves the host.",
+    )
     host_ports: tuple[Port, ...] = Field(
         (),
         description="TCP ports on the Docker host that services whose tiers are all internal are probed on, "
@@ -393,8 +399,20 @@ def _alias_collisions(c: Contract) -> Iterator[ContractIssue]:
                     owners[alias] = name
 
 
+def _dns_egress_names(c: Contract) -> Iterator[ContractIssue]:
+    """policy.dns_egress_names: external names, so a qualified name that is no service or alias here."""
+    own = set(c.services) | {a for s in c.services.values() for names in s.aliases.values() for a in names}
+    for i, name in enumerate(c.policy.dns_egress_names):
+        if "." not in name.strip("."):
+            yield ContractIssue(("policy", "dns_egress_names", i),
+                                f"{name!r} has no dot: give a fully qualified external name, e.g. 'www.example.com'")
+        elif name.rstrip(".") in own:
+            yield ContractIssue(("policy", "dns_egress_names", i),
+                                f"{name!r} is a service or alias of this contract, not an external name")
+
+
 _RULES = (_tier_keys, _tier_networks, _overlay_fields, _allow_arrows, _service_names, _service_tiers, _memberships_allowed,
-          _alias_tiers, _alias_collisions, _isolate_pairs)
+          _alias_tiers, _alias_collisions, _isolate_pairs, _dns_egress_names)
 
 
 def json_schema() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -76,7 +77,7 @@ def connect(options: CheckOptions) -> LiveEngine:
         from netcontract.live.swarm import connect_swarm
 
         return connect_swarm(options.nodes, timeout=options.run.timing.api_timeout)
-    return docker_engine.Engine(docker_engine.connect(timeout=options.run.timing.api_timeout))
+    return docker_engine.Engine.from_env(timeout=options.run.timing.api_timeout)
 
 
 def check(contract_path: str | Path, options: CheckOptions | None = None,
@@ -119,6 +120,7 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
         else:
             notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
         notes += gateway_mode_notes(contract, state)
+        notes += dns_egress_notes(contract, state)
     finally:
         engine.close()
     return Report(
@@ -156,6 +158,22 @@ def ipv6_filter_notes(results: list[Result]) -> list[str]:
                 "path is dropped, the engine does not filter IPv6 between networks (ip6tables off)"]
     held = [r for r in v6 if r.verdict is Verdict.PASS]
     return [f"IPv6: {len(held)} of {len(v6)} forbidden IPv6 paths probed and blocked (the engine filters IPv6)"]
+
+
+def dns_egress_notes(contract: Contract, state: State) -> list[str]:
+    """On an engine older than the CVE-2024-29018 fix, say that DNS egress from internal-only services is a
+    known way out, and how to probe it, when the contract does not already ask for it."""
+    internal_only = [s for s, svc in contract.services.items()
+                     if svc.tiers and all(contract.tiers[t].internal for t in svc.tiers if t in contract.tiers)]
+    m = re.match(r"Docker (\d+)\.(\d+)\.(\d+)", state.engine)
+    if not internal_only or contract.policy.dns_egress_names or not m:
+        return []
+    if tuple(int(x) for x in m.groups()) >= (26, 0, 0):
+        return []
+    return [f"DNS egress not probed: {state.engine.split(' (')[0]} predates Docker 26.0, where the fix for "
+            f"CVE-2024-29018 landed (backported to 25.0.5 and 23.0.11 upstream; distribution builds may differ): "
+            f"its DNS may forward external names asked by {', '.join(internal_only)} out of the internal networks. "
+            "List a name your resolver answers in policy.dns_egress_names to probe it"]
 
 
 def gateway_mode_notes(contract: Contract, state: State) -> list[str]:

@@ -1,8 +1,14 @@
-"""The one module that imports `docker`. It reads live state and runs containers for probes.
+"""The one module that imports `docker`, and only when it must. It reads live state and runs containers for probes.
 
-Every docker exception is translated into `EngineError` here, so the rest of
-netcontract never sees the SDK. The client honours DOCKER_HOST, DOCKER_TLS_VERIFY
-and DOCKER_CERT_PATH through `docker.from_env`.
+Reading (the snapshot, the change check) goes through `live.api.EngineApi`, a
+read-only client on the standard library, so a netns check never imports the
+SDK (about a third of its wall time). The SDK is imported on first use: for
+exec, sidecars and images, for `init --from-live`, and for engines that
+client does not speak to (TLS, ssh://), read through `_SdkRead`.
+
+Every engine exception is translated into `EngineError` here, so the rest of
+netcontract never sees the SDK. Both clients honour DOCKER_HOST; the SDK also
+DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (`docker.from_env`).
 """
 
 from __future__ import annotations
@@ -13,13 +19,10 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-import docker
-import docker.errors
-import requests.exceptions
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netcontract.errors import EngineError, UsageError
+from netcontract.live.api import ApiError, ApiNotFound, EngineApi, env_host, speaks
 from netcontract.state import (
     PROJECT_LABEL,
     SERVICE_LABEL,
@@ -30,35 +33,69 @@ from netcontract.state import (
     State,
 )
 
-_ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+if TYPE_CHECKING:
+    import docker
+
+
+class ReadApi(Protocol):
+    """The reads the snapshot makes; EngineApi, or the SDK through _SdkRead. Errors: ApiError/ApiNotFound."""
+
+    api_version: str
+
+    def version(self) -> dict[str, Any]: ...
+    def networks(self, names: Iterable[str] = ()) -> list[dict[str, Any]]: ...
+    def containers(self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
+                   ) -> list[dict[str, Any]]: ...
+    def inspect_network(self, net_id: str) -> dict[str, Any]: ...
+    def inspect_container(self, container_id: str) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+def _sdk_errors() -> tuple[type[BaseException], ...]:
+    import docker.errors
+    import requests.exceptions
+
+    return docker.errors.DockerException, requests.exceptions.RequestException, OSError
 
 
 def connect(timeout: float = 30) -> docker.DockerClient:
-    """A client for the engine in the environment; EngineError when it does not answer."""
+    """A Docker SDK client for the engine in the environment; EngineError when it does not answer."""
+    import docker
+
     try:
         client = docker.from_env(timeout=int(max(timeout, 1)), max_pool_size=64)
         client.ping()
-    except _ENGINE_ERRORS as exc:
+    except _sdk_errors() as exc:
         raise EngineError(f"cannot reach the Docker engine ({_host()}): {_short(exc)}") from None
     return client
 
 
+# -- engines named by URL or Docker context (swarm nodes) ---------------------------------------
+
+
 def connect_url(url: str, timeout: float = 30, connect_timeout: float = 5) -> docker.DockerClient:
-    """A client for the engine at `url` (tcp://HOST:PORT, unix://PATH, ssh://...), with TLS as the docker CLI
-    takes it from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; or, for `context:NAME`, the Docker context NAME
+    """An SDK client for the engine at `url` (tcp://HOST:PORT, unix://PATH, ssh://...), with TLS as the docker
+    CLI takes it from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; or, for `context:NAME`, the Docker context NAME
     (its host and its own TLS material, from DOCKER_CONFIG or ~/.docker, as `docker --context NAME` does).
     It must answer a ping within `connect_timeout` seconds; its later calls get `timeout`. EngineError (with
     the URL) when it does not answer; UsageError when the context does not exist."""
+    import docker.utils
+
     if url.startswith("context:"):
         return _connect_context(url.removeprefix("context:"), timeout, connect_timeout)
     try:
         kwargs = docker.utils.kwargs_from_env()
-    except _ENGINE_ERRORS as exc:
+    except _sdk_errors() as exc:
         raise EngineError(f"cannot use DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for {url}: {_remote_short(exc)}") from None
     kwargs["base_url"] = url
     if not url.startswith(("tcp://", "https://")):
         kwargs.pop("tls", None)  # TLS applies to TCP engines only
     return _ping(url, kwargs, timeout, connect_timeout)
+
+
+def sdk_engine(client: docker.DockerClient, timeout: float = 30) -> Engine:
+    """An Engine whose reads and probes both go through this SDK client (a swarm node's)."""
+    return Engine(_SdkRead(client), timeout)
 
 
 def _connect_context(name: str, timeout: float, connect_timeout: float) -> docker.DockerClient:
@@ -98,17 +135,19 @@ def context_endpoint(name: str, config_dir: str | None = None) -> tuple[str, Any
         tls = docker.tls.TLSConfig(client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
                                    ca_cert=str(ca) if ca.is_file() else None,
                                    verify=ca.is_file() and not endpoint.get("SkipTLSVerify"))
-    except _ENGINE_ERRORS as exc:
+    except _sdk_errors() as exc:
         raise EngineError(f"Docker context {name}: unusable TLS material in {material}: {_remote_short(exc)}") from None
     return host, tls
 
 
 def _ping(where: str, kwargs: dict[str, Any], timeout: float, connect_timeout: float) -> docker.DockerClient:
+    import docker
+
     try:
         client = docker.DockerClient(timeout=int(max(connect_timeout, 1)), max_pool_size=64, **kwargs)
         client.ping()
         client.api.timeout = int(max(timeout, 1))
-    except _ENGINE_ERRORS as exc:
+    except _sdk_errors() as exc:
         raise EngineError(f"cannot reach the Docker engine at {where}: {_remote_short(exc)}") from None
     return client
 
@@ -126,22 +165,75 @@ def _remote_short(exc: BaseException) -> str:
 
 
 def inspect_containers_raw(api: Any, ids: Iterable[str]) -> list[dict[str, Any]]:
-    """`docker inspect` JSON of each container; one removed between listing and inspecting is left out."""
+    """`docker inspect` JSON of each container through an SDK APIClient; one removed between listing and
+    inspecting is left out."""
+    import docker.errors
+
     def one(cid: str) -> dict[str, Any] | None:
         try:
             raw: dict[str, Any] = api.inspect_container(cid)
             return raw
         except docker.errors.NotFound:
             return None
-        except _ENGINE_ERRORS as exc:
+        except _sdk_errors() as exc:
             raise EngineError(f"inspecting container {cid[:12]}: {_short(exc)}") from None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return [r for r in pool.map(one, list(ids)) if r is not None]
 
 
+def connect_read(timeout: float = 30) -> ReadApi:
+    """A reader for the engine in the environment: EngineApi where it speaks to it, else the SDK."""
+    if not speaks():
+        return _SdkRead(connect(timeout))
+    api = EngineApi(env_host(), timeout=max(timeout, 1))
+    try:
+        api.ping()
+    except ApiError as exc:
+        api.close()
+        raise EngineError(f"cannot reach the Docker engine ({_host()}): {_short(exc)}") from None
+    return api
+
+
+class _SdkRead:
+    """The SDK's low-level client behind the ReadApi calls, its exceptions translated to ApiError."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+        self.api_version = str(client.api.api_version)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker.errors
+
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.NotFound as exc:
+            raise ApiNotFound(str(exc.explanation or exc), 404) from None
+        except _sdk_errors() as exc:
+            raise ApiError(_short(exc)) from None
+
+    def version(self) -> dict[str, Any]:
+        return dict(self._call(self.client.api.version))
+
+    def networks(self, names: Iterable[str] = ()) -> list[dict[str, Any]]:
+        return list(self._call(self.client.api.networks, names=list(names)))
+
+    def containers(self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
+                   ) -> list[dict[str, Any]]:
+        return list(self._call(self.client.api.containers, all=all, filters=dict(filters or {})))
+
+    def inspect_network(self, net_id: str) -> dict[str, Any]:
+        return dict(self._call(self.client.api.inspect_network, net_id))
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return dict(self._call(self.client.api.inspect_container, container_id))
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def _host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return env_host()
 
 
 def _short(exc: BaseException) -> str:
@@ -155,20 +247,33 @@ def _short(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def engine_errors(action: str) -> Iterator[None]:
+    """Reads: ApiError (either client) -> EngineError."""
+    try:
+        yield
+    except ApiNotFound as exc:
+        raise EngineError(f"{action}: not found: {exc}") from None
+    except (ApiError, OSError) as exc:
+        raise EngineError(f"{action}: {_short(exc)}") from None
+
+
+@contextlib.contextmanager
+def sdk_errors(action: str) -> Iterator[None]:
+    """SDK calls: docker and requests exceptions -> EngineError."""
+    import docker.errors
+
     try:
         yield
     except docker.errors.NotFound as exc:
         raise EngineError(f"{action}: not found: {exc.explanation or exc}") from None
-    except _ENGINE_ERRORS as exc:
+    except _sdk_errors() as exc:
         raise EngineError(f"{action}: {_short(exc)}") from None
 
 
 # -- snapshot -----------------------------------------------------------------
 
 
-def snapshot(client: docker.DockerClient, project: str | None, networks: Iterable[str]) -> State:
+def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> State:
     """Read the tier networks, the project's containers and every container on a tier network."""
-    api = client.api
     wanted = list(dict.fromkeys(networks))
     with engine_errors("reading networks"):
         found: dict[str, dict[str, Any]] = {}
@@ -190,26 +295,26 @@ def snapshot(client: docker.DockerClient, project: str | None, networks: Iterabl
     extra = sorted(({n for c in containers for n in c.networks} | {"bridge"}) - set(found))
     with engine_errors("reading networks"):
         for name in extra:
-            with contextlib.suppress(docker.errors.NotFound):
+            with contextlib.suppress(ApiNotFound):
                 found[name] = api.inspect_network(name)
     nets = tuple(network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found)
     return State(project=project, networks=nets, containers=tuple(containers), engine=_engine_version(api))
 
 
-def _engine_version(api: Any) -> str:
-    with contextlib.suppress(*_ENGINE_ERRORS):
+def _engine_version(api: ReadApi) -> str:
+    with contextlib.suppress(ApiError, OSError):
         v = api.version()
         return f"Docker {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, client API {api.api_version})"
     return "Docker (version unknown)"
 
 
-def _inspect_all(api: Any, ids: list[str]) -> list[Container]:
+def _inspect_all(api: ReadApi, ids: list[str]) -> list[Container]:
     def one(cid: str) -> Container | None:
         try:
             return container_from_inspect(api.inspect_container(cid))
-        except docker.errors.NotFound:
+        except ApiNotFound:
             return None  # removed between list and inspect: it is simply not there
-        except _ENGINE_ERRORS as exc:
+        except (ApiError, OSError) as exc:
             raise EngineError(f"inspecting container {cid[:12]}: {_short(exc)}") from None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -294,21 +399,43 @@ RUN_LABEL = "org.netcontract.run"
 
 
 class Engine:
-    """The docker operations the probe runner needs, with docker errors translated."""
+    """The docker operations the probe runner needs, with engine errors translated.
 
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
-        self.api = client.api
+    Reads go through `read` (no SDK); exec, sidecars and images through the SDK client, made on first use."""
+
+    def __init__(self, read: ReadApi, timeout: float = 30) -> None:
+        self.read = read
+        self.timeout = timeout
+        self._sdk: docker.DockerClient | None = None
+        self._sdk_lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, timeout: float = 30) -> Engine:
+        return cls(connect_read(timeout), timeout)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._sdk_lock:
+            if self._sdk is None:
+                sdk_read = getattr(self.read, "client", None)
+                self._sdk = sdk_read if sdk_read is not None else connect(self.timeout)
+            return self._sdk
+
+    @property
+    def api(self) -> Any:
+        return self.client.api
 
     def snapshot(self, project: str | None, networks: Iterable[str]) -> State:
-        return snapshot(self.client, project, networks)
+        return snapshot(self.read, project, networks)
 
     def close(self) -> None:
-        self.client.close()
+        self.read.close()
+        if self._sdk is not None and self._sdk is not getattr(self.read, "client", None):
+            self._sdk.close()
 
     def exec(self, container_id: str, argv: list[str]) -> tuple[int | None, str]:
         """Run argv in the container; (exit code, stdout+stderr). EngineError if it cannot start."""
-        with engine_errors(f"exec in {container_id[:12]}"):
+        with sdk_errors(f"exec in {container_id[:12]}"):
             ex = self.api.exec_create(container_id, argv, stdout=True, stderr=True)
             out = self.api.exec_start(ex["Id"])
             code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
@@ -317,28 +444,33 @@ class Engine:
 
     def image_problem(self, image: str, pull: bool) -> str | None:
         """None when the image is here (pulling it if allowed), else why not."""
+        import docker.errors
+
+        failures: tuple[type[BaseException], ...] = (*_sdk_errors(), EngineError)  # EngineError: the SDK client could not be made
         try:
             self.api.inspect_image(image)
             return None
         except docker.errors.ImageNotFound:
             pass
-        except _ENGINE_ERRORS as exc:
+        except failures as exc:
             return f"cannot inspect probe image {image}: {_short(exc)}"
         if not pull:
             return f"probe image {image} is not present and pulling is off (--no-pull)"
         try:
             self.client.images.pull(image)
             return None
-        except _ENGINE_ERRORS as exc:
+        except _sdk_errors() as exc:
             return f"probe image {image} is not present and could not be pulled: {_short(exc)}"
 
     def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
                 cancelled: threading.Event | None = None) -> tuple[int | None, str]:
         """Run argv in a short-lived container sharing the source's network namespace; always removed."""
+        import requests.exceptions
+
         labels = {PROBE_LABEL: "1", RUN_LABEL: run_id, "org.netcontract.source": source_id[:12]}
         cid = None
         try:
-            with engine_errors("starting probe sidecar"):
+            with sdk_errors("starting probe sidecar"):
                 cid = self.api.create_container(
                     image, argv, labels=labels,
                     host_config=self.api.create_host_config(network_mode=f"container:{source_id}"),
@@ -354,7 +486,7 @@ class Engine:
             return None, "probe sidecar did not finish in time"
         finally:
             if cid is not None:
-                with contextlib.suppress(*_ENGINE_ERRORS):
+                with contextlib.suppress(*_sdk_errors()):
                     self.api.remove_container(cid, force=True)
 
     def changed(self, started: Mapping[str, str]) -> set[str]:
@@ -362,10 +494,10 @@ class Engine:
 
         def gone(cid: str) -> bool:
             try:
-                st = self.api.inspect_container(cid).get("State") or {}
-            except docker.errors.NotFound:
+                st = self.read.inspect_container(cid).get("State") or {}
+            except ApiNotFound:
                 return True
-            except _ENGINE_ERRORS:
+            except (ApiError, OSError):
                 return True  # cannot tell: treat as changed, so nothing is proven by it
             return st.get("Status") != "running" or (st.get("StartedAt") or "") != started[cid]
 
@@ -373,11 +505,17 @@ class Engine:
             return {cid for cid, g in zip(started, pool.map(gone, list(started)), strict=True) if g}
 
     def remove_run(self, run_id: str) -> int:
-        """Remove every probe container of this run (the safety net for Ctrl-C and SIGTERM)."""
+        """Remove every probe container of this run (the safety net for Ctrl-C and SIGTERM). A run that
+        never made one (netns) never needs the SDK for this: the listing is a read."""
         n = 0
-        with contextlib.suppress(*_ENGINE_ERRORS):
-            for c in self.api.containers(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
-                with contextlib.suppress(*_ENGINE_ERRORS):
+        found: list[dict[str, Any]] = []
+        with contextlib.suppress(ApiError, OSError):
+            found = self.read.containers(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+        if not found:
+            return 0
+        with contextlib.suppress(*_sdk_errors(), EngineError):  # the SDK client could not be made
+            for c in found:
+                with contextlib.suppress(*_sdk_errors()):
                     self.api.remove_container(c["Id"], force=True)
                     n += 1
         return n
@@ -386,19 +524,19 @@ class Engine:
 # -- for `init --from-live` -------------------------------------------------------
 
 
-def compose_projects(client: docker.DockerClient) -> list[str]:
+def compose_projects(api: ReadApi) -> list[str]:
     """The compose project names found on the engine's containers, sorted."""
     with engine_errors("listing containers"):
-        found = client.api.containers(all=True, filters={"label": PROJECT_LABEL})
+        found = api.containers(all=True, filters={"label": PROJECT_LABEL})
     return sorted({(c.get("Labels") or {}).get(PROJECT_LABEL, "") for c in found} - {""})
 
 
-def declared_ports(client: docker.DockerClient, container_ids: Iterable[str]) -> dict[str, tuple[int, ...]]:
+def declared_ports(api: ReadApi, container_ids: Iterable[str]) -> dict[str, tuple[int, ...]]:
     """Container id -> the TCP ports it declares (image EXPOSE, compose expose and ports)."""
     out: dict[str, tuple[int, ...]] = {}
     for cid in container_ids:
         with engine_errors(f"inspecting container {cid[:12]}"):
-            out[cid] = exposed_from_inspect(client.api.inspect_container(cid))
+            out[cid] = exposed_from_inspect(api.inspect_container(cid))
     return out
 
 

@@ -12,7 +12,7 @@ _DOCKER_NETWORKS = {"host", "none", "bridge"}
 
 
 def draft_from_live(project: str | None, command: str) -> str:
-    client = docker_engine.connect()
+    client = docker_engine.connect_read()
     try:
         if project is None:
             projects = docker_engine.compose_projects(client)

@@ -19,7 +19,14 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Protocol
 
-from netcontract.live.netns import NetnsRun, NetnsSource, NetnsUnavailable, check_access, run_netns
+from netcontract.live.netns import (
+    NetnsRun,
+    NetnsSource,
+    NetnsUnavailable,
+    Stretch,
+    check_access,
+    run_netns,
+)
 from netcontract.state import Container
 
 
@@ -28,8 +35,8 @@ class NamespaceProber(Protocol):
         """None when probes can run inside `container`'s network namespace, else a one-line reason."""
         ...
 
-    def run(self, sources: Sequence[NetnsSource], window: float) -> NetnsRun:
-        """Every probe of every source, each with `window` seconds for its answer."""
+    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+        """Every probe of every source, each with `window` seconds for its answer (longer with `stretch`)."""
         ...
 
 
@@ -58,8 +65,8 @@ class HostNamespaces:
             self._host_problem = str(exc)
             return self._host_problem
 
-    def run(self, sources: Sequence[NetnsSource], window: float) -> NetnsRun:
-        return run_netns(sources, window)
+    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+        return run_netns(sources, window, stretch=stretch)
 
 
 def is_address(target: str) -> bool:

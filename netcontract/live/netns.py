@@ -36,6 +36,7 @@ from netcontract.live.netns_base import (
     PER_TARGET,
     TOOL,
     NetnsRun,
+    Stretch,
     classify_connect,
     error_observation,
     ip_or_none,
@@ -43,8 +44,18 @@ from netcontract.live.netns_base import (
 from netcontract.live.netns_engine import drive
 from netcontract.probe.observation import Probe
 
-__all__ = ["MAX_OPEN", "PER_TARGET", "TOOL", "NetnsRun", "NetnsSource", "NetnsUnavailable", "check_access",
-           "classify_connect", "run_netns"]
+__all__ = [
+    "MAX_OPEN",
+    "PER_TARGET",
+    "TOOL",
+    "NetnsRun",
+    "NetnsSource",
+    "NetnsUnavailable",
+    "Stretch",
+    "check_access",
+    "classify_connect",
+    "run_netns",
+]
 
 CLONE_NEWNET = 0x40000000
 _CAP_SYS_ADMIN = 21
@@ -89,7 +100,8 @@ def check_access(pid: int) -> str | None:
     return None
 
 
-def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str = "127.0.0.11") -> NetnsRun:
+def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str = "127.0.0.11",
+              stretch: Stretch | None = None) -> NetnsRun:
     """Run every probe of every source; return a NetnsRun whose `observations` has one entry per probe.
 
     The result: `observations[(source.key, probe.key)]` for every probe,
@@ -133,7 +145,7 @@ def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str
                     run.observations[(source.key, probe.key)] = error_observation(probe, detail)
                 continue
             opened.append((source.key, fd, source.probes))
-        drive(run, opened, timeout, opener.open, dns=(dns, 53), budget=budget)
+        drive(run, opened, timeout, opener.open, dns=(dns, 53), budget=budget, stretch=stretch)
     finally:
         opener.close()
         for _key, fd, _probes in opened:

@@ -13,6 +13,7 @@ What this does not prove: an Outcome is only as true as the packet behind it
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import secrets
@@ -47,10 +48,25 @@ class NetnsRun:
     observations: dict[tuple[str, str], Observation] = field(default_factory=dict)
     latency_ms: dict[tuple[str, str], float] = field(default_factory=dict)
     slowest_tcp_ok_ms: dict[str, float] = field(default_factory=dict)
+    waited_ms: dict[tuple[str, str], float] = field(default_factory=dict)  # TIMEOUT: how long it had, in ms
 
     def slowest_ok(self, source_key: str) -> float | None:
         """The slowest successful TCP connect of one source, in ms (None when it had none)."""
         return self.slowest_tcp_ok_ms.get(source_key)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Windows that follow the answers of the run itself: an unanswered probe waits `multiple` times the slowest
+    answer seen so far on its kind of path (any source), at least its window and at most `cap` seconds."""
+
+    multiple: float
+    cap: float
+
+
+def path_kind(kind: ProbeKind, family: int) -> str:
+    """dns, tcp4, tcp6, icmp4, icmp6: the kinds of path whose answers calibrate windows (family 4 or 6)."""
+    return kind.value if kind is ProbeKind.DNS else f"{kind.value}{family}"
 
 
 def classify_connect(err: int) -> tuple[Outcome, str]:
@@ -92,6 +108,7 @@ def hostport(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+@functools.lru_cache(maxsize=65536)
 def ip_or_none(text: str) -> str | None:
     try:
         return str(ipaddress.ip_address(text))
@@ -191,7 +208,8 @@ class ProbeTask:
     shared: SharedSocket | None = None
     token: int = -1
     packet: bytes = b""  # ICMP / DNS: what was sent (and is sent again)
-    sent: float = 0.0
+    sent: float = 0.0  # perf_counter() at the first send
+    sent_ns: int = 0  # time.time_ns() at the first send: kernel receive timestamps are on that clock
     resent: bool = False
     note: str = ""  # why a packet that looked like the answer was ignored
     done: bool = False

@@ -12,6 +12,16 @@ SYN from a new socket, the same echo request, the same DNS query): a SYN that a
 momentarily full listen queue dropped, or one lost datagram, then does not
 turn into a false TIMEOUT. The window itself is not extended.
 
+Deadlines and latencies. A probe expires only at a time that the last
+select() has already covered (its return time), so an answer that reached the
+socket before the deadline is always read first, however busy this loop was
+in between. Latencies, which calibrate the windows of negatives (live.runner),
+are the network's, not this loop's: the kernel's handshake round trip
+(TCP_INFO tcpi_rtt) for a connect, the kernel's receive timestamp
+(SO_TIMESTAMPNS) for an echo reply or a DNS answer; where the kernel gives
+none (a refused connect, a SYN sent twice, an architecture without the
+constant), the time from the first send to the select() that saw the answer.
+
 What this does not prove: see netcontract.live.netns. A DNS answer is whatever
 packet came back from the server's address with our random id and question.
 """
@@ -22,6 +32,7 @@ import contextlib
 import errno
 import heapq
 import itertools
+import platform
 import selectors
 import socket
 import struct
@@ -38,11 +49,13 @@ from netcontract.live.netns_base import (
     ProbeTask,
     SharedSocket,
     SourceState,
+    Stretch,
     classify_connect,
     classify_dns,
     error_observation,
     hostport,
     ip_or_none,
+    path_kind,
 )
 from netcontract.probe import dns_wire, icmp_wire
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
@@ -52,14 +65,21 @@ _SPECS: dict[tuple[ProbeKind, int], tuple[int, int, int]] = {
     (ProbeKind.ICMP, socket.AF_INET6): (socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)}
 _LINGER_RESET = struct.pack("ii", 1, 0)  # close with a reset: no TIME_WAIT left in the container's namespace
 RESEND_AT = 0.5  # fraction of the window after which an unanswered probe is sent once more
+# SO_TIMESTAMPNS (= SCM_TIMESTAMPNS) of asm-generic, which these architectures use; Python does not export it.
+SO_TIMESTAMPNS = 35 if platform.machine() in ("x86_64", "amd64", "aarch64", "arm64", "armv7l", "ppc64le", "s390x",
+                                              "riscv64", "i686", "i386") else None
+_TCPI_RTT = 68  # offset of tcpi_rtt (microseconds, u32) in struct tcp_info (linux/tcp.h, stable since 2.6)
+_TIMESPEC = struct.Struct("qq")
 
 Opener = Callable[[int, Sequence[tuple[int, int, int]]], list[socket.socket | OSError]]
 
 
 def drive(run: NetnsRun, sources: Sequence[tuple[str, int, Sequence[Probe]]], timeout: float, opener: Opener, *,
-          dns: tuple[str, int] = ("127.0.0.11", 53), budget: int = MAX_OPEN, per_target: int = PER_TARGET) -> None:
-    """Run the probes of every (key, namespace fd, probes) source; record an Observation for each in `run`."""
-    engine = _Engine(run, timeout, opener, dns, Pacer(budget, per_target))
+          dns: tuple[str, int] = ("127.0.0.11", 53), budget: int = MAX_OPEN, per_target: int = PER_TARGET,
+          stretch: Stretch | None = None) -> None:
+    """Run the probes of every (key, namespace fd, probes) source; record an Observation for each in `run`.
+    With `stretch`, an unanswered probe's window grows with the slowest answer of its kind of path so far."""
+    engine = _Engine(run, timeout, opener, dns, Pacer(budget, per_target), stretch)
     try:
         for key, ns_fd, probes in sources:
             engine.add(SourceState(key, ns_fd), probes)
@@ -72,11 +92,14 @@ def drive(run: NetnsRun, sources: Sequence[tuple[str, int, Sequence[Probe]]], ti
 
 class _Engine:
     def __init__(self, run: NetnsRun, timeout: float, opener: Opener, dns: tuple[str, int],
-                 pacer: Pacer[ProbeTask]) -> None:
+                 pacer: Pacer[ProbeTask], stretch: Stretch | None = None) -> None:
         self.run, self.timeout, self.opener, self.dns, self.pacer = run, timeout, opener, dns, pacer
+        self.stretch = stretch
+        self.slowest: dict[str, float] = {}  # kind of path -> slowest answer so far, seconds
         self.sel = selectors.DefaultSelector()
         self.timers: list[tuple[float, int, ProbeTask, bool]] = []  # (when, order, probe, resend rather than expire)
         self.order = itertools.count()
+        self.seen_at: float | None = None  # while events are handled: when the select() that returned them did
 
     def add(self, src: SourceState, probes: Sequence[Probe]) -> None:
         for probe in probes:
@@ -120,12 +143,18 @@ class _Engine:
             while self.timers and self.timers[0][2].done:
                 heapq.heappop(self.timers)
             wait = self.timers[0][0] - time.perf_counter() if self.timers else self.timeout
-            for selector_key, _mask in self.sel.select(max(0.0, wait)):
-                if isinstance(selector_key.data, ProbeTask):
-                    self._on_connect(selector_key.data, selector_key.fileobj)  # type: ignore[arg-type]
-                else:
-                    self._on_readable(selector_key.data)
-            now = time.perf_counter()
+            events = self.sel.select(max(0.0, wait))
+            # Everything that reached a socket before this moment is in `events`: only deadlines up to here
+            # may expire, however long handling the events takes.
+            now = self.seen_at = time.perf_counter()
+            try:
+                for selector_key, _mask in events:
+                    if isinstance(selector_key.data, ProbeTask):
+                        self._on_connect(selector_key.data, selector_key.fileobj)  # type: ignore[arg-type]
+                    else:
+                        self._on_readable(selector_key.data)
+            finally:
+                self.seen_at = None
             resend: dict[SourceState, list[ProbeTask]] = {}
             while self.timers and self.timers[0][0] <= now:
                 _when, _order, task, again = heapq.heappop(self.timers)
@@ -134,8 +163,14 @@ class _Engine:
                 if again:
                     resend.setdefault(task.src, []).append(task)
                     continue
+                longer = self._window(task)
+                if task.sent + longer > now:  # slower answers came in meanwhile: this one waits for as long
+                    heapq.heappush(self.timers, (task.sent + longer, next(self.order), task, False))
+                    continue
+                waited = now - task.sent
+                self.run.waited_ms[(task.src.key, task.probe.key)] = waited * 1000
                 note = f"; {task.note}" if task.note else ""
-                self._finish(task, Outcome.TIMEOUT, f"no answer within {self.timeout * 1000:.0f} ms{note}",
+                self._finish(task, Outcome.TIMEOUT, f"no answer within {waited * 1000:.0f} ms{note}",
                              answered=False)
             for src, tasks in resend.items():
                 self._resend(src, tasks)
@@ -171,6 +206,9 @@ class _Engine:
             return f"cannot open a {'raw ICMP' if key[0] is ProbeKind.ICMP else 'UDP'} socket: {made}"
         try:
             made.setblocking(False)
+            if SO_TIMESTAMPNS is not None:
+                with contextlib.suppress(OSError):
+                    made.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if key[0] is ProbeKind.DNS:
                 made.connect(self.dns)  # only the server's packets reach this socket
         except OSError as exc:
@@ -179,6 +217,13 @@ class _Engine:
         shared = src.shared[key] = SharedSocket(key[0], made)
         self.sel.register(made, selectors.EVENT_READ, shared)
         return ""
+
+    def _window(self, task: ProbeTask) -> float:
+        """How long `task` must wait for its answer, given the answers seen so far."""
+        if self.stretch is None:
+            return self.timeout
+        slowest = self.slowest.get(path_kind(task.probe.kind, 6 if task.family == socket.AF_INET6 else 4), 0.0)
+        return max(self.timeout, min(self.stretch.cap, self.stretch.multiple * slowest))
 
     def _arm(self, task: ProbeTask) -> None:
         heapq.heappush(self.timers, (task.sent + self.timeout * RESEND_AT, next(self.order), task, True))
@@ -208,7 +253,7 @@ class _Engine:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
             if first:
-                task.sent = time.perf_counter()
+                task.sent, task.sent_ns = time.perf_counter(), time.time_ns()
             err = sock.connect_ex((task.address, task.probe.port))
         except OSError as exc:
             if first:
@@ -222,8 +267,16 @@ class _Engine:
             self._finish(task, *classify_connect(err))
 
     def _on_connect(self, task: ProbeTask, sock: socket.socket) -> None:
-        if not task.done:
-            self._finish(task, *classify_connect(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)))
+        if task.done:
+            return
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        latency = None
+        if err == 0 and not task.resent:
+            with contextlib.suppress(OSError, struct.error):
+                rtt_us = struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104),
+                                            _TCPI_RTT)[0]
+                latency = rtt_us / 1000 if rtt_us else None
+        self._finish(task, *classify_connect(err), latency_ms=latency)
 
     def _send(self, task: ProbeTask, problem: str) -> None:
         shared = task.src.shared.get(task.shared_key)
@@ -235,7 +288,7 @@ class _Engine:
             task.packet = icmp_wire.build_echo(4 if task.family == socket.AF_INET else 6, shared.ident, task.token)
         else:
             task.packet = dns_wire.build_query(task.token, task.address, task.probe.qtype)
-        task.sent = time.perf_counter()
+        task.sent, task.sent_ns = time.perf_counter(), time.time_ns()
         try:
             self._transmit(task, shared)
         except OSError as exc:
@@ -259,7 +312,7 @@ class _Engine:
             if shared.sock.fileno() < 0:
                 return
             try:
-                data, peer = shared.sock.recvfrom(4096)
+                data, ancillary, _flags, peer = shared.sock.recvmsg(4096, socket.CMSG_SPACE(_TIMESPEC.size))
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -270,12 +323,13 @@ class _Engine:
                 if exc.errno != errno.ECONNREFUSED:
                     return
                 continue
+            received = _kernel_time_ns(ancillary)
             if shared.kind is ProbeKind.ICMP:
-                self._on_icmp(shared, data, str(peer[0]))
+                self._on_icmp(shared, data, str(peer[0]), received)
             else:
-                self._on_dns(shared, data)
+                self._on_dns(shared, data, received)
 
-    def _on_icmp(self, shared: SharedSocket, data: bytes, sender: str) -> None:
+    def _on_icmp(self, shared: SharedSocket, data: bytes, sender: str, received: int | None = None) -> None:
         event = icmp_wire.parse(6 if shared.sock.family == socket.AF_INET6 else 4, data, sender)
         if event is None or event.ident != shared.ident:
             return
@@ -283,11 +337,12 @@ class _Engine:
         if task is None or ip_or_none(event.peer) != task.address:
             return
         if event.kind == "reply":
-            self._finish(task, Outcome.OK, "echo reply")
+            self._finish(task, Outcome.OK, "echo reply", latency_ms=_since(task, received))
         else:
-            self._finish(task, Outcome.UNREACHABLE, f"{event.reason} from {event.sender}")
+            self._finish(task, Outcome.UNREACHABLE, f"{event.reason} from {event.sender}",
+                         latency_ms=_since(task, received))
 
-    def _on_dns(self, shared: SharedSocket, data: bytes) -> None:
+    def _on_dns(self, shared: SharedSocket, data: bytes, received: int | None = None) -> None:
         qid = dns_wire.response_id(data)
         task = shared.waiting.get(qid) if qid is not None else None
         if task is None:
@@ -300,22 +355,28 @@ class _Engine:
             task.note = f"ignored a malformed answer: {exc}"
             return
         outcome, what, addresses = classify_dns(answer, task.probe.qtype)
-        self._finish(task, outcome, what, addresses=addresses)
+        self._finish(task, outcome, what, addresses=addresses, latency_ms=_since(task, received))
 
     def _finish(self, task: ProbeTask, outcome: Outcome, what: str, *, addresses: tuple[str, ...] = (),
-                answered: bool = True) -> None:
+                answered: bool = True, latency_ms: float | None = None) -> None:
         if task.done:
             return
         task.done = True
         key = (task.src.key, task.probe.key)
         timing = ""
         if answered and task.sent:
-            ms = self.run.latency_ms[key] = (time.perf_counter() - task.sent) * 1000
+            if latency_ms is None:  # no kernel figure: up to the select() that saw the answer
+                latency_ms = ((self.seen_at or time.perf_counter()) - task.sent) * 1000
+            ms = self.run.latency_ms[key] = latency_ms
+            if outcome is not Outcome.ERROR:
+                kind = path_kind(task.probe.kind, 6 if task.family == socket.AF_INET6 else 4)
+                self.slowest[kind] = max(self.slowest.get(kind, 0.0), ms / 1000)
             timing = f" ({ms:.1f} ms{', sent twice' if task.resent else ''})"
             if outcome is Outcome.OK and task.probe.kind is ProbeKind.TCP:
                 slowest = self.run.slowest_tcp_ok_ms
                 slowest[task.src.key] = max(ms, slowest.get(task.src.key, 0.0))
-        self.run.observations[key] = Observation(outcome, addresses, what, f"{task.label}: {what}{timing}", TOOL)
+        self.run.observations[key] = Observation(outcome, addresses, what, f"{task.label}: {what}{timing}", TOOL,
+                                                 task.probe.qtype if task.probe.kind is ProbeKind.DNS else "")
         for sock in task.socks:
             if sock in self.sel.get_map():
                 self.sel.unregister(sock)
@@ -331,6 +392,23 @@ class _Engine:
             shared = src.shared.pop(skey)
             self.sel.unregister(shared.sock)
             shared.sock.close()
+
+
+def _kernel_time_ns(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel's receive time (CLOCK_REALTIME, ns) from SCM_TIMESTAMPNS, if the socket asked for it."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return int(sec) * 1_000_000_000 + int(nsec)
+    return None
+
+
+def _since(task: ProbeTask, received: int | None) -> float | None:
+    """Milliseconds from the first send to the kernel's receipt; None when unknown or the clock stepped."""
+    if received is None or not task.sent_ns:
+        return None
+    ms = (received - task.sent_ns) / 1e6
+    return ms if ms >= 0 else None
 
 
 def _family(address: str) -> int:

@@ -29,7 +29,7 @@ from netcontract.contract import Contract
 from netcontract.errors import EngineError
 from netcontract.live.interface import LiveEngine
 from netcontract.live.namespaces import HostNamespaces, NamespaceProber, is_address
-from netcontract.live.netns import NetnsRun, NetnsSource
+from netcontract.live.netns import NetnsRun, NetnsSource, Stretch
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.plan import Expectation, ProbePlan, SourcePlan
 from netcontract.probe.timing import NETNS_MULTIPLE, Timing
@@ -108,7 +108,8 @@ class ProbeRunner:
             futures = [pool.submit(self._first, r) for r in others]
             if spaces:
                 self._await_ipv6(spaces, state)
-                self._netns(spaces, timing.netns_first, _SourceRun.everything)
+                self._netns(spaces, timing.netns_first, _SourceRun.everything,
+                            Stretch(NETNS_MULTIPLE, timing.netns_cap))
                 self._calibrate(spaces)
                 if progress:
                     progress(len(spaces), len(runs))
@@ -151,9 +152,11 @@ class ProbeRunner:
         return [f.result() for f in futures]
 
     # -- netns: every source on one selector ----------------------------------------------
-    def _netns(self, runs: list[_SourceRun], window: float, which: Callable[[_SourceRun], list[Expectation]]) -> None:
+    def _netns(self, runs: list[_SourceRun], window: float, which: Callable[[_SourceRun], list[Expectation]],
+               stretch: Stretch | None = None) -> None:
         """One netns pass over `runs`, probing `which(run)` of each: every expectation (the first pass), the
-        timeouts (calibration) or what the judge wants repeated (retries)."""
+        timeouts (calibration) or what the judge wants repeated (retries). With `stretch` (the first pass) an
+        unanswered probe waits as long as the answers seen so far call for, so calibration rarely repeats it."""
         t0 = time.monotonic()
         redo = which is not _SourceRun.everything
         todo = {id(r): which(r) for r in runs}
@@ -175,14 +178,14 @@ class ProbeRunner:
             sources.append(NetnsSource(r.plan.container.id, r.plan.container.pid,
                                        tuple(p for p, _, problem in slots if problem is None)))
             layout.append((r, slots))
-        seen = self.prober.run(sources, window) if any(s.probes for s in sources) else NetnsRun()
+        seen = self.prober.run(sources, window, stretch) if any(s.probes for s in sources) else NetnsRun()
         elapsed = time.monotonic() - t0
         for r, slots in layout:
             obs: dict[str, list[Observation]] = {e.id: [] for e in todo[id(r)]}
             for probe, rid, problem in slots:
                 key = (r.plan.container.id, probe.key)
                 got = problem or seen.observations.get(key)
-                if got is not None and probe.kind is ProbeKind.DNS:
+                if got is not None and probe.kind is ProbeKind.DNS and got.qtype != probe.qtype:
                     got = replace(got, qtype=probe.qtype)
                 obs[rid].append(got or Observation(Outcome.ERROR, detail="netns run returned no observation"))
                 if got is not None and key in seen.latency_ms and got.outcome not in (Outcome.ERROR, Outcome.TIMEOUT):
@@ -191,7 +194,12 @@ class ProbeRunner:
                     path = _path_kind(probe)
                     r.slowest[path] = max(r.slowest.get(path, 0.0), seen.latency_ms[key] / 1000)
             r.obs.update(obs)
-            r.windows.update({e.id: window for e in todo[id(r)]})
+            had: dict[str, float] = {}  # the shortest window a timed-out probe of each expectation had
+            for probe, rid, _problem in slots:
+                waited = seen.waited_ms.get((r.plan.container.id, probe.key))
+                if waited is not None:
+                    had[rid] = min(had.get(rid, waited / 1000), waited / 1000)
+            r.windows.update({e.id: max(window, had.get(e.id, window)) for e in todo[id(r)]})
             r.elapsed += elapsed
             if redo:
                 for e in todo[id(r)]:

@@ -11,7 +11,8 @@ A node whose engine does not answer is recorded, not fatal: its tasks are known 
 (`Container.unreadable`), and every check that needs them becomes an ERROR naming the node
 (`structural.unreadable_errors`, and `exec`/`sidecar`/`changed` below), so such a check exits 3, never 0.
 
-Docker is reached through `live.engine` only (it translates every docker error into EngineError).
+Docker is reached through `live.engine` only (SDK clients made there; `sdk_errors` translates every docker
+error into EngineError).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from netcontract.errors import EngineError, UsageError
 from netcontract.live import engine as docker_engine
-from netcontract.live.netns import NetnsRun, NetnsSource
+from netcontract.live.netns import NetnsRun, NetnsSource, Stretch
 from netcontract.state import STACK_LABEL, Container, State
 from netcontract.swarm import (
     TASK_ID_LABEL,
@@ -47,7 +48,7 @@ class NoNamespaces:
     def problem(self, container: Container) -> str | None:
         return NETNS_PROBLEM
 
-    def run(self, sources: Sequence[NetnsSource], window: float) -> NetnsRun:
+    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
         return NetnsRun()
 
 
@@ -70,7 +71,7 @@ class SwarmEngine:
             raise UsageError("a swarm check needs the stack name: `project:` in the contract or --project")
         wanted = list(dict.fromkeys(networks))
         api = self.engines[self.manager].api
-        with docker_engine.engine_errors(f"reading the swarm from manager {self.manager}"):
+        with docker_engine.sdk_errors(f"reading the swarm from manager {self.manager}"):
             nodes = api.nodes()
             services = api.services(filters={"label": f"{STACK_LABEL}={project}"})
             ids = {s["ID"] for s in services}
@@ -107,11 +108,11 @@ class SwarmEngine:
                     for ep in c.endpoints:
                         on.setdefault(ep.network, node)
         extra = sorted(set(on) - set(found))
-        with docker_engine.engine_errors(f"reading networks from manager {self.manager}"):
+        with docker_engine.sdk_errors(f"reading networks from manager {self.manager}"):
             found.update({n: raw for n, raw in self._networks(api, extra).items() if raw.get("Scope") == "swarm"})
         for name in extra:
             if name not in found:
-                with docker_engine.engine_errors(f"reading network {name} on node {on[name]}"):
+                with docker_engine.sdk_errors(f"reading network {name} on node {on[name]}"):
                     found.update(self._networks(self.engines[on[name]].api, [name]))
         read = SwarmRead(
             project=project, manager=self.manager, nodes=nodes, services=services, tasks=tasks,
@@ -138,7 +139,7 @@ class SwarmEngine:
                    ) -> tuple[list[tuple[Container, Mapping[str, str]]], dict[str, dict[str, Any]]]:
         """The stack's containers on this node and every container attached to a tier network here."""
         api = eng.api
-        with docker_engine.engine_errors("reading the node's containers"):
+        with docker_engine.sdk_errors("reading the node's containers"):
             ids = {c["Id"] for c in api.containers(all=True, filters={"label": f"{STACK_LABEL}={project}"})}
             nets = self._networks(api, wanted)
             for raw in nets.values():
@@ -223,7 +224,7 @@ def connect_swarm(nodes: Sequence[NodeRef], timeout: float = 30) -> SwarmEngine:
             refs = list(pool.map(one, nodes))
     unreachable = {ref.name: str(c).removeprefix("cannot reach the Docker engine at ") for ref, c in refs
                    if isinstance(c, EngineError)}
-    answered = [(ref, docker_engine.Engine(c)) for ref, c in refs if not isinstance(c, EngineError)]
+    answered = [(ref, docker_engine.sdk_engine(c, timeout)) for ref, c in refs if not isinstance(c, EngineError)]
     try:
         return _identify(answered, unreachable)
     except BaseException:
@@ -235,14 +236,14 @@ def connect_swarm(nodes: Sequence[NodeRef], timeout: float = 30) -> SwarmEngine:
 def _identify(answered: list[tuple[NodeRef, docker_engine.Engine]], unreachable: dict[str, str]) -> SwarmEngine:
     infos = {}
     for ref, eng in answered:
-        with docker_engine.engine_errors(f"asking node {ref.name or ref.url} for its swarm state"):
+        with docker_engine.sdk_errors(f"asking node {ref.name or ref.url} for its swarm state"):
             infos[id(eng)] = eng.api.info()
     manager = next((e for _, e in answered if (infos[id(e)].get("Swarm") or {}).get("ControlAvailable")), None)
     if manager is None:
         down = "; ".join(f"{n}: {why}" for n, why in sorted(unreachable.items()))
         asked = ", ".join(r.name or r.url for r, _ in answered) or "none"
         raise EngineError(f"no swarm manager answers (asked: {asked}" + (f"; not reached: {down})" if down else ")"))
-    with docker_engine.engine_errors("listing the swarm's nodes"):
+    with docker_engine.sdk_errors("listing the swarm's nodes"):
         hostnames = node_names(manager.api.nodes())
     engines: dict[str, docker_engine.Engine] = {}
     manager_name = ""
@@ -262,6 +263,6 @@ def _identify(answered: list[tuple[NodeRef, docker_engine.Engine]], unreachable:
             raise UsageError(f"--node {name}: no node of this swarm has that hostname "
                              f"(nodes: {', '.join(sorted(hostnames.values()))})")
     info = infos[id(manager)]
-    version = (f"Docker {info.get('ServerVersion', '?')} swarm: manager {manager_name}, "
-               f"{len(engines)} of {len(hostnames)} node engines answered")
+    version = (f"Docker {info.get('ServerVersion', '?')} (client API {getattr(manager.api, 'api_version', '?')}; "
+               f"swarm: manager {manager_name}, {len(engines)} of {len(hostnames)} node engines answered)")
     return SwarmEngine(manager_name, engines, unreachable, version)

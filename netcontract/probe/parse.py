@@ -253,8 +253,11 @@ def _parse_nslookup(rc: int, text: str) -> Observation:
                 addrs.append(value)
     if addrs:
         return Observation(Outcome.OK, tuple(dict.fromkeys(addrs)))
-    if "servfail" in statuses or {"servfail", "refused"} & set(header) or any(_GOT_REPLY.fullmatch(r) for r in rows):
-        return Observation(Outcome.TIMEOUT, detail=cant_find or "SERVFAIL: no answer")
+    got_reply = [m.group(1) for m in (_GOT_REPLY.fullmatch(r) for r in rows) if m]
+    if "servfail" in statuses or "servfail" in header or "SERVFAIL" in got_reply:
+        return Observation(Outcome.SERVFAIL, detail=cant_find or "SERVFAIL: no answer")
+    if got_reply:  # ";; Got REFUSED reply" (a REFUSED status returned ERROR above): no answer, proves nothing
+        return Observation(Outcome.TIMEOUT, detail=cant_find or "REFUSED: no answer")
     if any(_NO_SERVER.fullmatch(r) or _server_failed(r) for r in rows) or rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
     if statuses:

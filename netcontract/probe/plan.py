@@ -15,8 +15,9 @@ other. Result ids name the container when a service has several, and carry
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from netcontract.contract import Contract
 from netcontract.probe.observation import ProbeKind
@@ -29,6 +30,7 @@ class Expect(enum.StrEnum):
     NO_RESOLVE = "no-resolve"  # the name does not resolve from the source
     CONNECT = "connect"  # a TCP connect (or ping) succeeds
     BLOCKED = "blocked"  # it is dropped or has no route; `refused` means reachable
+    NO_FORWARD = "no-forward"  # Docker's DNS must not hand an external name to an upstream resolver
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def _running(state: State, service: str) -> list[Container]:
     return sorted((c for c in state.service_containers(service) if c.running), key=lambda c: c.name)
 
 
+@functools.lru_cache(maxsize=65536)
 def family_of(address: str) -> int:
     return ipaddress.ip_address(address).version
 
@@ -106,7 +109,7 @@ def plan_probes(contract: Contract, state: State) -> ProbePlan:
         for source in running[src]:
             label = f"{src}[{source.name}]" if several else src
             exps, settled_here = _source_expectations(contract, state, running, src, source, label)
-            sources.append(SourcePlan(src, source, tuple(replace(e, label=label) for e in exps)))
+            sources.append(SourcePlan(src, source, tuple(exps)))
             settled += settled_here
     return ProbePlan(tuple(sources), tuple(settled))
 
@@ -125,7 +128,7 @@ def _source_expectations(contract: Contract, state: State, running: dict[str, li
     if any(ep.addresses for ep in source.endpoints):
         exps.append(Expectation(result_id(Kind.DNS, pair(label, src)), Kind.DNS, src, src, "", ProbeKind.DNS, (src,),
                                 None, Expect.RESOLVE, f"resolves to {_one_of(groups)} ({src} itself)", own,
-                                control=True, qtypes=qtypes, groups=groups))
+                                control=True, qtypes=qtypes, groups=groups, label=label))
     for dst, dst_svc in contract.services.items():
         if dst == src:
             continue
@@ -154,7 +157,12 @@ def _source_expectations(contract: Contract, state: State, running: dict[str, li
             exps.append(Expectation(result_id(Kind.EGRESS, pair(label, what)), Kind.EGRESS, src, canary.host, "",
                                     kind, (canary.host,), canary.port, Expect.BLOCKED,
                                     "blocked (every tier of the service is internal)",
-                                    context="policy.egress_canaries"))
+                                    context="policy.egress_canaries", label=label))
+        for name in contract.policy.dns_egress_names:
+            exps.append(Expectation(result_id(Kind.EGRESS, pair(label, name), item="dns"), Kind.EGRESS, src, name,
+                                    "", ProbeKind.DNS, (name,), None, Expect.NO_FORWARD,
+                                    "not resolved: Docker's DNS does not forward it (SERVFAIL)",
+                                    context="policy.dns_egress_names", label=label))
         exps += _host(contract, state, label, src, source)
     return exps, settled
 
@@ -202,13 +210,13 @@ def _dns(contract: Contract, label: str, src: str, dst: str, shared: list[str], 
             where = ", ".join(contract.tiers[t].network for t in tiers)
             out.append(Expectation(rid, Kind.DNS, src, dst, tiers[0], ProbeKind.DNS, (name,), None, Expect.RESOLVE,
                                    f"resolves to {_one_of(groups) or '(no address)'} ({dst} on {where})", addrs,
-                                   qtypes=qtypes, groups=groups))
+                                   qtypes=qtypes, groups=groups, label=label))
         else:
             owner_tiers = [t for t, a in contract.services[dst].aliases.items() if name in a] or list(
                 contract.services[dst].tiers)
             why = (f"{src} is on {', '.join(src_tiers)}; {name} exists only on {', '.join(owner_tiers)}")
             out.append(Expectation(rid, Kind.DNS, src, dst, owner_tiers[0], ProbeKind.DNS, (name,), None,
-                                   Expect.NO_RESOLVE, "does not resolve (NXDOMAIN)", context=why, qtypes=qtypes))
+                                   Expect.NO_RESOLVE, "does not resolve (NXDOMAIN)", context=why, qtypes=qtypes, label=label))
     return out
 
 
@@ -221,11 +229,11 @@ def _reach(label: str, src: str, dst: str, tier: str, network: str, ips: tuple[s
     via = f"{dst}'s {'port ' + str(port) if port else 'address (ICMP: no declared port)'} on {network}{over}"
     if allowed:
         return Expectation(result_id(Kind.REACH, pair(label, dst), item=what, tier=tier + fam), Kind.REACH, src, dst,
-                           tier, kind, ips, port, Expect.CONNECT, f"connects to {via}", family=family)
+                           tier, kind, ips, port, Expect.CONNECT, f"connects to {via}", family=family, label=label)
     context = rule or f"the contract does not put both {src} and {dst} on {tier}"
     return Expectation(result_id(Kind.ISOLATION, pair(label, dst), item=what, tier=tier + fam), Kind.ISOLATION, src,
                        dst, tier, kind, ips, port, Expect.BLOCKED, f"blocked from {via}", context=context,
-                       family=family)
+                       family=family, label=label)
 
 
 def _host(contract: Contract, state: State, label: str, src: str, source: Container) -> list[Expectation]:
@@ -255,7 +263,7 @@ def _host(contract: Contract, state: State, label: str, src: str, source: Contai
             where = f"the host's address on {via}" if via != "bridge" else "the default bridge's host address"
             out.append(Expectation(result_id(Kind.HOST, pair(label, what)), Kind.HOST, src, address, tier, kind,
                                    (address,), port, Expect.BLOCKED, f"{expected} ({where})", context=rule,
-                                   family=family_of(address), report_only=report_only))
+                                   family=family_of(address), report_only=report_only, label=label))
     return out
 
 

@@ -57,7 +57,12 @@ class Timing:
         """The window a netns source's negatives must have had, from its slowest answered probe (seconds):
         NETNS_MULTIPLE times that, never below the floor, never above the first retry's window."""
         wanted = NETNS_MULTIPLE * (slowest_answer or 0.0)
-        return min(max(NETNS_FLOOR, wanted), max(NETNS_FLOOR, self.attempt(1)))
+        return min(max(NETNS_FLOOR, wanted), self.netns_cap)
+
+    @property
+    def netns_cap(self) -> float:
+        """The longest window a netns negative is given for calibration: the first retry's, never below the floor."""
+        return max(NETNS_FLOOR, self.attempt(1))
 
     @property
     def netns_unsampled(self) -> float:

@@ -93,6 +93,8 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         if all(o.outcome in _BLOCKED for o in obs):
             return Verdict.PASS, ""
         return Verdict.ERROR, f"unexpected observation {obs[0].outcome.value}"
+    if exp.expect is Expect.NO_FORWARD:
+        return _judge_dns_egress(exp, obs)
     if exp.expect is Expect.RESOLVE:
         errors = [o for o in obs if o.outcome is Outcome.ERROR]
         if errors:
@@ -130,6 +132,43 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         return Verdict.ERROR, f"no DNS answer, and {exp.src}'s resolver did not answer its own name either"
     o = unproven[0]
     return Verdict.ERROR, f"probe could not run: {o.detail or o.outcome.value}"
+
+
+# Tools whose DNS outcome comes from the answer's rcode: NXDOMAIN and NODATA from them are an upstream's
+# answer. (getent and python3 report SERVFAIL and NXDOMAIN alike as "not found".)
+RCODE_TOOLS = frozenset({"netns", "nslookup"})
+_UPSTREAM_ANSWERS = (Outcome.OK, Outcome.NXDOMAIN, Outcome.NODATA)
+CVE_DNS = "CVE-2024-29018"
+
+
+def _forwarded(obs: Sequence[Observation]) -> list[Observation]:
+    """Answers that only an upstream resolver gives for an external name: records, NXDOMAIN, NODATA (Docker's
+    DNS answers SERVFAIL itself for a name it does not forward: measured on 26.1; 20.10 forwards)."""
+    return [o for o in obs if o.outcome in _UPSTREAM_ANSWERS and (o.addresses or o.tool in RCODE_TOOLS)]
+
+
+def _judge_dns_egress(exp: Expectation, obs: Sequence[Observation]) -> tuple[Verdict, str]:
+    """An external name asked of Docker's DNS from a service whose tiers are all internal."""
+    name = exp.targets[0]
+    forwarded = _forwarded(obs)
+    if forwarded:
+        got = list(dict.fromkeys(a for o in forwarded for a in o.addresses))
+        what = (f"{name} resolves from {exp.src} to {', '.join(got)}" if got else
+                f"an upstream resolver answered {forwarded[0].outcome.value.upper()} for {name} asked from {exp.src}")
+        return Verdict.FAIL, (f"{what}: Docker's DNS forwards queries from internal-only services out of the "
+                              f"internal networks, a way out for data ({CVE_DNS}) [{exp.context}]")
+    errors = [o for o in obs if o.outcome is Outcome.ERROR]
+    if errors:
+        return Verdict.ERROR, f"probe could not run: {errors[0].detail}"
+    vague = [o for o in obs if o.outcome in _UPSTREAM_ANSWERS]
+    if vague:
+        return Verdict.ERROR, (f"{vague[0].tool or 'the probe tool'} cannot tell NXDOMAIN from SERVFAIL, so whether "
+                               f"{name} was forwarded is unproven: use the netns executor or an image with nslookup")
+    if all(o.outcome is Outcome.SERVFAIL for o in obs):
+        return Verdict.PASS, ("Docker's DNS answered SERVFAIL: the name did not resolve (it was not forwarded, "
+                              "or its upstream failed too)")
+    return Verdict.ERROR, (f"no DNS answer for {name}: whether it was forwarded is unproven (Docker 20.10 forwards "
+                           "and stays silent when its upstream does not answer)")
 
 
 def _missing(exp: Expectation, obs: Sequence[Observation]) -> list[str]:
@@ -193,6 +232,8 @@ def differs(e: Expectation, obs: Sequence[Observation], resolver_ok: bool) -> bo
             return False  # blocked as expected (a leak returned above)
         case Expect.RESOLVE:
             return any(o.outcome is not Outcome.OK or not set(o.addresses) <= e.addresses for o in obs)
+        case Expect.NO_FORWARD:
+            return Outcome.TIMEOUT in outcomes  # silence proves nothing yet: a longer window may get the answer
         case Expect.NO_RESOLVE:
             return any(o.outcome is Outcome.OK for o in obs) or (
                 bool(outcomes & {Outcome.TIMEOUT, Outcome.SERVFAIL}) and not resolver_ok)
@@ -219,6 +260,8 @@ def proven_leak(e: Expectation, obs: Sequence[Observation]) -> bool:
         return any(o.connected for o in obs)
     if e.expect is Expect.NO_RESOLVE:
         return any(o.outcome is Outcome.OK and o.addresses for o in obs)
+    if e.expect is Expect.NO_FORWARD:
+        return bool(_forwarded(obs))
     return False
 
 

@@ -515,10 +515,12 @@ class TestObjects:
         self.networks.append(name)
         return name
 
-    def container(self, name: str, *args: str, image: str = BUSYBOX_IMAGE, options: Sequence[str] = ()) -> str:
-        """`docker run -d` of `image` with `args`; no DNS query may leave (dns 127.0.0.1)."""
+    def container(self, name: str, *args: str, image: str = BUSYBOX_IMAGE, options: Sequence[str] = (),
+                  dns: str = "127.0.0.1") -> str:
+        """`docker run -d` of `image` with `args`; no DNS query may leave: the upstream resolver is 127.0.0.1,
+        or `dns`, which must be a resolver of the test's own (tests/integration/test_paths_live.py's canary)."""
         self.containers.append(name)
-        docker("run", "-d", "--name", name, "--label", TEST_LABEL, "--dns", "127.0.0.1", *options, image, *args)
+        docker("run", "-d", "--name", name, "--label", TEST_LABEL, "--dns", dns, *options, image, *args)
         return name
 
     def remove(self) -> None:

@@ -13,6 +13,7 @@ run with its default before Docker 27 (off), where IPv6 leaks between networks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
@@ -135,8 +136,16 @@ def test_a_second_replica_on_a_forbidden_tier_leaks_from_itself(stack, cli, obje
 
 
 def _dockerd_netns() -> str:
-    """The network namespace of the dockerd behind DOCKER_HOST (the second engine runs in its own)."""
+    """The network namespace of the dockerd behind DOCKER_HOST (the second engine runs in its own).
+
+    The host engine by its pid file: other dockerds may run on this machine without `-H` (the swarm test
+    bed's nodes, each in a namespace of its own), and their processes are visible here too."""
     sock = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    if sock == "/var/run/docker.sock":
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(Path("/var/run/docker.pid").read_text(encoding="ascii").strip())
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"dockerd"):
+                return f"/proc/{pid}/ns/net"
     for pid in (p for p in os.listdir("/proc") if p.isdigit()):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -186,3 +195,101 @@ def test_host_listener_is_reported_then_denied(stack, cli, contracts, host_liste
     r = run.result(f"host:db->{gateway}:{port}")
     assert r["verdict"] == "FAIL" and "host: deny on data_tier" in r["reason"], r
     assert run.code == 1, run
+
+
+# -- DNS egress from a service whose tiers are all internal (CVE-2024-29018) -----------------------------
+
+EGRESS_NAME = "egress-canary.netcontract.test"  # .test: reserved (RFC 6761); only our canary answers it
+CANARY_ADDRESS = "192.0.2.7"  # TEST-NET-1: an answer, never contacted
+
+_CANARY = """
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+log = open(sys.argv[2], "a", buffering=1)
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(4096)
+    if len(data) < 17:
+        continue
+    i, labels = 12, []
+    while i < len(data) and data[i]:
+        labels.append(data[i + 1:i + 1 + data[i]].decode("ascii", "replace"))
+        i += 1 + data[i]
+    question, name = data[12:i + 5], ".".join(labels).lower()
+    qtype = struct.unpack("!H", data[i + 1:i + 3])[0]
+    log.write(f"{peer[0]} {name} {qtype}\\n")
+    head = data[:2]
+    if name == sys.argv[3] and qtype == 1:
+        record = b"\\xc0\\x0c" + struct.pack("!HHIH", 1, 1, 30, 4) + socket.inet_aton(sys.argv[4])
+        s.sendto(head + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + question + record, peer)
+    else:
+        s.sendto(head + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + question, peer)
+"""
+
+
+@pytest.fixture
+def dns_egress(objects: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """An upstream resolver of our own and two services that use it: `web` on a normal network, `vault` on an
+    internal one only. The resolver listens on the engine host's address on web's network (its gateway), in
+    the engine's network namespace, and logs every query it gets: `source-address name qtype`."""
+    project = objects.unique("ncdns")
+    net_open = objects.network(f"{project}_open")
+    net_int = objects.network(f"{project}_vault", "--internal")
+    gateway = docker("network", "inspect", net_open, "--format", "{{(index .IPAM.Config 0).Gateway}}").strip()
+    log = tmp_path / "canary.log"
+    proc = subprocess.Popen(["nsenter", f"--net={_dockerd_netns()}", sys.executable, "-c", _CANARY, gateway,
+                             str(log), EGRESS_NAME, CANARY_ADDRESS], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+
+        def labels(service: str) -> list[str]:
+            return ["--label", f"{PROJECT_LABEL}={project}", "--label", f"{SERVICE_LABEL}={service}",
+                    "--network-alias", service]
+
+        web = objects.container(f"{project}-web", "sleep", "600", dns=gateway,
+                                options=[*labels("web"), "--network", net_open])
+        vault = objects.container(f"{project}-vault", "sleep", "600", dns=gateway,
+                                  options=[*labels("vault"), "--network", net_int])
+        contract = tmp_path / "dns-egress.yaml"
+        contract.write_text(
+            f"version: 1\nproject: {project}\n"
+            f"tiers:\n  open: {{network: {net_open}}}\n  vault: {{network: {net_int}, internal: true}}\n"
+            "services:\n  web: {tiers: [open]}\n  vault: {tiers: [vault]}\n"
+            f"policy:\n  dns_egress_names: [{EGRESS_NAME}]\n", encoding="utf-8")
+        vault_ip = docker("inspect", vault, "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+        yield {"contract": contract, "web": web, "vault": vault, "vault_ip": vault_ip.strip(), "log": log}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _engine_major(report: dict[str, Any]) -> int:
+    return int(report["engine"].split()[1].split(".")[0])
+
+
+@pytest.mark.parametrize("executor", ["netns", "exec"])
+def test_dns_egress_from_an_internal_only_service(stack, cli, dns_egress, executor):
+    # the canary answers, and a service on a normal network reaches it through Docker's DNS (forwarded)
+    shown = subprocess.run(["docker", "exec", dns_egress["web"], "nslookup", EGRESS_NAME, "127.0.0.11"],
+                           capture_output=True, text=True, timeout=30)
+    assert CANARY_ADDRESS in shown.stdout, shown.stdout + shown.stderr
+
+    run = cli.check("--executor", executor, "--timeout", "2", contract=dns_egress["contract"])
+    r = run.result(f"egress:vault->{EGRESS_NAME}:dns")
+    asked = [line.split() for line in dns_egress["log"].read_text(encoding="utf-8").splitlines()]
+    from_vault = [a for a in asked if a[0] == dns_egress["vault_ip"] and a[1] == EGRESS_NAME]
+    assert r["executor"] == executor, r
+    if _engine_major(run.report) < 26:
+        # measured on 20.10: the query is forwarded from vault's namespace and the upstream's answer comes back
+        assert r["verdict"] == "FAIL" and r["actual"] == CANARY_ADDRESS, r
+        assert r["reason"].startswith(f"{EGRESS_NAME} resolves from vault to {CANARY_ADDRESS}: Docker's DNS forwards")
+        assert "CVE-2024-29018" in r["reason"]
+        assert from_vault, asked
+        assert run.code == 1, run
+    else:
+        # 26.0+: Docker's DNS answers SERVFAIL itself and nothing reaches the upstream from vault
+        assert r["verdict"] == "PASS" and r["actual"] == "servfail", r
+        assert from_vault == [], asked
+        assert run.code == 0, run
+    assert not any("DNS egress not probed" in n for n in run.report["notes"])

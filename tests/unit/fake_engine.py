@@ -37,9 +37,10 @@ from typing import Any
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import EngineError
 from netcontract.live.engine import container_from_inspect, network_from_inspect
-from netcontract.live.netns import NetnsRun, NetnsSource
+from netcontract.live.netns import NetnsRun, NetnsSource, Stretch
+from netcontract.live.netns_base import path_kind
 from netcontract.live.runner import ProbeRunner, RunOptions
-from netcontract.probe.observation import Observation, Outcome, ProbeKind
+from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.plan import Expectation, ProbePlan, plan_probes
 from netcontract.results import Result
 from netcontract.state import Container, State
@@ -450,6 +451,7 @@ class FakeEngine:
 class ProberRun:
     sources: tuple[NetnsSource, ...]
     window: float
+    stretch: Stretch | None = None
 
     def probes_of(self, key: str) -> list[tuple[ProbeKind, str, int | None]]:
         return [(p.kind, p.target, p.port) for s in self.sources if s.key == key for p in s.probes]
@@ -483,15 +485,36 @@ class FakeProber:
         self.canned: dict[tuple[str, ProbeKind, str, int | None], Observation] = {}  # replaces the World's answer
         self.silent: set[tuple[str, str]] = set()  # (source, target): no observation at all comes back
         self.on_run: Callable[[Sequence[NetnsSource], float], None] | None = None
+        self.stretches = True  # False: windows never grow in a run (as if slow answers came after the expiries)
 
     def problem(self, container: Container) -> str | None:
         self.asked.append(container.id)
         return self.problems.get(container.id, self.default_problem)
 
-    def run(self, sources: Sequence[NetnsSource], window: float) -> NetnsRun:
-        self.runs.append(ProberRun(tuple(sources), window))
+    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+        self.runs.append(ProberRun(tuple(sources), window, stretch))
         if self.on_run is not None:
             self.on_run(sources, window)
+        # As the real engine: with `stretch`, an unanswered probe waits multiple x the slowest answer of its kind
+        # of path in this run (capped), never less than `window`. The answers decide the windows and the windows
+        # the answers: iterate to the fixed point.
+        windows: dict[str, float] = {}
+        if not self.stretches:
+            stretch = None
+        while True:
+            slowest: dict[str, float] = {}
+            for s in sources:
+                for p in s.probes:
+                    delay = self.world.delay(s.key, p.target)
+                    kind = path_kind(p.kind, 6 if ":" in p.target else 4)
+                    if (s.key, p.target) not in self.silent and delay < windows.get(kind, window) and \
+                            self._answers(s.key, p):
+                        slowest[kind] = max(slowest.get(kind, 0.0), delay)
+            grown = {k: max(window, min(stretch.cap, stretch.multiple * v)) for k, v in slowest.items()} \
+                if stretch is not None else {}
+            if grown == windows:
+                break
+            windows = grown
         out = NetnsRun()
         for s in sources:
             for p in s.probes:
@@ -499,14 +522,23 @@ class FakeProber:
                     continue
                 key = (s.key, p.key)
                 delay = self.world.delay(s.key, p.target)
+                had = windows.get(path_kind(p.kind, 6 if ":" in p.target else 4), window)
                 canned = self.canned.get((s.key, p.kind, p.target, p.port))
-                obs = canned or self._observe(s.key, p.kind, p.target, p.port, delay >= window, p.qtype)
+                obs = canned or self._observe(s.key, p.kind, p.target, p.port, delay >= had, p.qtype)
                 out.observations[key] = obs
+                if obs.outcome is Outcome.TIMEOUT:
+                    out.waited_ms[key] = had * 1000
                 if obs.outcome not in (Outcome.TIMEOUT, Outcome.ERROR):
                     out.latency_ms[key] = delay * 1000
                     if p.kind is ProbeKind.TCP and obs.outcome is Outcome.OK:
                         out.slowest_tcp_ok_ms[s.key] = max(out.slowest_tcp_ok_ms.get(s.key, 0.0), delay * 1000)
         return out
+
+    def _answers(self, src: str, p: Probe) -> bool:
+        """Whether the probe gets an answer in time (anything but TIMEOUT and ERROR)."""
+        canned = self.canned.get((src, p.kind, p.target, p.port))
+        obs = canned or self._observe(src, p.kind, p.target, p.port, False, p.qtype)
+        return obs.outcome not in (Outcome.TIMEOUT, Outcome.ERROR)
 
     def _observe(self, src: str, kind: ProbeKind, target: str, port: int | None, late: bool, qtype: str
                  ) -> Observation:

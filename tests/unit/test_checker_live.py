@@ -267,16 +267,16 @@ def test_connect_builds_the_docker_engine_with_the_api_timeout(monkeypatch: pyte
     from netcontract.live import engine as docker_engine
 
     asked: list[float] = []
-    client = object()
+    reader = object()
 
-    def fake_connect(timeout: float = 30) -> object:
+    def fake_connect_read(timeout: float = 30) -> object:
         asked.append(timeout)
-        return client
+        return reader
 
-    monkeypatch.setattr(docker_engine, "connect", fake_connect)
-    monkeypatch.setattr(docker_engine, "Engine", lambda c: ("engine", c))
+    monkeypatch.setattr(docker_engine, "connect_read", fake_connect_read)
     got = checker.connect(CheckOptions(run=RunOptions(timeout=10)))
-    assert got == ("engine", client) and asked == [50.0]  # max(30, 4 x 10 + 10)
+    assert isinstance(got, docker_engine.Engine)
+    assert got.read is reader and got.timeout == 50.0 and asked == [50.0]  # max(30, 4 x 10 + 10)
 
 
 # -- IPv6 -----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import resource
 import socket
 import struct
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from netcontract.live import netns
-from netcontract.live.netns_base import NetnsRun, Pacer, classify_connect, classify_dns
+from netcontract.live.netns_base import NetnsRun, Pacer, Stretch, classify_connect, classify_dns
 from netcontract.live.netns_engine import drive
 from netcontract.probe import dns_wire, icmp_wire
 from netcontract.probe.observation import Outcome, Probe, ProbeKind
@@ -286,7 +287,8 @@ def test_dns_ignores_forged_and_broken_packets(dns_server: Callable[[Reply], int
     assert result.observations[("src", "a")].addresses == ("10.0.0.3",)
     late = result.observations[("src", "late")]
     assert late.outcome is Outcome.TIMEOUT
-    assert late.detail.startswith("no answer within 300 ms; ignored a malformed answer")
+    # it had its whole window (a little more: expiry waits for the select() that covers the deadline)
+    assert re.fullmatch(r"no answer within 3[0-4]\d ms; ignored a malformed answer: question is cut off", late.detail)
 
 
 def test_an_unanswered_query_is_sent_once_more(dns_server: Callable[[Reply], int]) -> None:
@@ -398,3 +400,54 @@ def test_run_netns_enters_a_namespace_by_pid(listener: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert soft == hard  # raised at the start of the run
     assert not [t for t in threading.enumerate() if t.name.startswith("netns")]  # the helper thread is gone
+
+
+# -- windows that follow the run's own answers, and latencies that are the network's -----------------------
+
+
+def test_with_a_stretch_an_unanswered_probe_waits_ten_times_the_slowest_answer_of_its_kind(
+        dns_server: Callable[[Reply], int], listener: int) -> None:
+    def reply(qid: int, query: bytes) -> list[bytes]:
+        if dns_wire.read_name(query, 12)[0] == "slow":
+            time.sleep(0.04)  # this server takes 40 ms to answer
+            return [answer(query, addresses=[bytes([10, 0, 0, 3])])]
+        return []  # never answers "silent"
+
+    port = dns_server(reply)
+    result = run([dns("a", "slow"), dns("b", "silent"), tcp("c", listener)],
+                 timeout=0.1, dns=("127.0.0.1", port), stretch=Stretch(10, 2.0))
+    assert result.observations[("src", "a")].outcome is Outcome.OK
+    assert 40 <= result.latency_ms[("src", "a")] < 100  # the kernel's receive time: the server's 40 ms
+    silent = result.observations[("src", "b")]
+    assert silent.outcome is Outcome.TIMEOUT
+    # a DNS answer took >= 40 ms, so the silent name waited >= 400 ms, not the first window's 100 ms
+    assert result.waited_ms[("src", "b")] >= 10 * result.latency_ms[("src", "a")]
+    assert re.fullmatch(r"no answer within \d+ ms", silent.detail)
+    # TCP is another kind of path, with its own latency: the handshake's round trip (TCP_INFO), on loopback
+    assert result.observations[("src", "c")].outcome is Outcome.OK
+    assert result.latency_ms[("src", "c")] < 5
+
+
+def test_without_a_stretch_the_window_is_the_window(dns_server: Callable[[Reply], int]) -> None:
+    def reply(qid: int, query: bytes) -> list[bytes]:
+        if dns_wire.read_name(query, 12)[0] == "slow":
+            time.sleep(0.04)
+            return [answer(query, addresses=[bytes([10, 0, 0, 3])])]
+        return []
+
+    port = dns_server(reply)
+    result = run([dns("a", "slow"), dns("b", "silent")], timeout=0.1, dns=("127.0.0.1", port))
+    assert 100 <= result.waited_ms[("src", "b")] < 190
+
+
+def test_the_stretch_never_passes_its_cap(dns_server: Callable[[Reply], int]) -> None:
+    def reply(qid: int, query: bytes) -> list[bytes]:
+        if dns_wire.read_name(query, 12)[0] == "slow":
+            time.sleep(0.05)
+            return [answer(query, addresses=[bytes([10, 0, 0, 3])])]
+        return []
+
+    port = dns_server(reply)
+    result = run([dns("a", "slow"), dns("b", "silent")], timeout=0.1, dns=("127.0.0.1", port),
+                 stretch=Stretch(10, 0.2))
+    assert 200 <= result.waited_ms[("src", "b")] < 290

@@ -59,7 +59,7 @@ GETENT_AHOSTS = "172.22.0.2      STREAM db\n172.22.0.2      DGRAM  \n172.22.0.2 
         ("nslookup", 1, BUSYBOX_NSLOOKUP_TIMEOUT, Outcome.TIMEOUT, ()),
         ("nslookup", 143, "", Outcome.TIMEOUT, ()),
         ("nslookup", 0, BIND_NSLOOKUP_OK, Outcome.OK, ("172.22.0.2",)),
-        ("nslookup", 1, BIND_NSLOOKUP_SERVFAIL, Outcome.TIMEOUT, ()),
+        ("nslookup", 1, BIND_NSLOOKUP_SERVFAIL, Outcome.SERVFAIL, ()),
         ("nslookup", 127, "sh: nslookup: not found", Outcome.ERROR, ()),
         ("getent", 0, GETENT_AHOSTS, Outcome.OK, ("172.22.0.2",)),
         ("getent", 0, "172.22.0.2      db\n", Outcome.OK, ("172.22.0.2",)),

@@ -21,7 +21,7 @@ from netcontract.probe.parse import (
 )
 
 OK, REFUSED, TIMEOUT, UNREACHABLE = Outcome.OK, Outcome.REFUSED, Outcome.TIMEOUT, Outcome.UNREACHABLE
-NXDOMAIN, ERROR = Outcome.NXDOMAIN, Outcome.ERROR
+NXDOMAIN, ERROR, SERVFAIL = Outcome.NXDOMAIN, Outcome.ERROR, Outcome.SERVFAIL
 DNS_TIMEOUT = "no DNS answer within the probe timeout"
 LONG = "x" * 300
 
@@ -86,9 +86,9 @@ Address:\t127.0.0.11:53
     # "No answer" (NOERROR without an A record) is read as NXDOMAIN today
     (1, BUSYBOX_NO_ANSWER, obs(NXDOMAIN, detail="*** Can't find db: No answer")),
     # SERVFAIL and REFUSED: the resolver gave no answer (a timeout for the judge)
-    (1, "Server: x\n;; Got REFUSED reply from 127.0.0.11\n", obs(TIMEOUT, detail="SERVFAIL: no answer")),
-    (1, "Server: x\n;; Got SERVFAIL reply from 127.0.0.11\n", obs(TIMEOUT, detail="SERVFAIL: no answer")),
-    (1, "Server: x\n** server can't find x: SERVFAIL\n", obs(TIMEOUT, detail="** server can't find x: SERVFAIL")),
+    (1, "Server: x\n;; Got REFUSED reply from 127.0.0.11\n", obs(TIMEOUT, detail="REFUSED: no answer")),
+    (1, "Server: x\n;; Got SERVFAIL reply from 127.0.0.11\n", obs(SERVFAIL, detail="SERVFAIL: no answer")),
+    (1, "Server: x\n** server can't find x: SERVFAIL\n", obs(SERVFAIL, detail="** server can't find x: SERVFAIL")),
     # timeouts
     (1, ";; connection timed out\n", obs(TIMEOUT, detail=DNS_TIMEOUT)),
     (1, ";; no servers could be reached\n", obs(TIMEOUT, detail=DNS_TIMEOUT)),
@@ -277,12 +277,12 @@ def test_python_dns_codes() -> None:
 
 @pytest.mark.parametrize(("output", "expected"), [
     # the resolver refused or timed out: bind's and busybox's own lines
-    ("Server: x\n;; ->>HEADER<<- opcode: QUERY, status: SERVFAIL, id: 1\n", obs(TIMEOUT, detail="SERVFAIL: no answer")),
+    ("Server: x\n;; ->>HEADER<<- opcode: QUERY, status: SERVFAIL, id: 1\n", obs(SERVFAIL, detail="SERVFAIL: no answer")),
     ("Server: x\n;; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 1\n", obs(NXDOMAIN, detail="NXDOMAIN")),
     ("nslookup: write to '127.0.0.11': Connection refused\n", obs(TIMEOUT, detail=DNS_TIMEOUT)),
     (";; communications error to 127.0.0.11#53: connection refused\n", obs(TIMEOUT, detail=DNS_TIMEOUT)),
     # a trailing '.' after the status is dropped
-    ("Server: x\n** server can't find x: SERVFAIL.\n", obs(TIMEOUT, detail="** server can't find x: SERVFAIL.")),
+    ("Server: x\n** server can't find x: SERVFAIL.\n", obs(SERVFAIL, detail="** server can't find x: SERVFAIL.")),
     # old busybox says "can't resolve" for every failure: no proof of anything
     ("Server: x\nnslookup: can't resolve 'nope'\n", obs(ERROR, detail="nslookup exited 1: Server: x")),
 ])

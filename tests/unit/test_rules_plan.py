@@ -360,7 +360,7 @@ def test_the_host_is_probed_on_each_gateway_and_the_default_bridge() -> None:
         ("host:db->172.17.0.1:2375", "172.17.0.1", "", ProbeKind.TCP, ("172.17.0.1",), 2375, Expect.BLOCKED, True,
          rule, "reported: does the host answer? (the default bridge's host address)"),
     ]
-    assert all(e.src == "db" and e.family == 4 for e in got)
+    assert all(e.src == "db" and e.family == 4 and e.label == "db" for e in got)
     # only sources whose tiers are all internal
     assert host_exps(hosted("report"), host_state(WEB_NET, GW_DATA, BRIDGE), "api") == []
 

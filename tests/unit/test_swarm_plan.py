@@ -304,7 +304,7 @@ def test_the_manager_is_found_and_nodes_are_named_by_their_own_engine() -> None:
                    {"n3": "tcp://c:1: connection refused"})
     assert eng.manager == "n1" and sorted(eng.engines) == ["n1", "n2"]
     assert eng.unreachable == {"n3": "tcp://c:1: connection refused"}
-    assert "manager n1, 2 of 3 node engines answered" in eng.version
+    assert eng.version == "Docker 20.10.24 (client API ?; swarm: manager n1, 2 of 3 node engines answered)"
 
 
 def test_a_url_that_answers_as_another_node_is_a_usage_error() -> None:
