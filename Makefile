@@ -20,7 +20,7 @@ NETCONTRACT_PROBE_IMAGE ?= netcontract-test/probe:local
 check demo test bench: export NETCONTRACT_PROBE_IMAGE := $(NETCONTRACT_PROBE_IMAGE)
 
 .PHONY: help venv docker images up down check demo test lint bench mutate
-.PHONY: swarm-up swarm-down swarm-status
+.PHONY: swarm-up swarm-down swarm-status swarm-check swarm-demo swarm-test
 
 help: ## list the targets
 	@echo "netcontract make targets:"
@@ -94,3 +94,21 @@ swarm-down: ## remove the swarm test bed (PRUNE=1: the cached node image too)
 
 swarm-status: ## the swarm test bed's nodes, engines and tasks per node
 	@scripts/swarm/status.sh
+
+swarm-check: venv ## netcontract check of the running swarm bed (tests/swarm/contract.yaml, --node for every node)
+	@scripts/swarm/check.sh $(CHECK_ARGS)
+
+# up, check, then down whatever happened; exits with check's exit code (or
+# up's, when the test bed did not come up).
+swarm-demo: venv ## swarm-up, swarm-check, swarm-down (always); exit with check's exit code
+	@rc=0; \
+	if $(MAKE) --no-print-directory swarm-up; then \
+	    scripts/swarm/check.sh $(CHECK_ARGS) || rc=$$?; \
+	else \
+	    rc=$$?; echo "make swarm-demo: the swarm test bed did not come up" >&2; \
+	fi; \
+	$(MAKE) --no-print-directory swarm-down || true; \
+	exit $$rc
+
+swarm-test: venv ## the live swarm tests: swarm-up, tests/swarm, swarm-down (scripts/swarm/ci.sh)
+	@scripts/swarm/ci.sh

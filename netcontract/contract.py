@@ -59,8 +59,18 @@ class Tier(_Model):
     """A tier is one Docker network, named as Docker knows it."""
 
     network: NetworkName = Field(description="The Docker network's real name, e.g. devonboarder_data_tier.")
-    driver: str = Field("bridge", description="Expected network driver.")
+    driver: str = Field("bridge", description="Expected network driver: `bridge` (compose) or `overlay` (Swarm).")
     internal: bool = Field(False, description="Whether the network must be `internal: true` (no egress).")
+    attachable: bool | None = Field(
+        None,
+        description="Overlay only: whether the network must be attachable (containers that are not tasks of a "
+                    "Swarm service may join it); unset: not checked.",
+    )
+    encrypted: bool | None = Field(
+        None,
+        description="Overlay only: whether the network must have the `encrypted` option (IPsec encryption of "
+                    "the data plane between nodes); unset: not checked.",
+    )
     ipv6: bool | None = Field(
         None,
         description="Whether the network must have IPv6 enabled (EnableIPv6); unset: not checked. "
@@ -133,7 +143,15 @@ class Contract(_Model):
 
     version: Literal[1] = Field(description="Contract format version; always 1.")
     project: str | None = Field(
-        None, description="Compose project name, matched through the com.docker.compose.project label."
+        None, description="Compose project name, matched through the com.docker.compose.project label; with "
+                          "`orchestrator: swarm`, the stack name (com.docker.stack.namespace)."
+    )
+    orchestrator: Literal["compose", "swarm"] = Field(
+        "compose",
+        description="`compose`: services are containers with the compose labels on one engine. `swarm`: a "
+                    "`docker stack deploy` stack; services are found by com.docker.stack.namespace=<project> and "
+                    "com.docker.swarm.service.name=<project>_<service>, their tasks on every node "
+                    "(`check --node`).",
     )
     tiers: dict[str, Tier] = Field(description="Tiers keyed by a short name used everywhere else in the contract.")
     services: dict[str, Service] = Field(
@@ -285,6 +303,16 @@ def _allow_arrows(c: Contract) -> Iterator[ContractIssue]:
                 yield ContractIssue(("policy", "allow", i), f"unknown tier {end!r}{did_you_mean(end, list(c.tiers))}")
 
 
+def _overlay_fields(c: Contract) -> Iterator[ContractIssue]:
+    """`attachable` and `encrypted` are overlay network properties: set on another driver they could never hold."""
+    for key, tier in c.tiers.items():
+        for name in ("attachable", "encrypted"):
+            if getattr(tier, name) is not None and tier.driver != "overlay":
+                yield ContractIssue(("tiers", key, name),
+                                    f"{name} applies to overlay networks only (this tier's driver is {tier.driver!r}; "
+                                    "set `driver: overlay`)")
+
+
 def _service_names(c: Contract) -> Iterator[ContractIssue]:
     for name in c.services:
         if not is_label(name):
@@ -383,7 +411,7 @@ def _dns_egress_names(c: Contract) -> Iterator[ContractIssue]:
                                 f"{name!r} is a service or alias of this contract, not an external name")
 
 
-_RULES = (_tier_keys, _tier_networks, _allow_arrows, _service_names, _service_tiers, _memberships_allowed,
+_RULES = (_tier_keys, _tier_networks, _overlay_fields, _allow_arrows, _service_names, _service_tiers, _memberships_allowed,
           _alias_tiers, _alias_collisions, _isolate_pairs, _dns_egress_names)
 
 

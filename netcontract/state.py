@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+STACK_LABEL = "com.docker.stack.namespace"  # swarm: the stack (`docker stack deploy ... NAME`)
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"  # swarm: "<stack>_<service>"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,13 @@ class Network:
     ipv6: bool = False  # EnableIPv6
     gateways: tuple[str, ...] = ()  # the bridge's own addresses (the host, seen from the network)
     options: tuple[tuple[str, str], ...] = ()  # driver options, e.g. com.docker.network.bridge.gateway_mode_ipv4
+    attachable: bool = False  # Attachable (overlay: containers outside the swarm's services may join)
+    scope: str = ""  # local or swarm
+
+    @property
+    def encrypted(self) -> bool:
+        """The overlay's `encrypted` option (its value is empty: the key's presence is the flag)."""
+        return any(k == "encrypted" for k, _ in self.options)
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class Container:
     origin: str = ""  # where it was declared (compose file) for static states
     started_at: str = ""  # State.StartedAt: tells a restarted container from the one that was snapshot
     pid: int = 0  # State.Pid on the engine's host: the in-namespace prober enters /proc/<pid>/ns/net
+    node: str = ""  # swarm: the node (hostname) the task runs on
+    unreadable: str = ""  # swarm: why this task's container could not be read on its node (from the manager only)
 
     @property
     def running(self) -> bool:
@@ -112,6 +123,9 @@ class State:
     live: bool = True
     notes: tuple[str, ...] = field(default=())
     engine: str = ""  # live: "Docker 26.1.5 (API 1.45)", as the engine reports itself
+    orchestrator: str = "compose"  # "compose" or "swarm": which labels name the project and services
+    unreachable: tuple[tuple[str, str], ...] = ()  # swarm: (node, why) for nodes whose engine was not read
+    vips: tuple[tuple[str, str, str], ...] = ()  # swarm: (service, network, virtual IP) of vip-mode services
 
     def network(self, name: str) -> Network | None:
         for n in self.networks:

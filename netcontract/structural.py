@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from netcontract.contract import Contract
 from netcontract.results import Kind, Result, Verdict, result_id
-from netcontract.state import Container, State
+from netcontract.state import STACK_LABEL, SWARM_SERVICE_LABEL, Container, State
 
 
 def _join(items: list[str] | tuple[str, ...] | set[str]) -> str:
@@ -29,23 +29,31 @@ def structural_results(contract: Contract, state: State) -> list[Result]:
     return out
 
 
-def _shape(driver: str, internal: bool, ipv6: bool | None) -> str:
+def _shape(driver: str, internal: bool, ipv6: bool | None, attachable: bool | None = None,
+           encrypted: bool | None = None) -> str:
     parts = [driver, "internal" if internal else "not internal"]
     if ipv6 is not None:
         parts.append("IPv6" if ipv6 else "no IPv6")
+    if attachable is not None:
+        parts.append("attachable" if attachable else "not attachable")
+    if encrypted is not None:
+        parts.append("encrypted" if encrypted else "not encrypted")
     return ", ".join(parts)
 
 
 def _networks(contract: Contract, state: State) -> Iterator[Result]:
     for key, tier in contract.tiers.items():
-        want = f"{tier.network} ({_shape(tier.driver, tier.internal, tier.ipv6)})"
+        want = f"{tier.network} ({_shape(tier.driver, tier.internal, tier.ipv6, tier.attachable, tier.encrypted)})"
         net = state.network(tier.network)
         rid = result_id(Kind.NETWORK, key)
         if net is None:
             yield Result(rid, Kind.NETWORK, key, Verdict.FAIL, want, "missing",
                          f"no network named {tier.network} ({_where(state)})")
             continue
-        got = f"{net.name} ({_shape(net.driver, net.internal, net.ipv6 if tier.ipv6 is not None else None)})"
+        shape = _shape(net.driver, net.internal, net.ipv6 if tier.ipv6 is not None else None,
+                       net.attachable if tier.attachable is not None else None,
+                       net.encrypted if tier.encrypted is not None else None)
+        got = f"{net.name} ({shape})"
         problems = []
         if net.driver != tier.driver:
             problems.append(f"driver is {net.driver}, not {tier.driver}")
@@ -60,6 +68,18 @@ def _networks(contract: Contract, state: State) -> Iterator[Result]:
                 f"{tier.network} has no IPv6 (EnableIPv6 is off)" if tier.ipv6
                 else f"{tier.network} has IPv6 enabled: its members get IPv6 addresses, which engines filter "
                      "between networks only with ip6tables on"
+            )
+        if tier.attachable is not None and net.attachable != tier.attachable:
+            problems.append(
+                f"{tier.network} is not attachable (containers outside the swarm's services cannot join it)"
+                if tier.attachable
+                else f"{tier.network} is attachable: any container on a swarm node can join it"
+            )
+        if tier.encrypted is not None and net.encrypted != tier.encrypted:
+            problems.append(
+                f"{tier.network} is not encrypted: its traffic between nodes is plain VXLAN"
+                if tier.encrypted
+                else f"{tier.network} is encrypted (the `encrypted` option is set)"
             )
         yield Result(rid, Kind.NETWORK, key, Verdict.FAIL if problems else Verdict.PASS, want, got, "; ".join(problems))
 
@@ -76,8 +96,10 @@ def _running(contract: Contract, state: State) -> Iterator[Result]:
         want = "running and healthy" if svc.healthy else "running"
         containers = state.service_containers(name)
         if not containers:
+            labels = (f"{STACK_LABEL}={state.project}, {SWARM_SERVICE_LABEL}={state.project}_{name}"
+                      if state.orchestrator == "swarm" else f"project={state.project}, service={name}")
             yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, "no container",
-                         f"no container has labels project={state.project}, service={name}", service=name)
+                         f"no container has labels {labels}", service=name)
             continue
         bad = []
         for c in containers:
@@ -258,4 +280,25 @@ def egress_results(contract: Contract, state: State) -> list[Result]:
         actual = _join({n for c in containers for n in c.networks})
         out.append(Result(result_id(Kind.EGRESS, name), Kind.EGRESS, name, Verdict.FAIL if leaks else Verdict.PASS, want,
                           actual, "; ".join(leaks), src=name, service=name))
+    return out
+
+
+def unreadable_errors(results: list[Result], state: State) -> list[Result]:
+    """Swarm: a check that needs a node whose engine could not be read is ERROR, never PASS.
+
+    A service with a task on such a node cannot be proven running, healthy, attached or aliased as the
+    contract says (only the manager's record of that task is known); a tier's foreign-member and
+    alias-uniqueness checks cannot see that node's containers. A FAIL stays a FAIL: what was read proves it.
+    """
+    blind = {c.service: c for c in state.containers if c.unreadable and c.service}
+    out = []
+    for r in results:
+        if r.verdict is Verdict.PASS:
+            task = blind.get(r.service) if r.service else None
+            if task is not None:
+                r = r.with_verdict(Verdict.ERROR, f"not evaluated: {task.label}: {task.unreadable}")
+            elif state.unreachable and r.kind in (Kind.FOREIGN, Kind.ALIAS_UNIQUE):
+                nodes = ", ".join(f"{n} ({why})" for n, why in state.unreachable)
+                r = r.with_verdict(Verdict.ERROR, f"not evaluated: the containers of node {nodes} were not read")
+        out.append(r)
     return out

@@ -18,11 +18,13 @@ from netcontract.cli.common import (
     user_errors,
 )
 from netcontract.contract import json_schema
+from netcontract.errors import UsageError
 from netcontract.live.checker import CheckOptions, check
 from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 from netcontract.report import formats
 from netcontract.report.schema import render_schema
 from netcontract.results import ExitCode
+from netcontract.swarm import NodeRef, parse_nodes
 
 
 class _Main(click.Group):
@@ -52,6 +54,13 @@ def main() -> None:
       netcontract check -c contracts/devonboarder.yaml
       echo $?   # 0 holds, 1 violated, 2 usage, 3 could not evaluate, 4 invalid contract
     """
+
+
+def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[NodeRef, ...]:
+    try:
+        return parse_nodes(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @main.command("check")
@@ -87,10 +96,16 @@ def main() -> None:
               help="Source containers probed at once.")
 @click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=0, show_default=True,
               metavar="SECONDS", help="Wait until every service is running and healthy before checking.")
+@click.option("--node", "nodes", multiple=True, metavar="NAME=URL", callback=_nodes,
+              help="Swarm (`orchestrator: swarm`): a node's hostname and its engine's URL (tcp://IP:2375, "
+                   "unix:///PATH; TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or context:NAME (a Docker "
+                   "context, with its own TLS material). Repeat for every node; one "
+                   "of them must be a manager. Without it, the engine of DOCKER_HOST is the manager and the only "
+                   "node read.")
 def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool,
               junit_path: str | None, json_path: str | None, markdown_path: str | None, probes: bool,
               executor: str, probe_image: str, pull: bool, timeout: float, retries: int, concurrency: int,
-              wait_s: float) -> None:
+              wait_s: float, nodes: tuple[NodeRef, ...]) -> None:
     """Check the running stack against the contract (-c) and exit with a code CI can gate on.
 
     \b
@@ -114,7 +129,7 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
     """
     run = RunOptions(mode=ExecutorMode(executor), timeout=timeout, retries=retries, concurrency=concurrency,
                      probe_image=probe_image, pull=pull)
-    options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s)
+    options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s, nodes=nodes)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
     with user_errors("netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():
         report = check(contract_path, options, progress)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netcontract.contract import Contract, load_contract
-from netcontract.errors import NoProjectError, NotReadyError
+from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
-from netcontract.live.runner import ProbeRunner, RunOptions
+from netcontract.live.runner import ExecutorMode, ProbeRunner, RunOptions
 from netcontract.probe.plan import plan_probes
 from netcontract.results import Kind, Report, Result, Verdict
 from netcontract.state import State
-from netcontract.structural import egress_results, structural_results
+from netcontract.structural import egress_results, structural_results, unreadable_errors
+from netcontract.swarm import NodeRef, explain_unreadable, explain_vips
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class CheckOptions:
     probes: bool = True  # False: structural checks only
     run: RunOptions = field(default_factory=RunOptions)
     wait: float = 0.0  # seconds to wait for the stack to be running and healthy
+    nodes: tuple[NodeRef, ...] = ()  # swarm: --node NAME=URL, the engines of the swarm's nodes
+    swarm: bool = False  # the contract says `orchestrator: swarm` (set by check())
 
 
 def resolve_project(contract: Contract, project: str | None) -> str:
@@ -70,6 +73,10 @@ def connect(options: CheckOptions) -> LiveEngine:
     """The Docker engine named by the environment (DOCKER_HOST), as docker and docker compose find it."""
     from netcontract.live import engine as docker_engine
 
+    if options.swarm:
+        from netcontract.live.swarm import connect_swarm
+
+        return connect_swarm(options.nodes, timeout=options.run.timing.api_timeout)
     return docker_engine.Engine.from_env(timeout=options.run.timing.api_timeout)
 
 
@@ -81,6 +88,7 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
     started = time.monotonic()
     contract = load_contract(contract_path)
     project = resolve_project(contract, options.project)
+    options = swarm_options(contract, options)
     engine = engine_factory(options)
     try:
         if options.wait > 0:
@@ -88,14 +96,25 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
         else:
             state = engine.snapshot(project, _networks(contract))
         results: list[Result] = structural_results(contract, state) + egress_results(contract, state)
-        notes: list[str] = []
+        notes: list[str] = list(state.notes)
+        if state.orchestrator == "swarm":
+            results = unreadable_errors(results, state)
         if not any(state.network(t.network) for t in contract.tiers.values()) and not any(
                 c.project == project for c in state.containers):
             notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
         if options.probes:
             plan = plan_probes(contract, state)
-            runner = ProbeRunner(engine, options.run)
-            results += runner.run(plan, contract, state, progress)
+            prober = None
+            if options.swarm:
+                from netcontract.live.swarm import NoNamespaces
+                from netcontract.probe.swarm_plan import swarm_plan
+
+                plan, swarm_notes = swarm_plan(contract, state, plan)
+                notes += swarm_notes
+                prober = NoNamespaces()
+            runner = ProbeRunner(engine, options.run, prober)
+            probed = runner.run(plan, contract, state, progress)
+            results += explain_vips(explain_unreadable(probed, state)) if options.swarm else probed
             notes += runner.notes
             notes += ipv6_filter_notes(results)
         else:
@@ -113,6 +132,19 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
         notes=tuple(notes),
         engine=state.engine,
     )
+
+
+def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:
+    """A swarm contract reads the swarm (--node, or the environment's engine as manager); --node without one,
+    and the netns executor with one, are usage errors."""
+    if contract.orchestrator != "swarm":
+        if options.nodes:
+            raise UsageError("--node is for Swarm stacks: the contract needs `orchestrator: swarm`")
+        return options
+    if options.probes and options.run.mode is ExecutorMode.NETNS:
+        raise UsageError("--executor netns cannot probe a swarm: tasks run on their nodes' engines, and netns "
+                         "enters only containers of an engine on this host; use exec, sidecar or auto")
+    return replace(options, swarm=True)
 
 
 def ipv6_filter_notes(results: list[Result]) -> list[str]:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
-from netcontract.errors import EngineError
+from netcontract.errors import EngineError, UsageError
 from netcontract.live.api import ApiError, ApiNotFound, EngineApi, env_host, speaks
 from netcontract.state import (
     PROJECT_LABEL,
@@ -67,6 +68,118 @@ def connect(timeout: float = 30) -> docker.DockerClient:
     except _sdk_errors() as exc:
         raise EngineError(f"cannot reach the Docker engine ({_host()}): {_short(exc)}") from None
     return client
+
+
+# -- engines named by URL or Docker context (swarm nodes) ---------------------------------------
+
+
+def connect_url(url: str, timeout: float = 30, connect_timeout: float = 5) -> docker.DockerClient:
+    """An SDK client for the engine at `url` (tcp://HOST:PORT, unix://PATH, ssh://...), with TLS as the docker
+    CLI takes it from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; or, for `context:NAME`, the Docker context NAME
+    (its host and its own TLS material, from DOCKER_CONFIG or ~/.docker, as `docker --context NAME` does).
+    It must answer a ping within `connect_timeout` seconds; its later calls get `timeout`. EngineError (with
+    the URL) when it does not answer; UsageError when the context does not exist."""
+    import docker.utils
+
+    if url.startswith("context:"):
+        return _connect_context(url.removeprefix("context:"), timeout, connect_timeout)
+    try:
+        kwargs = docker.utils.kwargs_from_env()
+    except _sdk_errors() as exc:
+        raise EngineError(f"cannot use DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for {url}: {_remote_short(exc)}") from None
+    kwargs["base_url"] = url
+    if not url.startswith(("tcp://", "https://")):
+        kwargs.pop("tls", None)  # TLS applies to TCP engines only
+    return _ping(url, kwargs, timeout, connect_timeout)
+
+
+def sdk_engine(client: docker.DockerClient, timeout: float = 30) -> Engine:
+    """An Engine whose reads and probes both go through this SDK client (a swarm node's)."""
+    return Engine(_SdkRead(client), timeout)
+
+
+def _connect_context(name: str, timeout: float, connect_timeout: float) -> docker.DockerClient:
+    host, tls = context_endpoint(name)
+    kwargs: dict[str, Any] = {"base_url": host}
+    if tls is not None:
+        kwargs["tls"] = tls
+    return _ping(f"context:{name} ({host})", kwargs, timeout, connect_timeout)
+
+
+def context_endpoint(name: str, config_dir: str | None = None) -> tuple[str, Any]:
+    """The docker endpoint of the Docker context `name` as the docker CLI stores it: its host, and a TLSConfig
+    from the context's own TLS material (ca.pem, cert.pem, key.pem) when it has any. Read directly from
+    DOCKER_CONFIG (or ~/.docker): docker-py's own lookup needs a config.json that the CLI does not write."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import docker.tls
+
+    base = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "contexts"
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    meta = base / "meta" / digest / "meta.json"
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() and meta.stat().st_size < 1 << 20 else {}
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"cannot read Docker context {name} ({meta}): {exc}") from None
+    endpoint = ((data.get("Endpoints") or {}).get("docker") or {}) if isinstance(data, dict) else {}
+    host = str(endpoint.get("Host") or "")
+    if not host:
+        raise UsageError(f"no Docker context named {name!r} with a docker endpoint in {base} (see `docker context ls`)")
+    material = base / "tls" / digest / "docker"
+    ca, cert, key = (material / f for f in ("ca.pem", "cert.pem", "key.pem"))
+    if not any(f.is_file() for f in (ca, cert, key)):
+        return host, None
+    try:
+        tls = docker.tls.TLSConfig(client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
+                                   ca_cert=str(ca) if ca.is_file() else None,
+                                   verify=ca.is_file() and not endpoint.get("SkipTLSVerify"))
+    except _sdk_errors() as exc:
+        raise EngineError(f"Docker context {name}: unusable TLS material in {material}: {_remote_short(exc)}") from None
+    return host, tls
+
+
+def _ping(where: str, kwargs: dict[str, Any], timeout: float, connect_timeout: float) -> docker.DockerClient:
+    import docker
+
+    try:
+        client = docker.DockerClient(timeout=int(max(connect_timeout, 1)), max_pool_size=64, **kwargs)
+        client.ping()
+        client.api.timeout = int(max(timeout, 1))
+    except _sdk_errors() as exc:
+        raise EngineError(f"cannot reach the Docker engine at {where}: {_remote_short(exc)}") from None
+    return client
+
+
+def _remote_short(exc: BaseException) -> str:
+    """Why an engine at a URL did not answer, without the local-socket advice of `_short`."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for key, say in (("Connection refused", "connection refused"), ("timed out", "timed out"),
+                     ("No route to host", "no route to host"), ("Name or service not known", "unknown host"),
+                     ("No such file", "no such socket"), ("Permission denied", "permission denied"),
+                     ("SSL", "TLS handshake failed")):
+        if key in text:
+            return say
+    return text[:300]
+
+
+def inspect_containers_raw(api: Any, ids: Iterable[str]) -> list[dict[str, Any]]:
+    """`docker inspect` JSON of each container through an SDK APIClient; one removed between listing and
+    inspecting is left out."""
+    import docker.errors
+
+    def one(cid: str) -> dict[str, Any] | None:
+        try:
+            raw: dict[str, Any] = api.inspect_container(cid)
+            return raw
+        except docker.errors.NotFound:
+            return None
+        except _sdk_errors() as exc:
+            raise EngineError(f"inspecting container {cid[:12]}: {_short(exc)}") from None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [r for r in pool.map(one, list(ids)) if r is not None]
 
 
 def connect_read(timeout: float = 30) -> ReadApi:
@@ -220,6 +333,8 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
         ipv6=bool(raw.get("EnableIPv6")),
         gateways=tuple(_gateway(c) for c in ipam if _gateway(c)),
         options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
+        attachable=bool(raw.get("Attachable")),
+        scope=str(raw.get("Scope") or ""),
     )
 
 

@@ -262,7 +262,18 @@ def _parse_nslookup(rc: int, text: str) -> Observation:
         return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
     if statuses:
         return Observation(Outcome.NXDOMAIN, detail=cant_find)
+    if rc == 0 and _empty_answer(rows):
+        return Observation(Outcome.NODATA, detail="NOERROR without an address (empty answer section)")
     return Observation(Outcome.ERROR, detail=f"nslookup exited {rc}: {_first_line(text) or 'no output'}")
+
+
+def _empty_answer(rows: list[str]) -> bool:
+    """busybox nslookup on a NOERROR reply with no record (Swarm's embedded DNS answers a name of a network
+    the querier is not on so): its answer header, then nothing at all."""
+    if "Non-authoritative answer:" not in rows:
+        return False
+    after = rows[rows.index("Non-authoritative answer:"):]
+    return all(r in ("", "Non-authoritative answer:") for r in after)
 
 
 def _server_failed(row: str) -> bool:
