@@ -20,7 +20,7 @@ import enum
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -107,6 +107,7 @@ class ProbeRunner:
             others = [r for r in runs if r not in spaces]
             futures = [pool.submit(self._first, r) for r in others]
             if spaces:
+                self.notes += neighbour_notes(neighbours_needed([r.plan for r in spaces], state), neighbour_limits())
                 self._await_ipv6(spaces, state)
                 self._netns(spaces, timing.netns_first, _SourceRun.everything,
                             Stretch(NETNS_MULTIPLE, timing.netns_cap))
@@ -118,7 +119,15 @@ class ProbeRunner:
                 window = timing.attempt(attempt)
                 remaining = timing.budget - (time.monotonic() - started)
                 pending = [r for r in runs if r.pending()]
-                if not pending or remaining < window + 1 or self.cancelled.is_set():
+                if not pending or self.cancelled.is_set():
+                    break
+                # The first retry always runs (a timeout where a path should connect is retried with a longer
+                # window before it is reported), unless an explicit --deadline cannot hold it; later ones must
+                # fit the budget. A first pass that took longer than the budget (hundreds of containers) must
+                # not turn its timeouts into verdicts.
+                if remaining < window + 1 and (attempt > 1 or timing.deadline is not None):
+                    if attempt == 1:
+                        self._unretried(pending)
                     break
                 pending_ns = [r for r in pending if r.batch.executor == "netns"]
                 futures = [pool.submit(self._retry, r, window) for r in pending if r not in pending_ns]
@@ -256,6 +265,17 @@ class ProbeRunner:
                 r.ipv6_problem = (f"the host's IPv6 address {', '.join(sorted(waiting[id(r)]))} did not answer "
                                   f"{r.plan.container.name} (duplicate address detection, or IPv6 routing off), "
                                   "so an IPv6 timeout from it proves nothing")
+
+    def _unretried(self, pending: list[_SourceRun]) -> None:
+        """--deadline left no time for the first retry: an observation that only a longer window could settle
+        (a timeout where the contract expects an answer) proves nothing, so it is an ERROR, not a FAIL."""
+        for r in pending:
+            for e in r.disagreeing():
+                if any(o.outcome is Outcome.TIMEOUT for o in r.obs.get(e.id, ())):
+                    r.obs[e.id] = [Observation(Outcome.ERROR, detail="timed out, and the --deadline left no time "
+                                                                   "for the retry with a longer window")]
+        self.notes.append("the --deadline passed before the retries: timeouts that a retry would have settled "
+                          "are ERROR")
 
     def _calibrate(self, runs: list[_SourceRun]) -> None:
         """Every timeout must have had the window that answers of its kind call for: NETNS_MULTIPLE times the
@@ -454,6 +474,64 @@ class _SourceRun:
                                problem=self.problem or self.batch.problem, void=void,
                                attempts=self.attempts, duration=self.elapsed)
         return [replace(r, executor=self.batch.executor) for r in results]
+
+
+def neighbours_needed(plans: Sequence[SourcePlan], state: State) -> dict[int, int]:
+    """How many neighbour entries (ARP for IPv4, NDP for IPv6) the probes of these sources make the kernel
+    create, by family: per source, each distinct target address on a network it is attached to, plus one
+    for its way to anything else (a gateway). Every namespace's entries count against one table per family."""
+    network_of: dict[str, str] = {}
+    for c in state.containers:
+        for ep in c.endpoints:
+            for address in ep.addresses:
+                network_of.setdefault(address, ep.network)
+    for n in state.networks:
+        for gw in n.gateways:
+            network_of.setdefault(gw, n.name)
+    total = {4: 0, 6: 0}
+    for plan in plans:
+        attached = set(plan.container.networks)
+        onlink: set[str] = set()
+        routed = False
+        for e in plan.expectations:
+            if e.probe_kind is ProbeKind.DNS:
+                continue
+            for t in e.targets:
+                if network_of.get(t) in attached:
+                    onlink.add(t)
+                else:
+                    routed = True
+        for t in onlink:
+            total[6 if ":" in t else 4] += 1
+        total[4] += int(routed)
+    return total
+
+
+def neighbour_limits() -> dict[int, int]:
+    """The kernel's hard limits on neighbour entries (gc_thresh3), by family; those it cannot read are left out."""
+    out = {}
+    for family, path in ((4, "/proc/sys/net/ipv4/neigh/default/gc_thresh3"),
+                         (6, "/proc/sys/net/ipv6/neigh/default/gc_thresh3")):
+        try:
+            with open(path, encoding="ascii") as f:
+                out[family] = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def neighbour_notes(needed: Mapping[int, int], limits: Mapping[int, int]) -> list[str]:
+    """A note when the probes need more neighbour entries than the kernel keeps: past gc_thresh3 it drops the
+    packets to new neighbours, and reachable paths time out (measured: 200 containers, gc_thresh3 8192)."""
+    out = []
+    for family, name in ((4, "IPv4 (ARP)"), (6, "IPv6 (NDP)")):
+        if family in limits and needed.get(family, 0) > limits[family]:
+            key = f"net.ipv{family}.neigh.default.gc_thresh3"
+            out.append(f"kernel neighbour table: these probes need about {needed[family]} {name} neighbour entries "
+                       f"across the containers' namespaces, more than {key} ({limits[family]}); past it the kernel "
+                       "drops packets to new neighbours and reachable paths time out: raise it (and gc_thresh1/2; "
+                       "docs/performance.md)")
+    return out
 
 
 def _path_kind(item: Probe | Expectation) -> str:

@@ -148,6 +148,37 @@ def test_no_retry_when_the_deadline_cannot_hold_its_window(stack: Stack, deadlin
     assert len(stack.engine.execs_of(front)) == execs
 
 
+def test_a_timeout_the_deadline_left_unretried_is_error_not_fail(stack: Stack) -> None:
+    stack.world.drop(stack.ip("backend", "api_tier"), 8001)
+    runner = stack.runner(mode=EXEC, deadline=2.9)
+    results = stack.run("frontend", runner=runner)
+    r = results["reach:frontend->backend:8001@api_tier"]
+    assert (r.verdict, r.attempts) == (Verdict.ERROR, 1)
+    assert r.reason == ("probe could not run: timed out, and the --deadline left no time for the retry with a "
+                        "longer window")
+    assert ("the --deadline passed before the retries: timeouts that a retry would have settled are ERROR"
+            in runner.notes)
+    # the batch's "blocked" timeouts are no proof either (it may have been starved: see to_retry) ...
+    assert {v.verdict for k, v in results.items() if k.startswith("isolation:")} == {Verdict.ERROR}
+    # ... and what did not depend on the window keeps its verdict
+    assert {v.verdict for k, v in results.items() if k.startswith("dns:")} == {Verdict.PASS}
+
+
+def test_the_first_retry_runs_even_when_the_first_pass_outlasted_the_default_budget(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hundreds of containers can take longer than the default budget (30 s) in the first pass alone; its
+    timeouts must still get their retry, or a reachable path would be reported blocked."""
+    from netcontract.live import runner as runner_module
+
+    clock = iter([0.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0])
+    real = runner_module.time.monotonic
+    monkeypatch.setattr(runner_module.time, "monotonic", lambda: next(clock, real()))
+    front = stack.id("frontend")
+    stack.world.drop(stack.ip("backend", "api_tier"), 8001)
+    stack.run("frontend", mode=EXEC, retries=3)
+    assert [e.window for e in stack.engine.execs_of(front)] == [1.0, 2.0]  # the first retry; no later one
+
+
 def test_the_default_budget_stops_the_retries_whose_window_would_not_fit(stack: Stack) -> None:
     stack.world.drop(stack.ip("backend", "api_tier"), 8001)
     stack.run("frontend", mode=EXEC, retries=9)  # budget max(30 s, 20 x timeout): windows 1, 2, 4, 8, 16
