@@ -172,8 +172,15 @@ def dns_egress_notes(contract: Contract, state: State) -> list[str]:
         return []
     return [f"DNS egress not probed: {state.engine.split(' (')[0]} predates Docker 26.0, where the fix for "
             f"CVE-2024-29018 landed (backported to 25.0.5 and 23.0.11 upstream; distribution builds may differ): "
-            f"its DNS may forward external names asked by {', '.join(internal_only)} out of the internal networks. "
+            f"its DNS may forward external names asked by {_some(internal_only)} out of the internal networks. "
             "List a name your resolver answers in policy.dns_egress_names to probe it"]
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """`a, b, c` or `a, b, c, d, e and 45 more`."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def gateway_mode_notes(contract: Contract, state: State) -> list[str]:

@@ -213,6 +213,14 @@ def test_no_note(engine: str, contract: Any, why: str) -> None:
     assert dns_egress_notes(contract, replace(STATE, engine=engine)) == [], why
 
 
+def test_the_note_names_a_few_services_and_counts_the_rest() -> None:
+    d = data()
+    for i in range(7):
+        d["services"][f"s{i}"] = {"tiers": ["data"]}
+    (note,) = dns_egress_notes(contract_from_data(d), STATE)
+    assert "asked by db, s0, s1, s2, s3 and 3 more out of the internal networks" in note
+
+
 def test_no_note_without_an_internal_only_service() -> None:
     d = data()
     d["services"]["db"]["tiers"] = ["web", "data"]
