@@ -405,7 +405,7 @@ def _dns_egress_names(c: Contract) -> Iterator[ContractIssue]:
     for i, name in enumerate(c.policy.dns_egress_names):
         if "." not in name.strip("."):
             yield ContractIssue(("policy", "dns_egress_names", i),
-                                f"{name!r} has no dot: give a fully qualified external name, e.g. 'www.example.com'")
+                                f"{name!r} has no dot: give a fully qualified external name, e.g. 'www.your-domain.example'")
         elif name.rstrip(".") in own:
             yield ContractIssue(("policy", "dns_egress_names", i),
                                 f"{name!r} is a service or alias of this contract, not an external name")

@@ -61,7 +61,7 @@ def test_dns_egress_names_default_to_none() -> None:
 
 
 @pytest.mark.parametrize(("name", "message"), [
-    ("db", "'db' has no dot: give a fully qualified external name, e.g. 'www.example.com'"),
+    ("db", "'db' has no dot: give a fully qualified external name, e.g. 'www.your-domain.example'"),
     ("database.shop", "'database.shop' is a service or alias of this contract, not an external name"),
 ])
 def test_a_dns_egress_name_must_be_external(name: str, message: str) -> None:
