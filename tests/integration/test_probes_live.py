@@ -297,7 +297,9 @@ def test_container_killed_mid_check(stack, cli, restore, service, executor):
     if executor == "exec":
         cli.wait_for(proc, lambda: stack.probe_exec_running(service))
     else:
-        cli.wait_for(proc, lambda: bool(stack.sidecars(service, running=True)))
+        # (60 s: the first sidecar on a freshly started engine waits for the probe image's layers to be
+        # unpacked, which took more than 20 s once in CI on the second engine)
+        cli.wait_for(proc, lambda: bool(stack.sidecars(service, running=True)), timeout=60)
     batch_seen = time.monotonic()
     stack.docker("kill", name)
     assert time.monotonic() - batch_seen < 1.5, "the kill came too late to land inside the batch"
@@ -320,7 +322,7 @@ def test_container_killed_mid_check(stack, cli, restore, service, executor):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_removes_every_sidecar(stack, cli, sig):
     proc = cli.start("--executor", "sidecar", "--timeout", "2")
-    cli.wait_for(proc, lambda: bool(stack.sidecars(running=True)))
+    cli.wait_for(proc, lambda: bool(stack.sidecars(running=True)), timeout=60)
     proc.send_signal(sig)
 
     code, out, err = cli.finish(proc, timeout=60)
