@@ -294,7 +294,7 @@ def unreadable_errors(results: list[Result], state: State) -> list[Result]:
     out = []
     for r in results:
         if r.verdict is Verdict.PASS:
-            task = blind.get(r.service) if r.service else None
+            task = blind.get(r.service or "")  # blind has services only (no "" key)
             if task is not None:
                 r = r.with_verdict(Verdict.ERROR, f"not evaluated: {task.label}: {task.unreadable}")
             elif state.unreachable and r.kind in (Kind.FOREIGN, Kind.ALIAS_UNIQUE):

@@ -132,6 +132,14 @@ def test_attachable_and_encrypted_pass_when_they_match_and_show_in_expected_and_
     assert all(x.verdict is P for x in r.values()), [x for x in r.values() if x.verdict is not P]
 
 
+def test_the_negative_overlay_fields_show_in_expected_and_actual() -> None:
+    r = results(contract_from_data(data(attachable=False, encrypted=False)),
+                swarm_state(WEB, DB, networks=(Network("st_front", "overlay", False, scope="swarm"), BACK)))
+    assert r["network:front"].verdict is P
+    assert r["network:front"].expected == "st_front (overlay, not internal, not attachable, not encrypted)"
+    assert r["network:front"].actual == "st_front (overlay, not internal, not attachable, not encrypted)"
+
+
 def test_unset_overlay_fields_are_not_checked_nor_shown() -> None:
     r = results(contract_from_data(data()), swarm_state(WEB, DB))
     assert r["network:front"].verdict is P
@@ -186,6 +194,13 @@ def test_checks_that_need_an_unreachable_node_are_errors_naming_it_never_passes(
         assert r[rid].verdict is E and "n3" in r[rid].reason, rid
     # what does not need node n3 is still judged
     assert r["running:web"].verdict is P and r["network:back"].verdict is P
+
+
+def test_every_unreachable_node_is_named_in_the_tier_wide_errors() -> None:
+    st = swarm_state(WEB, DB, BLIND_DB, unreachable=(("n3", "refused"), ("n4", "timed out")))
+    r = results(contract_from_data(data()), st)
+    assert r["foreign:back"].reason == ("not evaluated: the containers of node n3 (refused), n4 (timed out) were "
+                                        "not read")
 
 
 def test_a_fail_proven_by_a_readable_task_stays_a_fail() -> None:

@@ -213,7 +213,8 @@ EMPTY = "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\nNon-authoritative ans
 
 def test_an_empty_noerror_answer_is_nodata() -> None:
     o = parse_dns("nslookup", 0, EMPTY)
-    assert o.outcome is Outcome.NODATA and o.addresses == ()
+    assert (o.outcome, o.addresses, o.detail) == (Outcome.NODATA, (), "NOERROR without an address (empty answer "
+                                                                      "section)")
     # twice (busybox asks A and AAAA without -type): still nothing
     assert parse_dns("nslookup", 0, EMPTY + "Non-authoritative answer:\n\n").outcome is Outcome.NODATA
 
