@@ -222,7 +222,7 @@ class _Engine:
         """How long `task` must wait for its answer, given the answers seen so far."""
         if self.stretch is None:
             return self.timeout
-        slowest = self.slowest.get(path_kind(task.probe.kind, 6 if task.family == socket.AF_INET6 else 4), 0.0)
+        slowest = self.slowest.get(_path(task), 0.0)
         return max(self.timeout, min(self.stretch.cap, self.stretch.multiple * slowest))
 
     def _arm(self, task: ProbeTask) -> None:
@@ -369,7 +369,7 @@ class _Engine:
                 latency_ms = ((self.seen_at or time.perf_counter()) - task.sent) * 1000
             ms = self.run.latency_ms[key] = latency_ms
             if outcome is not Outcome.ERROR:
-                kind = path_kind(task.probe.kind, 6 if task.family == socket.AF_INET6 else 4)
+                kind = _path(task)
                 self.slowest[kind] = max(self.slowest.get(kind, 0.0), ms / 1000)
             timing = f" ({ms:.1f} ms{', sent twice' if task.resent else ''})"
             if outcome is Outcome.OK and task.probe.kind is ProbeKind.TCP:
@@ -409,6 +409,11 @@ def _since(task: ProbeTask, received: int | None) -> float | None:
         return None
     ms = (received - task.sent_ns) / 1e6
     return ms if ms >= 0 else None
+
+
+def _path(task: ProbeTask) -> str:
+    """The kind of path a probe takes (dns, tcp4, icmp6, ...): the runner calibrates windows by the same names."""
+    return path_kind(task.probe.kind, 6 if task.family == socket.AF_INET6 else 4)
 
 
 def _family(address: str) -> int:

@@ -30,6 +30,7 @@ from netcontract.errors import EngineError
 from netcontract.live.interface import LiveEngine
 from netcontract.live.namespaces import HostNamespaces, NamespaceProber, is_address
 from netcontract.live.netns import NetnsRun, NetnsSource, Stretch
+from netcontract.live.netns_base import path_kind
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.plan import Expectation, ProbePlan, SourcePlan
 from netcontract.probe.timing import NETNS_MULTIPLE, Timing
@@ -537,10 +538,8 @@ def neighbour_notes(needed: Mapping[int, int], limits: Mapping[int, int]) -> lis
 def _path_kind(item: Probe | Expectation) -> str:
     """The kind of path a probe or expectation takes, for calibration: dns, tcp4, tcp6, icmp4, icmp6."""
     if isinstance(item, Probe):
-        kind, family = item.kind, (6 if ":" in item.target else 4)
-    else:
-        kind, family = item.probe_kind, item.family
-    return kind.value if kind is ProbeKind.DNS else f"{kind.value}{family}"
+        return path_kind(item.kind, 6 if ":" in item.target else 4)
+    return path_kind(item.probe_kind, item.family)
 
 
 def _addresses(e: Expectation, target: str, resolved: Observation | None
