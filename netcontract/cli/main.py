@@ -24,7 +24,7 @@ from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOption
 from netcontract.report import formats
 from netcontract.report.schema import render_schema
 from netcontract.results import ExitCode
-from netcontract.swarm import NodeRef, parse_nodes
+from netcontract.swarm.nodes import NodeRef, parse_nodes
 
 
 class _Main(click.Group):

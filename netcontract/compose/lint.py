@@ -20,7 +20,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.compose.loader import load_project
+from netcontract.compose.project import ComposeOptions, ComposeProject, to_state
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import MapError
 from netcontract.results import Kind, Report, Result, Verdict, result_id

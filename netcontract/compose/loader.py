@@ -104,6 +104,13 @@ def choose(options: ComposeOptions, environ: Mapping[str, str]) -> tuple[Compose
     return None, why
 
 
+def load_project(options: ComposeOptions, reader: Callable[[str], str] = read_text) -> ComposeProject:
+    """Read, interpolate and merge the files of `options`, with Compose's loader when selected and
+    available, else with netcontract's reader. `reader` reads a file's text (a test, or scaffold
+    checking a candidate, passes one that reads memory; that is always netcontract's reader)."""
+    return load_selected(options, reader)
+
+
 def load_selected(options: ComposeOptions, reader: Callable[[str], str] = read_text) -> ComposeProject:
     """The project, read by the selected loader (a `reader` other than the file system: netcontract's)."""
     if reader is not read_text:

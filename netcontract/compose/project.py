@@ -112,15 +112,6 @@ class ComposeProject:
         return [self.networks[k] for k in keys]
 
 
-def load_project(options: ComposeOptions, reader: Callable[[str], str] = read_text) -> ComposeProject:
-    """Read, interpolate and merge the files of `options`, with Compose's loader when selected and
-    available, else with netcontract's reader. `reader` reads a file's text (a test, or scaffold
-    checking a candidate, passes one that reads memory; that is always netcontract's reader)."""
-    from netcontract.compose.loader import load_selected  # it imports this module
-
-    return load_selected(options, reader)
-
-
 def load_builtin(
     options: ComposeOptions, reader: Callable[[str], str] = read_text, loader: str = "netcontract's own reader"
 ) -> ComposeProject:

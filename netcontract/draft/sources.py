@@ -6,7 +6,8 @@ The live source (`init --from-live`) is `netcontract.live.init_source`; both end
 
 from __future__ import annotations
 
-from netcontract.compose.project import ComposeOptions, load_project, to_state
+from netcontract.compose.loader import load_project
+from netcontract.compose.project import ComposeOptions, to_state
 from netcontract.draft.build import DraftHints, draft_contract
 
 

@@ -16,7 +16,7 @@ from netcontract.probe.plan import plan_probes
 from netcontract.results import Kind, Report, Result, Verdict
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results, unreadable_errors
-from netcontract.swarm import NodeRef, explain_unreadable, explain_vips
+from netcontract.swarm.nodes import NodeRef, explain_unreadable, explain_vips
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,10 @@ def wait_until_ready(engine: LiveEngine, contract: Contract, project: str, secon
 
 def connect(options: CheckOptions) -> LiveEngine:
     """The Docker engine named by the environment (DOCKER_HOST), as docker and docker compose find it."""
-    from netcontract.live import engine as docker_engine
+    from netcontract.live.docker import engine as docker_engine
 
     if options.swarm:
-        from netcontract.live.swarm import connect_swarm
+        from netcontract.swarm.live import connect_swarm
 
         return connect_swarm(options.nodes, timeout=options.run.timing.api_timeout)
     return docker_engine.Engine.from_env(timeout=options.run.timing.api_timeout)
@@ -106,8 +106,8 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             plan = plan_probes(contract, state)
             prober = None
             if options.swarm:
-                from netcontract.live.swarm import NoNamespaces
-                from netcontract.probe.swarm_plan import swarm_plan
+                from netcontract.swarm.live import NoNamespaces
+                from netcontract.swarm.plan import swarm_plan
 
                 plan, swarm_notes = swarm_plan(contract, state, plan)
                 notes += swarm_notes

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from netcontract.draft.build import DraftHints, draft_contract
 from netcontract.errors import NoStackError, ProjectNeededError
-from netcontract.live import engine as docker_engine
+from netcontract.live.docker import engine as docker_engine
 
 _DOCKER_NETWORKS = {"host", "none", "bridge"}
 

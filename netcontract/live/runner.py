@@ -2,7 +2,7 @@
 
 Executors (`--executor`):
 - `netns`: sockets netcontract opens inside each source container's network namespace, all
-  sources on one selector (live/netns.py). Nothing of the container runs; our code reads the
+  sources on one selector (live/netns/enter.py). Nothing of the container runs; our code reads the
   kernel's answers and Docker's DNS packets.
 - `exec`: one `docker exec` per source runs a batch script with the container's own tools.
 - `sidecar`: the same script in a short-lived probe container sharing the source's namespace.
@@ -28,9 +28,9 @@ from typing import TypeVar
 from netcontract.contract import Contract
 from netcontract.errors import EngineError
 from netcontract.live.interface import LiveEngine
-from netcontract.live.namespaces import HostNamespaces, NamespaceProber, is_address
-from netcontract.live.netns import NetnsRun, NetnsSource, Stretch
-from netcontract.live.netns_base import path_kind
+from netcontract.live.netns.enter import NetnsRun, NetnsSource, Stretch
+from netcontract.live.netns.host import HostNamespaces, NamespaceProber, is_address
+from netcontract.live.netns.tasks import path_kind
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.plan import Expectation, ProbePlan, SourcePlan
 from netcontract.probe.timing import NETNS_MULTIPLE, Timing

@@ -24,7 +24,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from netcontract.compose.lint import check_service_map
-from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.compose.loader import load_project
+from netcontract.compose.project import ComposeOptions, ComposeProject, to_state
 from netcontract.compose.reader import parse_compose_text, read_text
 from netcontract.contract import Contract
 from netcontract.errors import NetcontractError, ScaffoldError

@@ -33,8 +33,8 @@ from typing import Any
 import docker
 import pytest
 
-from netcontract.live import netns
-from netcontract.live.netns import NetnsSource, run_netns
+from netcontract.live.netns import enter as netns
+from netcontract.live.netns.enter import NetnsSource, run_netns
 from netcontract.probe.dns_wire import read_name
 from netcontract.probe.observation import Outcome, Probe, ProbeKind
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from swarm_bed import CONTRACT, STACK, Bed
 
-from netcontract.swarm import VIP_NOTE
+from netcontract.swarm.nodes import VIP_NOTE
 
 
 def _names(bed: Bed, service: str) -> dict[str, str]:

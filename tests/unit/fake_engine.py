@@ -36,9 +36,9 @@ from typing import Any
 
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import EngineError
-from netcontract.live.engine import container_from_inspect, network_from_inspect
-from netcontract.live.netns import NetnsRun, NetnsSource, Stretch
-from netcontract.live.netns_base import path_kind
+from netcontract.live.docker.engine import container_from_inspect, network_from_inspect
+from netcontract.live.netns.enter import NetnsRun, NetnsSource, Stretch
+from netcontract.live.netns.tasks import path_kind
 from netcontract.live.runner import ProbeRunner, RunOptions
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.plan import Expectation, ProbePlan, plan_probes

@@ -264,7 +264,7 @@ def test_engine_closed_and_run_cleaned_when_probing_fails(engine: FakeEngine, ex
 
 
 def test_connect_builds_the_docker_engine_with_the_api_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    from netcontract.live import engine as docker_engine
+    from netcontract.live.docker import engine as docker_engine
 
     asked: list[float] = []
     reader = object()

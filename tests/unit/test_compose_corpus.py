@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from netcontract.cli.main import main
 from netcontract.compose.binary import find_binary
-from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.compose.loader import load_project
+from netcontract.compose.project import ComposeOptions, ComposeProject, to_state
 from netcontract.errors import ComposeError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from netcontract.compose.interpolation import Interpolator, parse_dotenv
+from netcontract.compose.loader import load_project
 from netcontract.compose.ports import parse_expose, parse_ports
-from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.compose.project import ComposeOptions, ComposeProject, to_state
 from netcontract.compose.reader import normalize_project_name, parse_compose_text
 from netcontract.errors import ComposeError, InterpolationError
 from netcontract.state import PublishedPort

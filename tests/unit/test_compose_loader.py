@@ -31,9 +31,9 @@ from netcontract.compose.binary import (
     parse_version,
     run_many,
 )
-from netcontract.compose.loader import current, selected
+from netcontract.compose.loader import current, load_project, selected
 from netcontract.compose.positions import is_remote
-from netcontract.compose.project import ComposeOptions, ComposeProject, load_project, to_state
+from netcontract.compose.project import ComposeOptions, ComposeProject, to_state
 from netcontract.contract import contract_from_data
 from netcontract.errors import ComposeError
 from netcontract.scaffold.plan import plan_scaffold

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from netcontract.compose.lint import lint_results
-from netcontract.compose.project import ComposeOptions, load_project
+from netcontract.compose.loader import load_project
+from netcontract.compose.project import ComposeOptions
 from netcontract.contract import Contract, contract_from_data, load_contract
 from netcontract.draft.build import DraftHints, draft_contract
 from netcontract.draft.sources import draft_from_compose

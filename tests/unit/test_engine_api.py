@@ -1,4 +1,4 @@
-"""live/api.py, the standard-library reader of the Engine API, against a small HTTP server on a unix socket
+"""live/docker/api.py, the standard-library reader of the Engine API, against a small HTTP server on a unix socket
 of the test's own (no daemon): version negotiation, paths, filters, errors, keep-alive, and which hosts it
 speaks to. And the engine adapter's error translation on top of it."""
 
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from netcontract.errors import EngineError
-from netcontract.live import engine as docker_engine
-from netcontract.live.api import ApiError, ApiNotFound, EngineApi, speaks
+from netcontract.live.docker import engine as docker_engine
+from netcontract.live.docker.api import ApiError, ApiNotFound, EngineApi, speaks
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

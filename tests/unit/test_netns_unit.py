@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from netcontract.live import netns
-from netcontract.live.netns_base import NetnsRun, Pacer, Stretch, classify_connect, classify_dns
-from netcontract.live.netns_engine import drive
+from netcontract.live.netns import enter as netns
+from netcontract.live.netns.selector import drive
+from netcontract.live.netns.tasks import NetnsRun, Pacer, Stretch, classify_connect, classify_dns
 from netcontract.probe import dns_wire, icmp_wire
 from netcontract.probe.observation import Outcome, Probe, ProbeKind
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fake_engine import Stack
 
-from netcontract.live.netns import Stretch
+from netcontract.live.netns.enter import Stretch
 from netcontract.live.runner import ExecutorMode
 from netcontract.probe.observation import Observation, Outcome, ProbeKind
 from netcontract.results import Result, Verdict

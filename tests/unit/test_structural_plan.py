@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from netcontract.contract import Contract, load_contract
-from netcontract.live.engine import container_from_inspect, network_from_inspect
+from netcontract.live.docker.engine import container_from_inspect, network_from_inspect
 from netcontract.probe.observation import Observation, Outcome
 from netcontract.probe.plan import Expect, plan_probes
 from netcontract.probe.verdicts import evaluate

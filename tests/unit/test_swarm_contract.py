@@ -9,7 +9,7 @@ import pytest
 
 from netcontract.contract import Contract, contract_from_data, load_contract
 from netcontract.errors import ContractError
-from netcontract.live.engine import network_from_inspect
+from netcontract.live.docker.engine import network_from_inspect
 from netcontract.results import Kind, Result, Verdict
 from netcontract.state import Container, Endpoint, Network, State
 from netcontract.structural import egress_results, structural_results, unreadable_errors

@@ -15,13 +15,13 @@ from test_swarm_state import CONTRACT, RAW, read
 from netcontract.errors import EngineError, UsageError
 from netcontract.live.checker import CheckOptions, check, swarm_options
 from netcontract.live.runner import ExecutorMode, RunOptions
-from netcontract.live.swarm import NETNS_PROBLEM, NoNamespaces, SwarmEngine
 from netcontract.probe.observation import ProbeKind
 from netcontract.probe.plan import Expect, Expectation, plan_probes
-from netcontract.probe.swarm_plan import swarm_plan
 from netcontract.results import Kind
 from netcontract.state import State
-from netcontract.swarm import NodeRef, build_state
+from netcontract.swarm.live import NETNS_PROBLEM, NoNamespaces, SwarmEngine
+from netcontract.swarm.nodes import NodeRef, build_state
+from netcontract.swarm.plan import swarm_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -256,7 +256,7 @@ def test_no_node_answering_is_exit_3_naming_it() -> None:
 
 def test_probes_voided_by_an_unread_node_say_so() -> None:
     from netcontract.results import Result, Verdict
-    from netcontract.swarm import explain_unreadable
+    from netcontract.swarm.nodes import explain_unreadable
 
     st = build_state(read(unreachable={"ncswarm-node3": "connection refused"}))
     blind = next(c for c in st.containers if c.unreadable)
@@ -271,7 +271,7 @@ def test_probes_voided_by_an_unread_node_say_so() -> None:
     assert got[1:] == [other, leak]
 
 
-# -- finding the manager and naming the nodes (live/swarm.py _identify, with stub engines) ----------
+# -- finding the manager and naming the nodes (swarm/live.py _identify, with stub engines) ----------
 
 
 class _Api:
@@ -294,7 +294,7 @@ class _Eng:
 
 
 def identify(answered: list[tuple[NodeRef, _Eng]], unreachable: dict[str, str] | None = None) -> SwarmEngine:
-    from netcontract.live.swarm import _identify
+    from netcontract.swarm.live import _identify
 
     return _identify(answered, unreachable or {})  # type: ignore[arg-type]
 
@@ -336,14 +336,14 @@ def test_no_manager_among_the_answering_nodes_is_exit_3_listing_them() -> None:
     ("something\nelse", "something else"),
 ])
 def test_a_remote_engine_error_is_short_and_gives_no_local_socket_advice(text: str, short: str) -> None:
-    from netcontract.live.engine import _remote_short
+    from netcontract.live.docker.engine import _remote_short
 
     assert _remote_short(Exception(text)) == short
 
 
 def test_a_vip_that_fails_where_the_task_addresses_connect_names_ipvs() -> None:
     from netcontract.results import Result, Verdict
-    from netcontract.swarm import VIP_NOTE, explain_vips
+    from netcontract.swarm.nodes import VIP_NOTE, explain_vips
 
     tasks = Result("reach:a->w:80@edge", Kind.REACH, "a->w", Verdict.PASS, "", "ok")
     vip = Result("reach:a->w:80@edge/vip", Kind.REACH, "a->w", Verdict.FAIL, "", "", "a cannot reach w (timeout)")
@@ -374,7 +374,7 @@ def test_each_task_must_reach_its_sibling_tasks_on_every_tier() -> None:
 
 
 def test_a_node_may_be_a_docker_context() -> None:
-    from netcontract.swarm import parse_node
+    from netcontract.swarm.nodes import parse_node
 
     assert parse_node("n1=context:prod-n1").url == "context:prod-n1"
     with pytest.raises(UsageError, match="is not a Docker context name"):
@@ -401,7 +401,7 @@ def write_context(config: Path, name: str, host: str, tls: dict[str, str] | None
 
 
 def test_a_context_is_read_as_the_docker_cli_writes_it(tmp_path: Path) -> None:
-    from netcontract.live.engine import context_endpoint
+    from netcontract.live.docker.engine import context_endpoint
 
     write_context(tmp_path, "plain", "tcp://127.0.0.1:9")
     assert context_endpoint("plain", str(tmp_path)) == ("tcp://127.0.0.1:9", None)
@@ -415,7 +415,7 @@ def test_a_context_is_read_as_the_docker_cli_writes_it(tmp_path: Path) -> None:
 
 
 def test_a_context_is_connected_with_its_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netcontract.live.engine import connect_url
+    from netcontract.live.docker.engine import connect_url
 
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     # 127.0.0.1:9 (discard): nothing listens here, refused at once, nothing leaves the machine

@@ -16,13 +16,13 @@ import pytest
 
 from netcontract.contract import load_contract
 from netcontract.errors import UsageError
-from netcontract.live.engine import container_from_inspect, network_from_inspect
+from netcontract.live.docker.engine import container_from_inspect, network_from_inspect
 from netcontract.probe.observation import Outcome
 from netcontract.probe.parse import parse_dns
 from netcontract.results import Verdict
 from netcontract.state import Container, State
 from netcontract.structural import egress_results, structural_results, unreadable_errors
-from netcontract.swarm import (
+from netcontract.swarm.nodes import (
     NodeRef,
     SwarmRead,
     build_state,

@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Protocol
 
-from netcontract.live.netns import (
+from netcontract.live.netns.enter import (
     NetnsRun,
     NetnsSource,
     NetnsUnavailable,

@@ -22,7 +22,7 @@ are the network's, not this loop's: the kernel's handshake round trip
 none (a refused connect, a SYN sent twice, an architecture without the
 constant), the time from the first send to the select() that saw the answer.
 
-What this does not prove: see netcontract.live.netns. A DNS answer is whatever
+What this does not prove: see netcontract.live.netns.enter. A DNS answer is whatever
 packet came back from the server's address with our random id and question.
 """
 
@@ -39,7 +39,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 
-from netcontract.live.netns_base import (
+from netcontract.live.netns.tasks import (
     MAX_OPEN,
     PER_TARGET,
     TOOL,

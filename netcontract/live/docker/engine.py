@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from netcontract.errors import EngineError, UsageError
-from netcontract.live.api import ApiError, ApiNotFound, EngineApi, env_host, speaks
+from netcontract.live.docker.api import ApiError, ApiNotFound, EngineApi, env_host, speaks
 from netcontract.state import (
     PROJECT_LABEL,
     SERVICE_LABEL,

@@ -24,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from netcontract.errors import EngineError, UsageError
-from netcontract.live import engine as docker_engine
-from netcontract.live.netns import NetnsRun, NetnsSource, Stretch
+from netcontract.live.docker import engine as docker_engine
+from netcontract.live.netns.enter import NetnsRun, NetnsSource, Stretch
 from netcontract.state import STACK_LABEL, Container, State
-from netcontract.swarm import (
+from netcontract.swarm.nodes import (
     TASK_ID_LABEL,
     NodeRef,
     SwarmRead,

@@ -7,7 +7,7 @@ SourceState and SharedSocket are the engine's bookkeeping (netns_engine does
 the I/O on the sockets they hold).
 
 What this does not prove: an Outcome is only as true as the packet behind it
-(see netcontract.live.netns).
+(see netcontract.live.netns.enter).
 """
 
 from __future__ import annotations

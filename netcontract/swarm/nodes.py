@@ -8,7 +8,7 @@ each task's container, its health and its endpoints are seen only by the engine 
 endpoints; a task whose node was not read is still a `Container`, built from the manager's record (its
 addresses), marked `unreadable` with the reason, so every check that needs it says ERROR.
 
-The live reading is `live/swarm.py`; it hands this module JSON and already-parsed containers and networks.
+The live reading is `swarm/live.py`; it hands this module JSON and already-parsed containers and networks.
 """
 
 from __future__ import annotations

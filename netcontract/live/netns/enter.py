@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from netcontract.live.netns_base import (
+from netcontract.live.netns.selector import drive
+from netcontract.live.netns.tasks import (
     MAX_OPEN,
     PER_TARGET,
     TOOL,
@@ -41,7 +42,6 @@ from netcontract.live.netns_base import (
     error_observation,
     ip_or_none,
 )
-from netcontract.live.netns_engine import drive
 from netcontract.probe.observation import Probe
 
 __all__ = [

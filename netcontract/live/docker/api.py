@@ -3,7 +3,7 @@
 Why not the Docker SDK here: importing it (docker, requests, urllib3) costs about a third of
 `netcontract check`'s wall time on a 7-service stack, and the netns executor needs nothing
 else from the engine than these GETs. The SDK is still used, imported on first use, for
-exec, sidecars and images (live/engine.py), and for engines this client does not speak to:
+exec, sidecars and images (live/docker/engine.py), and for engines this client does not speak to:
 TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, https) and ssh:// hosts.
 
 Plain HTTP/1.1 with keep-alive, one connection per thread, over the unix socket or plain
