@@ -22,10 +22,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
+from netcontract.probe.script import DONE, MISSING, NOTOOL, RC, TOOLS
 
 
 @dataclass(frozen=True)
 class BatchOutput:
+    """A batch script's output split by probe: the tools it chose, each probe's status and lines."""
+
     tools: Mapping[str, str]  # kind -> tool chosen by the script ("none" when absent)
     per_probe: Mapping[str, tuple[int | None, str]]  # key -> (rc, output)
     complete: bool  # the script reached its end
@@ -38,24 +41,26 @@ def lines(text: str) -> list[str]:
 
 
 def split_batch(text: str) -> BatchOutput:
+    """Split a batch's output into the script's own lines and each probe's `@key|line` lines."""
     tools: dict[str, str] = {}
     outputs: dict[str, list[str]] = {}
     rcs: dict[str, int] = {}
     complete = False
     for line in lines(text):
-        if line.startswith("@@tools "):
+        if line.startswith(TOOLS + " "):
             for part in line.split(" ")[1:]:
                 kind, _, tool = part.partition("=")
                 if kind:
                     tools[kind] = tool
-        elif line == "@@done":
+        elif line == DONE:
             complete = True
         elif line.startswith("@") and "|" in line:
             key, _, rest = line[1:].partition("|")
-            if rest.startswith("@@rc "):
+            if rest.startswith(RC + " "):
                 # the first status wins: a watchdog report after a job's own is stale
-                if key not in rcs and re.fullmatch(r"-?[0-9]{1,3}", rest[5:].strip(" ")):
-                    rcs[key] = int(rest[5:].strip(" "))
+                status = rest[len(RC) + 1:].strip(" ")
+                if key not in rcs and re.fullmatch(r"-?[0-9]{1,3}", status):
+                    rcs[key] = int(status)
             elif key in rcs:
                 continue  # nothing belongs to a probe after its status
             else:
@@ -73,7 +78,7 @@ _TIMED_OUT_RC = (143,)
 def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
     """One Observation per probe; a probe without its result line is an ERROR, never a pass."""
     batch = split_batch(text)
-    missing = [line.split(" ", 1)[1] for line in lines(text) if line.startswith("@@missing ")]
+    missing = [line.split(" ", 1)[1] for line in lines(text) if line.startswith(MISSING + " ")]
     out: dict[str, Observation] = {}
     for p in probes:
         tool = batch.tools.get(p.kind.value, "")
@@ -85,7 +90,7 @@ def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
             out[p.key] = Observation(Outcome.ERROR, detail="no result from the probe script", tool=tool)
         else:
             rc, output = batch.per_probe[p.key]
-            if any(line.startswith("@@notool") for line in lines(output)):
+            if any(line.startswith(NOTOOL) for line in lines(output)):
                 out[p.key] = Observation(
                     Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container", output=output
                 )
@@ -94,6 +99,19 @@ def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
             else:
                 out[p.key] = classify(p.kind, tool, rc, output)
     return out
+
+
+def lacks_tools(code: int | None, text: str) -> bool:
+    """Whether an exec under `auto` found no usable shell or probe tools in the container: the script said
+    `@@missing <what>`, or no shell started at all (exit 126 or 127, no `@@tools` line, and the runtime's
+    "not found" or "no such file" on a line of its own). Read line by line, like every other output."""
+    rows = lines(text)
+    if any(row.startswith(MISSING + " ") for row in rows):
+        return True
+    if code not in (126, 127) or any(row.startswith(TOOLS + " ") for row in rows):
+        return False
+    return any(not row.startswith("@") and ("not found" in row.lower() or "no such file" in row.lower())
+               for row in rows)
 
 
 def classify(kind: ProbeKind, tool: str, rc: int, output: str) -> Observation:

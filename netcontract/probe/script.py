@@ -49,6 +49,15 @@ _PY_DNS = (
     " print('gaierror %d %s'%(e.errno,e)); sys.exit(2)\n"
 )
 
+# The batch's markers: every line the script itself prints starts with "@". A probe's lines are
+# `@<key>|<line>`, its status `@<key>|@@rc <code>`; the script's own lines are the rest. parse.py reads
+# them by these names only.
+TOOLS = "@@tools"  # `@@tools tcp=<tool> dns=<tool> icmp=<tool>`: the tools the script chose
+MISSING = "@@missing"  # `@@missing <what>`: no watchdog (sleep) or, with require_tools, no tool for a kind
+NOTOOL = "@@notool"  # a probe's line: no tool for its kind
+RC = "@@rc"  # a probe's status line: its exit code (143: killed by the watchdog)
+DONE = "@@done"  # the script reached its end
+
 _PRELUDE = r"""
 T={timeout}
 W={whole}
@@ -66,14 +75,14 @@ if have nslookup; then DNS=nslookup; elif have getent; then DNS=getent; elif hav
 # glibc getent knows ahostsv4 (every address); musl's only hosts. Asked of /etc/hosts, no query leaves.
 GETENT_DB=hosts; [ "$DNS" = getent ] && getent ahostsv4 localhost >/dev/null 2>&1 && GETENT_DB=ahostsv4
 if have ping; then ICMP=ping; else ICMP=none; fi
-echo "@@tools tcp=$TCP dns=$DNS icmp=$ICMP"
+echo "{tools} tcp=$TCP dns=$DNS icmp=$ICMP"
 tcp() {{
   case $TCP in
     nc-z) exec nc -z -w "$W" "$1" "$2" </dev/null ;;
     nc-e) exec nc -w "$W" "$1" "$2" -e true ;;
     bash) exec bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" ;;
     python3) exec python3 -c {py_tcp} "$1" "$2" "$T" ;;
-    *) echo "@@notool tcp"; return 127 ;;
+    *) echo "{notool} tcp"; return 127 ;;
   esac
 }}
 dns() {{
@@ -81,13 +90,13 @@ dns() {{
     nslookup) exec nslookup -type=a "$1" ;;
     getent) exec getent "$GETENT_DB" "$1" ;;
     python3) exec python3 -c {py_dns} "$1" ;;
-    *) echo "@@notool dns"; return 127 ;;
+    *) echo "{notool} dns"; return 127 ;;
   esac
 }}
 icmp() {{
   case $ICMP in
     ping) exec ping -c 1 -W "$W" "$1" ;;
-    *) echo "@@notool icmp"; return 127 ;;
+    *) echo "{notool} icmp"; return 127 ;;
   esac
 }}
 # Each probe is one background job: the job's shell plus its tool, which the
@@ -101,7 +110,7 @@ run() {{
 "; done <<NCEOF
 $out
 NCEOF
-  printf '%s@%s|@@rc %s\n' "$buf" "$k" "$r"
+  printf '%s@%s|{rc} %s\n' "$buf" "$k" "$r"
 }}
 J=
 """
@@ -120,15 +129,16 @@ def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool
     whole = Timing.whole_seconds(timeout)
     lines = [
         _PRELUDE.format(
-            timeout=f"{timeout:g}", whole=whole, py_tcp=shlex.quote(_PY_TCP), py_dns=shlex.quote(_PY_DNS)
+            timeout=f"{timeout:g}", whole=whole, py_tcp=shlex.quote(_PY_TCP), py_dns=shlex.quote(_PY_DNS),
+            tools=TOOLS, notool=NOTOOL, rc=RC,
         )
     ]
     # Without sleep there is no watchdog: every probe would read as timed out at once.
-    lines.append('have sleep || { echo "@@missing sleep"; exit 3; }')
+    lines.append(f'have sleep || {{ echo "{MISSING} sleep"; exit 3; }}')
     if require_tools:
         for kind in sorted({p.kind.value for p in probes}):
             var = kind.upper()
-            lines.append(f'[ "${var}" = none ] && {{ echo "@@missing {kind}"; exit 3; }}')
+            lines.append(f'[ "${var}" = none ] && {{ echo "{MISSING} {kind}"; exit 3; }}')
     for p in probes:
         if not re.fullmatch(r"p\d+", p.key):
             raise UnsafeProbeError(f"bad probe key {p.key!r}")
@@ -146,9 +156,9 @@ def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool
         # the watchdog's sleep writes nowhere, so it never holds the output stream open. It reports
         # a job before killing it: the main shell may stop the watchdog as soon as the last job ends.
         '( sleep "$T" >/dev/null 2>&1; for j in $J; do kill -0 "${j#*:}" 2>/dev/null && '
-        '{ printf \'@%s|@@rc 143\\n\' "${j%%:*}"; kill "${j#*:}" 2>/dev/null; }; done ) & WD=$!',
+        f'{{ printf \'@%s|{RC} 143\\n\' "${{j%%:*}}"; kill "${{j#*:}}" 2>/dev/null; }}; done ) & WD=$!',
         'for j in $J; do wait "${j#*:}"; done',
         'kill "$WD" 2>/dev/null',
-        "echo @@done",
+        f"echo {DONE}",
     ]
     return "\n".join(lines) + "\n"

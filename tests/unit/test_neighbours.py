@@ -5,7 +5,7 @@ out in the first pass and `dmesg` said "neighbor table overflow"). Pure (no daem
 from __future__ import annotations
 
 from netcontract.contract import contract_from_data
-from netcontract.live.runner import neighbour_notes, neighbours_needed
+from netcontract.live.netns.executor import neighbour_notes, neighbours_needed
 from netcontract.probe.plan import plan_probes
 from netcontract.state import Container, Endpoint, Network, State
 

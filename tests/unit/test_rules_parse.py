@@ -293,3 +293,23 @@ def test_nslookup_resolver_failures(output: str, expected: Observation) -> None:
 def test_a_long_unreachable_line_is_cut_in_the_detail() -> None:
     line = "From 10.0.0.1 icmp_seq=1 Destination Host Unreachable " + LONG
     assert parse_ping(1, line) == obs(UNREACHABLE, detail=line[:200])
+
+
+# -- lacks_tools: when auto moves a source from exec to a sidecar -------------------------------------
+
+
+@pytest.mark.parametrize(("code", "text", "lacks"), [
+    (3, "@@tools tcp=none dns=nslookup icmp=ping\n@@missing tcp\n", True),  # require_tools found no TCP tool
+    (3, "@@missing sleep\n", True),  # no watchdog
+    (127, 'OCI runtime exec failed: exec: "sh": executable file not found in $PATH\n', True),  # no shell at all
+    (126, "sh: no such file or directory\n", True),
+    (0, "@@tools tcp=nc-z dns=nslookup icmp=ping\n@p0|@@rc 0\n@@done\n", False),
+    (127, "@@tools tcp=nc-z dns=nslookup icmp=ping\n@p0|sh: nc: not found\n@p0|@@rc 127\n", False),  # a probe's tool
+    (127, "@p0|ping: not found\n", False),  # a probe's line, never the runtime's
+    (1, "sh: not found\n", False),  # not the runtime's exit codes
+    (0, "@p0|@@missing tcp\n", False),  # a marker inside a probe's output is that probe's output
+])
+def test_lacks_tools(code: int, text: str, lacks: bool) -> None:
+    from netcontract.probe.parse import lacks_tools
+
+    assert lacks_tools(code, text) is lacks

@@ -10,6 +10,7 @@ from fake_engine import CONTRACT, Stack, dual_stack_raw, state_from_raw, v6
 
 from netcontract.contract import load_contract
 from netcontract.live import runner as runner_module
+from netcontract.live.netns import executor as netns_executor
 from netcontract.live.runner import ExecutorMode
 from netcontract.probe.observation import Outcome
 from netcontract.probe.verdicts import IPV6_UNFILTERED
@@ -100,6 +101,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch, dual: Stack) -> Clock:
     c = Clock()
     monkeypatch.setattr(runner_module, "time", c)
+    monkeypatch.setattr(netns_executor, "time", c)
 
     def tick(sources: object, window: float) -> None:
         c.now += window
