@@ -9,7 +9,6 @@ report `ContractIssue`s carrying the YAML path, so every error is one line:
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from netcontract import sanitize
+from netcontract.addresses import is_address
 from netcontract.errors import ContractError, ContractIssue, InputError
 from netcontract.names import is_dns_name, is_label, is_network_name, is_project_name, is_tier_key
 from netcontract.yaml_input import did_you_mean, load_yaml, one_line, read_input, short_repr
@@ -39,11 +39,7 @@ def _network_name(value: str) -> str:
 
 
 def _host(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return _dns_name(value)
-    return value
+    return value if is_address(value) else _dns_name(value)
 
 
 DnsName = Annotated[str, AfterValidator(_dns_name)]

@@ -15,10 +15,9 @@ other. Result ids name the container when a service has several, and carry
 from __future__ import annotations
 
 import enum
-import functools
-import ipaddress
 from dataclasses import dataclass, field
 
+from netcontract.addresses import family_of
 from netcontract.contract import Contract
 from netcontract.probe.observation import ProbeKind
 from netcontract.results import Kind, Result, Verdict, pair, result_id
@@ -72,11 +71,6 @@ class ProbePlan:
 
 def _running(state: State, service: str) -> list[Container]:
     return sorted((c for c in state.service_containers(service) if c.running), key=lambda c: c.name)
-
-
-@functools.lru_cache(maxsize=65536)
-def family_of(address: str) -> int:
-    return ipaddress.ip_address(address).version
 
 
 def _ips(containers: list[Container], network: str, family: int | None = 4) -> tuple[str, ...]:

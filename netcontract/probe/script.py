@@ -10,11 +10,11 @@ that `probe_output.parse_batch` turns into one `Observation` per probe.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import shlex
 from collections.abc import Sequence
 
+from netcontract.addresses import is_address
 from netcontract.errors import UnsafeProbeError
 from netcontract.names import is_dns_name
 from netcontract.probe.observation import Probe, ProbeKind
@@ -22,12 +22,8 @@ from netcontract.probe.timing import Timing
 
 
 def _safe_target(target: str) -> str:
-    try:
-        ipaddress.ip_address(target)
+    if is_address(target) or is_dns_name(target):
         return target
-    except ValueError:
-        if is_dns_name(target):
-            return target
     raise UnsafeProbeError(f"refusing to put {target!r} in a probe script: not an address or a DNS name")
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from netcontract.addresses import family_of
 from netcontract.contract import Contract
 from netcontract.probe.observation import Observation, Outcome
-from netcontract.probe.plan import Expect, Expectation, SourcePlan, family_of
+from netcontract.probe.plan import Expect, Expectation, SourcePlan
 from netcontract.results import Kind, Result, Verdict, pair
 from netcontract.state import Container, State
 

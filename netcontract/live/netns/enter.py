@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from netcontract.addresses import ip_or_none
 from netcontract.live.netns.selector import drive
 from netcontract.live.netns.tasks import (
     MAX_OPEN,
@@ -40,7 +41,6 @@ from netcontract.live.netns.tasks import (
     Stretch,
     classify_connect,
     error_observation,
-    ip_or_none,
 )
 from netcontract.probe.observation import Probe
 

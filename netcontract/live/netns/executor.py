@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
+from netcontract.addresses import family_hint, family_of, is_address
 from netcontract.live.executor import SourceRun, interrupted
 from netcontract.live.netns.enter import NetnsRun, NetnsSource, Stretch
-from netcontract.live.netns.host import NamespaceProber, is_address
+from netcontract.live.netns.host import NamespaceProber
 from netcontract.live.netns.tasks import path_kind
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.plan import Expectation, SourcePlan
@@ -137,7 +138,7 @@ class NetnsExecutor:
         dropped meanwhile (measured on 20.10: a leak there read as blocked right after `up`). Each source with
         IPv6 paths pings the host's IPv6 addresses on the tier networks until they answer, within a deadline;
         where they never do, its IPv6 timeouts become ERRORs."""
-        gateways = sorted({g for n in self.state.networks for g in n.gateways if ":" in g and n.name != "bridge"})
+        gateways = sorted({g for n in self.state.networks for g in n.gateways if family_of(g) == 6 and n.name != "bridge"})
         waiting = {id(r): set(gateways) for r in runs if any(e.family == 6 for e in r.plan.expectations)}
         if not gateways or not waiting:
             return
@@ -234,7 +235,7 @@ def neighbours_needed(plans: Sequence[SourcePlan], state: State) -> dict[int, in
                 else:
                     routed = True
         for t in onlink:
-            total[6 if ":" in t else 4] += 1
+            total[family_hint(t)] += 1
         total[4] += int(routed)
     return total
 
@@ -269,7 +270,7 @@ def neighbour_notes(needed: Mapping[int, int], limits: Mapping[int, int]) -> lis
 def _path_kind(item: Probe | Expectation) -> str:
     """The kind of path a probe or expectation takes, for calibration: dns, tcp4, tcp6, icmp4, icmp6."""
     if isinstance(item, Probe):
-        return path_kind(item.kind, 6 if ":" in item.target else 4)
+        return path_kind(item.kind, family_hint(item.target))
     return path_kind(item.probe_kind, item.family)
 
 

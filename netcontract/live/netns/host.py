@@ -15,7 +15,6 @@ Docker cgroup layout (cgroupfs and systemd drivers, v1 and v2).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -69,9 +68,3 @@ class HostNamespaces:
         return run_netns(sources, window, stretch=stretch)
 
 
-def is_address(target: str) -> bool:
-    try:
-        ipaddress.ip_address(target)
-    except ValueError:
-        return False
-    return True

@@ -39,6 +39,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 
+from netcontract.addresses import family_of, hostport, ip_or_none
 from netcontract.live.netns.tasks import (
     MAX_OPEN,
     PER_TARGET,
@@ -53,8 +54,6 @@ from netcontract.live.netns.tasks import (
     classify_connect,
     classify_dns,
     error_observation,
-    hostport,
-    ip_or_none,
     path_kind,
 )
 from netcontract.probe import dns_wire, icmp_wire
@@ -417,4 +416,4 @@ def _path(task: ProbeTask) -> str:
 
 
 def _family(address: str) -> int:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
+    return socket.AF_INET6 if family_of(address) == 6 else socket.AF_INET

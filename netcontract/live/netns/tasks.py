@@ -13,7 +13,6 @@ What this does not prove: an Outcome is only as true as the packet behind it
 from __future__ import annotations
 
 import errno
-import functools
 import ipaddress
 import os
 import secrets
@@ -23,6 +22,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from netcontract.addresses import hostport
 from netcontract.probe import dns_wire
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 
@@ -102,18 +102,6 @@ def error_observation(probe: Probe, detail: str) -> Observation:
     """ERROR for a probe that could not be sent at all."""
     target = probe.target if probe.port is None else hostport(probe.target, probe.port)
     return Observation(Outcome.ERROR, detail=detail, output=f"{probe.kind.value} {target}: {detail}", tool=TOOL)
-
-
-def hostport(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
-@functools.lru_cache(maxsize=65536)
-def ip_or_none(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
 
 
 class Pacer(Generic[T]):
