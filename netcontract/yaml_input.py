@@ -35,7 +35,6 @@ from netcontract.errors import InputError
 MAX_BYTES = 4 * 1024 * 1024  # a compose file or contract of 4 MiB is already absurd
 MAX_DEPTH = 64  # compose files nest about 6 levels; PyYAML's composer recurses
 MAX_NODES = 100_000  # nodes, counted as composed and again with every alias expanded
-MAX_EXPANDED_NODES = MAX_NODES  # the name the first version of this module used
 MAX_SCALAR = 64 * 1024  # characters in one scalar
 
 class LimitError(yaml.MarkedYAMLError):

@@ -1,6 +1,6 @@
 """`netcontract graph`: draw the contract, optionally with the live violations in red.
 
-Registered on the main group at the bottom of cli.py. Errors map to the same
+Registered on the main group at the bottom of cli/main.py. Errors map to the same
 exit codes as `check`: 4 invalid contract, 3 Docker unreachable or output not
 written, 2 usage.
 Drawing succeeds with exit 0 even when --live finds violations: the graph is

@@ -1,6 +1,6 @@
 """Shift-left commands that need no daemon: `lint`, `init`, `scaffold` (and `init --from-live`).
 
-Registered on the main group at the bottom of cli.py. Exit codes follow `check`:
+Registered on the main group at the bottom of cli/main.py. Exit codes follow `check`:
 0 holds/done · 1 lint found a violation · 2 usage (click's, an existing -o
 without --force) · 3 could not evaluate or act: a compose file compose itself
 would not read, Docker unreachable for --from-live, scaffold refused (nothing

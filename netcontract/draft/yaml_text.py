@@ -42,10 +42,6 @@ def scalar(text: str) -> str:
     return dumped.rstrip("\n").removesuffix("\n...").rstrip("\n")
 
 
-def flow(items: list[str] | list[int] | tuple[str, ...]) -> str:
-    return "[" + ", ".join(scalar(i) if isinstance(i, str) else str(i) for i in items) + "]"
-
-
 def comment(text: str) -> str:
     """Text for inside one YAML comment line: every control character and line separator escaped."""
     return sanitize.line(text)

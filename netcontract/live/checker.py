@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,8 +11,9 @@ from netcontract.contract import Contract, load_contract
 from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
 from netcontract.live.runner import ExecutorMode, ProbeRunner, RunOptions
+from netcontract.notes import dns_egress_notes, gateway_mode_notes, ipv6_filter_notes
 from netcontract.probe.plan import plan_probes
-from netcontract.results import Kind, Report, Result, Verdict
+from netcontract.results import Report, Result
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results, unreadable_errors
 from netcontract.swarm.nodes import NodeRef, explain_unreadable, explain_vips
@@ -145,51 +145,3 @@ def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:
         raise UsageError("--executor netns cannot probe a swarm: tasks run on their nodes' engines, and netns "
                          "enters only containers of an engine on this host; use exec, sidecar or auto")
     return replace(options, swarm=True)
-
-
-def ipv6_filter_notes(results: list[Result]) -> list[str]:
-    """What the probes found about the engine's IPv6 filtering between networks."""
-    v6 = [r for r in results if r.kind is Kind.ISOLATION and r.id.endswith("/ipv6")]
-    if not v6:
-        return []
-    open_ = [r for r in v6 if r.verdict is Verdict.FAIL]
-    if open_:
-        return [f"IPv6: {len(open_)} of {len(v6)} IPv6 paths the contract forbids connect; where IPv4 on the same "
-                "path is dropped, the engine does not filter IPv6 between networks (ip6tables off)"]
-    held = [r for r in v6 if r.verdict is Verdict.PASS]
-    return [f"IPv6: {len(held)} of {len(v6)} forbidden IPv6 paths probed and blocked (the engine filters IPv6)"]
-
-
-def dns_egress_notes(contract: Contract, state: State) -> list[str]:
-    """On an engine older than the CVE-2024-29018 fix, say that DNS egress from internal-only services is a
-    known way out, and how to probe it, when the contract does not already ask for it."""
-    internal_only = [s for s, svc in contract.services.items()
-                     if svc.tiers and all(contract.tiers[t].internal for t in svc.tiers if t in contract.tiers)]
-    m = re.match(r"Docker (\d+)\.(\d+)\.(\d+)", state.engine)
-    if not internal_only or contract.policy.dns_egress_names or not m:
-        return []
-    if tuple(int(x) for x in m.groups()) >= (26, 0, 0):
-        return []
-    return [f"DNS egress not probed: {state.engine.split(' (')[0]} predates Docker 26.0, where the fix for "
-            f"CVE-2024-29018 landed (backported to 25.0.5 and 23.0.11 upstream; distribution builds may differ): "
-            f"its DNS may forward external names asked by {_some(internal_only)} out of the internal networks. "
-            "List a name your resolver answers in policy.dns_egress_names to probe it"]
-
-
-def _some(names: list[str], shown: int = 5) -> str:
-    """`a, b, c` or `a, b, c, d, e and 45 more`."""
-    if len(names) <= shown:
-        return ", ".join(names)
-    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
-
-
-def gateway_mode_notes(contract: Contract, state: State) -> list[str]:
-    """Bridge gateway modes other than the default (Docker 27+: routed, nat-unprotected, isolated): a routed
-    or nat-unprotected network is reachable from other networks, which its isolation probes then show."""
-    out = []
-    for key, tier in contract.tiers.items():
-        net = state.network(tier.network)
-        for name, value in net.options if net else ():
-            if "gateway_mode" in name and value not in ("", "nat"):
-                out.append(f"{tier.network} (tier {key}): {name}={value}")
-    return out

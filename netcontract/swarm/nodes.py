@@ -32,7 +32,6 @@ from netcontract.state import (
 )
 
 TASK_ID_LABEL = "com.docker.swarm.task.id"
-NODE_ID_LABEL = "com.docker.swarm.node.id"
 
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 _SCHEMES = ("tcp://", "unix://", "ssh://", "http://", "https://")

@@ -305,7 +305,7 @@ def test_the_report_says_when_ipv6_crosses_networks() -> None:
 
 def test_a_non_default_gateway_mode_is_shown_in_a_note() -> None:
     from netcontract.contract import contract_from_data
-    from netcontract.live.checker import gateway_mode_notes
+    from netcontract.notes import gateway_mode_notes
     from netcontract.state import Network, State
 
     contract = contract_from_data({"version": 1, "tiers": {"t": {"network": "n"}, "u": {"network": "m"}},

@@ -17,7 +17,7 @@ import pytest
 
 from netcontract.contract import contract_from_data
 from netcontract.errors import ContractError
-from netcontract.live.checker import dns_egress_notes
+from netcontract.notes import dns_egress_notes
 from netcontract.probe.observation import Observation, Outcome, ProbeKind
 from netcontract.probe.plan import Expect, Expectation, plan_probes
 from netcontract.probe.verdicts import differs, evaluate, proven_leak, to_retry

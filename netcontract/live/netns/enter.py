@@ -106,7 +106,7 @@ def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str
 
     The result: `observations[(source.key, probe.key)]` for every probe,
     `latency_ms[...]` for every probe that got an answer, and
-    `slowest_tcp_ok_ms[source.key]` / `slowest_ok(source.key)`: the slowest
+    `slowest_tcp_ok_ms[source.key]`: the slowest
     successful TCP connect of each source, in milliseconds.
 
     Each probe has `timeout` seconds from the moment it is sent, so the run ends

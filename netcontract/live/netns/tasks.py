@@ -50,10 +50,6 @@ class NetnsRun:
     slowest_tcp_ok_ms: dict[str, float] = field(default_factory=dict)
     waited_ms: dict[tuple[str, str], float] = field(default_factory=dict)  # TIMEOUT: how long it had, in ms
 
-    def slowest_ok(self, source_key: str) -> float | None:
-        """The slowest successful TCP connect of one source, in ms (None when it had none)."""
-        return self.slowest_tcp_ok_ms.get(source_key)
-
 
 @dataclass(frozen=True)
 class Stretch:
