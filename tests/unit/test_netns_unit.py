@@ -225,8 +225,8 @@ def test_tcp_open_refused_and_not_an_address(listener: int) -> None:
     assert obs[("src", "name")].detail == "netns probes need an address, not 'peer'"
     assert obs[("src", "noport")].outcome is Outcome.ERROR
     assert set(result.latency_ms) == {("src", "open"), ("src", "closed")}
-    assert result.slowest_ok("src") == result.latency_ms[("src", "open")]
-    assert result.slowest_ok("other") is None
+    assert result.slowest_tcp_ok_ms.get("src") == result.latency_ms[("src", "open")]
+    assert result.slowest_tcp_ok_ms.get("other") is None
 
 
 def test_thousands_of_probes_with_a_small_budget(listener: int) -> None:
