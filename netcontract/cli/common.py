@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -23,6 +23,9 @@ from netcontract.output_files import write_output
 from netcontract.report.formats import ReportFormat
 from netcontract.results import ExitCode, Report
 from netcontract.yaml_input import check_input_path, forget_inputs, inputs_read
+
+if TYPE_CHECKING:
+    from netcontract.live.runner import RunOptions
 
 OutputFormat = ReportFormat  # the registry lives in report/formats.py
 
@@ -189,3 +192,44 @@ def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
 
 def use_colour(stream: object) -> bool:
     return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
+
+
+def probe_options(f: Callable[..., None]) -> Callable[..., None]:
+    """The probing options of `check`, `watch` and `serve`: --probes, --executor, --probe-image, --pull,
+    --timeout, --retries, --concurrency (in that order on the command line's help)."""
+    from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode
+
+    for option in reversed([
+        click.option("--probes/--no-probes", default=True, show_default=True,
+                      help="Run reachability, isolation and DNS probes (--no-probes: structural checks only)."),
+        click.option("--executor", type=click.Choice([m.value for m in ExecutorMode]), default="auto",
+                      show_default=True,
+                      help="netns: netcontract's own sockets inside each container's network namespace (root, on "
+                           "the engine's host; nothing of the container runs); exec: the container's own tools; "
+                           "sidecar: a probe container sharing its network namespace; auto: netns where possible, "
+                           "else exec where the tools exist, else sidecar."),
+        click.option("--probe-image", envvar="NETCONTRACT_PROBE_IMAGE", default=DEFAULT_PROBE_IMAGE,
+                      show_default=True, show_envvar=True, metavar="IMAGE",
+                      help="Image for sidecar probes; needs sh and busybox-style nc, nslookup, ping."),
+        click.option("--pull/--no-pull", default=True, show_default=True,
+                      help="Pull the probe image when it is not present."),
+        click.option("--timeout", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
+                      metavar="SECONDS", help="Per-probe timeout for exec and sidecar (a dropped packet costs this long); "
+                                            "netns calibrates its own window (at least 0.1 s) and uses this for "
+                                            "retries."),
+        click.option("--retries", type=click.IntRange(0, 5), default=1, show_default=True,
+                      help="Repeat probes whose observation differs from the expectation, doubling the timeout."),
+        click.option("--concurrency", type=click.IntRange(1, 128), default=16, show_default=True,
+                      help="Source containers probed at once."),
+    ]):
+        f = option(f)
+    return f
+
+
+def run_options(executor: str, timeout: float, retries: int, concurrency: int, probe_image: str,
+                pull: bool) -> RunOptions:
+    """RunOptions from the options `probe_options` adds."""
+    from netcontract.live.runner import ExecutorMode, RunOptions
+
+    return RunOptions(mode=ExecutorMode(executor), timeout=timeout, retries=retries, concurrency=concurrency,
+                      probe_image=probe_image, pull=pull)

@@ -15,12 +15,13 @@ from netcontract.cli.common import (
     artifact_options,
     finish,
     internal_error,
+    probe_options,
+    run_options,
     user_errors,
 )
 from netcontract.contract import json_schema
 from netcontract.errors import UsageError
 from netcontract.live.checker import CheckOptions, check
-from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode, RunOptions
 from netcontract.report import formats
 from netcontract.report.schema import render_schema
 from netcontract.results import ExitCode
@@ -73,27 +74,7 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check with its timing and probe output.")
 @artifact_options
-@click.option("--probes/--no-probes", default=True, show_default=True,
-              help="Run reachability, isolation and DNS probes (--no-probes: structural checks only).")
-@click.option("--executor", type=click.Choice([m.value for m in ExecutorMode]), default="auto",
-              show_default=True,
-              help="netns: netcontract's own sockets inside each container's network namespace (root, on "
-                   "the engine's host; nothing of the container runs); exec: the container's own tools; "
-                   "sidecar: a probe container sharing its network namespace; auto: netns where possible, "
-                   "else exec where the tools exist, else sidecar.")
-@click.option("--probe-image", envvar="NETCONTRACT_PROBE_IMAGE", default=DEFAULT_PROBE_IMAGE,
-              show_default=True, show_envvar=True, metavar="IMAGE",
-              help="Image for sidecar probes; needs sh and busybox-style nc, nslookup, ping.")
-@click.option("--pull/--no-pull", default=True, show_default=True,
-              help="Pull the probe image when it is not present.")
-@click.option("--timeout", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
-              metavar="SECONDS", help="Per-probe timeout for exec and sidecar (a dropped packet costs this long); "
-                                    "netns calibrates its own window (at least 0.1 s) and uses this for "
-                                    "retries.")
-@click.option("--retries", type=click.IntRange(0, 5), default=1, show_default=True,
-              help="Repeat probes whose observation differs from the expectation, doubling the timeout.")
-@click.option("--concurrency", type=click.IntRange(1, 128), default=16, show_default=True,
-              help="Source containers probed at once.")
+@probe_options
 @click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=0, show_default=True,
               metavar="SECONDS", help="Wait until every service is running and healthy before checking.")
 @click.option("--node", "nodes", multiple=True, metavar="NAME=URL", callback=_nodes,
@@ -127,8 +108,7 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
       3  could not evaluate: Docker unreachable, stack not ready, or ERRORs and no FAIL
       4  the contract file is invalid
     """
-    run = RunOptions(mode=ExecutorMode(executor), timeout=timeout, retries=retries, concurrency=concurrency,
-                     probe_image=probe_image, pull=pull)
+    run = run_options(executor, timeout, retries, concurrency, probe_image, pull)
     options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s, nodes=nodes)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
     with user_errors("netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():
@@ -186,3 +166,8 @@ from netcontract.cli.static import init_cmd, lint_cmd, scaffold_cmd  # noqa: E40
 main.add_command(lint_cmd, "lint")
 main.add_command(init_cmd, "init")
 main.add_command(scaffold_cmd, "scaffold")
+
+from netcontract.cli.watch import serve_cmd, watch_cmd  # noqa: E402
+
+main.add_command(watch_cmd, "watch")
+main.add_command(serve_cmd, "serve")

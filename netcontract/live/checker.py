@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
 from netcontract.live.runner import ExecutorMode, ProbeRunner, RunOptions
 from netcontract.notes import dns_egress_notes, gateway_mode_notes, ipv6_filter_notes
-from netcontract.probe.plan import plan_probes
+from netcontract.probe.plan import narrow_plan, plan_probes
 from netcontract.results import Report, Result
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results, unreadable_errors
@@ -95,36 +95,48 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             state = wait_until_ready(engine, contract, project, options.wait)
         else:
             state = engine.snapshot(project, _networks(contract))
-        results: list[Result] = structural_results(contract, state) + egress_results(contract, state)
-        notes: list[str] = list(state.notes)
-        if state.orchestrator == "swarm":
-            results = unreadable_errors(results, state)
-        if not any(state.network(t.network) for t in contract.tiers.values()) and not any(
-                c.project == project for c in state.containers):
-            notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
-        if options.probes:
-            plan = plan_probes(contract, state)
-            prober = None
-            if options.swarm:
-                from netcontract.swarm.live import NoNamespaces
-                from netcontract.swarm.plan import swarm_plan
-
-                plan, swarm_notes = swarm_plan(contract, state, plan)
-                notes += swarm_notes
-                prober = NoNamespaces()
-            runner = ProbeRunner(engine, options.run, prober)
-            probed = runner.run(plan, contract, state, progress)
-            results += explain_vips(explain_unreadable(probed, state)) if options.swarm else probed
-            notes += runner.notes
-            notes += ipv6_filter_notes(results)
-        else:
-            notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
-        notes += gateway_mode_notes(contract, state)
-        notes += dns_egress_notes(contract, state)
+        return evaluate(contract, str(contract_path), project, engine, state, options, progress, started=started)
     finally:
         engine.close()
+
+
+def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveEngine, state: State,
+             options: CheckOptions, progress: Callable[[int, int], None] | None = None, *,
+             only: Collection[str] | None = None, started: float | None = None) -> Report:
+    """The report for one snapshot: every structural rule, and the probes of the plan. With `only`
+    (watch: the services an engine event touched), only the probes from and to those services run;
+    the report then holds the structural results and those probes' results alone."""
+    started = time.monotonic() if started is None else started
+    results: list[Result] = structural_results(contract, state) + egress_results(contract, state)
+    notes: list[str] = list(state.notes)
+    if state.orchestrator == "swarm":
+        results = unreadable_errors(results, state)
+    if not any(state.network(t.network) for t in contract.tiers.values()) and not any(
+            c.project == project for c in state.containers):
+        notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
+    if options.probes:
+        plan = plan_probes(contract, state)
+        prober = None
+        if options.swarm:
+            from netcontract.swarm.live import NoNamespaces
+            from netcontract.swarm.plan import swarm_plan
+
+            plan, swarm_notes = swarm_plan(contract, state, plan)
+            notes += swarm_notes
+            prober = NoNamespaces()
+        if only is not None:
+            plan = narrow_plan(plan, only)
+        runner = ProbeRunner(engine, options.run, prober)
+        probed = runner.run(plan, contract, state, progress)
+        results += explain_vips(explain_unreadable(probed, state)) if options.swarm else probed
+        notes += runner.notes
+        notes += ipv6_filter_notes(results)
+    else:
+        notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
+    notes += gateway_mode_notes(contract, state)
+    notes += dns_egress_notes(contract, state)
     return Report(
-        contract=str(contract_path),
+        contract=contract_path,
         results=tuple(results),
         project=project,
         source="live",

@@ -15,7 +15,8 @@ other. Result ids name the container when a service has several, and carry
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 
 from netcontract.addresses import family_of
 from netcontract.contract import Contract
@@ -267,3 +268,21 @@ def _no_address(label: str, src: str, dst: str, tier: str, network: str, port: i
                   Verdict.FAIL, f"connects to {dst} on {network}", f"{dst} has no address on {network}",
                   f"{dst} is not attached to {network}, so {src} cannot reach it over tier {tier}",
                   src=src, dst=dst, tier=tier)
+
+
+def narrow_plan(plan: ProbePlan, services: Collection[str]) -> ProbePlan:
+    """The part of `plan` from and to `services`: every expectation of their sources, and the expectations
+    of other sources that target them (watch re-checks only what an event can have changed)."""
+    wanted = set(services)
+    sources = []
+    for sp in plan.sources:
+        if sp.service in wanted:
+            sources.append(sp)
+            continue
+        kept = tuple(e for e in sp.expectations if e.dst in wanted)
+        if kept:
+            # the source's own name stays: its answer is what makes a silent lookup mean "does not resolve"
+            kept = tuple(e for e in sp.expectations if e.dst in wanted or e.control)
+            sources.append(replace(sp, expectations=kept))
+    settled = tuple(r for r in plan.settled if r.src in wanted or r.dst in wanted or r.service in wanted)
+    return ProbePlan(tuple(sources), settled)

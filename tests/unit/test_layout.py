@@ -82,7 +82,7 @@ def test_no_import_circle() -> None:
 PURE = (
     "netcontract.contract", "netcontract.state", "netcontract.structural", "netcontract.results",
     "netcontract.probe", "netcontract.report", "netcontract.draft", "netcontract.swarm.nodes",
-    "netcontract.swarm.plan",
+    "netcontract.swarm.plan", "netcontract.changes", "netcontract.notes", "netcontract.addresses",
 )
 
 

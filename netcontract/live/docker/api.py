@@ -13,13 +13,14 @@ are the ones that engine serves. Ids and names from the engine are URL-quoted in
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import socket
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -168,6 +169,83 @@ class EngineApi:
 
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         return _dict(self._get("/containers/" + urllib.parse.quote(container_id, safe="") + "/json"))
+
+    def events(self, since: float | None = None,
+               filters: Mapping[str, list[str]] | None = None) -> EventStream:
+        """Open `GET /events` (from `since`, seconds since the epoch) on a connection of its own, with no
+        read timeout: iterate the stream for the decoded events; `close()` ends it from another thread."""
+        if not self.api_version:
+            self.ping()
+        query: dict[str, str] = {}
+        if since is not None:
+            query["since"] = f"{since:.9f}"
+        if filters:
+            query["filters"] = json.dumps(dict(filters))
+        target = f"/v{self.api_version}/events" + ("?" + urllib.parse.urlencode(query) if query else "")
+        conn: http.client.HTTPConnection
+        conn = _UnixConnection(self._path, self.timeout) if self._path else http.client.HTTPConnection(
+            self._netloc, timeout=self.timeout)
+        try:
+            conn.request("GET", target, headers={"Host": "docker", "Accept": "application/json"})
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise ApiError(_os_reason(exc)) from None
+        if resp.status >= 400:
+            body = resp.read(64 * 1024)
+            conn.close()
+            raise ApiError(_message(body) or f"HTTP {resp.status}", resp.status)
+        if conn.sock is not None:
+            conn.sock.settimeout(None)  # an idle engine sends nothing for as long as nothing happens
+        return EventStream(conn, resp)
+
+
+class EventStream:
+    """The engine's event stream: one decoded JSON object per event, in the order the engine sent them."""
+
+    _MAX_EVENT = 1024 * 1024  # an event is a few hundred bytes; a megabyte unparsed is not the engine
+
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
+        self._conn = conn
+        self._resp = resp
+        self._closed = False
+
+    def __iter__(self) -> Iterator[Any]:
+        decoder = json.JSONDecoder()
+        buf = ""
+        while True:
+            try:
+                chunk = self._resp.read1(65536)
+            except (OSError, ValueError, http.client.HTTPException) as exc:
+                if self._closed:
+                    return
+                raise ApiError(f"event stream: {_os_reason(exc)}") from None
+            if not chunk:
+                if self._closed:
+                    return
+                raise ApiError("the engine closed the event stream")
+            buf += chunk.decode("utf-8", "replace")
+            while True:
+                buf = buf.lstrip()
+                if not buf:
+                    break
+                try:
+                    value, end = decoder.raw_decode(buf)
+                except ValueError:
+                    break  # the rest of this event is still on its way
+                buf = buf[end:]
+                yield value
+            if len(buf) > self._MAX_EVENT:
+                raise ApiError("event stream: an event larger than 1 MiB")
+
+    def close(self) -> None:
+        """End the stream; an iteration blocked in another thread returns."""
+        self._closed = True
+        sock = self._conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
 
 
 def _list(value: Any) -> list[dict[str, Any]]:
