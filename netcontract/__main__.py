@@ -1,3 +1,5 @@
+"""`python -m netcontract`: the same command line as `netcontract`."""
+
 from netcontract.cli.main import main
 
 main()

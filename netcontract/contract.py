@@ -99,6 +99,7 @@ class Service(_Model):
 
     @property
     def home_tier(self) -> str:
+        """The service's home tier: `home` when given, else the first of `tiers`."""
         return self.home or self.tiers[0]
 
 
@@ -157,9 +158,11 @@ class Contract(_Model):
 
     # -- derived views used by the planner and reporters -------------------
     def allowed_flows(self) -> frozenset[tuple[str, str]]:
+        """policy.allow as (from_tier, to_tier) pairs; a malformed arrow is left out (the load-time rules reject it)."""
         return frozenset(f for f in (_parse_arrow(a) for a in self.policy.allow) if f is not None)
 
     def isolated_pairs(self) -> tuple[tuple[str, str], ...]:
+        """policy.isolate as (source_service, target_service) pairs, in contract order; a malformed arrow is left out."""
         return tuple(p for p in (_parse_arrow(a) for a in self.policy.isolate) if p is not None)
 
     def network_tier(self) -> dict[str, str]:
@@ -167,6 +170,7 @@ class Contract(_Model):
         return {t.network: key for key, t in self.tiers.items()}
 
     def members(self, tier: str) -> list[str]:
+        """The services attached to `tier`, in contract order."""
         return [name for name, s in self.services.items() if tier in s.tiers]
 
 
@@ -181,6 +185,7 @@ def _parse_arrow(text: str) -> tuple[str, str] | None:
 
 
 def parse_yaml(text: str, source: str) -> Any:
+    """Contract YAML as data, read under the input limits; raise ContractError, located at `source`, if it cannot be read."""
     try:
         return load_yaml(text)
     except InputError as exc:
@@ -206,6 +211,11 @@ _MAX_LOC_PART = 64
 
 
 def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
+    """Validate parsed YAML as a contract: the models, then every load-time rule.
+
+    Raise ContractError with every issue found (bounded, one line each); `source` names the input in its
+    messages.
+    """
     if not isinstance(data, dict):
         raise ContractError(source, [ContractIssue((), "a contract is a YAML mapping with version, tiers and services")])
     try:
@@ -412,5 +422,6 @@ _RULES = (_tier_keys, _tier_networks, _overlay_fields, _allow_arrows, _service_n
 
 
 def json_schema() -> str:
+    """The contract's JSON schema, built from the models, as `netcontract schema` prints it."""
     return json.dumps(Contract.model_json_schema(), indent=2)
 

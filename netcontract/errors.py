@@ -21,6 +21,7 @@ class NetcontractError(Exception):
     exit_code: ClassVar[ExitCode] = ExitCode.NOT_EVALUATED
 
     def lines(self) -> list[str]:
+        """The message as printed on stderr, one entry a line."""
         return [f"netcontract: {self}"]
 
 
@@ -29,6 +30,8 @@ class NetcontractError(Exception):
 
 @dataclass(frozen=True)
 class ContractIssue:
+    """One problem in a contract: its YAML path (empty at the top level) and what is wrong."""
+
     loc: tuple[str | int, ...]
     message: str
 
@@ -55,6 +58,7 @@ class ContractError(NetcontractError):
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
+        """One line per issue: `source: path: message`, without the path for a top-level issue."""
         out = []
         for issue in self.issues:
             where = f"{format_loc(issue.loc)}: " if issue.loc else ""

@@ -32,20 +32,25 @@ def _full(rule: re.Pattern[str], name: object) -> bool:
 
 
 def is_label(name: str) -> bool:
+    """Whether `name` is one lower-case DNS label (underscore admitted): a service name or alias part."""
     return _full(LABEL_RE, name)
 
 
 def is_dns_name(name: str) -> bool:
+    """Whether `name` is a DNS name of dot-separated labels, at most 253 characters."""
     return len(name) <= 253 and _full(DNS_NAME_RE, name)
 
 
 def is_network_name(name: str) -> bool:
+    """Whether `name` follows Docker's rule for network names."""
     return _full(NETWORK_RE, name)
 
 
 def is_tier_key(name: str) -> bool:
+    """Whether `name` can be a tier key: a lower-case identifier of at most 63 characters."""
     return _full(TIER_RE, name)
 
 
 def is_project_name(name: str) -> bool:
+    """Whether `name` follows Compose's rule for project names (at most 255 characters)."""
     return len(name) <= 255 and _full(PROJECT_RE, name)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 
 class Verdict(enum.StrEnum):
+    """A result's outcome. ERROR: the check could not be made, never read as a pass; SKIP: it did not apply."""
+
     PASS = "PASS"
     FAIL = "FAIL"
     ERROR = "ERROR"  # the check could not be made; never counted as a pass or as isolation
@@ -18,6 +20,8 @@ class Verdict(enum.StrEnum):
 
 
 class ExitCode(enum.IntEnum):
+    """The documented process exit codes; a report's own code is OK, VIOLATED or NOT_EVALUATED."""
+
     OK = 0  # the contract holds
     VIOLATED = 1  # at least one FAIL
     USAGE = 2  # click's own usage errors
@@ -56,6 +60,7 @@ def result_id(kind: Kind, subject: str, *, item: str = "", tier: str = "") -> st
 
 
 def pair(src: str, dst: str) -> str:
+    """A directed pair as ids and reports spell it: `src->dst`."""
     return f"{src}->{dst}"
 
 
@@ -86,11 +91,14 @@ class Result:
             object.__setattr__(self, "kind", Kind(self.kind))
 
     def with_verdict(self, verdict: Verdict, reason: str) -> Result:
+        """A copy of this result with another verdict and reason."""
         return replace(self, verdict=verdict, reason=reason)
 
 
 @dataclass(frozen=True)
 class Summary:
+    """A report's results counted per verdict."""
+
     passed: int
     failed: int
     errors: int
@@ -98,11 +106,14 @@ class Summary:
 
     @property
     def total(self) -> int:
+        """Every result, whatever its verdict."""
         return self.passed + self.failed + self.errors + self.skipped
 
 
 @dataclass(frozen=True)
 class Report:
+    """The results of one check or lint run and what it ran against: the one thing every format renders."""
+
     contract: str
     results: tuple[Result, ...]
     project: str | None = None
@@ -114,11 +125,13 @@ class Report:
 
     @property
     def summary(self) -> Summary:
+        """The results counted per verdict."""
         n = Counter(r.verdict for r in self.results)
         return Summary(n[Verdict.PASS], n[Verdict.FAIL], n[Verdict.ERROR], n[Verdict.SKIP])
 
     @property
     def exit_code(self) -> ExitCode:
+        """VIOLATED on any FAIL, else NOT_EVALUATED on any ERROR, else OK."""
         s = self.summary
         if s.failed:
             return ExitCode.VIOLATED
@@ -127,4 +140,5 @@ class Report:
         return ExitCode.OK
 
     def violations(self) -> list[Result]:
+        """The FAIL and ERROR results, in report order."""
         return [r for r in self.results if r.verdict in (Verdict.FAIL, Verdict.ERROR)]

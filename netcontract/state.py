@@ -17,6 +17,8 @@ SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"  # swarm: "<stack>_<servic
 
 @dataclass(frozen=True)
 class Network:
+    """A Docker network as the engine (or the compose files) describe it."""
+
     name: str
     driver: str
     internal: bool
@@ -46,14 +48,18 @@ class Endpoint:
 
     @property
     def addresses(self) -> tuple[str, ...]:
+        """The endpoint's IPv4 and IPv6 addresses, those it has, IPv4 first."""
         return tuple(a for a in (self.ipv4, self.ipv6) if a)
 
     def answers_to(self, name: str) -> bool:
+        """Whether Docker's DNS answers `name` for this container on this network (an alias or a DNSName)."""
         return name in self.aliases or name in self.dns_names
 
 
 @dataclass(frozen=True)
 class PublishedPort:
+    """A container port and, when published, the host address and port it is published on."""
+
     container_port: int
     protocol: str = "tcp"
     host_ip: str = ""
@@ -67,6 +73,8 @@ class PublishedPort:
 
 @dataclass(frozen=True)
 class Container:
+    """One container: its identity, compose (or swarm) service, status, endpoints and published ports."""
+
     id: str
     name: str
     project: str | None
@@ -84,13 +92,16 @@ class Container:
 
     @property
     def running(self) -> bool:
+        """Whether the engine reports it running."""
         return self.status == "running"
 
     @property
     def short_id(self) -> str:
+        """The first 12 characters of the id, as docker prints it."""
         return self.id[:12]
 
     def endpoint(self, network: str) -> Endpoint | None:
+        """The container's endpoint on `network`, or None when it is not attached there."""
         for ep in self.endpoints:
             if ep.network == network:
                 return ep
@@ -98,6 +109,7 @@ class Container:
 
     @property
     def networks(self) -> tuple[str, ...]:
+        """The names of the networks the container is attached to, in endpoint order."""
         return tuple(ep.network for ep in self.endpoints)
 
     @property
@@ -128,15 +140,18 @@ class State:
     vips: tuple[tuple[str, str, str], ...] = ()  # swarm: (service, network, virtual IP) of vip-mode services
 
     def network(self, name: str) -> Network | None:
+        """The network named `name`, or None when the state has none by that name."""
         for n in self.networks:
             if n.name == name:
                 return n
         return None
 
     def service_containers(self, service: str) -> list[Container]:
+        """The containers of compose service `service`, limited to the state's project when it has one."""
         return [
             c for c in self.containers if c.service == service and (self.project is None or c.project == self.project)
         ]
 
     def attached(self, network: str) -> list[Container]:
+        """Every container with an endpoint on `network`, whatever its project."""
         return [c for c in self.containers if c.endpoint(network) is not None]

@@ -18,6 +18,11 @@ def _join(items: list[str] | tuple[str, ...] | set[str]) -> str:
 
 
 def structural_results(contract: Contract, state: State) -> list[Result]:
+    """Every structural result for `contract` against `state`: tier networks, running containers,
+    memberships, aliases, foreign containers on internal tiers, exposure, alias uniqueness.
+
+    `check`, `lint` and scaffold (checking its edits) share it; `check` adds `egress_results`.
+    """
     out: list[Result] = []
     out += _networks(contract, state)
     out += _running(contract, state)

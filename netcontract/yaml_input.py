@@ -153,6 +153,7 @@ class GuardedLoader(_Base):
         self._sizes: dict[int, int] = {}
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, counting depth and nodes as written; raise LimitError past MAX_DEPTH or MAX_NODES."""
         self._depth += 1
         self._nodes += 1
         try:
@@ -194,6 +195,7 @@ class GuardedLoader(_Base):
         return self._sizes[id(node)]
 
     def construct_document(self, node: yaml.Node) -> Any:
+        """Refuse a document whose aliases expand past MAX_NODES (or holds an over-long scalar), then construct it."""
         self.expanded_size(node)
         return super().construct_document(node)
 

@@ -44,6 +44,7 @@ class InputRefused(click.ClickException):
         self.exit_code = int(exit_code)  # type: ignore[misc]  # click reads it from the instance
 
     def show(self, file: IO[Any] | None = None) -> None:
+        """Print the one line on stderr, control characters escaped."""
         click.echo(sanitize.line(self.message), err=True)
 
 
@@ -57,6 +58,7 @@ class InputFile(click.Path):
         super().__init__(dir_okay=False)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The path as given; InputRefused when it exists but cannot be read as an input (a missing one passes)."""
         text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
         try:
             check_input_path(text)
@@ -86,6 +88,7 @@ def follow_symlinks_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def follows_symlinks() -> bool:
+    """Whether the running command was given --follow-symlinks."""
     ctx = click.get_current_context(silent=True)  # ctx.meta is one dict for a context and its parents
     return bool(ctx is not None and ctx.meta.get(_FOLLOW_KEY))
 
@@ -141,6 +144,7 @@ def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
 
 
 def fail(lines: list[str], code: ExitCode) -> NoReturn:
+    """Print each line on stderr, control characters escaped, and exit with `code`."""
     for line in lines:
         click.echo(sanitize.line(line), err=True)
     sys.exit(int(code))
@@ -191,6 +195,7 @@ def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
 
 
 def use_colour(stream: object) -> bool:
+    """Whether to colour output written to `stream`: a terminal, and NO_COLOR not set."""
     return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
 
 

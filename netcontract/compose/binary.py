@@ -60,9 +60,11 @@ class ComposeBinary:
 
     @property
     def name(self) -> str:
+        """How the user calls it: `docker compose` (the CLI plugin) or `docker-compose`."""
         return "docker compose" if len(self.argv) > 1 else "docker-compose"
 
     def describe(self) -> str:
+        """Its name and version, and its path when it is a standalone `docker-compose`."""
         where = "" if len(self.argv) > 1 else f" at {self.argv[0]}"
         return f"{self.name} {self.version}{where}"
 
@@ -230,11 +232,13 @@ def _key(argv: tuple[str, ...], environ: Mapping[str, str] | None = None) -> tup
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
+    """(major, minor, patch) from Compose's `version --short` output (`v2.24.5`, `2.20`), or None without one."""
     m = _VERSION.search(text)
     return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
 
 
 def version_argv(argv: Sequence[str]) -> list[str]:
+    """The command that asks the Compose at `argv` for its version: `... version --short`."""
     return [*argv, "version", "--short"]
 
 

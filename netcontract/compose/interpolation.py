@@ -30,6 +30,10 @@ class Interpolator:
     unset: set[str] = field(default_factory=set)
 
     def text(self, value: str) -> str:
+        """`value` with every variable substituted.
+
+        InterpolationError for a form compose would refuse, or a required variable without a value.
+        """
         out: list[str] = []
         i = 0
         while i < len(value):

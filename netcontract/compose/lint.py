@@ -31,6 +31,7 @@ from netcontract.yaml_input import did_you_mean
 
 
 def check_service_map(contract: Contract, service_map: Mapping[str, str]) -> None:
+    """MapError (one line, with a did-you-mean) when --map names a service the contract does not have."""
     for name in service_map:
         if name not in contract.services:
             hint = did_you_mean(name, list(contract.services))
@@ -39,6 +40,8 @@ def check_service_map(contract: Contract, service_map: Mapping[str, str]) -> Non
 
 @dataclass(frozen=True)
 class LintOptions:
+    """What `lint` reads: the compose files and how, and --map's contract-to-compose service names."""
+
     compose: ComposeOptions
     service_map: Mapping[str, str] = field(default_factory=dict)  # contract name -> compose name
 
@@ -62,6 +65,9 @@ def lint(contract_path: str | Path, options: LintOptions) -> Report:
 
 
 def lint_results(contract: Contract, project: ComposeProject, service_map: Mapping[str, str]) -> list[Result]:
+    """Lint's results for `project` against `contract`: the project name, the structural rules on its
+    static State (with `running:` read as "declared and active"), each pointed at its file:line.
+    """
     rename = {compose: name for name, compose in service_map.items()}
     state = to_state(project, rename)
     structural = structural_results(contract, state)

@@ -58,6 +58,8 @@ BUILTIN = "netcontract's own reader"
 
 @dataclass(frozen=True)
 class Selection:
+    """The loader a command chose (`auto`, `compose` or `builtin`) and the Compose binary it named, if any."""
+
     loader: str = "builtin"
     compose_bin: str | None = None
     bin_origin: str = "--compose-bin"  # or NETCONTRACT_COMPOSE_BIN, for messages
@@ -81,6 +83,7 @@ def selected(loader: str = "auto", compose_bin: str | None = None, bin_origin: s
 
 
 def current() -> Selection:
+    """The selection in force: the command's (see `selected`), else the library's default, netcontract's reader."""
     return _SELECTION.get() or _DEFAULT
 
 
@@ -145,6 +148,8 @@ class Request:
 
 @dataclass(frozen=True)
 class Config:
+    """Compose's model of the project as `config --format json` gave it, with the notes of what was read around."""
+
     active: dict[str, Any]  # Compose's model with the user's profiles
     everything: dict[str, Any] | None  # with every profile (None: not asked, or Compose refused it)
     notes: tuple[str, ...]
@@ -152,6 +157,11 @@ class Config:
 
 
 def load_with_compose(options: ComposeOptions, binary: ComposeBinary, environ: Mapping[str, str]) -> ComposeProject:
+    """The ComposeProject read by Compose's loader (`binary`), with positions from the files themselves.
+
+    A service left out by its profiles is known from the files, or from a second `config` with every
+    profile; ComposeError (one line) when Compose refuses the files.
+    """
     files = tuple(options.files or default_files(Path.cwd(), environ))
     if options.project is not None:
         project_name(options.project, {}, {}, files[0])  # the builtin's one-line refusal of a bad name
@@ -216,6 +226,7 @@ def read_texts(
 
 
 def describe(binary: ComposeBinary) -> str:
+    """The loader as the report's note names it: the binary, its version and where it was found."""
     return f"{binary.name} {binary.version} ({binary.origin}; config --format json)"
 
 

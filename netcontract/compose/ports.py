@@ -28,6 +28,7 @@ def _port_range(text: str) -> list[int] | None:
 
 
 def parse_ports(value: Any, where: str, path: str) -> tuple[PublishedPort, ...]:
+    """A service's `ports` (short and long syntax, ranges expanded, no duplicates); ComposeError for one it cannot read."""
     if value is None:
         return ()
     if not isinstance(value, list):

@@ -49,6 +49,10 @@ def is_remote(reference: str) -> bool:
 
 @dataclass
 class Positions:
+    """What the files themselves say: the files read, where each service is declared, its networks'
+    order, its profiles as written.
+    """
+
     files: list[str] = field(default_factory=list)  # every file read, -f files first in order, then includes
     services: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     network_order: dict[str, list[str]] = field(default_factory=dict)
@@ -69,6 +73,7 @@ class Positions:
         return ((fallback, 0),)
 
     def order(self, service: str) -> Sequence[str]:
+        """The service's networks in the order its file lists them (empty when not recorded)."""
         return self.network_order.get(service, ())
 
 

@@ -33,6 +33,8 @@ from netcontract.state import Container, Endpoint, Network, PublishedPort, State
 
 @dataclass(frozen=True)
 class ComposeOptions:
+    """Which compose files to read and how, as `docker compose` takes them (-f, --profile, --env-file, -p)."""
+
     files: tuple[str, ...]
     profiles: tuple[str, ...] = ()
     env_files: tuple[str, ...] = ()
@@ -46,6 +48,8 @@ class ComposeOptions:
 
 @dataclass(frozen=True)
 class ServiceNetwork:
+    """A service's attachment to one network: the network's key in the file, its aliases and ipv4_address."""
+
     key: str  # the network's key in the compose file
     aliases: tuple[str, ...] = ()
     ipv4: str | None = None
@@ -53,6 +57,8 @@ class ServiceNetwork:
 
 @dataclass(frozen=True)
 class ComposeService:
+    """One service as compose would run it: its networks, ports, healthcheck and where it is declared."""
+
     name: str
     declared: tuple[tuple[str, int], ...]  # (file, line) of each file that declares it
     active: bool
@@ -67,6 +73,7 @@ class ComposeService:
 
     @property
     def origin(self) -> str:
+        """The first file that declares the service."""
         return self.declared[0][0]
 
     @property
@@ -83,6 +90,8 @@ def _at(path: str, line: int) -> str:
 
 @dataclass(frozen=True)
 class ComposeNetwork:
+    """One network of the project: its key in the file, the name Docker gives it, driver, internal, external."""
+
     key: str
     name: str
     driver: str = "bridge"
@@ -92,6 +101,8 @@ class ComposeNetwork:
 
 @dataclass(frozen=True)
 class ComposeProject:
+    """The project compose would create: its name, files, services and networks, and what read them."""
+
     name: str
     files: tuple[str, ...]
     services: tuple[ComposeService, ...]
@@ -100,10 +111,12 @@ class ComposeProject:
     loader: str = "netcontract's own reader"  # what read the files, for the report's note
 
     def service(self, name: str) -> ComposeService | None:
+        """The service named `name`, or None."""
         return next((s for s in self.services if s.name == name), None)
 
     @property
     def active(self) -> tuple[ComposeService, ...]:
+        """The services that run with the selected profiles."""
         return tuple(s for s in self.services if s.active)
 
     def used_networks(self) -> list[ComposeNetwork]:

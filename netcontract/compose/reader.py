@@ -205,6 +205,7 @@ def _networks_mapping(value: Any) -> Any:
 
 
 def merge_docs(docs: Sequence[ComposeDoc]) -> dict[str, Any]:
+    """The files merged in order, each over the ones before, as compose merges `-f` files."""
     merged: dict[str, Any] = {}
     for doc in docs:
         merged = merge(merged, doc.data)

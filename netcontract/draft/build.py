@@ -72,6 +72,9 @@ def _tier_key(network: str, project: str | None, taken: set[str]) -> str:
 
 
 def draft_contract(state: State, hints: DraftHints) -> str:
+    """The draft contract for the services of `state`, as YAML text with comments where it guessed or
+    left something out. InternalError (one line) when it would not load back as the same contract.
+    """
     services: dict[str, _Service] = {}
     skipped = dict(hints.skipped)
     for c in state.containers:

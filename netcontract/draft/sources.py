@@ -12,6 +12,10 @@ from netcontract.draft.build import DraftHints, draft_contract
 
 
 def draft_from_compose(options: ComposeOptions, command: str) -> str:
+    """`init --from-compose`: the draft contract (YAML text) for the project the compose files describe.
+
+    Services inactive without a --profile are left out with a comment; `command` is recorded in the draft.
+    """
     project = load_project(options)
     used = project.used_networks()
     skipped = {

@@ -21,6 +21,8 @@ from netcontract.swarm.nodes import NodeRef, explain_unreadable, explain_vips
 
 @dataclass(frozen=True)
 class CheckOptions:
+    """How `check` runs: the project, whether to probe, the runner's options, the readiness wait, the swarm's nodes."""
+
     project: str | None = None
     probes: bool = True  # False: structural checks only
     run: RunOptions = field(default_factory=RunOptions)
@@ -30,6 +32,7 @@ class CheckOptions:
 
 
 def resolve_project(contract: Contract, project: str | None) -> str:
+    """The project to check: --project, else the contract's `project:`; NoProjectError when neither names one."""
     name = project or contract.project
     if not name:
         raise NoProjectError(
@@ -55,6 +58,9 @@ def not_ready(contract: Contract, state: State) -> list[str]:
 
 
 def wait_until_ready(engine: LiveEngine, contract: Contract, project: str, seconds: float) -> State:
+    """Snapshot until every service is running and healthy (see `not_ready`), every half second; return
+    that State. NotReadyError, naming the services still pending, once `seconds` have passed.
+    """
     deadline = time.monotonic() + seconds
     while True:
         state = engine.snapshot(project, _networks(contract))

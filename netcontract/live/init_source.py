@@ -12,6 +12,11 @@ _DOCKER_NETWORKS = {"host", "none", "bridge"}
 
 
 def draft_from_live(project: str | None, command: str) -> str:
+    """`init --from-live`: the draft contract (YAML text) for `project`, read from the engine in the environment.
+
+    Without a project, the engine's only compose project; ProjectNeededError when it has none or several,
+    NoStackError when no container carries the project's label. `command` is recorded in the draft.
+    """
     client = docker_engine.connect_read()
     try:
         if project is None:

@@ -15,6 +15,11 @@ from netcontract.state import State
 
 
 class LiveEngine(Protocol):
+    """What the checker and the runner need from an engine.
+
+    `Engine` and `SwarmEngine` implement it; the unit tests fake it.
+    """
+
     def snapshot(self, project: str | None, networks: Iterable[str]) -> State:
         """The tier networks, the project's containers and every container on a tier network."""
         ...
@@ -40,4 +45,6 @@ class LiveEngine(Protocol):
         """Remove every probe container of this run."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the engine's connections."""
+        ...

@@ -53,6 +53,8 @@ class DnsMismatch(DnsError):
 
 @dataclass(frozen=True)
 class DnsAnswer:
+    """What a response to our query says: its id and rcode, the addresses of the asked type, and whether it was truncated."""
+
     qid: int
     rcode: int
     addresses: tuple[str, ...]  # answer records of the asked type, in packet order
@@ -61,6 +63,7 @@ class DnsAnswer:
 
     @property
     def rcode_name(self) -> str:
+        """The rcode's name (NOERROR, NXDOMAIN, ...), or RCODE<n> for one without a name here."""
         return RCODE_NAMES.get(self.rcode, f"RCODE{self.rcode}")
 
 

@@ -29,6 +29,8 @@ _NEXT_ICMPV6 = 58
 
 @dataclass(frozen=True)
 class IcmpEvent:
+    """A datagram recognised as answering one of our echo requests: a reply, or an ICMP error quoting the request."""
+
     kind: str  # "reply" or "error"
     ident: int
     seq: int

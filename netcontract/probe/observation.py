@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 
 class Outcome(enum.StrEnum):
+    """What one probe observed. REFUSED is reachable, never isolation; ERROR means the probe could not be made."""
+
     OK = "ok"  # connected / answered / resolved
     REFUSED = "refused"  # reachable, nothing listening: NOT isolation
     TIMEOUT = "timeout"  # dropped, or no DNS answer within the timeout
@@ -18,6 +20,8 @@ class Outcome(enum.StrEnum):
 
 
 class ProbeKind(enum.StrEnum):
+    """What a probe sends: a DNS lookup, a TCP connect or an ICMP echo."""
+
     DNS = "dns"
     TCP = "tcp"
     ICMP = "icmp"
@@ -25,6 +29,8 @@ class ProbeKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Probe:
+    """One probe in a source's batch: what to send to which target (and port or record type)."""
+
     key: str  # unique in its batch: p0, p1, ...
     kind: ProbeKind
     target: str  # a DNS name for dns; an address (or a DNS name for canaries) otherwise
@@ -34,6 +40,8 @@ class Probe:
 
 @dataclass(frozen=True)
 class Observation:
+    """What an executor saw for one probe: the outcome, resolved addresses, and the tool and output behind them."""
+
     outcome: Outcome
     addresses: tuple[str, ...] = ()
     detail: str = ""

@@ -198,6 +198,7 @@ _IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}"
 
 
 def parse_dns(tool: str, rc: int, output: str) -> Observation:
+    """nslookup (busybox, bind), getent (glibc, musl) or the python3 helper: the lookup's Observation."""
     text = output.strip()
     if tool == "nslookup" or any(line.startswith("Server:") for line in lines(text)):
         return _parse_nslookup(rc, text)

@@ -26,6 +26,8 @@ from netcontract.state import Container, State
 
 
 class Expect(enum.StrEnum):
+    """What an expectation requires of its probe's outcome."""
+
     RESOLVE = "resolve"  # the name resolves to exactly the target's addresses
     NO_RESOLVE = "no-resolve"  # the name does not resolve from the source
     CONNECT = "connect"  # a TCP connect (or ping) succeeds
@@ -35,6 +37,8 @@ class Expect(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Expectation:
+    """One thing the contract says a source must observe (resolve, connect, be blocked), and the probe that tests it."""
+
     id: str
     kind: Kind  # DNS, REACH, ISOLATION, EGRESS or HOST
     src: str
@@ -59,6 +63,8 @@ class Expectation:
 
 @dataclass(frozen=True)
 class SourcePlan:
+    """The expectations one running container of a service probes from it."""
+
     service: str
     container: Container
     expectations: tuple[Expectation, ...]
@@ -66,6 +72,8 @@ class SourcePlan:
 
 @dataclass(frozen=True)
 class ProbePlan:
+    """Every source's expectations, and the results already decided without a probe."""
+
     sources: tuple[SourcePlan, ...]
     settled: tuple[Result, ...] = field(default=())  # decided without a probe (e.g. no address to probe)
 
@@ -92,6 +100,13 @@ def _families(containers: list[Container], network: str) -> list[int]:
 
 
 def plan_probes(contract: Contract, state: State) -> ProbePlan:
+    """The probe plan for `contract` on `state`: per running container of every service, its control
+    (its own name), DNS and path expectations towards every other service on every tier network, and
+    for all-internal services the egress and host expectations.
+
+    A service without a running container gets a SKIP `probes` result instead; a declared path to a
+    target with no address on that network is settled without a probe.
+    """
     sources: list[SourcePlan] = []
     settled: list[Result] = []
     running = {name: _running(state, name) for name in contract.services}

@@ -16,6 +16,8 @@ NETNS_MULTIPLE = 10  # a source's timeouts wait at least this many times its slo
 
 @dataclass(frozen=True)
 class Timing:
+    """The probe windows and the overall budget of one check, from --timeout and --deadline."""
+
     timeout: float = 1.0  # --timeout: the first attempt's window, seconds
     deadline: float | None = None  # --deadline: all probing, retries included
 

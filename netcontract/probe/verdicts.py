@@ -47,6 +47,11 @@ def _observed(obs: Sequence[Observation]) -> str:
 
 def evaluate(exp: Expectation, obs: Sequence[Observation], *, source: Container, contract: Contract,
              state: State, control_ok: bool, duration: float = 0.0, attempts: int = 1) -> Result:
+    """Judge one expectation from its observations (one per target) into its Result.
+
+    `control_ok` says whether the source's resolver answered its own name in the same batch; `duration`
+    and `attempts` are reported as given.
+    """
     verdict, reason = _judge(exp, obs, source, contract, state, control_ok)
     output = "\n".join(
         f"[{o.tool or '?'}:{exp.targets[i] if i < len(exp.targets) else '?'}] {o.output}".rstrip()

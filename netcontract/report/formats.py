@@ -16,6 +16,8 @@ from netcontract.results import Report
 
 
 class ReportFormat(enum.Enum):
+    """A report format that `check` or `lint` can print or write to a file."""
+
     TABLE = "table"
     JSON = "json"
     MATRIX = "matrix"
@@ -23,6 +25,9 @@ class ReportFormat(enum.Enum):
     MARKDOWN = "markdown"
 
     def renderer(self, *, colour: bool = False, quiet: bool = False, verbose: bool = False) -> Callable[[Report], str]:
+        """The format's `render(report) -> str`; the options reach only the table, and the matrix's colour
+        (it ends with the table's summary line).
+        """
         match self:
             case ReportFormat.TABLE:
                 from netcontract.report import table
@@ -57,9 +62,12 @@ ARTIFACTS: tuple[ReportFormat, ...] = (ReportFormat.JUNIT, ReportFormat.JSON, Re
 
 
 def names(formats: tuple[ReportFormat, ...]) -> list[str]:
+    """The formats' names, as the --format choices list them."""
     return [f.value for f in formats]
 
 
 class GraphFormat(enum.StrEnum):
+    """The diagram language `graph` draws in."""
+
     MERMAID = "mermaid"  # renders inline on GitHub
     DOT = "dot"  # Graphviz: pipe through `dot -Tsvg`

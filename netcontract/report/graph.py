@@ -110,6 +110,7 @@ def _build(contract: Contract, violations: Sequence[Result]) -> _Graph:
 
 
 def render_graph(contract: Contract, fmt: GraphFormat, violations: Sequence[Result] = ()) -> str:
+    """The contract as a Mermaid or DOT diagram (see the module docstring), `violations` in red or orange."""
     g = _build(contract, violations)
     match fmt:
         case GraphFormat.MERMAID:

@@ -11,6 +11,7 @@ REPORT_VERSION = 1
 
 
 def result_dict(r: Result) -> dict[str, Any]:
+    """One result as the JSON report's `results` entry."""
     return {
         "id": r.id,
         "kind": r.kind,
@@ -30,6 +31,7 @@ def result_dict(r: Result) -> dict[str, Any]:
 
 
 def report_dict(report: Report) -> dict[str, Any]:
+    """The whole report as the versioned JSON object (see report/schema.py)."""
     s = report.summary
     return {
         "version": REPORT_VERSION,
@@ -47,4 +49,5 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
+    """The JSON report, indented, ending with a newline."""
     return json.dumps(report_dict(report), indent=2) + "\n"

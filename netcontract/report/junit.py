@@ -73,6 +73,7 @@ def _properties(parent: ET.Element, report: Report) -> None:
 
 
 def render(report: Report) -> str:
+    """The report as JUnit XML: one testsuite, one testcase per result."""
     s = report.summary
     counts = {
         "tests": str(s.total),

@@ -60,10 +60,12 @@ def escape(text: str) -> str:
 
 
 def status_word(report: Report) -> str:
+    """PASSED, FAILED or NOT EVALUATED, from the report's exit code."""
     return STATUS.get(report.exit_code, "NOT EVALUATED")
 
 
 def summary_line(report: Report) -> str:
+    """The status word in bold and the counts per verdict, with the duration."""
     s = report.summary
     return (
         f"**{status_word(report)}**: {s.total} checks, {s.passed} passed, {s.failed} failed, "
@@ -97,6 +99,7 @@ def _matrix(report: Report) -> list[str]:
 
 
 def render(report: Report) -> str:
+    """The Markdown summary: status, counts, notes, the violations table, the reachability matrix."""
     where = f"contract {escape(report.contract)}, project {escape(report.project or '-')}, {escape(report.source)}"
     lines = [f"## netcontract {escape(report.command)}: {status_word(report)}", "", summary_line(report), "", where]
     if report.notes:

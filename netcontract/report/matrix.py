@@ -20,6 +20,8 @@ MATRIX_KINDS = (Kind.REACH, Kind.ISOLATION)
 
 
 class CellState(enum.Enum):
+    """A matrix cell's state: as expected (allowed, blocked, mixed) or not (differs, error, skipped)."""
+
     ALLOWED = "allowed"  # expected reachable, and it was
     BLOCKED = "blocked"  # expected blocked, and it was
     MIXED = "mixed"  # some ports or tiers allowed, others blocked, all as expected
@@ -30,16 +32,21 @@ class CellState(enum.Enum):
 
 @dataclass(frozen=True)
 class Cell:
+    """One ordered (src, dst) pair's cell: its state and the reach and isolation results behind it."""
+
     state: CellState
     results: tuple[Result, ...]
 
     @property
     def failed(self) -> tuple[Result, ...]:
+        """The cell's FAIL results."""
         return tuple(r for r in self.results if r.verdict is Verdict.FAIL)
 
 
 @dataclass(frozen=True)
 class Glyphs:
+    """What a renderer draws cells with: one glyph per state, one for a pair not probed, one for the diagonal."""
+
     cells: dict[CellState, str]
     none: str  # pair not probed
     self_: str  # diagonal
@@ -110,6 +117,9 @@ def matrix_rows(report: Report) -> tuple[list[str], dict[tuple[str, str], Cell]]
 
 
 def glyph(cells: dict[tuple[str, str], Cell], src: str, dst: str, glyphs: Glyphs) -> str:
+    """The glyph of the (src, dst) cell: the diagonal's for a service not probed against itself, `none` for a
+    pair not probed.
+    """
     if src == dst and (src, dst) not in cells:
         return glyphs.self_
     cell = cells.get((src, dst))
@@ -117,6 +127,7 @@ def glyph(cells: dict[tuple[str, str], Cell], src: str, dst: str, glyphs: Glyphs
 
 
 def dns_failures(report: Report) -> list[Result]:
+    """The DNS results that failed or could not be checked."""
     return [r for r in report.results if r.kind is Kind.DNS and r.verdict in (Verdict.FAIL, Verdict.ERROR)]
 
 
@@ -169,6 +180,9 @@ def _failure_line(r: Result) -> str:
 
 
 def render(report: Report, *, colour: bool = False) -> str:
+    """The reachability grid with its legend and the differences (one line when the report has no reach
+    or isolation result), then the DNS failures.
+    """
     services, cells = matrix_rows(report)
     lines: list[str] = []
     if services:

@@ -88,4 +88,5 @@ REPORT_SCHEMA: dict[str, Any] = {
 
 
 def render_schema() -> str:
+    """The JSON report's schema, as `netcontract schema --report` prints it."""
     return json.dumps(REPORT_SCHEMA, indent=2) + "\n"

@@ -25,6 +25,7 @@ def _detail(r: Result) -> str:
 
 
 def summary_line(report: Report) -> str:
+    """`contract holds`, `contract VIOLATED` or `contract NOT EVALUATED (errors)`, with counts and duration."""
     s = report.summary
     head = "contract holds" if report.exit_code == 0 else (
         "contract VIOLATED" if s.failed else "contract NOT EVALUATED (errors)"
@@ -36,6 +37,9 @@ def summary_line(report: Report) -> str:
 
 
 def render(report: Report, *, colour: bool = False, quiet: bool = False, verbose: bool = False) -> str:
+    """The terminal table: a header, the notes, one line per result (FAIL and ERROR only with `quiet`;
+    timings with `verbose`), the violations in detail, the summary line. `colour` paints the verdicts.
+    """
     lines = [safe(f"netcontract {report.command}: {report.contract} (project {report.project or '-'}, {report.source})")]
     lines += [f"note: {safe(n)}" for n in report.notes]
     shown = [r for r in report.results if not quiet or r.verdict in (Verdict.FAIL, Verdict.ERROR)]

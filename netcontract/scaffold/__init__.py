@@ -1,0 +1,1 @@
+"""`scaffold`: planning the network edits a contract asks of a compose file, splicing them in, writing it safely."""

@@ -23,6 +23,8 @@ Entries = list[tuple[str, tuple[str, ...]]]  # (network key, aliases) for one se
 
 @dataclass(frozen=True)
 class Style:
+    """The file's own layout, which new lines copy: mapping indentation, sequence-dash offset, line ending."""
+
     step: int  # mapping indentation step
     seq: int  # how far '-' sits past its key
     newline: str
@@ -36,6 +38,10 @@ def service_edit(
     lines: list[str], services: Any, compose_name: str,
     entries: Entries, style: Style, path: str,
 ) -> Edit | None:
+    """The edit that gives service `compose_name` exactly the `entries` networks (with aliases), or None
+    when it already has them. ScaffoldError (one line) for a service it cannot edit safely: not a block
+    mapping, on network_mode, or with network settings it would drop.
+    """
     svc = services[compose_name]
     where = f"{path}: services.{compose_name}"
     if svc is None or not hasattr(svc, "lc") or svc.fa.flow_style():
@@ -92,6 +98,10 @@ def top_level_edits(
     lines: list[str], doc: Any, contract: Contract, compose: ComposeProject, keys: Mapping[str, str],
     desired: Mapping[str, Entries], style: Style, path: str,
 ) -> list[Edit]:
+    """The edits of the top-level `networks:`: remove a network no service uses any more, fix an
+    existing tier definition's internal flag and driver, add the tiers the file lacks. ScaffoldError
+    for a block it cannot edit safely.
+    """
     nets = doc.get("networks")
     at = position(doc, "networks")
     if at is not None and (not hasattr(nets, "lc") or nets.fa.flow_style()) and nets is not None:
@@ -161,6 +171,7 @@ def _fix_definition(
 
 
 def unpublish_edits(lines: list[str], services: Any, contract: Contract, names: Mapping[str, str], path: str) -> list[Edit]:
+    """`--unpublish`: delete the `ports:` of every service on an internal tier (ScaffoldError: from an anchor)."""
     edits = []
     for name, svc in contract.services.items():
         if not any(contract.tiers[t].internal for t in svc.tiers):

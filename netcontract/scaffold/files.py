@@ -31,11 +31,13 @@ from netcontract.output_files import atomic_replace, fsync_dir
 
 
 def backup_paths(path: str | Path) -> tuple[Path, Path]:
+    """FILE.backup and FILE.backup.sha256, next to `path`."""
     p = Path(path)
     return p.with_name(p.name + ".backup"), p.with_name(p.name + ".backup.sha256")
 
 
 def sha256(data: bytes) -> str:
+    """The hex sha256 of `data`, as sha256sum prints it."""
     return hashlib.sha256(data).hexdigest()
 
 

@@ -44,6 +44,8 @@ from netcontract.yaml_input import did_you_mean
 
 @dataclass(frozen=True)
 class Plan:
+    """What scaffold would write to `path`: the original text, the new one, and notes for the user."""
+
     path: str
     original: str
     text: str
@@ -51,9 +53,11 @@ class Plan:
 
     @property
     def changed(self) -> bool:
+        """Whether the new text differs from the original."""
         return self.text != self.original
 
     def diff(self) -> str:
+        """The change as a unified diff, original first."""
         return "".join(difflib.unified_diff(
             self.original.splitlines(keepends=True), self.text.splitlines(keepends=True),
             fromfile=f"{self.path} (now)", tofile=f"{self.path} (scaffolded)",

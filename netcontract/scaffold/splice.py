@@ -61,6 +61,7 @@ def leading_comments(lines: Sequence[str], start: int, col: int) -> int:
 
 
 def apply_edits(lines: Sequence[str], edits: Iterable[Edit], newline: str) -> str:
+    """`lines` with every edit applied, as one text; ValueError when two edits overlap."""
     ordered = sorted(edits, key=lambda e: (e.start, e.end))
     for a, b in itertools.pairwise(ordered):
         if b.start < a.end:

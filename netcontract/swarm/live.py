@@ -46,9 +46,11 @@ class NoNamespaces:
     """The NamespaceProber of a swarm check: the netns executor never applies (see NETNS_PROBLEM)."""
 
     def problem(self, container: Container) -> str | None:
+        """Always NETNS_PROBLEM: a task's pid belongs to its node, not to this host."""
         return NETNS_PROBLEM
 
     def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+        """An empty run: no source ever reaches it (see `problem`)."""
         return NetnsRun()
 
 
@@ -67,6 +69,12 @@ class SwarmEngine:
 
     # -- reading ------------------------------------------------------------------------------
     def snapshot(self, project: str | None, networks: Iterable[str]) -> State:
+        """The stack `project` as one State: services and tasks from the manager, task containers and
+        endpoints from each node's engine (read in parallel), and the networks they are on.
+
+        A node that does not answer, or that no --node names, is recorded in `unreachable`, not fatal.
+        UsageError without a stack name; EngineError when the manager cannot be read.
+        """
         if not project:
             raise UsageError("a swarm check needs the stack name: `project:` in the contract or --project")
         wanted = list(dict.fromkeys(networks))
@@ -163,10 +171,12 @@ class SwarmEngine:
         return self.engines[node]
 
     def exec(self, container_id: str, argv: list[str]) -> tuple[int | None, str]:
+        """Run argv in the task's container on its own node's engine; EngineError when that node cannot be reached."""
         return self._engine_of(container_id).exec(container_id, argv)
 
     def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
                 cancelled: threading.Event | None = None) -> tuple[int | None, str]:
+        """Run argv in a sidecar on the source task's own node; EngineError when that node cannot be reached."""
         return self._engine_of(source_id).sidecar(source_id, image, argv, run_id, timeout, cancelled)
 
     def image_problem(self, image: str, pull: bool) -> str | None:
@@ -196,9 +206,11 @@ class SwarmEngine:
         return out
 
     def remove_run(self, run_id: str) -> int:
+        """Remove this run's probe containers from every node's engine; how many were removed."""
         return sum(eng.remove_run(run_id) for eng in self.engines.values())
 
     def close(self) -> None:
+        """Close every node's engine, ignoring errors."""
         for eng in self.engines.values():
             with contextlib.suppress(Exception):
                 eng.close()

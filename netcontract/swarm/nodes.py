@@ -66,6 +66,7 @@ def parse_node(text: str) -> NodeRef:
 
 
 def parse_nodes(texts: Iterable[str]) -> tuple[NodeRef, ...]:
+    """Every `--node NAME=URL` as a NodeRef; UsageError (exit 2) for a malformed one or a name given twice."""
     nodes = tuple(parse_node(t) for t in texts)
     seen: set[str] = set()
     for n in nodes:
@@ -145,6 +146,7 @@ def vips(service: Mapping[str, Any], net_name: Mapping[str, str]) -> tuple[tuple
 
 
 def endpoint_mode(service: Mapping[str, Any]) -> str:
+    """The service spec's endpoint mode (`vip` or `dnsrr`); `vip` when the spec sets none."""
     return str((((service.get("Spec") or {}).get("EndpointSpec") or {}).get("Mode")) or "vip")
 
 

@@ -40,6 +40,7 @@ class ApiNotFound(ApiError):
 
 
 def env_host() -> str:
+    """The engine address the environment names: DOCKER_HOST, else the default unix socket."""
     return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
@@ -131,6 +132,7 @@ class EngineApi:
             raise ApiError(f"GET {path}: the engine's answer is not JSON") from None
 
     def close(self) -> None:
+        """Close every connection this client opened, on any thread."""
         with self._lock:
             for conn in self._all:
                 conn.close()
@@ -147,6 +149,7 @@ class EngineApi:
         self.api_version = str(v["ApiVersion"])
 
     def version(self) -> dict[str, Any]:
+        """The engine's `GET /version` answer (read by `ping` when not read yet)."""
         if not self._version:
             self.ping()
         return self._version
@@ -159,15 +162,18 @@ class EngineApi:
 
     def containers(self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
                    ) -> list[dict[str, Any]]:
+        """`GET /containers/json`: the running containers (every one with `all`), narrowed by the engine's `filters`."""
         query = {"all": "1" if all else "0"}
         if filters:
             query["filters"] = json.dumps({k: v if isinstance(v, list) else [v] for k, v in filters.items()})
         return _list(self._get("/containers/json", query))
 
     def inspect_network(self, net_id: str) -> dict[str, Any]:
+        """`GET /networks/<id>`: one network's inspect; ApiNotFound when it is not there."""
         return _dict(self._get("/networks/" + urllib.parse.quote(net_id, safe="")))
 
     def inspect_container(self, container_id: str) -> dict[str, Any]:
+        """`GET /containers/<id>/json`: one container's inspect; ApiNotFound when it is not there."""
         return _dict(self._get("/containers/" + urllib.parse.quote(container_id, safe="") + "/json"))
 
     def events(self, since: float | None = None,

@@ -42,13 +42,30 @@ class ReadApi(Protocol):
 
     api_version: str
 
-    def version(self) -> dict[str, Any]: ...
-    def networks(self, names: Iterable[str] = ()) -> list[dict[str, Any]]: ...
+    def version(self) -> dict[str, Any]:
+        """The engine's `GET /version` answer."""
+        ...
+
+    def networks(self, names: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Networks whose name contains one of `names` (the engine's filter is a substring match)."""
+        ...
+
     def containers(self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
-                   ) -> list[dict[str, Any]]: ...
-    def inspect_network(self, net_id: str) -> dict[str, Any]: ...
-    def inspect_container(self, container_id: str) -> dict[str, Any]: ...
-    def close(self) -> None: ...
+                   ) -> list[dict[str, Any]]:
+        """The running containers (every one with `all`), narrowed by the engine's `filters`."""
+        ...
+
+    def inspect_network(self, net_id: str) -> dict[str, Any]:
+        """One network's inspect; ApiNotFound when it is not there."""
+        ...
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        """One container's inspect; ApiNotFound when it is not there."""
+        ...
+
+    def close(self) -> None:
+        """Release the connections."""
+        ...
 
 
 def _sdk_errors() -> tuple[type[BaseException], ...]:
@@ -411,10 +428,12 @@ class Engine:
 
     @classmethod
     def from_env(cls, timeout: float = 30) -> Engine:
+        """An Engine on the daemon the environment names (see `connect_read`); EngineError if it does not answer."""
         return cls(connect_read(timeout), timeout)
 
     @property
     def client(self) -> docker.DockerClient:
+        """The Docker SDK client, made on first use (the reader's own when it reads through the SDK)."""
         with self._sdk_lock:
             if self._sdk is None:
                 sdk_read = getattr(self.read, "client", None)
@@ -423,12 +442,15 @@ class Engine:
 
     @property
     def api(self) -> Any:
+        """The SDK's low-level API client."""
         return self.client.api
 
     def snapshot(self, project: str | None, networks: Iterable[str]) -> State:
+        """The project's containers, the tier `networks` and every container on them, read through `read`."""
         return snapshot(self.read, project, networks)
 
     def close(self) -> None:
+        """Close the reader, and the SDK client when it is a separate one."""
         self.read.close()
         if self._sdk is not None and self._sdk is not getattr(self.read, "client", None):
             self._sdk.close()

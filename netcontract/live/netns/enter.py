@@ -63,6 +63,8 @@ _CAP_SYS_ADMIN = 21
 
 @dataclass(frozen=True)
 class NetnsSource:
+    """One source for `run_netns`: the pid whose network namespace to enter and the probes to send from it."""
+
     key: str  # caller's id for this source (e.g. container id)
     pid: int  # the container's State.Pid on the host
     probes: tuple[Probe, ...]

@@ -30,6 +30,8 @@ from netcontract.state import Container
 
 
 class NamespaceProber(Protocol):
+    """Whether the netns executor can probe from a container, and the call that runs it (faked in tests)."""
+
     def problem(self, container: Container) -> str | None:
         """None when probes can run inside `container`'s network namespace, else a one-line reason."""
         ...
@@ -46,6 +48,10 @@ class HostNamespaces:
         self._host_problem: str | None = None
 
     def problem(self, container: Container) -> str | None:
+        """None when this process can probe from inside `container`'s namespace, else why not: no process,
+        a pid that is not that container on this host (the engine runs elsewhere), or no access at all
+        (remembered for every later container).
+        """
         if self._host_problem is not None:
             return self._host_problem
         if container.pid <= 0:
@@ -65,6 +71,7 @@ class HostNamespaces:
             return self._host_problem
 
     def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+        """`run_netns` over `sources`, each probe with `window` seconds for its answer (longer with `stretch`)."""
         return run_netns(sources, window, stretch=stretch)
 
 

@@ -112,9 +112,11 @@ class Pacer(Generic[T]):
 
     @property
     def idle(self) -> bool:
+        """Whether nothing is in flight and nothing waits."""
         return not self.in_flight and not self._waiting
 
     def add(self, key: Hashable, item: T) -> None:
+        """Queue `item` under `key`, behind that key's earlier work."""
         queue = self._waiting.setdefault(key, deque())
         queue.append(item)
         if len(queue) == 1 and self._active.get(key, 0) < self.per_key:
@@ -136,6 +138,7 @@ class Pacer(Generic[T]):
         return out
 
     def done(self, key: Hashable) -> None:
+        """Free `key`'s slot for an item taken earlier; its next waiting item may start."""
         self.in_flight -= 1
         active = self._active[key] - 1
         if active:
@@ -174,6 +177,10 @@ class SharedSocket:
 
 @dataclass(eq=False)
 class SourceState:
+    """One source inside the selector: its namespace fd, and the shared sockets its probes use with
+    how many unfinished probes hold each.
+    """
+
     key: str
     ns_fd: int
     shared: dict[tuple[ProbeKind, int], SharedSocket] = field(default_factory=dict)
@@ -182,6 +189,8 @@ class SourceState:
 
 @dataclass(eq=False)
 class ProbeTask:
+    """One probe to one address in flight: its socket(s), what it sent and when, whether it is done."""
+
     src: SourceState
     probe: Probe
     address: str  # an IP address; the name for DNS probes
@@ -200,4 +209,5 @@ class ProbeTask:
 
     @property
     def shared_key(self) -> tuple[ProbeKind, int]:
+        """Which of its source's shared sockets the probe uses: its kind and address family."""
         return self.probe.kind, self.family
