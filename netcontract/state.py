@@ -1,6 +1,6 @@
 """The observed deployment as frozen values. No docker import here.
 
-A `State` is produced either live by `docker_engine.snapshot` or statically
+A `State` is produced either live by `live.docker.engine.snapshot` or statically
 from compose files; the planner cannot tell the difference, which is what lets
 `check` and `lint` share every structural rule.
 """

@@ -63,11 +63,6 @@ class ComposeBinary:
         """How the user calls it: `docker compose` (the CLI plugin) or `docker-compose`."""
         return "docker compose" if len(self.argv) > 1 else "docker-compose"
 
-    def describe(self) -> str:
-        """Its name and version, and its path when it is a standalone `docker-compose`."""
-        where = "" if len(self.argv) > 1 else f" at {self.argv[0]}"
-        return f"{self.name} {self.version}{where}"
-
 
 @dataclass(frozen=True)
 class Run:

@@ -76,7 +76,8 @@ def wait_until_ready(engine: LiveEngine, contract: Contract, project: str, secon
 
 
 def connect(options: CheckOptions) -> LiveEngine:
-    """The Docker engine named by the environment (DOCKER_HOST), as docker and docker compose find it."""
+    """The engine named by the environment (DOCKER_HOST), as docker and docker compose find it; for a swarm,
+    its manager and nodes (--node). Imported here, not at the top: `--help` and `lint` never load them."""
     from netcontract.live.docker import engine as docker_engine
 
     if options.swarm:

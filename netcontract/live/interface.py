@@ -1,7 +1,8 @@
 """What the live path needs from a Docker engine: the Protocol that the runner and checker use.
 
-`live.engine.Engine` implements it with the Docker SDK; the unit tests implement
-it with canned answers (tests/unit/fake_engine.py), so retries, voids,
+`live.docker.engine.Engine` implements it (reads through the standard-library client, exec and
+sidecars through the Docker SDK), `swarm.live.SwarmEngine` for a swarm's manager and nodes; the unit
+tests implement it with canned answers (tests/unit/fake_engine.py), so retries, voids,
 fallbacks and exit-status rules are tested without a daemon.
 """
 

@@ -3,14 +3,14 @@
 Only network lines change: each contract service's `networks:` block, the
 top-level tier definitions, and the old network once no service uses it. The
 edits are whole lines placed with ruamel.yaml's round-trip positions (see
-yaml_splice), so comments, anchors, quoting and key order elsewhere stay
+scaffold/splice.py), so comments, anchors, quoting and key order elsewhere stay
 byte-identical. Before anything is written the candidate is checked twice:
 read as compose reads it, it must satisfy the contract's network, membership
 and alias rules, and apart from networks it must load to the same data as the
 original. Both checks run on netcontract's reader, and again on Compose's own
 loader (`docker compose config`) when the command selected it and a binary is
 found. Planning itself always uses netcontract's reader: it edits this one
-file, line by line. Writing, backup and restore live in scaffold_files.
+file, line by line. Writing, backup and restore live in scaffold/files.py.
 """
 
 from __future__ import annotations

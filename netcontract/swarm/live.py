@@ -11,7 +11,7 @@ A node whose engine does not answer is recorded, not fatal: its tasks are known 
 (`Container.unreadable`), and every check that needs them becomes an ERROR naming the node
 (`structural.unreadable_errors`, and `exec`/`sidecar`/`changed` below), so such a check exits 3, never 0.
 
-Docker is reached through `live.engine` only (SDK clients made there; `sdk_errors` translates every docker
+Docker is reached through `live.docker.engine` only (SDK clients made there; `sdk_errors` translates every docker
 error into EngineError).
 """
 

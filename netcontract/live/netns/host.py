@@ -3,7 +3,7 @@
 `HostNamespaces` is the real one: it decides per container whether this
 process can probe from inside its network namespace (root on the engine's own
 host, the container's pid really being that container) and runs
-`live.netns.run_netns`. The runner's unit tests give it a fake with canned
+`live.netns.enter.run_netns`. The runner's unit tests give it a fake with canned
 observations instead.
 
 Why the cgroup check: a pid from the engine is only meaningful when the engine
