@@ -187,13 +187,13 @@ def _print_update(update: Update, fmt: str, verbose: bool) -> None:
             row: dict[str, Any] = result_dict(change.result) if change.result else {"id": change.id, "verdict": None}
             row.update(previous=change.before.value if change.before else None, event=update.cause, time=when)
             click.echo(json.dumps(row))
-        if not update.changes and (verbose or update.cause == "initial check"):
+        if not update.changes and (verbose or (update.full and update.cause != "periodic full check")):
             s = update.report.summary
             click.echo(json.dumps({"event": update.cause, "time": when, "changes": 0, "checks": len(update.report.results),
                                    "passed": s.passed, "failed": s.failed, "errors": s.errors}))
         return
     s = update.report.summary
-    if update.full and (update.cause == "initial check" or verbose or update.changes):
+    if update.full and (update.cause != "periodic full check" or verbose or update.changes):
         held = "contract holds" if not s.failed and not s.errors else "contract does not hold"
         click.echo(sanitize.line(f"{stamp} {update.cause}: {held}: {len(update.report.results)} checks, "
                                  f"{s.passed} passed, {s.failed} failed, {s.errors} errors "

@@ -222,6 +222,10 @@ class EventStream:
         while True:
             try:
                 chunk = self._resp.read1(65536)
+            except http.client.IncompleteRead:
+                if self._closed:
+                    return
+                raise ApiError("the engine closed the event stream") from None
             except (OSError, ValueError, http.client.HTTPException) as exc:
                 if self._closed:
                     return
