@@ -212,10 +212,21 @@ def probe_options(f: Callable[..., None]) -> Callable[..., None]:
                       help="netns: netcontract's own sockets inside each container's network namespace (root, on "
                            "the engine's host; nothing of the container runs); exec: the container's own tools; "
                            "sidecar: a probe container sharing its network namespace; auto: netns where possible, "
-                           "else exec where the tools exist, else sidecar."),
+                           "else the helper (with --helper-image), else exec where the tools exist, else sidecar; "
+                           "helper: the netns prober in one short-lived container on the engine's host (not root, "
+                           "remote engines)."),
         click.option("--probe-image", envvar="NETCONTRACT_PROBE_IMAGE", default=DEFAULT_PROBE_IMAGE,
                       show_default=True, show_envvar=True, metavar="IMAGE",
                       help="Image for sidecar probes; needs sh and busybox-style nc, nslookup, ping."),
+        click.option("--helper-image", envvar="NETCONTRACT_HELPER_IMAGE", default=None, show_envvar=True,
+                     metavar="IMAGE",
+                     help="Image for the helper executor: any image with python3 3.11+ (pin it by digest, e.g. "
+                          "python:3.11-slim@sha256:...). It runs with the host's pid namespace and SYS_ADMIN, "
+                          "SYS_PTRACE and NET_RAW, no network, a read-only root (docs/security.md). auto uses it "
+                          "only when given."),
+        click.option("--require-trusted", is_flag=True,
+                     help="Never judge from a container's own tools: auto goes to sidecars instead of exec, and "
+                          "--executor exec gives ERROR (for CI gates)."),
         click.option("--pull/--no-pull", default=True, show_default=True,
                       help="Pull the probe image when it is not present."),
         click.option("--timeout", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
@@ -232,9 +243,12 @@ def probe_options(f: Callable[..., None]) -> Callable[..., None]:
 
 
 def run_options(executor: str, timeout: float, retries: int, concurrency: int, probe_image: str,
-                pull: bool) -> RunOptions:
+                pull: bool, helper_image: str | None = None, require_trusted: bool = False) -> RunOptions:
     """RunOptions from the options `probe_options` adds."""
     from netcontract.live.runner import ExecutorMode, RunOptions
 
+    if executor == ExecutorMode.HELPER and not helper_image:
+        raise click.UsageError("--executor helper needs --helper-image IMAGE (or NETCONTRACT_HELPER_IMAGE)")
     return RunOptions(mode=ExecutorMode(executor), timeout=timeout, retries=retries, concurrency=concurrency,
-                      probe_image=probe_image, pull=pull)
+                      probe_image=probe_image, pull=pull, helper_image=helper_image or None,
+                      require_trusted=require_trusted)

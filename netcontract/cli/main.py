@@ -85,8 +85,8 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
                    "node read.")
 def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool,
               junit_path: str | None, json_path: str | None, markdown_path: str | None, probes: bool,
-              executor: str, probe_image: str, pull: bool, timeout: float, retries: int, concurrency: int,
-              wait_s: float, nodes: tuple[NodeRef, ...]) -> None:
+              executor: str, probe_image: str, helper_image: str | None, require_trusted: bool, pull: bool,
+              timeout: float, retries: int, concurrency: int, wait_s: float, nodes: tuple[NodeRef, ...]) -> None:
     """Check the running stack against the contract (-c) and exit with a code CI can gate on.
 
     \b
@@ -108,7 +108,7 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
       3  could not evaluate: Docker unreachable, stack not ready, or ERRORs and no FAIL
       4  the contract file is invalid
     """
-    run = run_options(executor, timeout, retries, concurrency, probe_image, pull)
+    run = run_options(executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted)
     options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s, nodes=nodes)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
     with user_errors("netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():

@@ -45,11 +45,12 @@ def _watch_options(f: Any) -> Any:
 
 
 def _options(project: str | None, interval: float, settle: float, grace: float, probes: bool, executor: str,
-             probe_image: str, pull: bool, timeout: float, retries: int, concurrency: int) -> Any:
+             probe_image: str, helper_image: str | None, require_trusted: bool, pull: bool, timeout: float,
+             retries: int, concurrency: int) -> Any:
     from netcontract.live.checker import CheckOptions
     from netcontract.live.watch import WatchOptions
 
-    run = run_options(executor, timeout, retries, concurrency, probe_image, pull)
+    run = run_options(executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted)
     return WatchOptions(CheckOptions(project=project, probes=probes, run=run), settle=settle,
                         burst_max=max(2.0, settle * 4), grace=grace, interval=interval)
 

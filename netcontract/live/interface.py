@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from netcontract.state import State
 
@@ -44,6 +44,11 @@ class LiveEngine(Protocol):
 
     def remove_run(self, run_id: str) -> int:
         """Remove every probe container of this run."""
+        ...
+
+    def helper(self, image: str, argv: list[str], run_id: str, pull: bool) -> Any:
+        """Start the helper container (host pid namespace, setns capabilities, no network) running argv, and
+        return a channel to its stdin and stdout (send, readline(timeout), close). EngineError if it cannot."""
         ...
 
     def close(self) -> None:

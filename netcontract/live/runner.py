@@ -30,6 +30,7 @@ from netcontract.contract import Contract
 from netcontract.live.executor import Executor, SourceRun
 from netcontract.live.interface import LiveEngine
 from netcontract.live.netns.executor import NetnsExecutor
+from netcontract.live.netns.helper import HelperNamespaces
 from netcontract.live.netns.host import HostNamespaces, NamespaceProber
 from netcontract.live.scripted import ProbeImage, ScriptedExecutor
 from netcontract.probe.observation import Observation, Outcome
@@ -48,6 +49,7 @@ class ExecutorMode(enum.StrEnum):
     NETNS = "netns"  # our own sockets inside each source's network namespace (root, engine on this host)
     EXEC = "exec"  # only the tools inside the source container
     SIDECAR = "sidecar"  # always a probe container sharing the source's network namespace
+    HELPER = "helper"  # the netns prober in one helper container on the engine's host (--helper-image)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class RunOptions:
     probe_image: str = DEFAULT_PROBE_IMAGE
     pull: bool = True
     deadline: float | None = None  # seconds for all probing, retries included; default: Timing.budget
+    helper_image: str | None = None  # the helper executor's image (python3 >= 3.11); None: no helper
+    require_trusted: bool = False  # never judge from a container's own tools (exec): ERROR instead
 
     @property
     def timing(self) -> Timing:
@@ -86,6 +90,9 @@ class ProbeRunner:
         self.cancelled = threading.Event()
         self.notes: list[str] = []
         self._fallbacks: dict[str, str] = {}  # auto: container id -> why netns was not possible
+        self.helper: HelperNamespaces | None = None
+        if options.helper_image and options.mode in (ExecutorMode.AUTO, ExecutorMode.HELPER):
+            self.helper = HelperNamespaces(engine, options.helper_image, self.run_id, options.pull)
         timeout = options.timeout
         image = ProbeImage(engine, options.probe_image, options.pull)
         self._sidecar = ScriptedExecutor("sidecar", engine, timeout, self.run_id, self.cancelled, image)
@@ -103,16 +110,17 @@ class ProbeRunner:
         timing = self.options.timing
         results: list[Result] = list(plan.settled)
         netns = NetnsExecutor(self.prober, timing, state, self.cancelled)
+        helper = NetnsExecutor(self.helper, timing, state, self.cancelled, name="helper") if self.helper else None
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="probe")
         try:
-            runs = [self._choose(sp, netns) for sp in plan.sources]
-            inline = [r for r in runs if r.executor is netns]
+            runs = [self._choose(sp, netns, helper) for sp in plan.sources]
+            inline = [r for r in runs if isinstance(r.executor, NetnsExecutor)]
             self.notes += self._exec.notes([r for r in runs if r not in inline])
-            self._note_fallbacks()
-            # scripted sources start in the pool first; the netns pass then runs here, beside them
+            self._note_fallbacks(runs)
+            # scripted sources start in the pool first; the netns passes then run here, beside them
             futures = _probe(self._group([r for r in runs if r not in inline]), pool, None)
             if inline:
-                netns.probe(inline, pool)
+                _probe(self._group(inline), pool, None)
                 if progress:
                     progress(len(inline), len(runs))
             _wait(futures, progress, offset=len(inline), total=len(runs))
@@ -131,10 +139,11 @@ class ProbeRunner:
                         self._unretried(pending)
                     break
                 groups = self._group(pending)
-                futures = _probe([(ex, rs) for ex, rs in groups if ex is not netns], pool, window)
-                _probe([(ex, rs) for ex, rs in groups if ex is netns], pool, window)
+                futures = _probe([(ex, rs) for ex, rs in groups if not isinstance(ex, NetnsExecutor)], pool, window)
+                _probe([(ex, rs) for ex, rs in groups if isinstance(ex, NetnsExecutor)], pool, window)
                 _wait(futures, None)
-            self.notes += netns.notes(inline)
+            for executor, members in self._group(inline):
+                self.notes += executor.notes(members)
             # A container that stopped or restarted while it was probed (or probed from)
             # makes its timeouts meaningless: those results become ERRORs.
             watched = {c.id: c.started_at for c in state.containers if c.running and c.service in contract.services}
@@ -149,11 +158,15 @@ class ProbeRunner:
             raise
         finally:
             pool.shutdown(wait=True)
+            if self.helper is not None:
+                self.helper.close()
             self.engine.remove_run(self.run_id)
         return results
 
-    def _choose(self, sp: SourcePlan, netns: NetnsExecutor) -> SourceRun:
-        """The executor for one source, by --executor and by what this process can do."""
+    def _choose(self, sp: SourcePlan, netns: NetnsExecutor, helper: NetnsExecutor | None) -> SourceRun:
+        """The executor for one source, by --executor and by what this process can do. auto goes by trust: our
+        own sockets here (netns), else in the helper, else the container's own tools (exec, moving to a sidecar
+        where they are missing), or a sidecar straight away under --require-trusted."""
         mode = self.options.mode
         if mode in (ExecutorMode.NETNS, ExecutorMode.AUTO):
             why = self.prober.problem(sp.container)
@@ -162,8 +175,20 @@ class ProbeRunner:
             if mode is ExecutorMode.NETNS:
                 return SourceRun(sp, netns, problem=f"netns executor: {why}")
             self._fallbacks[sp.container.id] = why
-        if mode is ExecutorMode.SIDECAR:
+        if mode is ExecutorMode.HELPER and (self.helper is None or helper is None):
+            return SourceRun(sp, self._sidecar, problem="helper executor: no --helper-image given")
+        if self.helper is not None and helper is not None:
+            why = self.helper.problem(sp.container)
+            if why is None:
+                return SourceRun(sp, helper)
+            if mode is ExecutorMode.HELPER:
+                return SourceRun(sp, helper, problem=f"helper executor: {why}")
+            self._fallbacks[sp.container.id] += f"; {why}"
+        if mode is ExecutorMode.SIDECAR or (mode is ExecutorMode.AUTO and self.options.require_trusted):
             return SourceRun(sp, self._sidecar, problem=self._sidecar.image.problem() or "")
+        if self.options.require_trusted:
+            return SourceRun(sp, self._exec, problem="--require-trusted: exec verdicts would rest on the "
+                                                     "container's own tools; use netns, helper or sidecar")
         # exec, or auto: the first exec doubles as tool detection (see batch_script)
         return SourceRun(sp, self._exec, auto=mode is ExecutorMode.AUTO)
 
@@ -184,13 +209,21 @@ class ProbeRunner:
         self.notes.append("the --deadline passed before the retries: timeouts that a retry would have settled "
                           "are ERROR")
 
-    def _note_fallbacks(self) -> None:
+    def _note_fallbacks(self, runs: list[SourceRun]) -> None:
         """auto: say why netns was not possible where it was not, and what the verdicts then rest on."""
-        if self.options.mode is ExecutorMode.AUTO:
-            fallback = sorted(set(self._fallbacks.values()))
-            if fallback:
-                self.notes.append("auto: netns not possible (" + "; ".join(fallback)[:300] + "): exec or sidecar "
-                                  "used, whose verdicts trust the tools they run (docs/security.md)")
+        if self.options.mode is not ExecutorMode.AUTO:
+            return
+        fallback = sorted(set(self._fallbacks.values()))
+        if not fallback:
+            return
+        moved = {r.executor.name for r in runs if r.plan.container.id in self._fallbacks}
+        if moved == {"helper"}:
+            self.notes.append("auto: netns not possible here (" + "; ".join(fallback)[:300] + "): the helper "
+                              f"container ({self.options.helper_image}) probed from the engine's host instead, "
+                              "with the same prober (docs/security.md)")
+            return
+        self.notes.append("auto: netns not possible (" + "; ".join(fallback)[:300] + "): exec or sidecar "
+                          "used, whose verdicts trust the tools they run (docs/security.md)")
 
 
 def _probe(groups: list[tuple[Executor, list[SourceRun]]], pool: ThreadPoolExecutor,

@@ -205,6 +205,10 @@ class SwarmEngine:
             out |= self.engines[node].changed(part)
         return out
 
+    def helper(self, image: str, argv: list[str], run_id: str, pull: bool) -> Any:
+        """Not yet on a swarm: one helper per node is planned (docs/swarm.md); EngineError says so."""
+        raise EngineError("the helper executor does not run on Swarm nodes yet: use exec or sidecar")
+
     def remove_run(self, run_id: str) -> int:
         """Remove this run's probe containers from every node's engine; how many were removed."""
         return sum(eng.remove_run(run_id) for eng in self.engines.values())

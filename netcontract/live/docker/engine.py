@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
@@ -413,6 +415,7 @@ def _published(raw: Mapping[str, Any]) -> tuple[PublishedPort, ...]:
 
 PROBE_LABEL = "org.netcontract.probe"
 RUN_LABEL = "org.netcontract.run"
+HELPER_LABEL = "org.netcontract.helper"
 
 
 class Engine:
@@ -511,6 +514,33 @@ class Engine:
                 with contextlib.suppress(*_sdk_errors()):
                     self.api.remove_container(cid, force=True)
 
+    def helper(self, image: str, argv: list[str], run_id: str, pull: bool) -> HelperChannel:
+        """Start the helper container (live/netns/helper.py) and attach to its stdin and stdout: the host's pid
+        namespace, no network of its own, a read-only root, every capability dropped but the three setns into
+        another container's namespace needs (SYS_ADMIN, SYS_PTRACE; NET_RAW for ICMP), removed when it exits
+        and by `remove_run`. EngineError when it cannot be started."""
+        problem = self.image_problem(image, pull)
+        if problem is not None:
+            raise EngineError(f"helper: {problem.replace('probe image', 'helper image')}")
+        labels = {PROBE_LABEL: "1", RUN_LABEL: run_id, HELPER_LABEL: "1"}
+        with sdk_errors("starting the helper container"):
+            cid = self.api.create_container(
+                image, argv, labels=labels, stdin_open=True, stdin_once=True, tty=False,
+                host_config=self.api.create_host_config(
+                    pid_mode="host", network_mode="none", read_only=True, auto_remove=True,
+                    cap_drop=["ALL"], cap_add=["SYS_ADMIN", "SYS_PTRACE", "NET_RAW"],
+                    security_opt=["no-new-privileges"]),
+            )["Id"]
+            try:
+                sock = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                self.api.start(cid)
+            except BaseException:
+                with contextlib.suppress(*_sdk_errors()):
+                    self.api.remove_container(cid, force=True)
+                raise
+        raw = getattr(sock, "_sock", sock)
+        return HelperChannel(cid, raw)
+
     def changed(self, started: Mapping[str, str]) -> set[str]:
         """Ids of containers that stopped, vanished or restarted since `started` (id -> StartedAt)."""
 
@@ -571,3 +601,68 @@ def exposed_from_inspect(raw: Mapping[str, Any]) -> tuple[int, ...]:
         if port.isdigit() and proto in ("", "tcp"):
             ports.add(int(port))
     return tuple(sorted(ports))
+
+
+class HelperChannel:
+    """The helper's stdin and stdout over the engine's attach stream (stdout and stderr arrive in frames of
+    an 8-byte header: stream, 0, 0, 0, size). Lines of stdout are the agent's answers; stderr is kept for the
+    error message when the helper dies."""
+
+    _MAX_LINE = 256 * 1024 * 1024  # a 200-container run answers in tens of megabytes
+
+    def __init__(self, container_id: str, sock: Any) -> None:
+        self.container_id = container_id
+        self._sock = sock
+        self._pending = b""  # bytes of the current frame header or body not yet parsed
+        self._out = b""
+        self.stderr = b""
+
+    def send(self, data: bytes) -> None:
+        """Write to the helper's stdin; EngineError when it is gone."""
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise EngineError(f"the helper container stopped ({exc.strerror or exc})") from None
+
+    def readline(self, timeout: float) -> bytes:
+        """The next line the helper printed, within `timeout` seconds; EngineError when it ends first."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EngineError(f"the helper container did not answer within {timeout:g} s")
+            self._sock.settimeout(left)
+            try:
+                chunk = self._sock.recv(1 << 20)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                raise EngineError(f"the helper container stopped ({exc.strerror or exc})") from None
+            if not chunk:
+                why = self.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["its output ended"]
+                raise EngineError(f"the helper container stopped: {why[0][:300]}")
+            self._frames(chunk)
+            if len(self._out) > self._MAX_LINE:
+                raise EngineError("the helper container sent a line larger than 256 MiB")
+        line, _, self._out = self._out.partition(b"\n")
+        return line
+
+    def _frames(self, chunk: bytes) -> None:
+        data = self._pending + chunk
+        while len(data) >= 8:
+            stream, size = data[0], int.from_bytes(data[4:8], "big")
+            if len(data) < 8 + size:
+                break
+            body, data = data[8:8 + size], data[8 + size:]
+            if stream == 1:
+                self._out += body
+            elif stream == 2:
+                self.stderr = (self.stderr + body)[-65536:]
+        self._pending = data
+
+    def close(self) -> None:
+        """End the attach: the engine closes the helper's stdin, the agent exits, the container is removed."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._sock.close()

@@ -102,6 +102,23 @@ def check_access(pid: int) -> str | None:
     return None
 
 
+def pid_problem(pid: int, container_id: str, name: str) -> str | None:
+    """None when this process can probe from inside the container's namespace, else why not: no process, a
+    pid that is not that container here (its cgroup does not name it: the engine runs elsewhere), or no
+    access. Raises NetnsUnavailable when no namespace can be entered from this process at all."""
+    if pid <= 0:
+        return f"{name} has no process (not running)"
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as f:
+            cgroup = f.read()
+    except OSError:
+        return f"no process {pid} on this host: the engine runs elsewhere"
+    if container_id not in cgroup:
+        return (f"process {pid} on this host is not {name}: the engine runs elsewhere "
+                "(remote DOCKER_HOST, Docker Desktop, rootless)")
+    return check_access(pid)
+
+
 def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str = "127.0.0.11",
               stretch: Stretch | None = None) -> NetnsRun:
     """Run every probe of every source; return a NetnsRun whose `observations` has one entry per probe.

@@ -28,9 +28,9 @@ from netcontract.state import State
 class NetnsExecutor:
     """`netns`: our own sockets inside each source's network namespace; its passes run on the calling thread."""
 
-    name = "netns"
-
-    def __init__(self, prober: NamespaceProber, timing: Timing, state: State, cancelled: threading.Event) -> None:
+    def __init__(self, prober: NamespaceProber, timing: Timing, state: State, cancelled: threading.Event,
+                 name: str = "netns") -> None:
+        self.name = name  # netns: this process's prober; helper: the same prober in the helper container
         self.prober = prober
         self.timing = timing
         self.state = state
@@ -205,7 +205,7 @@ class NetnsExecutor:
         parts = [f"{path} {windows[path] * 1000:.0f} ms ("
                  + (f"slowest answer {slowest[path] * 1000:.1f} ms" if path in slowest else "nothing answered: --timeout")
                  + ")" for path in sorted(windows)]
-        return ["netns: timeouts judged on windows of at least " + (", ".join(parts) or "-")
+        return [f"{self.name}: timeouts judged on windows of at least " + (", ".join(parts) or "-")
                 + f"; floor {self.timing.netns_first * 1000:.0f} ms, "
                 f"{NETNS_MULTIPLE}x the slowest answer on the same kind of path"]
 

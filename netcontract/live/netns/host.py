@@ -23,7 +23,7 @@ from netcontract.live.netns.enter import (
     NetnsSource,
     NetnsUnavailable,
     Stretch,
-    check_access,
+    pid_problem,
     run_netns,
 )
 from netcontract.state import Container
@@ -54,18 +54,8 @@ class HostNamespaces:
         """
         if self._host_problem is not None:
             return self._host_problem
-        if container.pid <= 0:
-            return f"{container.name} has no process (not running)"
         try:
-            with open(f"/proc/{container.pid}/cgroup", encoding="utf-8", errors="replace") as f:
-                cgroup = f.read()
-        except OSError:
-            return f"no process {container.pid} on this host: the engine runs elsewhere"
-        if container.id not in cgroup:
-            return (f"process {container.pid} on this host is not {container.name}: the engine runs elsewhere "
-                    "(remote DOCKER_HOST, Docker Desktop, rootless)")
-        try:
-            return check_access(container.pid)
+            return pid_problem(container.pid, container.id, container.name)
         except NetnsUnavailable as exc:
             self._host_problem = str(exc)
             return self._host_problem
