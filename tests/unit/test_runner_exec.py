@@ -33,7 +33,7 @@ def stack() -> Stack:
 # -- every executor on a stack that holds ----------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", list(ExecutorMode))
+@pytest.mark.parametrize("mode", [m for m in ExecutorMode if m is not ExecutorMode.HELPER])  # the helper: below
 def test_every_executor_passes_the_recorded_stack(stack: Stack, mode: ExecutorMode) -> None:
     results = stack.run(mode=mode)
     assert len(results) == 137 and verdicts(results) == {Verdict.PASS}
@@ -488,3 +488,11 @@ def test_exec_egress_canary_by_name(tmp_path: Path) -> None:
     stack.world.open("172.30.0.9", 8080)
     r = stack.run("db", mode=EXEC)["egress:db->egress-canary:8080"]
     assert r.verdict is Verdict.FAIL and "connects to egress-canary: it has a way out" in r.reason
+
+
+def test_the_helper_executor_without_an_image_is_an_error_not_a_fallback(stack: Stack) -> None:
+    results = stack.run(mode=ExecutorMode.HELPER)
+    probes = [r for r in results.values() if r.kind is not Kind.RUNNING and "->" in r.id]
+    assert probes and {r.verdict for r in probes} == {Verdict.ERROR}
+    assert all("no --helper-image given" in r.reason for r in probes)
+    assert stack.engine.calls["sidecar"] == 0 and stack.engine.calls["exec"] == 0
