@@ -525,7 +525,7 @@ class Engine:
         labels = {PROBE_LABEL: "1", RUN_LABEL: run_id, HELPER_LABEL: "1"}
         with sdk_errors("starting the helper container"):
             cid = self.api.create_container(
-                image, argv, labels=labels, stdin_open=True, stdin_once=True, tty=False,
+                image, argv, labels=labels, stdin_open=True, detach=False, tty=False,  # StdinOnce: EOF when we detach
                 host_config=self.api.create_host_config(
                     pid_mode="host", network_mode="none", read_only=True, auto_remove=True,
                     cap_drop=["ALL"], cap_add=["SYS_ADMIN", "SYS_PTRACE", "NET_RAW"],
