@@ -80,10 +80,10 @@ def test_a_lying_container_cannot_forge_a_helper_verdict(stack, restore) -> None
                  f'printf "%s" "$0" > /bin/nc && {box} chmod +x /bin/nc && {box} ln -s {box} /bin/sleep', liar)
     user = _docker_user()
 
-    _, lied_to, _ = check("--timeout", "2", user=user)
+    _, lied_to, _ = check("--executor", "exec", "--timeout", "2", user=user)
     code, truth, _ = check("--timeout", "2", user=user, env={"NETCONTRACT_HELPER_IMAGE": HELPER_IMAGE})
 
-    r = result(lied_to, FRONTEND_LEAK)  # auto without a helper: exec, the container's own nc
+    r = result(lied_to, FRONTEND_LEAK)  # exec: the container's own nc, which lies
     assert r["verdict"] == "PASS" and r["executor"] == "exec", r
     r = result(truth, FRONTEND_LEAK)  # auto with a helper: the kernel's answer from frontend's namespace
     assert r["verdict"] == "FAIL" and r["actual"] == "ok" and r["executor"] == "helper", r
