@@ -15,7 +15,7 @@ Every stack here is one this script creates (project names `ncbench*`, label
 org.netcontract.test=1) and removes; every probe targets those containers.
 
     .venv/bin/python benchmarks/bench.py [--sizes 8,24,48,200] [--repeat 5] [--skip-baseline]
-                                         [--executors netns,exec,sidecar] [--exec-max 48]
+                                         [--executors netns,exec,sidecar,helper] [--exec-max 48]
 """
 
 from __future__ import annotations
@@ -122,6 +122,10 @@ EXECUTORS = {
     "netns": ([], ["--executor", "netns"]),
     "exec": (NO_NETNS, ["--executor", "auto"]),
     "sidecar": ([], ["--executor", "sidecar"]),
+    # the helper container (scripts/build-tool-image.sh builds its python3 image), for a process without
+    # CAP_SYS_ADMIN, as `exec` above
+    "helper": (NO_NETNS, ["--executor", "helper", "--helper-image",
+                          os.environ.get("NETCONTRACT_HELPER_IMAGE", "netcontract-test/python-base:local")]),
 }
 
 
