@@ -131,3 +131,64 @@ def test_no_helper_without_an_image() -> None:
                           text=True, env={**os.environ, "NETCONTRACT_HELPER_IMAGE": ""}, cwd=REPO, timeout=60)
     assert proc.returncode == 2 and "--helper-image" in proc.stderr, proc.stderr
 
+
+
+class _TcpEngine:
+    """The engine's unix socket behind a TCP listener on loopback: DOCKER_HOST=tcp://127.0.0.1:PORT, as for a
+    remote engine (the same machine here; the helper does not care where it runs)."""
+
+    def __init__(self, upstream: str) -> None:
+        import socket
+        import threading
+
+        self.upstream = upstream
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            up.connect(self.upstream)
+            for a, b in ((client, up), (up, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: Any, b: Any) -> None:
+        import contextlib
+        import socket
+
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_the_helper_over_a_tcp_engine(stack) -> None:
+    _have_image()
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        pytest.skip("needs a unix-socket engine to put behind TCP")
+    engine = _TcpEngine(host.removeprefix("unix://"))
+    try:
+        code, report, _ = check("--helper-image", HELPER_IMAGE, user=_docker_user(),
+                                env={"DOCKER_HOST": f"tcp://127.0.0.1:{engine.port}"})
+    finally:
+        engine.close()
+    assert code == 0, report
+    assert {r["executor"] for r in report["results"] if "->" in r["id"]} == {"helper"}
+    assert helpers_left() == []
