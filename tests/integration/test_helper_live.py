@@ -192,3 +192,34 @@ def test_the_helper_over_a_tcp_engine(stack) -> None:
     assert code == 0, report
     assert {r["executor"] for r in report["results"] if "->" in r["id"]} == {"helper"}
     assert helpers_left() == []
+
+
+def test_the_helper_goes_when_netcontract_is_killed(stack) -> None:
+    """SIGKILL leaves netcontract no time to clean up: the helper must still go (its stdin ends with the
+    attach, the agent exits, the container removes itself)."""
+    import signal
+
+    _have_image()
+    full = {**os.environ, "NETCONTRACT_PROBE_IMAGE": PROBE_IMAGE, "NO_COLOR": "1", "HOME": "/tmp"}
+    # --retries 5 and a long --timeout keep the check busy: the isolation probes time out, again and again
+    proc = subprocess.Popen([*_docker_user(), NETCONTRACT, "check", "-c", str(CONTRACT), "--no-pull", "--format",
+                             "json", "--executor", "helper", "--helper-image", HELPER_IMAGE, "--timeout", "10",
+                             "--retries", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full,
+                            cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while not helpers_left():
+            assert proc.poll() is None and time.monotonic() < deadline, "no helper container appeared"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 30
+        while helpers_left() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert helpers_left() == [], "the helper outlived netcontract"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for cid in helpers_left():
+            subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
