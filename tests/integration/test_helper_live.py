@@ -194,14 +194,18 @@ def test_the_helper_over_a_tcp_engine(stack) -> None:
     assert helpers_left() == []
 
 
-def test_the_helper_goes_when_netcontract_is_killed(stack) -> None:
+def test_the_helper_goes_when_netcontract_is_killed(stack, restore) -> None:
     """SIGKILL leaves netcontract no time to clean up: the helper must still go (its stdin ends with the
     attach, the agent exits, the container removes itself)."""
     import signal
 
     _have_image()
+    restore("backend")
+    # backend drops everything it is sent (in its own namespace only; recreated afterwards): the paths to it
+    # time out and are retried with --timeout 10, so the check is still busy when it is killed
+    pid = stack.inspect("backend")["State"]["Pid"]
+    subprocess.run(["nsenter", "-t", str(pid), "-n", "iptables", "-I", "INPUT", "-j", "DROP"], check=True)
     full = {**os.environ, "NETCONTRACT_PROBE_IMAGE": PROBE_IMAGE, "NO_COLOR": "1", "HOME": "/tmp"}
-    # --retries 5 and a long --timeout keep the check busy: the isolation probes time out, again and again
     proc = subprocess.Popen([*_docker_user(), NETCONTRACT, "check", "-c", str(CONTRACT), "--no-pull", "--format",
                              "json", "--executor", "helper", "--helper-image", HELPER_IMAGE, "--timeout", "10",
                              "--retries", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full,
@@ -211,6 +215,8 @@ def test_the_helper_goes_when_netcontract_is_killed(stack) -> None:
         while not helpers_left():
             assert proc.poll() is None and time.monotonic() < deadline, "no helper container appeared"
             time.sleep(0.05)
+        time.sleep(1.0)
+        assert proc.poll() is None, "the check ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         deadline = time.monotonic() + 30
