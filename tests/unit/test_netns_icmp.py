@@ -72,7 +72,7 @@ class FakeIcmpSocket(socket.socket):
 
 
 def ping(respond: Responder | None = None, *, fail: OSError | None = None, targets: Sequence[str] = (TARGET,),
-         timeout: float = 0.3) -> NetnsRun:
+         timeout: float = 0.15) -> NetnsRun:
     made: list[FakeIcmpSocket] = []
 
     def opener(_ns_fd: int, specs: Sequence[tuple[int, int, int]]) -> list[socket.socket | OSError]:
