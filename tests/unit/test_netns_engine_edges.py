@@ -22,7 +22,14 @@ import pytest
 
 from netcontract.live.netns import selector
 from netcontract.live.netns.selector import drive
-from netcontract.live.netns.tasks import NetnsRun, Pacer, ProbeTask, SharedSocket, SourceState, Stretch
+from netcontract.live.netns.tasks import (
+    NetnsRun,
+    Pacer,
+    ProbeTask,
+    SharedSocket,
+    SourceState,
+    Stretch,
+)
 from netcontract.probe.observation import Outcome, Probe, ProbeKind
 
 Opener = Callable[[int, Sequence[tuple[int, int, int]]], list[socket.socket | OSError]]
