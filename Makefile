@@ -78,8 +78,8 @@ lint: venv ## ruff and mypy
 bench: venv ## run the benchmark (benchmarks/bench.py)
 	$(VENV)/bin/python benchmarks/bench.py
 
-# mutmut (pyproject.toml [tool.mutmut]) over verdicts, structural, plan and parse, against
-# tests/unit only: no daemon. Progress in mutants/mutate.log, survivors on stderr.
+# mutmut (pyproject.toml [tool.mutmut]) over verdicts, structural, plan, parse, the DNS/ICMP wire
+# formats and the netns engine (selector, tasks), against tests/unit only: no daemon. Progress in mutants/mutate.log, survivors on stderr.
 mutate: venv ## mutation-test the verdict modules against the unit suite; ends with `killed K of N`
 	@$(VENV)/bin/python scripts/mutate.py
 

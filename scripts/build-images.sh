@@ -7,9 +7,13 @@
 #   netcontract-test/probe:local    the same image, used as the probe sidecar
 #   netcontract-test/slim:local     dash + httpd + wget only (no nc/nslookup/ping/getent)
 #   netcontract-test/bare:local     only a static TCP listener: distroless
+#   netcontract-test/alpine:local   busybox linked against musl (Alpine's tool wording),
+#                                   built from Debian's source package by
+#                                   scripts/build-musl-busybox.sh (~30 s once, then cached)
 #
 # Build artefacts (gitignored): images/busybox/busybox, images/slim/busybox,
-# images/slim/build/rootfs/ (dash + its libraries), images/bare/listen.
+# images/slim/build/rootfs/ (dash + its libraries), images/bare/listen,
+# images/alpine/busybox (and its build tree, build/musl-busybox/).
 #
 # Environment:
 #   NETCONTRACT_BUSYBOX   static busybox to copy (default /bin/busybox)
@@ -116,6 +120,9 @@ is_dynamic "$LISTEN" && die "$LISTEN is not static (is libc6-dev's static libc i
 # which drops SYNs when dozens of benchmark sources connect at once.
 sync_file "$LISTEN" "$IMAGES/busybox/listen"
 
+# --- alpine: busybox linked against musl ---------------------------------------------
+scripts/build-musl-busybox.sh "$IMAGES/alpine/busybox"
+
 # --- images -------------------------------------------------------------------------
 # Hash of a build context: every file's path and content, in a stable order.
 context_hash() {
@@ -150,6 +157,7 @@ build() {
 build busybox netcontract-test/busybox:local netcontract-test/probe:local
 build slim netcontract-test/slim:local
 build bare netcontract-test/bare:local
+build alpine netcontract-test/alpine:local
 
 # Old builds of ours that lost their tags.
 docker image prune -f --filter "label=org.netcontract.test=1" >/dev/null 2>&1 || true

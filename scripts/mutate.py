@@ -2,8 +2,9 @@
 """Mutation testing of the modules that decide verdicts, against the unit suite only.
 
 `make mutate` runs this. mutmut (configured in pyproject.toml, [tool.mutmut]) copies the
-project to mutants/, mutates netcontract/probe/verdicts.py, netcontract/structural.py,
-netcontract/probe/plan.py and netcontract/probe/parse.py, and runs the tests of tests/unit
+project to mutants/, mutates the modules listed in `only_mutate` (the judge, the structural
+checks, the planner, the output parsers, the DNS and ICMP wire formats and the netns engine),
+and runs the tests of tests/unit
 that cover each mutated function (no Docker daemon is needed). mutmut's own progress goes to
 mutants/mutate.log; the survivors go to stderr; stdout gets one line, last:
 

@@ -61,10 +61,14 @@ have() {{ command -v "$1" >/dev/null 2>&1; }}
 # A TCP probe must end at connect. Plain `nc </dev/null` then waits for the server
 # to close, and its "timed out" would turn a reached port into "isolated": only
 # nc with -z (openbsd, traditional, ncat, full busybox) or busybox's -e qualifies.
+# Full busybox nc (Alpine's; Debian's is the small one) says nothing when a connect
+# fails unless told -v twice.
 NC=
+NCV=
 if have nc; then
   h=$(nc -h 2>&1)
   case $h in *" -z"*) NC=nc-z ;; *"-e PROG"*) NC=nc-e ;; esac
+  case $h in *BusyBox*Zero-I/O*) NCV="-v -v" ;; esac
 fi
 if [ -n "$NC" ]; then TCP=$NC; elif have bash; then TCP=bash; elif have python3; then TCP=python3; else TCP=none; fi
 if have nslookup; then DNS=nslookup; elif have getent; then DNS=getent; elif have python3; then DNS=python3; else DNS=none; fi
@@ -74,8 +78,8 @@ if have ping; then ICMP=ping; else ICMP=none; fi
 echo "{tools} tcp=$TCP dns=$DNS icmp=$ICMP"
 tcp() {{
   case $TCP in
-    nc-z) exec nc -z -w "$W" "$1" "$2" </dev/null ;;
-    nc-e) exec nc -w "$W" "$1" "$2" -e true ;;
+    nc-z) exec nc -z $NCV -w "$W" "$1" "$2" </dev/null ;;
+    nc-e) exec nc $NCV -w "$W" "$1" "$2" -e true ;;
     bash) exec bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" ;;
     python3) exec python3 -c {py_tcp} "$1" "$2" "$T" ;;
     *) echo "{notool} tcp"; return 127 ;;

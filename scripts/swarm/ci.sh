@@ -8,7 +8,8 @@
 #   scripts/swarm/ci.sh --tests-only  the tests only, against a bed already up (kept up)
 #
 # The tests run with NCSWARM_REQUIRED=1: a bed that is missing or does not
-# answer fails them, it never skips them. pytest's exit 5 (no tests) fails too.
+# answer fails them, it never skips them. pytest's exit 5 (no tests) fails too,
+# and so does any skip (.ci/check-skips LOG none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -45,11 +46,21 @@ export NCSWARM_REQUIRED=1
 
 t=$SECONDS
 rc=0
-.venv/bin/pytest tests/swarm -p no:cacheprovider -ra --durations=0 ${PYTEST_SWARM_ARGS:-} || rc=$?
+LOG=$(mktemp /tmp/netcontract-swarm-ci.XXXXXX.log)
+.venv/bin/pytest tests/swarm -p no:cacheprovider -ra --durations=0 ${PYTEST_SWARM_ARGS:-} 2>&1 | tee "$LOG" || rc=$?
 t_tests=$((SECONDS - t))
 if [ "$rc" = 5 ]; then
+    rm -f "$LOG"
     say "pytest collected or ran no swarm test (exit 5): that is a failure"
     exit 1
+fi
+# The bed is required (NCSWARM_REQUIRED=1): no swarm test may skip.
+skips=0
+.ci/check-skips "$LOG" none || skips=$?
+rm -f "$LOG"
+if [ "$skips" != 0 ]; then
+    say "swarm tests were skipped (.ci/check-skips): that is a failure"
+    [ "$rc" != 0 ] || rc=1
 fi
 [ "$rc" = 0 ] || say "swarm tests failed (pytest exit $rc)"
 exit "$rc"
