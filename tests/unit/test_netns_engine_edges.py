@@ -91,7 +91,7 @@ def test_a_connect_takes_its_latency_from_tcp_info(listener: int) -> None:
     assert (obs.outcome, obs.detail) == (Outcome.OK, "connected")
     assert result.latency_ms[KEY] == pytest.approx(123.456)
     assert obs.output == f"connect 127.0.0.1:{listener}: connected (123.5 ms)"
-    assert result.slowest_ok("src") == pytest.approx(123.456)
+    assert result.slowest_tcp_ok_ms.get("src") == pytest.approx(123.456)
 
 
 def test_without_a_kernel_round_trip_the_loop_measures(listener: int) -> None:
