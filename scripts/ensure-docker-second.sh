@@ -362,8 +362,11 @@ if [ -z "$p" ]; then
     mkdir -p "$DATA_ROOT" "$(dirname "$LOG")"
     say "starting $("$ENGINE_DIR/bin/dockerd" --version 2>/dev/null || echo "dockerd of $SUITE") in its own network namespace (log: $LOG)"
     # unshare --net (no fork) and `exec` keep the pid: $! is dockerd's.
-    PATH=$ENGINE_DIR/bin:$PATH LD_LIBRARY_PATH=$LIBS nohup unshare --net -- /bin/sh -c \
-        'ip link set lo up 2>/dev/null || busybox ip link set lo up 2>/dev/null || true
+    # Every descriptor above 2 is closed first: a daemon must not keep what its caller holds open (measured: a
+    # `flock LOCK scripts/ensure-docker-second.sh` left the lock held by dockerd, for as long as it ran).
+    PATH=$ENGINE_DIR/bin:$PATH LD_LIBRARY_PATH=$LIBS nohup unshare --net -- /bin/bash -c \
+        'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
+         ip link set lo up 2>/dev/null || busybox ip link set lo up 2>/dev/null || true
          echo 0 >/proc/sys/net/ipv4/ip_forward 2>/dev/null || true
          [ -n "$LD_LIBRARY_PATH" ] || unset LD_LIBRARY_PATH
          exec "$@"' \

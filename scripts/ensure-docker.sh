@@ -111,7 +111,7 @@ if [ -n "$running" ]; then
 else
     say "starting dockerd --dns 127.0.0.1 (log: $LOG)"
     mkdir -p "$(dirname "$LOG")"
-    nohup dockerd --dns 127.0.0.1 >>"$LOG" 2>&1 </dev/null &
+    nohup bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec dockerd --dns 127.0.0.1' >>"$LOG" 2>&1 </dev/null &
     dpid=$!
     echo "$dpid" >"$PIDFILE"
 fi
@@ -132,7 +132,7 @@ for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
                 REPAIRED=1
                 say "dockerd panicked on its network store; CI: moving $KV aside and starting again"
                 mv -f "$KV" "$KV.broken.$(date +%s)"
-                nohup dockerd --dns 127.0.0.1 >>"$LOG" 2>&1 </dev/null &
+                nohup bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec dockerd --dns 127.0.0.1' >>"$LOG" 2>&1 </dev/null &
                 dpid=$!
                 echo "$dpid" >"$PIDFILE"
                 continue
