@@ -22,7 +22,6 @@ from netcontract.errors import (
 from netcontract.output_files import write_output
 from netcontract.report.formats import ReportFormat
 from netcontract.results import ExitCode, Report
-from netcontract.yaml_input import check_input_path, forget_inputs, inputs_read
 
 OutputFormat = ReportFormat  # the registry lives in report/formats.py
 
@@ -54,6 +53,9 @@ class InputFile(click.Path):
         super().__init__(dir_okay=False)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        # yaml_input imports yaml: not at start-up (--help, --version)
+        from netcontract.yaml_input import check_input_path
+
         text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
         try:
             check_input_path(text)
@@ -70,6 +72,8 @@ class InputFile(click.Path):
 
 def _note_follow(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     # Runs while the command line is parsed, before the command reads anything: a new command's inputs.
+    from netcontract.yaml_input import forget_inputs
+
     forget_inputs()
     ctx.meta[_FOLLOW_KEY] = bool(value)
     return bool(value)
@@ -117,6 +121,8 @@ def write_file(path: str, text: str, *, label: str = "", overwrite: bool = True,
                inputs: Iterable[str] = ()) -> Path:
     """Write an output file of the running command: never over one of its inputs, atomically, not
     through a symlink unless --follow-symlinks (output_files.write_output). Raises OutputError."""
+    from netcontract.yaml_input import inputs_read
+
     return write_output(path, text, protect=[*run_inputs(), *inputs], protect_ids=inputs_read(),
                         follow_symlinks=follows_symlinks(), overwrite=overwrite, make_parents=make_parents,
                         label=label, flag=FOLLOW_SYMLINKS)
@@ -166,8 +172,9 @@ def internal_error(exc: BaseException) -> NoReturn:
 
 def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None]) -> NoReturn:
     """Print the report, write the requested report files, exit with the report's code."""
-    render = ReportFormat(fmt).renderer(colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
-    click.echo(render(report), nl=False)
+    colour = use_colour(sys.stdout)
+    render = ReportFormat(fmt).renderer(colour=colour, quiet=quiet, verbose=verbose)
+    click.echo(render(report), nl=False, color=colour)
     problems = write_artifacts(report, artifacts)
     if problems:
         # the verdict is printed above; a lost artifact must still fail the CI job
@@ -188,4 +195,6 @@ def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
 
 
 def use_colour(stream: object) -> bool:
-    return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
+    from netcontract.cli.colour import use_colour as wanted  # --color, NO_COLOR, FORCE_COLOR
+
+    return wanted(stream)
