@@ -72,8 +72,11 @@ def test_pre_commit_hook() -> None:
     assert hook["pass_filenames"] is False
     assert hook["language"] == "python"
     files = re.compile(hook["files"])
-    for name in ("docker-compose.yml", "docker-compose.yaml", "deploy/docker-compose.prod.yaml",
-                 "docker-compose.ci.yml"):
+    # every name Compose reads by default, override files, and the contract names lint finds without -c
+    for name in ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml",
+                 "compose.override.yaml", "deploy/docker-compose.prod.yaml", "docker-compose.ci.yml",
+                 "netcontract.yaml", "netcontract.yml", ".netcontract.yaml", "deploy/.netcontract.yml"):
         assert files.search(name), name
-    for name in ("README.md", "docker-compose.yaml.bak", "contracts/devonboarder.json"):
+    for name in ("README.md", "docker-compose.yaml.bak", "contracts/devonboarder.json", "mycompose.yaml",
+                 "composer.yaml", "netcontract.yaml.orig"):
         assert not files.search(name), name
