@@ -223,6 +223,6 @@ main.add_command(lint_cmd, "lint")
 main.add_command(init_cmd, "init")
 main.add_command(scaffold_cmd, "scaffold")
 
-from netcontract.cli.plugin import install_plugin_cmd  # noqa: E402
+from netcontract.cli.docker_plugin import install_plugin_cmd  # noqa: E402
 
 main.add_command(install_plugin_cmd, "install-docker-plugin")
