@@ -62,7 +62,7 @@ def test_two_names_in_one_directory_are_ambiguous(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / "netcontract.yaml").write_text("x")
     (tmp_path / ".netcontract.yaml").write_text("y")
-    with pytest.raises(NoContractError, match="holds netcontract.yaml and .netcontract.yaml: pass -c"):
+    with pytest.raises(NoContractError, match=r"holds netcontract\.yaml and \.netcontract\.yaml: pass -c"):
         find_contract(tmp_path)
 
 
@@ -182,7 +182,7 @@ def test_the_cli_spells_the_runner_choices_as_the_runner_does() -> None:
     from netcontract.live.runner import DEFAULT_PROBE_IMAGE as RUNNER_IMAGE
     from netcontract.live.runner import ExecutorMode
 
-    assert EXECUTORS == tuple(m.value for m in ExecutorMode)
+    assert tuple(m.value for m in ExecutorMode) == EXECUTORS
     assert DEFAULT_PROBE_IMAGE == RUNNER_IMAGE
 
 
