@@ -14,8 +14,12 @@
 # Result: netcontract-test/tool:local (labelled org.netcontract.test=1). Needs root (debootstrap) and the
 # engine of DOCKER_HOST; run under the lock (flock /tmp/netcontract-live.lock).
 #
+# `--rootfs-only`: only debootstrap the base's root into its cached tarball (no engine is touched, so no
+# lock is needed); a later run imports it.
+#
 # Environment: NETCONTRACT_TOOL_IMAGE (default netcontract-test/tool:local), NETCONTRACT_BASE_IMAGE
-# (default netcontract-test/python-base:local), NETCONTRACT_MIRROR (default: apt's), NETCONTRACT_REBUILD=1.
+# (default netcontract-test/python-base:local), NETCONTRACT_MIRROR (default: apt's), NETCONTRACT_REBUILD=1,
+# NETCONTRACT_CACHE (default /var/cache/netcontract: the base root's tarball, by recipe hash).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -56,10 +60,12 @@ trap cleanup EXIT
 # -- 1. the base ------------------------------------------------------------------------------------------
 HASH=$( { printf 'suite=%s\npackages=%s\n' "$SUITE" "$PACKAGES"; sed -n '/^# -- 1/,/^# -- 2/p' "$SELF"; } \
         | sha256sum | cut -c1-64)
-have=$(docker image inspect -f "{{ index .Config.Labels \"$LABEL_HASH\" }}" "$BASE" 2>/dev/null || true)
-if [ "${NETCONTRACT_REBUILD:-0}" != 1 ] && [ "$have" = "$HASH" ]; then
-    say "$BASE up to date (cached; NETCONTRACT_REBUILD=1 rebuilds)"
-else
+CACHE=${NETCONTRACT_CACHE:-/var/cache/netcontract}
+TARBALL=$CACHE/python-base-$HASH.tar
+ROOTFS_ONLY=0
+[ "${1:-}" = --rootfs-only ] && ROOTFS_ONLY=1
+
+build_rootfs() {  # debootstrap the base's root into $TARBALL (no engine involved)
     [ "$(id -u)" = 0 ] || die "building $BASE needs root (debootstrap)"
     if ! command -v debootstrap >/dev/null 2>&1; then
         say "installing debootstrap (apt-get)"
@@ -68,27 +74,41 @@ else
             || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; } \
             || die "could not install debootstrap"
     fi
-    MIRROR=${NETCONTRACT_MIRROR:-$(debian_mirror)}
-    ROOTFS=$WORK/root
-    say "debootstrap --variant=minbase $SUITE (+$PACKAGES) from $MIRROR"
-    t0=$SECONDS
-    nice -n 10 ionice -c 3 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR" \
+    local mirror rootfs=$WORK/root t0=$SECONDS
+    mirror=${NETCONTRACT_MIRROR:-$(debian_mirror)}
+    say "debootstrap --variant=minbase $SUITE (+$PACKAGES) from $mirror"
+    nice -n 10 ionice -c 3 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" "$mirror" \
         >"$WORK/debootstrap.log" 2>&1 || { tail -n 15 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
-    rm -rf "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/info/* \
-           "$ROOTFS"/usr/share/locale/* "$ROOTFS"/usr/share/lintian "$ROOTFS"/var/cache/apt/* \
-           "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/log/* "$ROOTFS"/tmp/* "$ROOTFS"/debootstrap
-    : >"$ROOTFS/etc/hostname"
-    chroot "$ROOTFS" python3 -c 'import venv, ensurepip, sys; assert sys.version_info >= (3, 11)' \
+    rm -rf "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+           "$rootfs"/usr/share/locale/* "$rootfs"/usr/share/lintian "$rootfs"/var/cache/apt/* \
+           "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/* "$rootfs"/tmp/* "$rootfs"/debootstrap
+    : >"$rootfs/etc/hostname"
+    chroot "$rootfs" python3 -c 'import venv, ensurepip, sys; assert sys.version_info >= (3, 11)' \
         || die "python3 with venv and ensurepip missing in the base"
-    tar --numeric-owner -C "$ROOTFS" -c . | docker import \
+    mkdir -p "$CACHE"
+    tar --numeric-owner -C "$rootfs" -cf "$TARBALL.tmp.$$" . && mv "$TARBALL.tmp.$$" "$TARBALL"
+    say "base root in $TARBALL ($((SECONDS - t0)) s)"
+}
+
+if [ "$ROOTFS_ONLY" = 1 ]; then
+    [ -s "$TARBALL" ] && [ "${NETCONTRACT_REBUILD:-0}" != 1 ] || build_rootfs
+    exit 0
+fi
+have=$(docker image inspect -f "{{ index .Config.Labels \"$LABEL_HASH\" }}" "$BASE" 2>/dev/null || true)
+if [ "${NETCONTRACT_REBUILD:-0}" != 1 ] && [ "$have" = "$HASH" ]; then
+    say "$BASE up to date (cached; NETCONTRACT_REBUILD=1 rebuilds)"
+else
+    [ -s "$TARBALL" ] && [ "${NETCONTRACT_REBUILD:-0}" != 1 ] || build_rootfs
+    t0=$SECONDS
+    docker import \
         --change "LABEL org.netcontract.test=1" \
         --change "LABEL org.netcontract.image=python-base" \
         --change "LABEL $LABEL_HASH=$HASH" \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'CMD ["python3"]' \
-        -m "netcontract tool image base: debootstrap $SUITE + $PACKAGES" - "$BASE" >/dev/null
+        -m "netcontract tool image base: debootstrap $SUITE + $PACKAGES" "$TARBALL" "$BASE" >/dev/null
     docker image prune -f --filter "label=org.netcontract.image=python-base" >/dev/null 2>&1 || true
-    say "built $BASE in $((SECONDS - t0)) s"
+    say "imported $BASE in $((SECONDS - t0)) s"
 fi
 
 # -- 2. the wheels ----------------------------------------------------------------------------------------
