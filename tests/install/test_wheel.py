@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import sys
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -87,3 +89,31 @@ def test_the_installed_wheel_checks_the_live_stack(installed: CleanVenv, outside
     assert "contract holds" in proc.stdout
     report = json.loads((outside / "reports" / "report.json").read_text())
     assert report["summary"]["errors"] == 0 and report["summary"]["passed"] > 100
+
+
+def _dockerignore_context(dest: Path) -> list[str]:
+    """Copy what the top-level .dockerignore lets into the image's build context (`*`, then `!path` entries)."""
+    rules = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert rules[0] == "*", "the context starts from nothing and names what it needs"
+    kept = [r[1:].rstrip("/") for r in rules[1:] if r.startswith("!")]
+    for rel in kept:
+        src = ROOT / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.exists():
+            shutil.copy2(src, dest / rel)
+    return kept
+
+
+def test_the_image_build_context_builds_netcontract(tmp_path: Path) -> None:
+    """The Dockerfile installs /src, the build context .dockerignore lets through: it must build on its own."""
+    ctx = tmp_path / "context"
+    ctx.mkdir()
+    kept = _dockerignore_context(ctx)
+    assert {"pyproject.toml", "README.md", "LICENSE", "netcontract"} <= set(kept)
+    proc = run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "out"), str(ctx)])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (wheel,) = (tmp_path / "out").glob("netcontract-*.whl")
+    with zipfile.ZipFile(wheel) as whl:
+        assert "netcontract/cli/main.py" in whl.namelist()
