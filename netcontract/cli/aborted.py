@@ -10,9 +10,9 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-from netcontract.cli.common import fail, write_artifacts
+from netcontract.cli.common import fail, user_errors, write_artifacts
 from netcontract.errors import NetcontractError
-from netcontract.results import Aborted, ExitCode, Report
+from netcontract.results import Aborted, Report
 
 
 def aborted_report(command: str, contract: str, exc: NetcontractError, *, project: str | None = None,
@@ -25,17 +25,16 @@ def aborted_report(command: str, contract: str, exc: NetcontractError, *, projec
 @contextlib.contextmanager
 def reports_on_error(command: str, contract: str, artifacts: dict[str, str | None], *, project: str | None = None,
                      source: str = "live", interrupted: str = "netcontract: interrupted") -> Iterator[None]:
-    """Like `common.user_errors`, and before exiting writes the requested report files with the error in them.
-    A report file that cannot be written adds its own line; the exit code stays the error's."""
+    """`common.user_errors`, and before exiting on a NetcontractError writes the requested report files with
+    the error in them. A report file that cannot be written adds its own line; the exit code stays the
+    error's. Everything else (Ctrl-C, SIGTERM) is user_errors' own."""
     started = time.monotonic()
-    try:
-        yield
-    except NetcontractError as exc:
-        problems: list[str] = []
-        if any(artifacts.values()):
+    with user_errors(interrupted):
+        try:
+            yield
+        except NetcontractError as exc:
+            if not any(artifacts.values()):
+                raise
             report = aborted_report(command, contract, exc, project=project, source=source,
                                     duration=time.monotonic() - started)
-            problems = write_artifacts(report, artifacts)
-        fail([*exc.lines(), *problems], exc.exit_code)
-    except KeyboardInterrupt:
-        fail([interrupted], ExitCode.INTERRUPTED)
+            fail([*exc.lines(), *write_artifacts(report, artifacts)], exc.exit_code)
