@@ -66,7 +66,7 @@ def main() -> None:
       echo $?   # 0 holds, 1 violated, 2 usage, 3 could not evaluate, 4 invalid contract
 
     \b
-    Without -c, the contract is the first netcontract.yaml, netcontract.yml,
+    Without -c, check, lint and graph use the first netcontract.yaml, netcontract.yml,
     .netcontract.yaml or .netcontract.yml found from the working directory
     upwards (to the git root). Shell completion: see `Shell completion` in
     the README (_NETCONTRACT_COMPLETE=bash_source|zsh_source|fish_source).
