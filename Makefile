@@ -19,7 +19,7 @@ NETCONTRACT_PROBE_IMAGE ?= netcontract-test/probe:local
 # The probe sidecar image is one of ours (built by `make images`), never pulled.
 check demo test bench: export NETCONTRACT_PROBE_IMAGE := $(NETCONTRACT_PROBE_IMAGE)
 
-.PHONY: help venv docker images up down check demo test lint bench mutate
+.PHONY: help venv docker images up down check demo test lint bench mutate tool-image startup
 .PHONY: swarm-up swarm-down swarm-status swarm-check swarm-demo swarm-test
 
 help: ## list the targets
@@ -71,6 +71,12 @@ test: venv docker images ## run the test suite (pytest)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS) || { rc=$$?; \
 	    if [ $$rc = 5 ]; then echo "make test: pytest ran no tests (exit 5)" >&2; fi; \
 	    exit $$rc; }
+
+tool-image: venv docker ## build the tool image (Dockerfile) from Debian packages, no registry: netcontract-test/tool:local
+	@scripts/build-tool-image.sh
+
+startup: venv ## time --version/--help beside docker --version (benchmarks/startup.py)
+	$(VENV)/bin/python benchmarks/startup.py --wheel
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check netcontract tests && $(VENV)/bin/mypy netcontract

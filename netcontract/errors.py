@@ -83,6 +83,10 @@ class ProjectNeededError(UsageError):
     """--project is needed: the engine runs no compose project, or several."""
 
 
+class NoContractError(UsageError):
+    """No -c, and no contract file found from the working directory upwards (or two in one directory)."""
+
+
 class MapError(UsageError):
     """A --map names a service the contract does not have."""
 

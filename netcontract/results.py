@@ -111,6 +111,16 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class Aborted:
+    """Why a run made no verdict at all (the engine could not be asked, the contract is invalid, ...):
+    the error's exit code, its class name and the lines it printed on stderr."""
+
+    exit_code: ExitCode
+    error: str  # the error's class name: EngineError, ContractError, NotReadyError, ...
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Report:
     """The results of one check or lint run and what it ran against: the one thing every format renders."""
 
@@ -122,6 +132,7 @@ class Report:
     duration: float = 0.0
     notes: tuple[str, ...] = field(default=())
     engine: str = ""  # live: the engine and API version the check ran against
+    aborted: Aborted | None = None  # set when the run stopped before any verdict; results are then empty
 
     @property
     def summary(self) -> Summary:
@@ -132,6 +143,8 @@ class Report:
     @property
     def exit_code(self) -> ExitCode:
         """VIOLATED on any FAIL, else NOT_EVALUATED on any ERROR, else OK."""
+        if self.aborted is not None:
+            return self.aborted.exit_code
         s = self.summary
         if s.failed:
             return ExitCode.VIOLATED

@@ -22,7 +22,6 @@ from netcontract.errors import (
 from netcontract.output_files import write_output
 from netcontract.report.formats import ReportFormat
 from netcontract.results import ExitCode, Report
-from netcontract.yaml_input import check_input_path, forget_inputs, inputs_read
 
 if TYPE_CHECKING:
     from netcontract.live.runner import RunOptions
@@ -59,6 +58,9 @@ class InputFile(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """The path as given; InputRefused when it exists but cannot be read as an input (a missing one passes)."""
+        # yaml_input imports yaml: not at start-up (--help, --version)
+        from netcontract.yaml_input import check_input_path
+
         text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
         try:
             check_input_path(text)
@@ -75,6 +77,8 @@ class InputFile(click.Path):
 
 def _note_follow(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     # Runs while the command line is parsed, before the command reads anything: a new command's inputs.
+    from netcontract.yaml_input import forget_inputs
+
     forget_inputs()
     ctx.meta[_FOLLOW_KEY] = bool(value)
     return bool(value)
@@ -123,6 +127,8 @@ def write_file(path: str, text: str, *, label: str = "", overwrite: bool = True,
                inputs: Iterable[str] = ()) -> Path:
     """Write an output file of the running command: never over one of its inputs, atomically, not
     through a symlink unless --follow-symlinks (output_files.write_output). Raises OutputError."""
+    from netcontract.yaml_input import inputs_read
+
     return write_output(path, text, protect=[*run_inputs(), *inputs], protect_ids=inputs_read(),
                         follow_symlinks=follows_symlinks(), overwrite=overwrite, make_parents=make_parents,
                         label=label, flag=FOLLOW_SYMLINKS)
@@ -173,8 +179,9 @@ def internal_error(exc: BaseException) -> NoReturn:
 
 def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None]) -> NoReturn:
     """Print the report, write the requested report files, exit with the report's code."""
-    render = ReportFormat(fmt).renderer(colour=use_colour(sys.stdout), quiet=quiet, verbose=verbose)
-    click.echo(render(report), nl=False)
+    colour = use_colour(sys.stdout)
+    render = ReportFormat(fmt).renderer(colour=colour, quiet=quiet, verbose=verbose)
+    click.echo(render(report), nl=False, color=colour)
     problems = write_artifacts(report, artifacts)
     if problems:
         # the verdict is printed above; a lost artifact must still fail the CI job
@@ -195,19 +202,25 @@ def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
 
 
 def use_colour(stream: object) -> bool:
-    """Whether to colour output written to `stream`: a terminal, and NO_COLOR not set."""
-    return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
+    """Whether to colour output written to `stream`: --color, else FORCE_COLOR / NO_COLOR, else a terminal."""
+    from netcontract.cli.colour import use_colour as wanted
+
+    return wanted(stream)
+
+
+# live.runner's ExecutorMode values and DEFAULT_PROBE_IMAGE, spelled here so that `--help` does not import the
+# runner (tests/unit/test_cli_everyday.py keeps them equal).
+EXECUTORS = ("auto", "netns", "exec", "sidecar", "helper")
+DEFAULT_PROBE_IMAGE = "busybox:1.36"
 
 
 def probe_options(f: Callable[..., None]) -> Callable[..., None]:
     """The probing options of `check`, `watch` and `serve`: --probes, --executor, --probe-image, --pull,
     --timeout, --retries, --concurrency (in that order on the command line's help)."""
-    from netcontract.live.runner import DEFAULT_PROBE_IMAGE, ExecutorMode
-
     for option in reversed([
         click.option("--probes/--no-probes", default=True, show_default=True,
                       help="Run reachability, isolation and DNS probes (--no-probes: structural checks only)."),
-        click.option("--executor", type=click.Choice([m.value for m in ExecutorMode]), default="auto",
+        click.option("--executor", type=click.Choice(EXECUTORS), default="auto",
                       show_default=True,
                       help="netns: netcontract's own sockets inside each container's network namespace (root, on "
                            "the engine's host; nothing of the container runs); exec: the container's own tools; "

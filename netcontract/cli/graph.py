@@ -14,13 +14,14 @@ import sys
 import click
 
 from netcontract.cli.common import InputFile, follow_symlinks_option, user_errors, write_file
-from netcontract.contract import load_contract
 from netcontract.report.formats import GraphFormat
 from netcontract.results import ExitCode, Result, Verdict
 
 
 @click.command("graph")
-@click.option("-c", "--contract", "contract_path", required=True, type=InputFile(), help="Contract YAML file.")
+@click.option("-c", "--contract", "contract_path", type=InputFile(),
+              help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a parent "
+                   "directory, up to the git root.")
 @click.option("--format", "fmt", type=click.Choice([f.value for f in GraphFormat]), default="mermaid", show_default=True,
               help="mermaid (renders inline on GitHub) or dot (pipe through `dot -Tsvg`).")
 @click.option("--live", is_flag=True,
@@ -29,7 +30,7 @@ from netcontract.results import ExitCode, Result, Verdict
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the graph to FILE instead of stdout (atomically; never over the contract).")
 @follow_symlinks_option
-def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, output: str | None) -> None:
+def graph_cmd(contract_path: str | None, fmt: str, live: bool, project: str | None, output: str | None) -> None:
     """Draw CONTRACT's tiers, services and allowed flows as a diagram.
 
     \b
@@ -39,9 +40,12 @@ def graph_cmd(contract_path: str, fmt: str, live: bool, project: str | None, out
       netcontract graph -c contracts/devonboarder.yaml --live --format dot -o live.dot
     """
 
+    from netcontract.contract import load_contract
+    from netcontract.discover import find_contract
     from netcontract.report.graph import render_graph
 
     with user_errors():
+        contract_path = contract_path or find_contract()
         contract = load_contract(contract_path)
         violations: list[Result] = []
         if live:

@@ -1,4 +1,9 @@
-"""The command line. Thin: parse options, call the core, render, map errors to exit codes."""
+"""The command line. Thin: parse options, call the core, render, map errors to exit codes.
+
+Start-up is part of the interface (`--version` and `--help` at most 0.1 s, docs/performance.md): this
+module and the command modules import only click and the light core at the top; the contract models
+(pydantic), the checker, the runner and the Docker edge are imported inside the command that runs.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import click
 
 from netcontract import __version__
+from netcontract.cli.aborted import reports_on_error
+from netcontract.cli.colour import colour_option
 from netcontract.cli.common import (
     InputFile,
     artifact_options,
@@ -17,15 +25,16 @@ from netcontract.cli.common import (
     internal_error,
     probe_options,
     run_options,
-    user_errors,
 )
-from netcontract.contract import json_schema
 from netcontract.errors import UsageError
-from netcontract.live.checker import CheckOptions, check
 from netcontract.report import formats
-from netcontract.report.schema import render_schema
 from netcontract.results import ExitCode
-from netcontract.swarm.nodes import NodeRef, parse_nodes
+
+if TYPE_CHECKING:
+    from netcontract.swarm.nodes import NodeRef
+
+# EXECUTORS and DEFAULT_PROBE_IMAGE (cli/common.py) spell live.runner's ExecutorMode values and probe image, so
+# that `--help` does not import the runner (tests/unit/test_cli_everyday.py keeps them equal).
 
 
 class _Main(click.Group):
@@ -47,6 +56,7 @@ class _Main(click.Group):
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="netcontract")
+@colour_option
 def main() -> None:
     """Check a live Docker deployment against a declared network contract.
 
@@ -54,10 +64,18 @@ def main() -> None:
     Typical use, after `docker compose up` or as a CI gate:
       netcontract check -c contracts/devonboarder.yaml
       echo $?   # 0 holds, 1 violated, 2 usage, 3 could not evaluate, 4 invalid contract
+
+    \b
+    Without -c, check, lint and graph use the first netcontract.yaml, netcontract.yml,
+    .netcontract.yaml or .netcontract.yml found from the working directory
+    upwards (to the git root). Shell completion: see `Shell completion` in
+    the README (_NETCONTRACT_COMPLETE=bash_source|zsh_source|fish_source).
     """
 
 
 def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[NodeRef, ...]:
+    from netcontract.swarm.nodes import parse_nodes
+
     try:
         return parse_nodes(value)
     except UsageError as exc:
@@ -65,8 +83,9 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 
 
 @main.command("check")
-@click.option("-c", "--contract", "contract_path", required=True, type=InputFile(),
-              help="Contract YAML file.")
+@click.option("-c", "--contract", "contract_path", type=InputFile(),
+              help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a "
+                   "parent directory, up to the git root.")
 @click.option("--project", metavar="NAME",
               help="Compose project name (overrides `project:` in the contract).")
 @click.option("--format", "fmt", type=click.Choice(formats.names(formats.STDOUT["check"])), default="table",
@@ -83,7 +102,8 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
                    "context, with its own TLS material). Repeat for every node; one "
                    "of them must be a manager. Without it, the engine of DOCKER_HOST is the manager and the only "
                    "node read.")
-def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool,
+@colour_option
+def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: bool, verbose: bool,
               junit_path: str | None, json_path: str | None, markdown_path: str | None, probes: bool,
               executor: str, probe_image: str, helper_image: str | None, require_trusted: bool, pull: bool,
               timeout: float, retries: int, concurrency: int, wait_s: float, nodes: tuple[NodeRef, ...]) -> None:
@@ -108,14 +128,21 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
       3  could not evaluate: Docker unreachable, stack not ready, or ERRORs and no FAIL
       4  the contract file is invalid
     """
+    from netcontract.discover import find_contract
+    from netcontract.live.checker import CheckOptions, check
+
+    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path}
+    with reports_on_error("check", "", artifacts, project=project):
+        contract_path = contract_path or find_contract()
     run = run_options(executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted)
     options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s, nodes=nodes)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
-    with user_errors("netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():
+    with reports_on_error("check", contract_path, artifacts, project=project,
+                          interrupted="netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():
         report = check(contract_path, options, progress)
     if progress:
         click.echo("\r\x1b[K", err=True, nl=False)
-    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
+    finish(report, fmt, quiet, verbose, artifacts)
 
 
 def _progress_printer() -> Callable[[int, int], None]:
@@ -154,7 +181,14 @@ def schema_cmd(report_schema: bool) -> None:
       netcontract schema > netcontract.schema.json
       # then in the contract:  # yaml-language-server: $schema=netcontract.schema.json
     """
-    click.echo(render_schema() if report_schema else json_schema() + "\n", nl=False)
+    if report_schema:
+        from netcontract.report.schema import render_schema
+
+        click.echo(render_schema(), nl=False)
+    else:
+        from netcontract.contract import json_schema
+
+        click.echo(json_schema() + "\n", nl=False)
 
 
 from netcontract.cli.graph import graph_cmd  # noqa: E402
@@ -171,3 +205,7 @@ from netcontract.cli.watch import serve_cmd, watch_cmd  # noqa: E402
 
 main.add_command(watch_cmd, "watch")
 main.add_command(serve_cmd, "serve")
+
+from netcontract.cli.docker_plugin import install_plugin_cmd  # noqa: E402
+
+main.add_command(install_plugin_cmd, "install-docker-plugin")

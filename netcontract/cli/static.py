@@ -18,6 +18,8 @@ from typing import Any
 import click
 
 from netcontract import sanitize
+from netcontract.cli.aborted import reports_on_error
+from netcontract.cli.colour import colour_option
 from netcontract.cli.common import (
     InputFile,
     artifact_options,
@@ -80,7 +82,9 @@ def compose_loader_options(f: Callable[..., None]) -> Callable[..., None]:
 
 
 @click.command("lint")
-@click.option("-c", "--contract", "contract_path", required=True, type=_FILE, help="Contract YAML file.")
+@click.option("-c", "--contract", "contract_path", type=_FILE,
+              help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a parent "
+                   "directory, up to the git root.")
 @click.option("-f", "--file", "files", multiple=True, type=_FILE, metavar="COMPOSE_FILE",
               help="Compose file; repeat to merge overrides in order, as `docker compose -f`. Default: "
                    "as compose finds them (COMPOSE_FILE, else compose.yaml or docker-compose.yml and "
@@ -97,7 +101,8 @@ def compose_loader_options(f: Callable[..., None]) -> Callable[..., None]:
 @click.option("-v", "--verbose", is_flag=True, help="Show every check.")
 @compose_loader_options
 @artifact_options
-def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
+@colour_option
+def lint_cmd(contract_path: str | None, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
              project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool,
              junit_path: str | None, json_path: str | None, markdown_path: str | None) -> None:
     """Check compose files against the contract before anything runs (no Docker daemon).
@@ -121,11 +126,16 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
     """
     from netcontract.compose.lint import LintOptions, lint
     from netcontract.compose.project import ComposeOptions
+    from netcontract.discover import find_contract
 
-    options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
-    with user_errors():
+    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path}
+    source = ", ".join(files) or "compose files"
+    with reports_on_error("lint", "", artifacts, project=project, source=source):
+        contract_path = contract_path or find_contract()
+        options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
+    with reports_on_error("lint", contract_path, artifacts, project=project, source=source):
         report = lint(contract_path, options)
-    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
+    finish(report, fmt, quiet, verbose, artifacts)
 
 
 @click.command("init")

@@ -33,7 +33,7 @@ def result_dict(r: Result) -> dict[str, Any]:
 def report_dict(report: Report) -> dict[str, Any]:
     """The whole report as the versioned JSON object (see report/schema.py)."""
     s = report.summary
-    return {
+    out: dict[str, Any] = {
         "version": REPORT_VERSION,
         "contract": report.contract,
         "project": report.project,
@@ -46,6 +46,11 @@ def report_dict(report: Report) -> dict[str, Any]:
         "engine": report.engine,
         "results": [result_dict(r) for r in report.results],
     }
+    if report.aborted is not None:  # only when the run made no verdict: older reports never have it
+        a = report.aborted
+        out["error"] = {"exit_code": int(a.exit_code), "type": a.error,
+                        "message": a.lines[0] if a.lines else "", "lines": list(a.lines)}
+    return out
 
 
 def render(report: Report) -> str:

@@ -5,6 +5,8 @@ result's stable id, so a dashboard can track one check across runs; the
 classname groups by kind (`netcontract.reach`, `netcontract.dns`, ...).
 FAIL -> <failure>, ERROR -> <error> (the check could not be made; a dashboard
 must not count it as passed), SKIP -> <skipped>, probe output -> <system-out>.
+A run that stopped before any verdict (exit 2, 3 or 4 with no results) is one
+testcase `netcontract check` (classname `netcontract.run`) with an <error>.
 """
 
 from __future__ import annotations
@@ -72,19 +74,33 @@ def _properties(parent: ET.Element, report: Report) -> None:
         ET.SubElement(props, "property", name=f"note.{i}", value=_clean(note))
 
 
+def _aborted_case(parent: ET.Element, report: Report) -> None:
+    """The run stopped before any verdict: one testcase with an <error> that says why, so a dashboard shows
+    a red run instead of an empty one."""
+    a = report.aborted
+    assert a is not None
+    case = ET.SubElement(parent, "testcase", name=_clean(f"netcontract {report.command}"), classname="netcontract.run",
+                         time=_seconds(report.duration))
+    el = ET.SubElement(case, "error", message=_clean(a.lines[0] if a.lines else a.error), type=_clean(a.error))
+    el.text = _clean("\n".join([*a.lines, f"exit code: {int(a.exit_code)}"]))
+
+
 def render(report: Report) -> str:
     """The report as JUnit XML: one testsuite, one testcase per result."""
     s = report.summary
+    extra = 1 if report.aborted is not None else 0
     counts = {
-        "tests": str(s.total),
+        "tests": str(s.total + extra),
         "failures": str(s.failed),
-        "errors": str(s.errors),
+        "errors": str(s.errors + extra),
         "skipped": str(s.skipped),
         "time": _seconds(report.duration),
     }
     root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
     suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts})
     _properties(suite, report)
+    if report.aborted is not None:
+        _aborted_case(suite, report)
     for r in report.results:
         _testcase(suite, r)
     ET.indent(root)

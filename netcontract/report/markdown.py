@@ -20,6 +20,8 @@ STATUS = {
     ExitCode.OK: "PASSED",
     ExitCode.VIOLATED: "FAILED",
     ExitCode.NOT_EVALUATED: "NOT EVALUATED",
+    ExitCode.INVALID_CONTRACT: "INVALID CONTRACT",
+    ExitCode.USAGE: "USAGE ERROR",
 }
 
 # Words, not symbols: they read the same in every renderer and in a plain-text email.
@@ -104,6 +106,10 @@ def render(report: Report) -> str:
     lines = [f"## netcontract {escape(report.command)}: {status_word(report)}", "", summary_line(report), "", where]
     if report.notes:
         lines += ["", *(f"- note: {escape(n)}" for n in report.notes)]
+    if report.aborted is not None:
+        a = report.aborted
+        lines += ["", f"### Why nothing was checked (exit {int(a.exit_code)})", "",
+                  *(f"- {escape(line)}" for line in a.lines)]
     bad = report.violations()
     if bad:
         lines += ["", "### Violations", "",

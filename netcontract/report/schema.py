@@ -14,6 +14,7 @@ from netcontract.report.json_report import REPORT_VERSION
 from netcontract.results import ExitCode, Verdict
 
 _COUNT = {"type": "integer", "minimum": 0}
+_VERDICT_CODES = (ExitCode.OK, ExitCode.VIOLATED, ExitCode.NOT_EVALUATED, ExitCode.INTERRUPTED)
 _SECONDS = {"type": "number", "minimum": 0}
 
 
@@ -68,9 +69,10 @@ REPORT_SCHEMA: dict[str, Any] = {
         "project": {"type": ["string", "null"], "description": "Compose project name, if known."},
         "source": _text('"live", or the compose files a static state was read from.'),
         "command": _text("check or lint."),
-        "exit_code": {"enum": [int(c) for c in (ExitCode.OK, ExitCode.VIOLATED, ExitCode.NOT_EVALUATED)],
-                      "description": "0 holds, 1 violated, 3 could not evaluate (the other exit codes "
-                                     "mean no report was made)."},
+        "exit_code": {"enum": [int(c) for c in ExitCode if c is not ExitCode.INTERRUPTED],
+                      "description": "0 holds, 1 violated, 3 could not evaluate; a report written when the run "
+                                     "stopped before any verdict (see `error`) has that error's code: 2 usage, "
+                                     "3 could not evaluate, 4 invalid contract, 70 internal error."},
         "duration": {**_SECONDS, "description": "Seconds the whole run took."},
         "summary": {
             "type": "object",
@@ -82,7 +84,26 @@ REPORT_SCHEMA: dict[str, Any] = {
         "engine": _text("The Docker engine and API version a live check ran against; empty for lint. "
                         "Added in netcontract 0.2."),
         "results": {"type": "array", "items": {"$ref": "#/$defs/result"}},
+        "error": {
+            "type": "object",
+            "description": "Present only when the run stopped before any verdict (Docker unreachable, stack "
+                           "not ready, invalid contract, ...): then `results` is empty and `exit_code` is this "
+                           "error's. Added in netcontract 0.2.",
+            "additionalProperties": True,
+            "required": ["exit_code", "type", "message", "lines"],
+            "properties": {
+                "exit_code": {"type": "integer", "description": "The exit code the run ended with."},
+                "type": _text("The error's kind: EngineError, ContractError, NotReadyError, UsageError, ..."),
+                "message": _text("The first line netcontract printed on stderr."),
+                "lines": {"type": "array", "items": {"type": "string"},
+                          "description": "Every line printed on stderr (one per contract problem)."},
+            },
+        },
     },
+    # exit codes that make no verdict come only with the error that says why
+    "if": {"required": ["exit_code"],
+           "properties": {"exit_code": {"enum": [int(c) for c in ExitCode if c not in _VERDICT_CODES]}}},
+    "then": {"required": ["error"]},
     "$defs": {"result": _RESULT},
 }
 

@@ -72,8 +72,66 @@ def test_pre_commit_hook() -> None:
     assert hook["pass_filenames"] is False
     assert hook["language"] == "python"
     files = re.compile(hook["files"])
-    for name in ("docker-compose.yml", "docker-compose.yaml", "deploy/docker-compose.prod.yaml",
-                 "docker-compose.ci.yml"):
+    # every name Compose reads by default, override files, and the contract names lint finds without -c
+    for name in ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml",
+                 "compose.override.yaml", "deploy/docker-compose.prod.yaml", "docker-compose.ci.yml",
+                 "netcontract.yaml", "netcontract.yml", ".netcontract.yaml", "deploy/.netcontract.yml"):
         assert files.search(name), name
-    for name in ("README.md", "docker-compose.yaml.bak", "contracts/devonboarder.json"):
+    for name in ("README.md", "docker-compose.yaml.bak", "contracts/devonboarder.json", "mycompose.yaml",
+                 "composer.yaml", "netcontract.yaml.orig"):
         assert not files.search(name), name
+
+
+# -- the release workflow and the action: GitHub's own schemas (vendored by check-jsonschema), then what
+# they must do ---------------------------------------------------------------------------------------------
+
+
+def _schema_check(schema: str, *files: str) -> None:
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "check-jsonschema")
+    proc = subprocess.run([exe, "--builtin-schema", schema, *(str(ROOT / f) for f in files)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflows_match_githubs_schema() -> None:
+    workflows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    assert ".github/workflows/release.yml" in workflows
+    _schema_check("vendor.github-workflows", *workflows)
+    _schema_check("custom.github-workflows-require-timeout", *workflows)
+
+
+def test_action_matches_githubs_schema() -> None:
+    _schema_check("vendor.github-actions", "action.yml")
+
+
+def test_release_builds_then_publishes_tags_with_trusted_publishing() -> None:
+    wf = _load(".github/workflows/release.yml")
+    assert wf[True]["push"]["tags"] == ["v*"]
+    assert wf["permissions"] == {"contents": "read"}  # nothing may write by default
+    build, publish = wf["jobs"]["build"], wf["jobs"]["publish"]
+    runs = "\n".join(s.get("run", "") for s in build["steps"])
+    assert "python -m build" in runs and "dist/*.whl" in runs  # built, then installed into a clean venv
+    assert publish["needs"] == "build"
+    assert publish["if"] == "startsWith(github.ref, 'refs/tags/v')"
+    assert publish["permissions"] == {"id-token": "write"}  # OIDC for PyPI, and nothing else
+    assert publish["environment"]["name"] == "pypi"
+    uses = [s.get("uses", "") for s in publish["steps"]]
+    assert "pypa/gh-action-pypi-publish@release/v1" in uses
+    assert not any("password" in (s.get("with") or {}) for s in publish["steps"])  # no stored token
+
+
+def test_action_installs_its_own_ref_and_exposes_the_reports() -> None:
+    action = _load("action.yml")
+    assert action["runs"]["using"] == "composite"
+    assert set(action["inputs"]) >= {"contract", "compose-files", "executor", "args", "reports-dir"}
+    assert action["outputs"]["reports-dir"]["value"] == "${{ steps.check.outputs.reports-dir }}"
+    install, check = action["runs"]["steps"]
+    assert "$GITHUB_ACTION_PATH/scripts/action/install.sh" in install["run"]
+    assert check["id"] == "check" and "$GITHUB_ACTION_PATH/scripts/action/check.sh" in check["run"]
+    for step in (install, check):  # inputs reach the scripts as environment variables, never as shell text
+        assert "${{" not in step["run"]
+    for script in ("install.sh", "check.sh"):
+        assert (ROOT / "scripts" / "action" / script).stat().st_mode & 0o100

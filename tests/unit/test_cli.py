@@ -77,6 +77,7 @@ def test_every_error_class_has_one_exit_code() -> None:
         errors.ContractError: ExitCode.INVALID_CONTRACT,
         errors.UsageError: ExitCode.USAGE,
         errors.NoProjectError: ExitCode.USAGE,
+        errors.NoContractError: ExitCode.USAGE,
         errors.ProjectNeededError: ExitCode.USAGE,
         errors.MapError: ExitCode.USAGE,
         errors.OutputExistsError: ExitCode.USAGE,
@@ -104,7 +105,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_70(monkeypatch: pytest.Mon
         raise RuntimeError("something\nnobody expected")
 
     monkeypatch.delenv("NETCONTRACT_DEBUG", raising=False)
-    monkeypatch.setattr(cli_main, "json_schema", boom)
+    monkeypatch.setattr("netcontract.contract.json_schema", boom)
     result = CliRunner().invoke(cli_main.main, ["schema"])
     assert result.exit_code == 70
     assert result.output.strip().count("\n") == 0
