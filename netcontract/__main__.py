@@ -1,3 +1,3 @@
-from netcontract.cli.main import main
+from netcontract.cli.entry import run
 
-main()
+run()

@@ -52,6 +52,9 @@ networks:
 """
 
 OK = (0, "")
+# netcontract's reader refuses `include` and `extends` (Compose's loader reads them), and scaffold edits with it
+NOT_READ = {"lint/builtin": (3, "netcontract does not read"), "init/builtin": (3, "netcontract does not read"),
+            "scaffold": (3, "netcontract does not read")}
 # A file compose reads, refused before anything reads it: exit 3, naming what it is.
 Content = str | bytes | Callable[[Path], None]  # text, bytes, or a function that makes the path (a link, a FIFO)
 
@@ -151,7 +154,7 @@ CASES: tuple[Case, ...] = (
           "compose.yaml": _services("    labels: {a: '${X:?" + "${M}" * 70 + "}'}\n")},
          expect={c: (3, "required variable X is missing a value") for c in ("lint", "init", "scaffold")}),
     Case("int-hex-3600-name", "an integer literal of 3600 hex digits as a network name",
-         {"compose.yaml": f"name: p\nservices:\n  web:\n    image: x\n    networks: [{HEX_3600}]\nnetworks:\n  {HEX_3600}: {{}}\n"},
+         {"compose.yaml": f"name: p\nservices:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  front: {{name: {HEX_3600}}}\n"},
          expect={c: (3, "an integer of 3602 characters") for c in ("lint", "init", "scaffold")}),
     Case("int-hex-3600-driver", "... as a network driver",
          {"compose.yaml": f"name: p\nservices:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  front: {{driver: {HEX_3600}}}\n"},
@@ -163,17 +166,19 @@ CASES: tuple[Case, ...] = (
          {"contract.yaml": CONTRACT + f"    ports: [{HEX_3600}]\n"},
          expect={"lint": (4, "an integer of 3602 characters"), "scaffold": (4, "an integer of 3602 characters"),
                  "graph": (4, "an integer of 3602 characters")}),
-    Case("contract-2000-unknown-arrows", "2000 policy arrows between tiers that do not exist",
-         {"contract.yaml": CONTRACT + "policy:\n  allow:\n" + "".join(f"    - nope{i} -> front\n" for i in range(2000))},
+    Case("contract-2000-unknown-arrows", "2000 policy arrows from tiers that do not exist, among 8000 that do",
+         {"contract.yaml": _contract_many_tiers(8000).replace("  allow:\n", "  allow:\n" + "".join(
+             f"    - nope{i} -> t0\n" for i in range(2000)))},
          expect={c: (4, "and 1980 more problems") for c in ("lint", "scaffold", "graph")}),
     Case("contract-8000-tiers", "a valid contract of 8000 tiers and 8000 services",
          {"contract.yaml": _contract_many_tiers(8000)},
-         expect={"lint": (1, ""), "scaffold": (3, "not in")}),
-    Case("aliases-8000", "one service with 8000 aliases, lint --json",
-         {"compose.yaml": _services("    networks:\n      front:\n        aliases:\n"
-                                    + "".join(f"          - a{i}\n" for i in range(8000))).replace(
-             "    networks: [front]\n", "", 1)},
-         extra={"lint": ("--json", "report.json")}),
+         expect={"lint": (1, ""), "scaffold": (3, "contract service 's0' has no service 's0' here")}),
+    Case("aliases-8000", "8000 aliases in the contract, 8000 others in the compose file, lint --json",
+         {"compose.yaml": _services("  db:\n    image: x\n    networks:\n      front:\n        aliases:\n"
+                                    + "".join(f"          - a{i}\n" for i in range(8000))),
+          "contract.yaml": CONTRACT + "  db:\n    tiers: [front]\n    aliases:\n      front: ["
+                           + ", ".join(f"b{i}" for i in range(8000)) + "]\n"},
+         extra={"lint": ("--json", "report.json")}, expect={"lint": (1, ""), "scaffold": (0, "")}),
     Case("override-30000", "compose.yaml and an override with 30,000 list items each",
          {"compose.yaml": _services("    labels:\n" + "".join(f"      - a{i}=1\n" for i in range(30_000))),
           "compose.override.yaml": "services:\n  web:\n    labels:\n"
@@ -201,19 +206,19 @@ CASES: tuple[Case, ...] = (
          expect={c: (3, "labels.fifo: not a regular file") for c in ("lint", "init", "scaffold")}),
     Case("extends-file-dev-zero", "extends.file is /dev/zero",
          {"compose.yaml": _services("    extends: {file: /dev/zero, service: web}\n")},
-         expect={c: (3, "/dev/zero: not a regular file") for c in ("lint", "init", "scaffold")}),
+         expect={c: (3, "/dev/zero: not a regular file") for c in ("lint", "init", "scaffold")} | NOT_READ),
     Case("include-env-file-dev-zero", "include with env_file: /dev/zero",
          {"sub.yaml": "services:\n  other: {image: x}\n",
           "compose.yaml": "include:\n  - path: sub.yaml\n    env_file: /dev/zero\n" + COMPOSE},
-         expect={c: (3, "env_file: /dev/zero: not a regular file") for c in ("lint", "init", "scaffold")}),
+         expect={c: (3, "env_file: /dev/zero: not a regular file") for c in ("lint", "init", "scaffold")} | NOT_READ),
     Case("include-project-directory-dotenv", "include whose project_directory holds a .env linked to /dev/zero",
          {"sub/sub.yaml": "services:\n  other: {image: x}\n", "sub/.env": _link("/dev/zero"),
           "compose.yaml": "include:\n  - path: sub/sub.yaml\n    project_directory: sub\n" + COMPOSE},
-         expect={c: (3, ".env: not a regular file") for c in ("lint", "init", "scaffold")}),
+         expect={c: (3, ".env: not a regular file") for c in ("lint", "init", "scaffold")} | NOT_READ),
     Case("include-interpolated-fifo", "include: ${DIR}/sub.yaml, DIR from .env, and the file a FIFO",
          {".env": "DIR=inc\n", "inc/sub.yaml": _fifo,
           "compose.yaml": "include:\n  - ${DIR}/sub.yaml\n" + COMPOSE},
-         expect={c: (3, "sub.yaml: not a regular file") for c in ("lint", "init", "scaffold")}),
+         expect={c: (3, "sub.yaml: not a regular file") for c in ("lint", "init", "scaffold")} | NOT_READ),
     Case("json-over-env-file", "lint --json / init -o naming the service's env_file",
          {"app.env": "A=1\n", "compose.yaml": _services("    env_file: app.env\n")},
          extra={"lint": ("--json", "app.env"), "init": ("-o", "app.env", "--force")},
@@ -223,7 +228,7 @@ CASES: tuple[Case, ...] = (
          {"base.yaml": "services:\n  base: {image: x}\n",
           "compose.yaml": _services("    extends: {file: base.yaml, service: base}\n")},
          extra={"lint": ("--json", "base.yaml"), "init": ("-o", "base.yaml", "--force")},
-         expect={"lint": (3, "a file this run read"), "init": (3, "a file this run read")},
+         expect={"lint": (3, "a file this run read"), "init": (3, "a file this run read")} | NOT_READ,
          must_not_change=("base.yaml",)),
     Case("json-over-dotenv", "lint --json / init -o naming .env",
          {".env": "A=1\n"},

