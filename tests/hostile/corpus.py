@@ -265,5 +265,23 @@ CASES: tuple[Case, ...] = (
 )
 
 
+YAML_DIR = Path(__file__).resolve().parent / "yaml"
+
+
+def _yaml_case(path: Path) -> Case:
+    """A file of tests/hostile/yaml/ (the first round): a compose file refused with exit 3, a contract
+    with exit 4, by every command that reads it; the others do not read it and succeed."""
+    if path.name.endswith(".compose.yaml"):
+        refused = {c: (3, "compose.yaml") for c in ("lint", "init", "scaffold")}
+        return Case(f"yaml/{path.name}", "first-round hostile compose file", {"compose.yaml": path.read_bytes()},
+                    expect=refused)
+    refused = {c: (4, "contract.yaml") for c in ("lint", "scaffold", "graph")}
+    return Case(f"yaml/{path.name}", "first-round hostile contract", {"contract.yaml": path.read_bytes()},
+                expect=refused)
+
+
+CASES += tuple(_yaml_case(p) for p in sorted(YAML_DIR.glob("*.yaml")))
+
+
 def by_name(name: str) -> Case:
     return next(c for c in CASES if c.name == name)

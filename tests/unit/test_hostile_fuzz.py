@@ -1,14 +1,14 @@
 """A bounded fuzz (Hypothesis, derandomized so CI sees the same cases) of what reads hostile bytes: the
 contract loader, the compose reader, interpolation and `.env` files, and the probe-output parser. Every input ends in a value or in the
-documented error (ContractError: exit 4, ComposeError: exit 3), each message one line, each case well
-under 5 s (`deadline`). The whole file runs in well under 60 s (`max_examples`).
+documented error (ContractError: exit 4, ComposeError: exit 3), each message one line. Nothing is timed
+here (benchmarks/hostile.py measures time and memory); the whole file runs in a few seconds
+(`max_examples`).
 
 A longer, random run: NETCONTRACT_FUZZ_EXAMPLES=5000 pytest tests/unit/test_hostile_fuzz.py"""
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import yaml
@@ -32,7 +32,8 @@ _DEEP = int(os.environ.get("NETCONTRACT_FUZZ_EXAMPLES", "0"))
 
 
 def _fuzz(examples: int) -> settings:
-    return settings(max_examples=_DEEP or examples, deadline=5000, derandomize=not _DEEP, database=None,
+    # no deadline: nothing in the suite is timed (benchmarks/hostile.py measures the corpus)
+    return settings(max_examples=_DEEP or examples, deadline=None, derandomize=not _DEEP, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -94,7 +95,6 @@ def _one_line(lines: list[str]) -> None:
 
 
 def _load_contract(text: str) -> Contract | None:
-    started = time.monotonic()
     try:
         return contract_from_data(parse_yaml(text, "c.yaml"), "c.yaml")
     except ContractError as exc:
@@ -102,8 +102,6 @@ def _load_contract(text: str) -> Contract | None:
         assert all(line.startswith("c.yaml: ") for line in exc.lines())
         assert len(exc.lines()) <= 21
         return None
-    finally:
-        assert time.monotonic() - started < 5
 
 
 @FUZZ
@@ -132,14 +130,12 @@ def test_contract_loader_structures(data: dict[str, Any]) -> None:
 @FUZZ
 @given(st.one_of(TEXT, _mutated(COMPOSE)))
 def test_compose_reader(text: str) -> None:
-    started = time.monotonic()
     try:
         data, lines = parse_compose_text(text, "compose.yaml")
         assert isinstance(data, dict) and isinstance(lines, dict)
     except ComposeError as exc:
         _one_line(exc.lines())
         assert str(exc).startswith("compose.yaml: ")
-    assert time.monotonic() - started < 5
 
 
 # -- the probe-output parser --------------------------------------------------------------------------------
