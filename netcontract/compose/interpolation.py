@@ -6,6 +6,11 @@ Supported, as in compose-go: `$$` (a literal `$`), `$VAR`, `${VAR}`,
 starts none of these stays a literal `$`. Anything else inside `${...}`
 (`${VAR/x/y}`, `${VAR:0:2}`, an unclosed `${`) is an error, as it is for
 compose: netcontract never guesses a value.
+
+Bounded for hostile input: linear in the value (the braces are matched once), `${` nested at most
+MAX_NESTING deep, and at most MAX_EXPANSION characters produced by one Interpolator (a file's values,
+or one `.env` file); past a bound, InterpolationLimit, which is refused even where Compose would
+otherwise have the last word (compose/positions.py).
 """
 
 from __future__ import annotations

