@@ -214,12 +214,20 @@ class GuardedLoader(_Base):
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             try:
-                spelt = _key_text(self.construct_object(key_node))
+                spelt = self._spelt(key_node)
             except (yaml.YAMLError, TypeError, ValueError):
                 continue  # not a key at all: construction says so, later
             if spelt in seen:
                 raise LimitError(None, None, f"duplicate key {short_repr(spelt)}", key_node.start_mark)
             seen.add(spelt)
+
+    def _spelt(self, key: yaml.ScalarNode) -> str:
+        """A key as a reader with string keys sees it (Compose's Go parser): a plain key whose type
+        was guessed is its text (`yes` and `true` are two keys there, as in YAML 1.2); a quoted or
+        explicitly tagged one is its value (`'web'`, `!!binary d2Vi`, `"w\\x65b"` are all `web`)."""
+        if not key.style and key.tag == self.resolve(yaml.ScalarNode, key.value, (True, False)):  # type: ignore[no-untyped-call]
+            return str(key.value)
+        return _key_text(self.construct_object(key))
 
     def construct_document(self, node: yaml.Node) -> Any:
         self.expanded_size(node)

@@ -122,3 +122,25 @@ def test_an_output_through_a_symlinked_directory_with_follow_symlinks(tmp_path: 
     assert result.exit_code == 0
     assert (tmp_path / "elsewhere" / "graph.mmd").read_text().startswith("flowchart LR")
     assert (tmp_path / "out").is_symlink()
+
+
+@pytest.mark.parametrize(("text", "compose_reads_two_keys"), [
+    ("a: {web: 1, !!binary d2Vi: 2}", False),
+    ('a: {web: 1, "w\\x65b": 2}', False),
+    ("a: {web: 1, !!str web: 2}", False),
+    ("a: {'1': 1, 1: 2}", False),
+    ("a: {yes: 1, true: 2}", True),  # two keys for Compose (YAML 1.2), one (True) for a Python dict
+    ("a: {1: 1, 01: 2}", True),
+])
+def test_duplicate_keys_however_spelt(text: str, compose_reads_two_keys: bool) -> None:
+    from netcontract.compose.positions import _node
+    from netcontract.errors import ComposeError, InputError
+    from netcontract.yaml_input import load_yaml
+
+    with pytest.raises(InputError, match="duplicate key"):
+        load_yaml(text)  # the contract loader: a Python dict would keep one silently
+    if compose_reads_two_keys:
+        assert _node(text) is not None
+    else:
+        with pytest.raises(ComposeError, match="duplicate key"):
+            _node(text)  # refused before Compose reads the file
