@@ -54,20 +54,20 @@ class Interpolator:
 
     def text(self, value: str) -> str:
         if "$" not in value:
-            self._spend(len(value))
+            self.spend(len(value))
             return value
         out: list[str] = []
         self._range(value, 0, len(value), _matches(value), 0, out)
         return "".join(out)
 
-    def _spend(self, n: int) -> None:
+    def spend(self, n: int) -> None:
         self.budget -= n
         if self.budget < 0:
             raise InterpolationLimit(f"interpolation expands to more than {MAX_EXPANSION} characters")
 
     def _put(self, out: list[str], piece: str) -> None:
         if piece:
-            self._spend(len(piece))
+            self.spend(len(piece))
             out.append(piece)
 
     def _range(self, value: str, i: int, hi: int, match: dict[int, int], depth: int, out: list[str]) -> None:

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import yaml
 
-from netcontract.compose.interpolation import InterpolationLimit, Interpolator
+from netcontract.compose.guard import bounded_interpolation, env_refs, guard_env_file, scalar
+from netcontract.compose.interpolation import Interpolator
 from netcontract.compose.reader import RefusedInput, read_env_file, read_text
-from netcontract.errors import ComposeError, InputError, InterpolationError
+from netcontract.errors import ComposeError, InputError
 from netcontract.yaml_input import (
     GuardedLoader,
     LimitError,
@@ -115,7 +116,7 @@ def _walk(path: str, text: str, env: Mapping[str, str], out: Positions, seen: se
     root = _node(text, path)
     if not isinstance(root, yaml.MappingNode):
         return
-    _bounded_interpolation(root, path, budget)
+    bounded_interpolation(root, path, budget)
     here = Path(path).parent
     interp = Interpolator(env)
     for key, value in root.value:
@@ -131,43 +132,6 @@ def _walk(path: str, text: str, env: Mapping[str, str], out: Positions, seen: se
                              (env, seen, budget), record)
 
 
-def _bounded_interpolation(root: yaml.Node, path: str, budget: Interpolator) -> None:
-    """Interpolate every value as Compose will (each alias as often as it is used), with the bounds of
-    compose/interpolation.py: a nest or an expansion past them is refused here, before Compose runs.
-    Other interpolation errors are Compose's to word."""
-    cost: dict[int, int] = {}
-    stack: list[yaml.Node] = [root]
-    while stack:  # at most MAX_NODES visits: the alias expansion was bounded by `_node`
-        n = stack.pop()
-        if isinstance(n, yaml.ScalarNode):
-            if "$" not in n.value:
-                continue
-            if id(n) in cost:
-                budget._spend(cost[id(n)])
-                continue
-            before = budget.budget
-            try:
-                budget.text(str(n.value))
-            except InterpolationLimit as exc:
-                raise RefusedInput(f"{path}:{n.start_mark.line + 1}: {exc}") from None
-            except InterpolationError:
-                pass
-            cost[id(n)] = before - budget.budget
-        elif isinstance(n, yaml.SequenceNode):
-            stack.extend(n.value)
-        elif isinstance(n, yaml.MappingNode):
-            stack.extend(v for _, v in n.value)  # keys are not interpolated
-
-
-def _scalar(node: yaml.Node, interp: Interpolator) -> str | None:
-    if not isinstance(node, yaml.ScalarNode):
-        return None
-    try:
-        return interp.text(str(node.value))
-    except InterpolationError:
-        return None  # Compose reports it
-
-
 @dataclass(frozen=True)
 class _IncludeRef:
     paths: tuple[str, ...]
@@ -181,7 +145,7 @@ def _include_refs(value: yaml.Node, interp: Interpolator) -> list[_IncludeRef]:
     items = value.value if isinstance(value, yaml.SequenceNode) else []
     for item in items:
         if isinstance(item, yaml.ScalarNode):
-            ref = _scalar(item, interp)
+            ref = scalar(item, interp)
             if ref:
                 refs.append(_IncludeRef((ref,), item.start_mark.line + 1))
         elif isinstance(item, yaml.MappingNode):
@@ -192,14 +156,14 @@ def _include_refs(value: yaml.Node, interp: Interpolator) -> list[_IncludeRef]:
             env_files = tuple(e for e in _scalars(fields.get("env_file"), interp) if e)
             directory = fields.get("project_directory")
             refs.append(_IncludeRef(tuple(paths), item.start_mark.line + 1, env_files,
-                                    _scalar(directory, interp) if directory is not None else None))
+                                    scalar(directory, interp) if directory is not None else None))
     return refs
 
 
 def _scalars(node: yaml.Node | None, interp: Interpolator) -> list[str]:
     """A scalar or a sequence of scalars, interpolated (an entry that cannot be is left out)."""
     nodes = node.value if isinstance(node, yaml.SequenceNode) else [node] if node is not None else []
-    return [v for v in (_scalar(n, interp) for n in nodes) if v is not None]
+    return [v for v in (scalar(n, interp) for n in nodes) if v is not None]
 
 
 def _include(path: str, inc: _IncludeRef, here: Path, env: Mapping[str, str], out: Positions,
@@ -286,7 +250,7 @@ def _service(path: str, name: str, line: int, svc: yaml.Node, here: Path, interp
         elif key.value == "extends" and isinstance(value, yaml.MappingNode):
             for k, v in value.value:
                 if isinstance(k, yaml.ScalarNode) and k.value == "file":
-                    ref = _scalar(v, interp)
+                    ref = scalar(v, interp)
                     if ref and is_remote(ref):
                         raise ComposeError(
                             f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file: {ref} is remote: netcontract "
@@ -295,9 +259,9 @@ def _service(path: str, name: str, line: int, svc: yaml.Node, here: Path, interp
                         _extends(os.path.normpath(os.path.join(here, ref)),
                                  f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file", out, follow)
         elif key.value in ("label_file", "env_file"):  # label_file: read by `config` itself (Compose 2.32+)
-            for ref, at, required in _env_refs(value, interp):
+            for ref, at, required in env_refs(value, interp):
                 target = os.path.normpath(os.path.join(here, ref))
-                exists = _guard_env_file(target, f"{path}:{at}: services.{name}.{key.value}", follow[0])
+                exists = guard_env_file(target, f"{path}:{at}: services.{name}.{key.value}", follow[0])
                 if key.value == "env_file" and not exists and required and target not in out.missing_env_files:
                     out.missing_env_files.append(target)
 
@@ -318,58 +282,3 @@ def _extends(target: str, where: str, out: Positions, follow: _Follow) -> None:
         raise RefusedInput(f"{where}: more than {MAX_FILES} files in all")
     seen.add(real)
     _walk(target, text, env, out, seen, budget, record=False)
-
-
-def _guard_env_file(target: str, where: str, env: Mapping[str, str]) -> bool:
-    """Read an env or label file as Compose will, with the input limits (a device, FIFO, a file past
-    4 MiB or one whose values expand past the bound is refused). False if it does not exist (Compose
-    says so, or reads around it)."""
-    if not os.path.lexists(target):
-        return False
-    try:
-        read_env_file(target, env, where)
-    except RefusedInput as exc:
-        if "no such file" in str(exc):
-            return False
-        raise
-    except ComposeError:
-        pass  # a line Compose reads its own way: Compose words any error
-    return True
-
-
-def _env_refs(value: yaml.Node, interp: Interpolator) -> list[tuple[str, int, bool]]:
-    """(path, line, required) of each env_file entry (short or long syntax)."""
-    items = value.value if isinstance(value, yaml.SequenceNode) else [value]
-    refs = []
-    for item in items:
-        node: yaml.Node | None = item
-        required = True
-        if isinstance(item, yaml.MappingNode):
-            fields = {str(k.value): v for k, v in item.value if isinstance(k, yaml.ScalarNode)}
-            node = fields.get("path")
-            flag = fields.get("required")
-            required = not (isinstance(flag, yaml.ScalarNode) and str(flag.value).lower() == "false")
-        if node is not None:
-            ref = _scalar(node, interp)
-            if ref:
-                refs.append((ref, node.start_mark.line + 1, required))
-    return refs
-
-
-def guard_service_files(data: Mapping[str, object], path: str, env: Mapping[str, str]) -> None:
-    """netcontract's reader: the env and label files of `data` (one file, interpolated) through the same
-    guard as for Compose, so a device or FIFO there is refused, and written over by no output file."""
-    services = data.get("services")
-    if not isinstance(services, dict):
-        return
-    here = os.path.dirname(path)
-    for name, svc in services.items():
-        if not isinstance(svc, dict):
-            continue
-        for key in ("env_file", "label_file"):
-            value = svc.get(key)
-            entries = value if isinstance(value, list) else [value] if value is not None else []
-            for entry in entries:
-                ref = entry.get("path") if isinstance(entry, dict) else entry
-                if isinstance(ref, str) and ref:
-                    _guard_env_file(os.path.normpath(os.path.join(here, ref)), f"{path}: services.{name}.{key}", env)

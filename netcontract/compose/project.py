@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netcontract.compose.guard import guard_service_files
 from netcontract.compose.ports import parse_expose, parse_ports
-from netcontract.compose.positions import guard_service_files
 from netcontract.compose.reader import (
     default_files,
     load_doc,
