@@ -180,7 +180,7 @@ def _include(path: str, inc: _IncludeRef, here: Path, env: Mapping[str, str], ou
     # of its project directory (read even when it is a link: Compose would follow it)
     env_files = [os.path.normpath(os.path.join(here, e)) for e in inc.env_files]
     dotenv = os.path.join(directory, ".env")
-    if not env_files and os.path.lexists(dotenv) and not os.path.isdir(dotenv):
+    if not env_files and os.path.exists(dotenv) and not os.path.isdir(dotenv):
         env_files = [dotenv]
     inner = dict(env)
     for name in env_files:

@@ -119,7 +119,7 @@ def read_env(files: Sequence[str], env_files: Sequence[str], environ: Mapping[st
         candidates = [f for f in environ["COMPOSE_ENV_FILES"].split(",") if f]
     if not candidates and files:
         dotenv = os.path.join(os.path.dirname(files[0]), ".env")
-        if os.path.lexists(dotenv) and not os.path.isdir(dotenv):  # a link to /dev/zero is not "no .env"
+        if os.path.exists(dotenv) and not os.path.isdir(dotenv):  # as Compose: a link to /dev/zero is a .env
             candidates = [dotenv]
     values: dict[str, str] = {}
     for name in candidates:

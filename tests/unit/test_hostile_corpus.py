@@ -144,3 +144,14 @@ def test_duplicate_keys_however_spelt(text: str, compose_reads_two_keys: bool) -
     else:
         with pytest.raises(ComposeError, match="duplicate key"):
             _node(text)  # refused before Compose reads the file
+
+
+def test_a_dangling_dotenv_link_is_no_dotenv_as_for_compose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus import by_name
+
+    monkeypatch.chdir(by_name("scale-million").make(tmp_path))
+    (tmp_path / ".env").symlink_to("nowhere")
+    for loader in ("builtin", "compose") if HAS_COMPOSE else ("builtin",):
+        result = CliRunner().invoke(main, ["lint", "-c", "contract.yaml", "-f", "compose.yaml", "--compose-loader",
+                                           loader], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
