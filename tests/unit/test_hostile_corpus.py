@@ -155,3 +155,21 @@ def test_a_dangling_dotenv_link_is_no_dotenv_as_for_compose(tmp_path: Path, monk
         result = CliRunner().invoke(main, ["lint", "-c", "contract.yaml", "-f", "compose.yaml", "--compose-loader",
                                            loader], catch_exceptions=False)
         assert result.exit_code == 0, result.stderr
+
+
+def test_a_result_lists_at_most_twenty_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from corpus import by_name
+
+    from netcontract.structural import MAX_LISTED
+
+    monkeypatch.chdir(by_name("aliases-8000").make(tmp_path))
+    result = CliRunner().invoke(main, ["lint", "-c", "contract.yaml", "-f", "compose.yaml", "--compose-loader",
+                                       "builtin", "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 1
+    aliases = [r for r in json.loads(result.stdout)["results"] if r["kind"] == "alias"]
+    assert len(aliases) == 8000 and all(r["verdict"] == "FAIL" for r in aliases)
+    # 8000 aliases held, 8002 names with the container's and the service's: 20 shown, the rest counted
+    assert {r["actual"] for r in aliases} == {f"p-db-1: {', '.join(sorted([*(f'a{i}' for i in range(8000)), 'db', 'p-db-1'])[:MAX_LISTED])}, ... and 7982 more"}
+    assert len(result.stdout) < 5 * 1024 * 1024
