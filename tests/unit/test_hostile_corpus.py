@@ -173,3 +173,10 @@ def test_a_result_lists_at_most_twenty_names(tmp_path: Path, monkeypatch: pytest
     # 8000 aliases held, 8002 names with the container's and the service's: 20 shown, the rest counted
     assert {r["actual"] for r in aliases} == {f"p-db-1: {', '.join(sorted([*(f'a{i}' for i in range(8000)), 'db', 'p-db-1'])[:MAX_LISTED])}, ... and 7982 more"}
     assert len(result.stdout) < 5 * 1024 * 1024
+
+
+def test_a_diff_keeps_crlf_line_endings_and_escapes_a_bare_cr() -> None:
+    from netcontract.sanitize import lines_kept
+
+    assert lines_kept("a: 1\r\nb: 2\r\n") == "a: 1\r\nb: 2\r\n"
+    assert lines_kept("privileged: true\r# no\n\u202eb\x1b[2J\r\n") == "privileged: true\\r# no\n\\u202eb\\x1b[2J\r\n"
