@@ -1,5 +1,5 @@
 """`python -m netcontract`: the same command line as `netcontract`."""
 
-from netcontract.cli.main import main
+from netcontract.cli.entry import run
 
-main()
+run()

@@ -10,7 +10,8 @@ report `ContractIssue`s carrying the YAML path, so every error is one line:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -237,15 +238,34 @@ def _project_name(c: Contract) -> Iterator[ContractIssue]:
                             "(lower-case letters, digits, '-' and '_', starting with a letter or digit)")
 
 
+@dataclass(frozen=True)
+class _Unknown(ContractIssue):
+    """`unknown tier 'x'`, whose "did you mean" is searched only if the issue is shown (`_bounded`):
+    a contract of 2000 unknown names must not cost 2000 searches among 8000 options."""
+
+    name: str = ""
+    options: Collection[str] = ()
+
+    def shown(self) -> ContractIssue:
+        return ContractIssue(self.loc, f"{self.message}{did_you_mean(self.name, list(self.options))}")
+
+
+def _unknown(loc: tuple[str | int, ...], what: str, name: str, options: Collection[str]) -> _Unknown:
+    return _Unknown(loc, f"unknown {what} {name!r}", name, options)
+
+
 def _bounded(issues: Iterable[ContractIssue]) -> list[ContractIssue]:
     """At most MAX_ISSUES issues (then one line saying how many more), each on one line of bounded
-    length: a key or value from the file may be 64 KiB long or hold a newline."""
+    length: a key or value from the file may be 64 KiB long or hold a newline. Suggestions are
+    searched for the issues shown only."""
     out: list[ContractIssue] = []
     more = 0
     for issue in issues:
         if len(out) >= MAX_ISSUES:
             more += 1
             continue
+        if isinstance(issue, _Unknown):
+            issue = issue.shown()
         loc = tuple(p if isinstance(p, int) else _loc_part(p) for p in issue.loc)
         out.append(ContractIssue(loc, one_line(issue.message, _MAX_MESSAGE)))
     if more:
@@ -306,7 +326,7 @@ def _allow_arrows(c: Contract) -> Iterator[ContractIssue]:
             continue
         for end in arrow:
             if end not in c.tiers:
-                yield ContractIssue(("policy", "allow", i), f"unknown tier {end!r}{did_you_mean(end, list(c.tiers))}")
+                yield _unknown(("policy", "allow", i), "tier", end, c.tiers)
 
 
 def _overlay_fields(c: Contract) -> Iterator[ContractIssue]:
@@ -333,10 +353,11 @@ def _service_tiers(c: Contract) -> Iterator[ContractIssue]:
     """A service's tiers are known tiers, each listed once; its home tier is one of them."""
     for name, svc in c.services.items():
         base = ("services", name)
+        first: dict[str, int] = {}
         for i, t in enumerate(svc.tiers):
             if t not in c.tiers:
-                yield ContractIssue((*base, "tiers", i), f"unknown tier {t!r}{did_you_mean(t, list(c.tiers))}")
-            elif svc.tiers.index(t) != i:
+                yield _unknown((*base, "tiers", i), "tier", t, c.tiers)
+            elif first.setdefault(t, i) != i:
                 yield ContractIssue((*base, "tiers", i), f"tier {t!r} is listed twice")
         if svc.home is not None and svc.home not in svc.tiers:
             yield ContractIssue((*base, "home"), f"home tier {svc.home!r} is not one of the service's tiers")
@@ -376,7 +397,7 @@ def _isolate_pairs(c: Contract) -> Iterator[ContractIssue]:
             continue
         missing = [s for s in arrow if s not in c.services]
         for s in missing:
-            yield ContractIssue(("policy", "isolate", i), f"unknown service {s!r}{did_you_mean(s, list(c.services))}")
+            yield _unknown(("policy", "isolate", i), "service", s, c.services)
         if not missing:
             src, dst = (c.services[s] for s in arrow)
             shared = sorted(set(src.tiers) & set(dst.tiers))
@@ -389,20 +410,26 @@ def _isolate_pairs(c: Contract) -> Iterator[ContractIssue]:
 
 def _alias_collisions(c: Contract) -> Iterator[ContractIssue]:
     """An alias (or service name) may name only one service on a tier."""
+    members: dict[str, list[str]] = {}
+    claims: dict[str, list[tuple[str, int, str]]] = {}
+    for name, svc in c.services.items():  # one pass, not one per tier: 8000 tiers and services stay linear
+        for t in svc.tiers:
+            members.setdefault(t, []).append(name)
+        for t, aliases in svc.aliases.items():
+            claims.setdefault(t, []).extend((name, j, alias) for j, alias in enumerate(aliases))
     for tier in c.tiers:
         owners: dict[str, str] = {}
-        for name in c.members(tier):
+        for name in members.get(tier, ()):
             owners.setdefault(name, name)
-        for name, svc in c.services.items():
-            for j, alias in enumerate(svc.aliases.get(tier, ())):
-                owner = owners.get(alias)
-                if owner is not None and owner != name:
-                    yield ContractIssue(
-                        ("services", name, "aliases", tier, j),
-                        f"alias {alias!r} on tier {tier!r} is already claimed by service {owner!r}",
-                    )
-                else:
-                    owners[alias] = name
+        for name, j, alias in claims.get(tier, ()):
+            owner = owners.get(alias)
+            if owner is not None and owner != name:
+                yield ContractIssue(
+                    ("services", name, "aliases", tier, j),
+                    f"alias {alias!r} on tier {tier!r} is already claimed by service {owner!r}",
+                )
+            else:
+                owners[alias] = name
 
 
 def _dns_egress_names(c: Contract) -> Iterator[ContractIssue]:

@@ -8,6 +8,7 @@ same exit code in every command.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -130,6 +131,11 @@ class InternalError(NetcontractError):
     """A bug in netcontract: never exit 1 (which CI reads as "contract violated") for one."""
 
     exit_code = ExitCode.INTERNAL
+
+
+# errno values of an OSError that is an I/O failure, not a bug (exit 3): a full disk, a closed or broken
+# stdout, a read-only or failing device.
+IO_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 # -- not user errors: programming errors caught where they arise --------------------------------

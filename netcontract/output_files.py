@@ -7,10 +7,10 @@
   fsynced, renamed over the target, and the directory is fsynced. A write that
   fails (full disk, read-only directory) leaves the old file as it was and no
   temporary file behind.
-- Not through a symlink unless asked (`--follow-symlinks`): a report path in a
-  checked-out repository may be a link planted to make CI overwrite something
-  else. With the flag the link's final target is written (atomically, the link
-  stays). A character device or FIFO (`/dev/null`) is written in place.
+- Not through a symlink unless asked (`--follow-symlinks`), neither the file nor
+  any directory of its path as written: a report path in a checked-out
+  repository may be a link planted to make CI overwrite something else. With
+  the flag the link's final target is written (atomically, the link stays). A character device or FIFO (`/dev/null`) is written in place.
 - An existing file keeps its mode and, where the user may set it, its owner; a
   new file gets 0666 minus the umask.
 
@@ -47,8 +47,29 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def linked_parent(path: Path) -> Path | None:
+    """The first directory of `path` as written (from `/`, or from the working directory) that is a
+    symbolic link, if any: `out/report.json` with `out -> /etc` would be written through it."""
+    parts = path.parts[:-1]
+    here = Path(parts[0]) if path.is_absolute() else Path()
+    for part in parts[1:] if path.is_absolute() else parts:
+        here = here / part
+        try:
+            if stat.S_ISLNK(os.lstat(here).st_mode):
+                return here
+        except OSError:
+            return None  # missing (made later, or an error the write reports)
+    return None
+
+
 def resolve_target(path: Path, *, follow_symlinks: bool, flag: str = "--follow-symlinks") -> Path:
-    """The file to write for `path`: `path` itself, or the final target of a symlink when following."""
+    """The file to write for `path`: `path` itself, or the final target of a symlink when following.
+    A symlink anywhere in the path, its directories included, is refused unless following."""
+    if not follow_symlinks:
+        parent = linked_parent(path)
+        if parent is not None:
+            raise OutputError(f"{parent} is a symbolic link: not writing {path} through it (pass {flag} to write "
+                              "through it)")
     try:
         st = os.lstat(path)
     except FileNotFoundError:

@@ -47,3 +47,10 @@ def block(text: str) -> str:
 def has_unsafe(text: str) -> bool:
     """Whether `line(text)` would change anything."""
     return _LINE.search(text) is not None
+
+
+def lines_kept(text: str) -> str:
+    """A file's lines for a terminal (scaffold's diff): `block`, but a CRLF line ending stays as it is
+    (harmless: the line is already printed). A bare `\\r`, which would let a line be overwritten by
+    what follows it (`privileged: true` hidden), is escaped like every other control."""
+    return "\r\n".join(block(part) for part in text.split("\r\n"))

@@ -17,6 +17,7 @@ whichever parser runs.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import os
@@ -36,6 +37,11 @@ MAX_BYTES = 4 * 1024 * 1024  # a compose file or contract of 4 MiB is already ab
 MAX_DEPTH = 64  # compose files nest about 6 levels; PyYAML's composer recurses
 MAX_NODES = 100_000  # nodes, counted as composed and again with every alias expanded
 MAX_SCALAR = 64 * 1024  # characters in one scalar
+MAX_INTEGER = 100  # characters of an integer literal: a port or a count needs under 20; Python's own
+#                    limit (4300 decimal digits) would raise ValueError only when the value is printed
+
+_INT_TAG = "tag:yaml.org,2002:int"
+
 
 class LimitError(yaml.MarkedYAMLError):
     """A YAML document past one of the limits above (depth, nodes, alias expansion, scalar length).
@@ -110,6 +116,15 @@ def inputs_read() -> frozenset[tuple[int, int]]:
     return frozenset(_INPUTS_READ)
 
 
+def note_input(path: str | Path) -> None:
+    """Count an existing file as an input of this run without reading it: a file Compose would read that
+    netcontract's reader refuses to (an `extends.file`, an `include`) must not be replaced by a report file
+    either, also when the run stops at that refusal."""
+    with contextlib.suppress(OSError, ValueError):
+        st = os.stat(path)
+        _INPUTS_READ.add((st.st_dev, st.st_ino))
+
+
 def forget_inputs() -> None:
     """Start a new command: the files read before it are no longer its inputs."""
     _INPUTS_READ.clear()
@@ -181,8 +196,15 @@ class GuardedLoader(_Base):
                 children = list(n.value)
             elif isinstance(n, yaml.MappingNode):
                 children = [x for kv in n.value for x in kv]
-            elif isinstance(n, yaml.ScalarNode) and len(n.value) > MAX_SCALAR:
-                raise LimitError(None, None, f"a scalar of {len(n.value)} characters (limit {MAX_SCALAR})", n.start_mark)
+                if not done:
+                    self._unique_keys(n)
+            elif isinstance(n, yaml.ScalarNode):
+                if len(n.value) > MAX_SCALAR:
+                    raise LimitError(None, None, f"a scalar of {len(n.value)} characters (limit {MAX_SCALAR})",
+                                     n.start_mark)
+                if len(n.value) > MAX_INTEGER and n.tag == _INT_TAG:
+                    raise LimitError(None, None, f"an integer of {len(n.value)} characters (limit {MAX_INTEGER})",
+                                     n.start_mark)
             pending = [c for c in children if id(c) not in self._sizes]
             if done or not pending:
                 total = 1 + sum(self._sizes.get(id(c), 0) for c in children)
@@ -194,10 +216,50 @@ class GuardedLoader(_Base):
                 stack.extend((c, False) for c in pending)
         return self._sizes[id(node)]
 
+    def _unique_keys(self, node: yaml.MappingNode) -> None:
+        """Refuse a duplicate key however it is spelt (a tag, `!!binary`, an escape): a LimitError, so
+        that it is refused before Compose reads the file too (Compose's parser would let some through)."""
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            try:
+                spelt = self._spelt(key_node)
+            except (yaml.YAMLError, TypeError, ValueError):
+                continue  # not a key at all: construction says so, later
+            if spelt in seen:
+                raise LimitError(None, None, f"duplicate key {short_repr(spelt)}", key_node.start_mark)
+            seen.add(spelt)
+
+    def _spelt(self, key: yaml.ScalarNode) -> str:
+        """A key as a reader with string keys sees it (Compose's Go parser): a plain key whose type
+        was guessed is its text (`yes` and `true` are two keys there, as in YAML 1.2); a quoted or
+        explicitly tagged one is its value (`'web'`, `!!binary d2Vi`, `"w\\x65b"` are all `web`)."""
+        if not key.style and key.tag == self.resolve(yaml.ScalarNode, key.value, (True, False)):  # type: ignore[no-untyped-call]
+            return str(key.value)
+        return _key_text(self.construct_object(key))
+
     def construct_document(self, node: yaml.Node) -> Any:
         """Refuse a document whose aliases expand past MAX_NODES (or holds an over-long scalar), then construct it."""
         self.expanded_size(node)
         return super().construct_document(node)
+
+
+def _key_text(key: Any) -> str:
+    """A key as a reader with string keys (Compose's, a contract's) sees it, so a duplicate is found
+    however it is spelt: `!!binary d2Vi` and `"w\\x65b"` are `web`, `1` is `'1'`, `yes` is `true`."""
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "surrogateescape")
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return str(key) if key.bit_length() <= 4 * MAX_INTEGER else f"<int {hash(key)}>"
+    if isinstance(key, str | float):
+        return str(key)
+    hash(key)  # anything else (a date): itself, if it can be a key at all
+    return f"{type(key).__name__}:{key!r}"
 
 
 def _unique_mapping(loader: GuardedLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -210,13 +272,14 @@ def _unique_mapping(loader: GuardedLoader, node: yaml.MappingNode, deep: bool = 
                 None, None, "a mapping key must be a plain value, not a sequence or mapping", key_node.start_mark)
         key = loader.construct_object(key_node, deep=deep)
         try:
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {short_repr(key)}", key_node.start_mark)
-            seen.add(key)
-        except TypeError:  # a tagged scalar that constructs to an unhashable value
+            spelt = _key_text(key)
+        except (TypeError, ValueError):  # a tagged scalar that constructs to an unhashable value
             raise yaml.constructor.ConstructorError(
                 None, None, "a mapping key must be a plain value", key_node.start_mark) from None
+        if spelt in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {short_repr(key)}", key_node.start_mark)
+        seen.add(spelt)
     return loader.construct_mapping(node, deep=deep)
 
 

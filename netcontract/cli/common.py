@@ -13,6 +13,7 @@ import click
 
 from netcontract import sanitize
 from netcontract.errors import (
+    IO_ERRNOS,
     ComposeError,
     ContractError,
     ContractIssue,
@@ -169,7 +170,10 @@ def user_errors(interrupted: str = "netcontract: interrupted") -> Iterator[None]
 
 
 def internal_error(exc: BaseException) -> NoReturn:
-    """Last resort for a bug: one line and exit 70, never a traceback and never 1 ("violated")."""
+    """Last resort for a bug: one line and exit 70, never a traceback and never 1 ("violated").
+    An I/O error nobody caught (stdout on a full disk, closed, or a broken pipe) is no bug: exit 3."""
+    if isinstance(exc, OSError) and exc.errno in IO_ERRNOS:
+        fail([f"netcontract: cannot write output: {exc.strerror or exc}"], ExitCode.NOT_EVALUATED)
     if os.environ.get("NETCONTRACT_DEBUG"):
         raise exc
     what = " ".join(str(exc).split())[:200]

@@ -11,7 +11,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -39,6 +39,13 @@ if TYPE_CHECKING:
 
 class _Main(click.Group):
     """The command group; an unexpected exception becomes one line and exit 70 (cli.common.internal_error)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # parsing the command line (and its callbacks) is outside `invoke`
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("netcontract: interrupted", err=True)  # not click's blank line and "Aborted!", exit 1
+            sys.exit(int(ExitCode.INTERRUPTED))
 
     def invoke(self, ctx: click.Context) -> object:
         try:

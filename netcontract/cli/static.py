@@ -257,7 +257,7 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
         click.echo(sanitize.line(f"{path} already matches the contract's networks: nothing to change"), err=True)
         return
     if dry_run:
-        click.echo(plan.diff(), nl=False)
+        click.echo(sanitize.lines_kept(plan.diff()), nl=False)  # file content: no bare CR, bidi or escape
         return
     recovered: list[str] = []
     with user_errors():

@@ -6,6 +6,11 @@ Supported, as in compose-go: `$$` (a literal `$`), `$VAR`, `${VAR}`,
 starts none of these stays a literal `$`. Anything else inside `${...}`
 (`${VAR/x/y}`, `${VAR:0:2}`, an unclosed `${`) is an error, as it is for
 compose: netcontract never guesses a value.
+
+Bounded for hostile input: linear in the value (the braces are matched once), `${` nested at most
+MAX_NESTING deep, and at most MAX_EXPANSION characters produced by one Interpolator (a file's values,
+or one `.env` file); past a bound, InterpolationLimit, which is refused even where Compose would
+otherwise have the last word (compose/positions.py).
 """
 
 from __future__ import annotations
@@ -19,43 +24,76 @@ from netcontract.errors import InterpolationError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+_TOKENS = re.compile(r"\$\$|\$\{|\}")
 SUPPORTED = "$VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, ${VAR:+alt}, ${VAR+alt}, $$"
+MAX_NESTING = 16  # `${` inside `${` in one value; compose files nest two or three
+MAX_EXPANSION = 16 * 1024 * 1024  # characters one Interpolator may produce in all: a file, or a .env
+_SHOWN = 120  # characters of a value or a message quoted in an error
+
+
+class InterpolationLimit(InterpolationError):
+    """A value past MAX_NESTING or an expansion past MAX_EXPANSION: refused, never handed to Compose."""
+
+
+def _quoted(text: str) -> str:
+    shown = repr(text[:_SHOWN])
+    return shown + (f" (and {len(text) - _SHOWN} more characters)" if len(text) > _SHOWN else "")
 
 
 @dataclass
 class Interpolator:
-    """Substitutes variables from `env`; remembers the unset ones compose would warn about."""
+    """Substitutes variables from `env`; remembers the unset ones compose would warn about.
+
+    Linear in the value: the braces of a value are matched once (`_matches`), then each `${...}` is
+    read between known bounds, nested at most MAX_NESTING deep; everything it produces, over every
+    call, counts against `budget` characters, checked as the text grows."""
 
     env: Mapping[str, str]
     unset: set[str] = field(default_factory=set)
+    budget: int = MAX_EXPANSION
 
     def text(self, value: str) -> str:
         """`value` with every variable substituted.
 
         InterpolationError for a form compose would refuse, or a required variable without a value.
         """
+        if "$" not in value:
+            self.spend(len(value))
+            return value
         out: list[str] = []
-        i = 0
-        while i < len(value):
-            start = value.find("$", i)
+        self._range(value, 0, len(value), _matches(value), 0, out)
+        return "".join(out)
+
+    def spend(self, n: int) -> None:
+        """Count `n` more characters of output against the expansion budget; InterpolationLimit past it."""
+        self.budget -= n
+        if self.budget < 0:
+            raise InterpolationLimit(f"interpolation expands to more than {MAX_EXPANSION} characters")
+
+    def _put(self, out: list[str], piece: str) -> None:
+        if piece:
+            self.spend(len(piece))
+            out.append(piece)
+
+    def _range(self, value: str, i: int, hi: int, match: dict[int, int], depth: int, out: list[str]) -> None:
+        while i < hi:
+            start = value.find("$", i, hi)
             if start < 0:
-                out.append(value[i:])
-                break
-            out.append(value[i:start])
-            nxt = value[start + 1 : start + 2]
+                self._put(out, value[i:hi])
+                return
+            self._put(out, value[i:start])
+            nxt = value[start + 1 : start + 2] if start + 1 < hi else ""
             if nxt == "$":
-                out.append("$")
+                self._put(out, "$")
                 i = start + 2
             elif nxt == "{":
-                text, i = self._braced(value, start)
-                out.append(text)
-            elif m := _NAME.match(value, start + 1):
-                out.append(self._lookup(m.group()))
+                i = self._braced(value, start, hi, match, depth, out)
+            elif m := _NAME.match(value, start + 1, hi):
+                self._put(out, self._lookup(m.group()))
                 i = m.end()
             else:
-                out.append("$")  # a lone `$` is literal, as in compose
+                self._put(out, "$")  # a lone `$` is literal, as in compose
                 i = start + 1
-        return "".join(out)
 
     def _lookup(self, name: str) -> str:
         if name not in self.env:
@@ -63,50 +101,57 @@ class Interpolator:
             return ""
         return self.env[name]
 
-    def _braced(self, value: str, start: int) -> tuple[str, int]:
-        end = _closing_brace(value, start + 2)
-        if end < 0:
-            raise InterpolationError(f"invalid interpolation {value[start:]!r}: unclosed '${{'")
-        body = value[start + 2 : end]
-        m = _NAME.match(body)
+    def _braced(self, value: str, start: int, hi: int, match: dict[int, int], depth: int, out: list[str]) -> int:
+        if depth >= MAX_NESTING:
+            raise InterpolationLimit(f"interpolation nested deeper than {MAX_NESTING} levels")
+        end = match.get(start, -1)
+        if end < 0 or end >= hi:
+            raise InterpolationError(f"invalid interpolation {_quoted(value[start:hi])}: unclosed '${{'")
+        m = _NAME.match(value, start + 2, end)
         if not m:
-            raise InterpolationError(f"invalid interpolation {value[start:end + 1]!r} (netcontract reads {SUPPORTED})")
-        name, rest = m.group(), body[m.end() :]
-        if not rest:
-            return self._lookup(name), end + 1
-        op = next((o for o in _OPERATORS if rest.startswith(o)), None)
+            raise InterpolationError(f"invalid interpolation {_quoted(value[start:end + 1])} (netcontract reads {SUPPORTED})")
+        name = m.group()
+        if m.end() == end:
+            self._put(out, self._lookup(name))
+            return end + 1
+        op = next((o for o in _OPERATORS if value.startswith(o, m.end(), end)), None)
         if op is None:
-            raise InterpolationError(f"invalid interpolation {value[start:end + 1]!r} (netcontract reads {SUPPORTED})")
-        word = rest[len(op) :]
+            raise InterpolationError(f"invalid interpolation {_quoted(value[start:end + 1])} (netcontract reads {SUPPORTED})")
+        word = m.end() + len(op)
         is_set = name in self.env
         non_empty = is_set and self.env[name] != ""
         present = non_empty if op.startswith(":") else is_set
         if op.endswith("-"):
-            return (self.env[name] if present else self.text(word)), end + 1
-        if op.endswith("+"):
-            return (self.text(word) if present else ""), end + 1
-        if not present:  # ? and :?
-            msg = self.text(word)
+            if present:
+                self._put(out, self.env[name])
+            else:
+                self._range(value, word, end, match, depth + 1, out)
+        elif op.endswith("+"):
+            if present:
+                self._range(value, word, end, match, depth + 1, out)
+        elif not present:  # ? and :?
+            said: list[str] = []
+            self._range(value, word, end, match, depth + 1, said)
+            msg = "".join(said)
+            if len(msg) > _SHOWN:
+                msg = msg[:_SHOWN] + f"… ({len(msg) - _SHOWN} more characters)"
             raise InterpolationError(f"required variable {name} is missing a value" + (f": {msg}" if msg else ""))
-        return self.env[name], end + 1
+        else:
+            self._put(out, self.env[name])
+        return end + 1
 
 
-def _closing_brace(value: str, i: int) -> int:
-    depth = 1
-    while i < len(value):
-        if value.startswith("$$", i):
-            i += 2
-            continue
-        if value.startswith("${", i):
-            depth += 1
-            i += 2
-            continue
-        if value[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+def _matches(value: str) -> dict[int, int]:
+    """The position of the `}` that closes each `${` of `value` (`$$` is a literal `$`), in one pass."""
+    match: dict[int, int] = {}
+    opened: list[int] = []
+    for m in _TOKENS.finditer(value):
+        token = m.group()
+        if token == "${":
+            opened.append(m.start())
+        elif token == "}" and opened:
+            match[opened.pop()] = m.start()
+    return match
 
 
 def interpolate_tree(node: Any, env: Mapping[str, str], path: str = "") -> tuple[Any, set[str]]:
@@ -118,7 +163,7 @@ def interpolate_tree(node: Any, env: Mapping[str, str], path: str = "") -> tuple
             try:
                 return interp.text(n)
             except InterpolationError as exc:
-                raise InterpolationError(f"{where or '(top level)'}: {exc}") from None
+                raise type(exc)(f"{where or '(top level)'}: {exc}") from None
         if isinstance(n, dict):
             return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in n.items()}
         if isinstance(n, list):
@@ -137,9 +182,12 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$$"}
 def parse_dotenv(text: str, environ: Mapping[str, str]) -> dict[str, str]:
     """KEY=VALUE lines as compose reads them: comments, `export`, quotes, `${VAR}` inside values.
 
-    Raises InterpolationError (with the line number) on a line it cannot read.
+    Raises InterpolationError (with the line number) on a line it cannot read, InterpolationLimit when
+    the values expand past MAX_EXPANSION characters in all (a line that doubles the one before it).
     """
     values: dict[str, str] = {}
+    lookup = dict(environ)  # the environment, then each value read so far
+    interp = Interpolator(lookup)
     lines = text.splitlines()
     n = 0
     while n < len(lines):
@@ -156,35 +204,41 @@ def parse_dotenv(text: str, environ: Mapping[str, str]) -> dict[str, str]:
         key, raw = m.group(1), m.group(2)
         quote = raw[:1]
         if quote in ("'", '"'):
-            body = raw[1:]
-            while _closing_quote(body, quote) < 0 and n < len(lines):
-                body += "\n" + lines[n]
+            parts = [raw[1:]]
+            close, at, offset = _closing_quote(parts[0], quote, 0)
+            while close < 0 and n < len(lines):  # one scan of each line: linear however long the quote
+                offset += len(parts[-1])
+                parts.append("\n" + lines[n])
                 n += 1
-            close = _closing_quote(body, quote)
+                close, at = _closing_quote(parts[-1], quote, at - offset)[:2]
+                close, at = (close + offset if close >= 0 else -1), at + offset
+            body = "".join(parts)
             if close < 0:
                 raise InterpolationError(f"line {lineno}: unterminated {quote} quote")
             body = body[:close]
             if quote == "'":
-                values[key] = body
+                values[key] = lookup[key] = body
                 continue
             raw = re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), "\\" + e.group(1)), body)
         else:
             raw = re.split(r"\s#", raw, maxsplit=1)[0].strip()
-        lookup = {**environ, **values}
         try:
-            values[key] = Interpolator(lookup).text(raw)
+            values[key] = lookup[key] = interp.text(raw)
         except InterpolationError as exc:
-            raise InterpolationError(f"line {lineno}: {exc}") from None
+            raise type(exc)(f"line {lineno}: {exc}") from None
     return values
 
 
-def _closing_quote(body: str, quote: str) -> int:
-    i = 0
-    while i < len(body):
-        if body[i] == "\\" and quote == '"':
-            i += 2
-            continue
-        if body[i] == quote:
-            return i
-        i += 1
-    return -1
+_QUOTE_STOP = {"'": re.compile("'"), '"': re.compile(r'[\\"]')}
+
+
+def _closing_quote(body: str, quote: str, i: int) -> tuple[int, int, int]:
+    """(index of the closing quote or -1, where the scan stopped, 0), from `i`; `\\x` is skipped in "..."."""
+    stop = _QUOTE_STOP[quote]
+    while True:
+        m = stop.search(body, max(i, 0))
+        if m is None:
+            return -1, max(i, len(body)), 0
+        if m.group() == quote:
+            return m.start(), m.start(), 0
+        i = m.start() + 2

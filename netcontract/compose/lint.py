@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netcontract.compose.loader import load_project
-from netcontract.compose.project import ComposeOptions, ComposeProject, to_state
+from netcontract.compose.project import ComposeOptions, ComposeProject, replica_notes, to_state
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import MapError
 from netcontract.results import Kind, Report, Result, Verdict, result_id
@@ -60,7 +60,7 @@ def lint(contract_path: str | Path, options: LintOptions) -> Report:
         source=", ".join(project.files),
         command="lint",
         duration=time.monotonic() - started,
-        notes=(f"compose files read by {project.loader}", *project.notes),
+        notes=(f"compose files read by {project.loader}", *project.notes, *replica_notes(project)),
     )
 
 

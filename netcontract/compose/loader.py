@@ -49,7 +49,13 @@ from netcontract.compose.binary import (
 from netcontract.compose.canonical import project_from_config
 from netcontract.compose.positions import Positions, index_files
 from netcontract.compose.project import ComposeOptions, ComposeProject, load_builtin
-from netcontract.compose.reader import default_files, project_name, read_env, read_text
+from netcontract.compose.reader import (
+    RefusedInput,
+    default_files,
+    project_name,
+    read_env,
+    read_text,
+)
 from netcontract.errors import ComposeError
 
 LOADERS = ("auto", "compose", "builtin")
@@ -167,6 +173,8 @@ def load_with_compose(options: ComposeOptions, binary: ComposeBinary, environ: M
         project_name(options.project, {}, {}, files[0])  # the builtin's one-line refusal of a bad name
     try:
         env = read_env(files, options.env_files, environ)  # for include paths the index interpolates
+    except RefusedInput:
+        raise  # a device, FIFO or a bomb: Compose must not read it either
     except ComposeError:
         env = dict(environ)  # Compose will say what is wrong with the env file
     positions = index_files(files, env)

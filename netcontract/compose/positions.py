@@ -7,10 +7,14 @@ trees (tags such as `!reset` need no constructor to be walked), and records:
 - each service key's file and line (every file that names the service, in reading order);
 - the order in which each service lists its networks (Compose's JSON sorts them by name; the
   first one is the draft's home tier);
-- what Compose must not be asked to read: a remote `include`, `extends.file` or `-f` (Compose
-  would fetch it from the network), an included file, `extends.file`, `env_file` or `label_file`
-  that is a FIFO, device or something else than a regular file (Compose would block on it or
-  read it forever), an env or label file over 4 MiB.
+- what Compose must not be asked to read, each refused before Compose runs: a remote `include`,
+  `extends.file` or `-f` (Compose would fetch it from the network); an included or extended file,
+  an `env_file` or `label_file`, an include's `env_file` or the `.env` of its project directory
+  that is a FIFO, device or something else than a regular file, or past 4 MiB (each is read here
+  with the input limits, env files parsed with the interpolation bounds); a value whose
+  interpolation nests or expands past the bounds of compose/interpolation.py.
+
+Every file read here is remembered by yaml_input.read_input, so no report file replaces it.
 
 It never decides what the project means: a file it cannot parse is left to Compose, whose error
 is the one shown. Only a missing or unreadable `-f` file is reported here, in the builtin's words.
@@ -26,19 +30,18 @@ from pathlib import Path
 
 import yaml
 
+from netcontract.compose.guard import bounded_interpolation, env_refs, guard_env_file, scalar
 from netcontract.compose.interpolation import Interpolator
-from netcontract.compose.reader import read_text
-from netcontract.errors import ComposeError, InputError, InterpolationError
+from netcontract.compose.reader import RefusedInput, read_env_file, read_text
+from netcontract.errors import ComposeError, InputError
 from netcontract.yaml_input import (
     GuardedLoader,
     LimitError,
-    check_input_path,
     read_input,
     yaml_problem,
 )
 
-MAX_FILES = 200  # included files followed, in all
-MAX_ENV_FILE = 4 * 1024 * 1024
+MAX_FILES = 200  # included and extended files followed, in all
 _REMOTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|(?:github\.com|gitlab\.com|bitbucket\.org)/)")
 
 
@@ -89,8 +92,9 @@ def index_files(files: Sequence[str], env: Mapping[str, str], texts: Mapping[str
         out.files.append(path)
         out.texts[path] = text
     seen = {os.path.realpath(p) for p in files}
+    budget = Interpolator(env)  # every value of every file, as Compose will interpolate them: one budget
     for path in list(files):
-        _walk(path, out.texts[path], env, out, seen)
+        _walk(path, out.texts[path], env, out, seen, budget)
     return out
 
 
@@ -110,73 +114,106 @@ def _node(text: str, path: str = "<compose file>") -> yaml.Node | None:
         loader.dispose()
 
 
-def _walk(path: str, text: str, env: Mapping[str, str], out: Positions, seen: set[str]) -> None:
+def _walk(path: str, text: str, env: Mapping[str, str], out: Positions, seen: set[str], budget: Interpolator,
+          record: bool = True) -> None:
+    """Index one file; follow what it makes Compose read (includes, extends files, env and label files),
+    each through the input guard. `record=False` (an extends file): guard only, declare nothing."""
     root = _node(text, path)
     if not isinstance(root, yaml.MappingNode):
         return
+    bounded_interpolation(root, path, budget)
     here = Path(path).parent
     interp = Interpolator(env)
     for key, value in root.value:
         if not isinstance(key, yaml.ScalarNode):
             continue
-        if key.value == "include":
-            for ref, line in _include_refs(value, interp):
-                _include(path, line, ref, here, env, out, seen)
+        if key.value == "include" and record:
+            for inc in _include_refs(value, interp):
+                _include(path, inc, here, env, out, seen, budget)
         elif key.value == "services" and isinstance(value, yaml.MappingNode):
             for name_node, svc in value.value:
                 if isinstance(name_node, yaml.ScalarNode):
-                    _service(path, str(name_node.value), name_node.start_mark.line + 1, svc, here, interp, out)
+                    _service(path, str(name_node.value), name_node.start_mark.line + 1, svc, here, interp, out,
+                             (env, seen, budget), record)
 
 
-def _scalar(node: yaml.Node, interp: Interpolator) -> str | None:
-    if not isinstance(node, yaml.ScalarNode):
-        return None
-    try:
-        return interp.text(str(node.value))
-    except InterpolationError:
-        return None  # Compose reports it
+@dataclass(frozen=True)
+class _IncludeRef:
+    paths: tuple[str, ...]
+    line: int
+    env_files: tuple[str, ...] = ()
+    project_directory: str | None = None
 
 
-def _include_refs(value: yaml.Node, interp: Interpolator) -> list[tuple[str, int]]:
-    refs: list[tuple[str, int]] = []
+def _include_refs(value: yaml.Node, interp: Interpolator) -> list[_IncludeRef]:
+    refs: list[_IncludeRef] = []
     items = value.value if isinstance(value, yaml.SequenceNode) else []
     for item in items:
         if isinstance(item, yaml.ScalarNode):
-            ref = _scalar(item, interp)
+            ref = scalar(item, interp)
             if ref:
-                refs.append((ref, item.start_mark.line + 1))
+                refs.append(_IncludeRef((ref,), item.start_mark.line + 1))
         elif isinstance(item, yaml.MappingNode):
-            for k, v in item.value:
-                if isinstance(k, yaml.ScalarNode) and k.value == "path":
-                    paths = v.value if isinstance(v, yaml.SequenceNode) else [v]
-                    for p in paths:
-                        ref = _scalar(p, interp)
-                        if ref:
-                            refs.append((ref, p.start_mark.line + 1))
+            fields = {str(k.value): v for k, v in item.value if isinstance(k, yaml.ScalarNode)}
+            paths = [p for p in _scalars(fields.get("path"), interp) if p]
+            if not paths:
+                continue
+            env_files = tuple(e for e in _scalars(fields.get("env_file"), interp) if e)
+            directory = fields.get("project_directory")
+            refs.append(_IncludeRef(tuple(paths), item.start_mark.line + 1, env_files,
+                                    scalar(directory, interp) if directory is not None else None))
     return refs
 
 
-def _include(path: str, line: int, ref: str, here: Path, env: Mapping[str, str], out: Positions,
-             seen: set[str]) -> None:
-    if is_remote(ref):
-        raise ComposeError(f"{path}:{line}: include: {ref} is remote: netcontract never lets Compose fetch files "
-                           "from the network (vendor the file and include the local copy)")
-    target = os.path.normpath(os.path.join(here, ref))
-    try:
-        text = read_input(target)
-    except InputError as exc:
-        if "no such file" in str(exc):
-            return  # Compose says so, with its own message
-        raise ComposeError(f"{path}:{line}: include: {target}: {exc}") from None
-    real = os.path.realpath(target)
-    if real in seen:
-        return  # Compose refuses include cycles itself
-    if len(seen) >= MAX_FILES:
-        raise ComposeError(f"{path}:{line}: include: more than {MAX_FILES} files in all")
-    seen.add(real)
-    out.files.append(target)
-    out.texts[target] = text
-    _walk(target, text, env, out, seen)
+def _scalars(node: yaml.Node | None, interp: Interpolator) -> list[str]:
+    """A scalar or a sequence of scalars, interpolated (an entry that cannot be is left out)."""
+    nodes = node.value if isinstance(node, yaml.SequenceNode) else [node] if node is not None else []
+    return [v for v in (scalar(n, interp) for n in nodes) if v is not None]
+
+
+def _include(path: str, inc: _IncludeRef, here: Path, env: Mapping[str, str], out: Positions,
+             seen: set[str], budget: Interpolator) -> None:
+    line = inc.line
+    for ref in (*inc.paths, *inc.env_files, *([inc.project_directory] if inc.project_directory else [])):
+        if is_remote(ref):
+            raise ComposeError(f"{path}:{line}: include: {ref} is remote: netcontract never lets Compose fetch files "
+                               "from the network (vendor the file and include the local copy)")
+    first = os.path.normpath(os.path.join(here, inc.paths[0]))
+    directory = os.path.normpath(os.path.join(here, inc.project_directory)) if inc.project_directory \
+        else os.path.dirname(first)
+    # the variables Compose interpolates the included files with: its env_file entries, else the .env
+    # of its project directory (read even when it is a link: Compose would follow it)
+    env_files = [os.path.normpath(os.path.join(here, e)) for e in inc.env_files]
+    dotenv = os.path.join(directory, ".env")
+    if not env_files and os.path.exists(dotenv) and not os.path.isdir(dotenv):
+        env_files = [dotenv]
+    inner = dict(env)
+    for name in env_files:
+        if not os.path.lexists(name):
+            continue  # Compose says so
+        try:
+            inner.update(read_env_file(name, inner, f"{path}:{line}: include: env_file"))
+        except RefusedInput:
+            raise
+        except ComposeError:
+            pass  # a line Compose reads differently: Compose words it
+    for ref in inc.paths:
+        target = os.path.normpath(os.path.join(here, ref))
+        try:
+            text = read_input(target)
+        except InputError as exc:
+            if "no such file" in str(exc):
+                continue  # Compose says so, with its own message
+            raise RefusedInput(f"{path}:{line}: include: {target}: {exc}") from None
+        real = os.path.realpath(target)
+        if real in seen:
+            continue  # Compose refuses include cycles itself
+        if len(seen) >= MAX_FILES:
+            raise RefusedInput(f"{path}:{line}: include: more than {MAX_FILES} files in all")
+        seen.add(real)
+        out.files.append(target)
+        out.texts[target] = text
+        _walk(target, text, inner, out, seen, budget)
 
 
 def _pairs(node: yaml.MappingNode, depth: int = 0) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
@@ -196,70 +233,57 @@ def _pairs(node: yaml.MappingNode, depth: int = 0) -> list[tuple[yaml.ScalarNode
     return own + merged
 
 
+_Follow = tuple[Mapping[str, str], set[str], Interpolator]  # env, files seen, the interpolation budget
+
+
 def _service(path: str, name: str, line: int, svc: yaml.Node, here: Path, interp: Interpolator,
-             out: Positions) -> None:
-    out.services.setdefault(name, []).append((path, line))
+             out: Positions, follow: _Follow, record: bool = True) -> None:
+    if record:
+        out.services.setdefault(name, []).append((path, line))
     if not isinstance(svc, yaml.MappingNode):
         return
     for key, value in _pairs(svc):
-        if key.value == "networks":
+        if key.value == "networks" and record:
             order = out.network_order.setdefault(name, [])
             keys = value.value if isinstance(value, yaml.SequenceNode) else (
                 [k for k, _ in value.value] if isinstance(value, yaml.MappingNode) else [])
             for k in keys:
                 if isinstance(k, yaml.ScalarNode) and str(k.value) not in order:
                     order.append(str(k.value))
-        elif key.value == "profiles" and isinstance(value, yaml.SequenceNode):
+        elif key.value == "profiles" and isinstance(value, yaml.SequenceNode) and record:
             out.profiles[name] = [str(v.value) for v in value.value if isinstance(v, yaml.ScalarNode)]
         elif key.value == "extends" and isinstance(value, yaml.MappingNode):
             for k, v in value.value:
                 if isinstance(k, yaml.ScalarNode) and k.value == "file":
-                    ref = _scalar(v, interp)
+                    ref = scalar(v, interp)
                     if ref and is_remote(ref):
                         raise ComposeError(
                             f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file: {ref} is remote: netcontract "
                             "never lets Compose fetch files from the network (vendor the file and extend the local copy)")
                     if ref:
-                        _refuse_special(os.path.join(here, ref), f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file")
-        elif key.value == "label_file":  # read by `config` itself (Compose 2.32+)
-            for ref, at, _ in _env_refs(value, interp):
-                _refuse_special(os.path.join(here, ref), f"{path}:{at}: services.{name}.label_file", MAX_ENV_FILE)
-        elif key.value == "env_file":
-            for ref, at, required in _env_refs(value, interp):
+                        _extends(os.path.normpath(os.path.join(here, ref)),
+                                 f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file", out, follow)
+        elif key.value in ("label_file", "env_file"):  # label_file: read by `config` itself (Compose 2.32+)
+            for ref, at, required in env_refs(value, interp):
                 target = os.path.normpath(os.path.join(here, ref))
-                exists = _refuse_special(target, f"{path}:{at}: services.{name}.env_file", MAX_ENV_FILE)
-                if not exists and required and target not in out.missing_env_files:
+                exists = guard_env_file(target, f"{path}:{at}: services.{name}.{key.value}", follow[0])
+                if key.value == "env_file" and not exists and required and target not in out.missing_env_files:
                     out.missing_env_files.append(target)
 
 
-def _env_refs(value: yaml.Node, interp: Interpolator) -> list[tuple[str, int, bool]]:
-    """(path, line, required) of each env_file entry (short or long syntax)."""
-    items = value.value if isinstance(value, yaml.SequenceNode) else [value]
-    refs = []
-    for item in items:
-        node: yaml.Node | None = item
-        required = True
-        if isinstance(item, yaml.MappingNode):
-            fields = {str(k.value): v for k, v in item.value if isinstance(k, yaml.ScalarNode)}
-            node = fields.get("path")
-            flag = fields.get("required")
-            required = not (isinstance(flag, yaml.ScalarNode) and str(flag.value).lower() == "false")
-        if node is not None:
-            ref = _scalar(node, interp)
-            if ref:
-                refs.append((ref, node.start_mark.line + 1, required))
-    return refs
-
-
-def _refuse_special(target: str, where: str, max_bytes: int | None = None) -> bool:
-    """Refuse a file Compose would read that is a FIFO, device, socket (or, for env files, huge);
-    a missing file is left to Compose. True if the file exists."""
+def _extends(target: str, where: str, out: Positions, follow: _Follow) -> None:
+    """An extends file is read by Compose like an -f file: the same guard, then what it makes Compose read."""
+    env, seen, budget = follow
     try:
-        st = check_input_path(target)
+        text = read_input(target)
     except InputError as exc:
         if "no such file" in str(exc):
-            return False
-        raise ComposeError(f"{where}: {target}: {exc}") from None
-    if max_bytes is not None and st.st_size > max_bytes:
-        raise ComposeError(f"{where}: {target} is {st.st_size} bytes; netcontract lets Compose read at most {max_bytes}")
-    return True
+            return  # Compose says so
+        raise RefusedInput(f"{where}: {target}: {exc}") from None
+    real = os.path.realpath(target)
+    if real in seen:
+        return
+    if len(seen) >= MAX_FILES:
+        raise RefusedInput(f"{where}: more than {MAX_FILES} files in all")
+    seen.add(real)
+    _walk(target, text, env, out, seen, budget, record=False)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netcontract.compose.guard import guard_service_files
 from netcontract.compose.ports import parse_expose, parse_ports
 from netcontract.compose.reader import (
     default_files,
@@ -135,6 +136,7 @@ def load_builtin(
     docs, unset = [], set()
     for path in files:
         doc, missing = load_doc(path, env, reader)
+        guard_service_files(doc.data, path, env)
         docs.append(doc)
         unset |= missing
     merged = merge_docs(docs)
@@ -279,11 +281,23 @@ def _service_networks(
 # -- State --------------------------------------------------------------------
 
 
+MAX_REPLICAS = 10  # replicas of one service made into containers; the rest are counted (`replica_notes`)
+
+
 def container_names(project: ComposeProject, svc: ComposeService) -> list[str]:
-    """The container names compose gives a service: container_name, else <project>-<service>-<n>."""
+    """The container names compose gives a service: container_name, else <project>-<service>-<n>, for
+    at most MAX_REPLICAS replicas. Compose gives every replica the same networks and aliases, so each
+    verdict on the first ones holds for the rest: `scale: 1000000` costs ten containers, not a million."""
     if svc.container_name:
         return [svc.container_name]
-    return [f"{project.name}-{svc.name}-{n}" for n in range(1, svc.replicas + 1)]
+    return [f"{project.name}-{svc.name}-{n}" for n in range(1, min(svc.replicas, MAX_REPLICAS) + 1)]
+
+
+def replica_notes(project: ComposeProject) -> list[str]:
+    """One note per active service with more replicas than `container_names` makes."""
+    return [f"{s.name}: {s.replicas} replicas declared; the first {MAX_REPLICAS} were checked (compose gives "
+            "every replica the same networks and aliases)"
+            for s in project.active if not s.container_name and s.replicas > MAX_REPLICAS]
 
 
 def to_state(project: ComposeProject, rename: Mapping[str, str] | None = None) -> State:

@@ -57,17 +57,22 @@ class _Graph:
     node_colour: dict[str, str]  # service -> colour
     tier_colour: dict[str, str]  # tier -> colour
 
+    homes: dict[str, list[str]] = field(default_factory=dict)  # tier -> the services whose home it is
+
     def home_members(self, tier: str) -> list[str]:
-        return [n for n, s in self.contract.services.items() if s.home_tier == tier]
+        if not self.homes:  # once, not once per tier: 8000 tiers and services stay linear
+            for n, s in self.contract.services.items():
+                self.homes.setdefault(s.home_tier, []).append(n)
+        return self.homes.get(tier, [])
 
 
 def _flows(contract: Contract) -> list[tuple[str, str, bool]]:
     allowed = contract.allowed_flows()
     out: list[tuple[str, str, bool]] = []
-    order = list(contract.tiers)
-    for a, b in sorted(allowed, key=lambda f: (order.index(f[0]), order.index(f[1]))):
+    order = {t: i for i, t in enumerate(contract.tiers)}
+    for a, b in sorted(allowed, key=lambda f: (order[f[0]], order[f[1]])):
         if (b, a) in allowed:
-            if order.index(a) < order.index(b):
+            if order[a] < order[b]:
                 out.append((a, b, True))
         else:
             out.append((a, b, False))
@@ -251,10 +256,10 @@ def _dot(g: _Graph) -> str:
                      color=FLOW, penwidth="2.5", arrowsize="0.9")
             + ";"
         )
-    order = list(c.tiers)
+    order = {t: i for i, t in enumerate(c.tiers)}
     for svc, other in g.members:
         # Written left to right as the columns run, so dot routes the line straight.
-        if order.index(other) < order.index(c.services[svc].home_tier):
+        if order[other] < order[c.services[svc].home_tier]:
             ends, clip = f"{_anchor(other)} -> {_svc(svc)}", {"ltail": _cluster(other)}
         else:
             ends, clip = f"{_svc(svc)} -> {_anchor(other)}", {"lhead": _cluster(other)}

@@ -1,10 +1,10 @@
 """Hostile input files: every refusal is one line naming the file, exit 4 for the contract and 3 for a
-compose file, never a traceback, never a hang, under 5 s and 200 MB.
+compose file, never a traceback, never a hang, under 200 MB (time: benchmarks/hostile.py).
 
 The corpus is tests/hostile/yaml/ (see tests/hostile/README.md); the cases too big or too odd to
 commit (a 10 MB file, a FIFO, a symlink loop, 100,000 nodes) are made here. Each runs through click's
 CliRunner (catch_exceptions=False: an exception would fail the test, not become exit 70), and the big
-ones again as a subprocess of `.venv/bin/netcontract`, whose time and peak RSS are measured.
+ones again as a subprocess of `.venv/bin/netcontract`, whose peak RSS is bounded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from netcontract.cli.main import main
-from netcontract.yaml_input import MAX_BYTES, MAX_DEPTH, MAX_NODES, MAX_SCALAR
+from netcontract.yaml_input import MAX_BYTES, MAX_DEPTH, MAX_INTEGER, MAX_NODES, MAX_SCALAR
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "hostile" / "yaml"
@@ -32,7 +31,8 @@ COMPOSE = str(ROOT / "tests" / "assets" / "devonboarder" / "docker-compose.dev.y
 NETCONTRACT = Path(sys.executable).with_name("netcontract")
 BUILTIN = ["--compose-loader", "builtin"]  # netcontract's reader: the one these limits belong to
 
-SECONDS, MEGABYTES = 5.0, 200
+MEGABYTES = 200  # peak memory of a refusal; time is measured by benchmarks/hostile.py, never asserted here
+HANG = 60  # seconds after which a run is a hang, not a slow run
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -52,8 +52,8 @@ def _one_line(err: str, name: str) -> str:
 CONTRACT_CASES = {
     "billion-laughs.contract.yaml": f"aliases expand to more than {MAX_NODES} nodes",
     "nested-1000-flow.contract.yaml": "nesting depth",
-    "int-5000-digits.contract.yaml": "cannot read a value",
-    "hex-int-20000-digits.contract.yaml": "version:",
+    "int-5000-digits.contract.yaml": f"an integer of 5000 characters (limit {MAX_INTEGER})",
+    "hex-int-20000-digits.contract.yaml": f"an integer of 20002 characters (limit {MAX_INTEGER})",
     "sequence-key.contract.yaml": "a mapping key must be a plain value",
     "duplicate-key.contract.yaml": "duplicate key 'version'",
     "python-tag.contract.yaml": "could not determine a constructor",
@@ -67,7 +67,7 @@ COMPOSE_CASES = {
     "billion-laughs.compose.yaml": f"aliases expand to more than {MAX_NODES} nodes",
     "merge-laughs.compose.yaml": f"aliases expand to more than {MAX_NODES} nodes",
     "nested-1000-flow.compose.yaml": f"nesting deeper than {MAX_DEPTH} levels",
-    "int-5000-digits.compose.yaml": "cannot read a value",
+    "int-5000-digits.compose.yaml": f"an integer of 5000 characters (limit {MAX_INTEGER})",
     "sequence-key.compose.yaml": "a mapping key must be a plain value",
     "mapping-key.compose.yaml": "a mapping key must be a plain value",
     "duplicate-key.compose.yaml": "duplicate key 'web'",
@@ -90,9 +90,7 @@ def test_every_corpus_file_has_a_case() -> None:
 def test_hostile_contract_exits_4_with_one_line(name: str, command: str) -> None:
     path = str(CORPUS / name)
     args = ["lint", "-c", path, "-f", COMPOSE, *BUILTIN] if command == "lint" else ["graph", "-c", path]
-    started = time.monotonic()
     code, out, err = _run(*args)
-    assert time.monotonic() - started < SECONDS
     assert code == 4 and out == ""
     assert CONTRACT_CASES[name] in _one_line(err, path)
 
@@ -102,9 +100,7 @@ def test_hostile_contract_exits_4_with_one_line(name: str, command: str) -> None
 def test_hostile_compose_file_exits_3_with_one_line(name: str, command: str) -> None:
     path = str(CORPUS / name)
     args = (["lint", "-c", CONTRACT, "-f", path] if command == "lint" else ["init", "--from-compose", path])
-    started = time.monotonic()
     code, out, err = _run(*args, *BUILTIN)
-    assert time.monotonic() - started < SECONDS
     assert code == 3 and out == ""
     assert COMPOSE_CASES[name] in _one_line(err, path)
 
@@ -247,14 +243,14 @@ def test_big_compose_cases_in_a_subprocess(tmp_path: Path, case: str) -> None:
     got = measured("lint", "-c", CONTRACT, "-f", path, *BUILTIN)
     assert got["code"] == 3, got
     assert isinstance(got["err"], str) and message in _one_line(got["err"], path)
-    assert got["seconds"] < SECONDS and got["rss_mb"] < MEGABYTES, got
+    assert got["rss_mb"] < MEGABYTES, got  # time is the benchmark's (benchmarks/hostile.py), not a test's
 
 
 @pytest.mark.parametrize("case", ["billion laughs", "sexagesimal", "FIFO", "10 MB file"])
 def test_big_contract_cases_in_a_subprocess(tmp_path: Path, case: str) -> None:
     made = {
         "billion laughs": (CORPUS / "billion-laughs.contract.yaml", 4, "aliases expand"),
-        "sexagesimal": (CORPUS / "sexagesimal.contract.yaml", 4, "required key is missing"),
+        "sexagesimal": (CORPUS / "sexagesimal.contract.yaml", 4, f"(limit {MAX_INTEGER})"),
         "FIFO": (_fifo(tmp_path), 4, "not a regular file"),
         "10 MB file": (_big_file(tmp_path), 4, "the limit is"),
     }
@@ -262,7 +258,7 @@ def test_big_contract_cases_in_a_subprocess(tmp_path: Path, case: str) -> None:
     got = measured("graph", "-c", str(path))
     assert got["code"] == code, got
     assert isinstance(got["err"], str) and message in got["err"] and "Traceback" not in got["err"]
-    assert got["seconds"] < SECONDS and got["rss_mb"] < MEGABYTES, got
+    assert got["rss_mb"] < MEGABYTES, got  # time is the benchmark's (benchmarks/hostile.py), not a test's
 
 
 def test_billion_laughs_with_the_default_compose_loader() -> None:
@@ -271,11 +267,11 @@ def test_billion_laughs_with_the_default_compose_loader() -> None:
     proc = subprocess.Popen([str(NETCONTRACT), "lint", "-c", CONTRACT, "-f", path], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        _, err = proc.communicate(timeout=SECONDS + 3)
+        _, err = proc.communicate(timeout=HANG)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        pytest.fail("still running after 8 s")
+        pytest.fail(f"still running after {HANG} s")
     assert proc.returncode == 3 and "aliases expand" in _one_line(err, path)
 
 
