@@ -122,10 +122,15 @@ class State:
     source: str = "live"  # "live" or the compose file(s) a static state was read from
     live: bool = True
     notes: tuple[str, ...] = field(default=())
-    engine: str = ""  # live: "Docker 26.1.5 (API 1.45)", as the engine reports itself
+    engine: str = ""  # live: "Docker 26.1.5 (API 1.45)" or "Podman 4.3.1 (API 1.41)", as the engine reports itself
     orchestrator: str = "compose"  # "compose" or "swarm": which labels name the project and services
     unreachable: tuple[tuple[str, str], ...] = ()  # swarm: (node, why) for nodes whose engine was not read
     vips: tuple[tuple[str, str, str], ...] = ()  # swarm: (service, network, virtual IP) of vip-mode services
+
+    @property
+    def podman(self) -> bool:
+        """The engine is Podman (through its Docker-compatible API): docs/engines.md lists what differs."""
+        return self.engine.startswith("Podman ")
 
     def network(self, name: str) -> Network | None:
         for n in self.networks:

@@ -304,8 +304,18 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
 def _engine_version(api: ReadApi) -> str:
     with contextlib.suppress(ApiError, OSError):
         v = api.version()
-        return f"Docker {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, client API {api.api_version})"
+        return (f"{engine_product(v)} {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, "
+                f"client API {api.api_version})")
     return "Docker (version unknown)"
+
+
+def engine_product(version: Mapping[str, Any]) -> str:
+    """Pure: which engine answered GET /version. Podman's Docker-compatible API names a component
+    "Podman Engine" (Docker's is "Engine"); its Version is Podman's own (4.3.1), not a Docker version."""
+    for component in version.get("Components") or ():
+        if isinstance(component, Mapping) and str(component.get("Name") or "").startswith("Podman"):
+            return "Podman"
+    return "Docker"
 
 
 def _inspect_all(api: ReadApi, ids: list[str]) -> list[Container]:

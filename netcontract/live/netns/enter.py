@@ -12,7 +12,8 @@ What this does not prove: the packets leave from the container's network
 namespace, not from its processes, so per-process rules (seccomp, LSM, a
 proxy setting of the application) and the container's own resolver setup
 (/etc/resolv.conf, /etc/hosts, search domains) are not exercised: DNS asks
-`dns_server` directly for the name as given. TCP OK means a completed
+`dns_server` (or the engine's resolver that the container's resolv.conf names, see NetnsSource) directly
+for the name as given. TCP OK means a completed
 handshake, not a working service; REFUSED means something answered with a
 reset (a REJECT rule can do that too).
 """
@@ -39,8 +40,10 @@ from netcontract.live.netns.tasks import (
     TOOL,
     NetnsRun,
     Stretch,
+    choose_resolver,
     classify_connect,
     error_observation,
+    parse_nameservers,
 )
 from netcontract.probe.observation import Probe
 
@@ -66,6 +69,10 @@ class NetnsSource:
     key: str  # caller's id for this source (e.g. container id)
     pid: int  # the container's State.Pid on the host
     probes: tuple[Probe, ...]
+    # Where else than at dns_server the engine's own resolver answers this container: the gateways of its
+    # networks (Podman's aardvark-dns). The first of them that the container's own resolv.conf names, unless
+    # it names dns_server, is asked instead (tasks.choose_resolver).
+    resolvers: tuple[str, ...] = ()
 
 
 class NetnsUnavailable(Exception):
@@ -145,12 +152,25 @@ def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str
                     run.observations[(source.key, probe.key)] = error_observation(probe, detail)
                 continue
             opened.append((source.key, fd, source.probes))
-        drive(run, opened, timeout, opener.open, dns=(dns, 53), budget=budget, stretch=stretch)
+        asked = {s.key: choose_resolver(container_nameservers(s.pid), s.resolvers, dns_server)
+                 for s in sources if s.resolvers}
+        drive(run, opened, timeout, opener.open, dns=(dns, 53), budget=budget, stretch=stretch,
+              resolvers={key: (server, 53) for key, server in asked.items() if server != dns_server})
     finally:
         opener.close()
         for _key, fd, _probes in opened:
             os.close(fd)
     return run
+
+
+def container_nameservers(pid: int) -> tuple[str, ...]:
+    """The nameservers of the resolv.conf the container's processes read (through /proc/<pid>/root); () when
+    it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/root/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
+            return parse_nameservers(f.read(65536))
+    except OSError:
+        return ()
 
 
 # -- namespaces ------------------------------------------------------------------------------
