@@ -81,10 +81,16 @@ class Container:
     pid: int = 0  # State.Pid on the engine's host: the in-namespace prober enters /proc/<pid>/ns/net
     node: str = ""  # swarm: the node (hostname) the task runs on
     unreadable: str = ""  # swarm: why this task's container could not be read on its node (from the manager only)
+    health_unrun: bool = False  # the engine never ran its healthcheck though it was due (Podman without systemd)
 
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+    @property
+    def health_ok(self) -> bool:
+        """Healthy, or no healthcheck, or one the engine never runs (so health cannot be judged)."""
+        return self.health in (None, "healthy") or self.health_unrun
 
     @property
     def short_id(self) -> str:

@@ -169,6 +169,21 @@ class EngineApi:
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         return _dict(self._get("/containers/" + urllib.parse.quote(container_id, safe="") + "/json"))
 
+    def podman_network(self, name: str) -> dict[str, Any]:
+        """Podman only: its own network inspect (libpod API), which shows netavark's options (`isolate`) that
+        the compatible one leaves out. The libpod API's version is Podman's own (4.0.0 is its oldest)."""
+        path = f"/v{_libpod_version(self.version())}/libpod/networks/{urllib.parse.quote(name, safe='')}/json"
+        return _dict(self._get(path, versioned=False))
+
+
+def _libpod_version(version: Mapping[str, Any]) -> str:
+    for component in version.get("Components") or ():
+        if isinstance(component, dict) and str(component.get("Name") or "").startswith("Podman"):
+            wanted = str((component.get("Details") or {}).get("APIVersion") or component.get("Version") or "")
+            if all(part.isdigit() for part in wanted.split(".")) and wanted:
+                return wanted
+    return "4.0.0"
+
 
 def _list(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
