@@ -25,6 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from netcontract.addresses import ip_or_none
 from netcontract.errors import EngineError, UsageError
 from netcontract.live.docker.api import ApiError, ApiNotFound, EngineApi, env_host, speaks
 from netcontract.state import (
@@ -386,7 +387,8 @@ def _gateway(ipam: Mapping[str, Any]) -> str:
     """The bridge's own address on a subnet: IPAM's Gateway, else the subnet's first host (the default
     bridge and IPv6 subnets on 20.10 report no Gateway; Docker gives the bridge the first address)."""
     if ipam.get("Gateway"):
-        return str(ipam["Gateway"])
+        # Podman reports "<nil>" for a network without a gateway (an internal one made through its own API)
+        return ip_or_none(str(ipam["Gateway"]).split("/")[0]) or ""
     try:
         net = ipaddress.ip_network(str(ipam.get("Subnet") or ""), strict=False)
     except ValueError:
