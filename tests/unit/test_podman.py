@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from pathlib import Path
 
 from netcontract.contract import contract_from_data
 from netcontract.live.checker import not_ready
@@ -12,6 +14,7 @@ from netcontract.live.docker.engine import (
     health_unrun,
     network_from_inspect,
 )
+from netcontract.live.netns.enter import read_nameservers
 from netcontract.live.netns.tasks import choose_resolver, parse_nameservers
 from netcontract.notes import health_notes, podman_isolation_notes
 from netcontract.results import Kind, Result, Verdict
@@ -154,3 +157,16 @@ def test_internal_tier_timeouts_on_podman_get_the_measured_reason() -> None:
     (note,) = podman_isolation_notes(CONTRACT, podman_state(), [stuck])
     assert note.startswith("Podman: members of the internal network(s) shop_data time out") and "FORWARD" in note
     assert podman_isolation_notes(CONTRACT, podman_state(), [replace(stuck, tier="web")]) == []
+
+
+def test_a_resolv_conf_that_is_no_regular_file_is_not_read(tmp_path: Path) -> None:
+    good = tmp_path / "resolv.conf"
+    good.write_text(PODMAN_RESOLV)
+    assert read_nameservers(str(good)) == ("10.89.1.1", "10.89.2.1", "10.255.255.53")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # a container's /etc/resolv.conf could be one: reading it must not block
+    assert read_nameservers(str(fifo)) == ()
+    link = tmp_path / "link"
+    link.symlink_to(good)
+    assert read_nameservers(str(link)) == ()
+    assert read_nameservers(str(tmp_path / "missing")) == ()

@@ -26,6 +26,7 @@ import functools
 import os
 import resource
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Sequence
@@ -165,12 +166,25 @@ def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str
 
 def container_nameservers(pid: int) -> tuple[str, ...]:
     """The nameservers of the resolv.conf the container's processes read (through /proc/<pid>/root); () when
-    it cannot be read."""
+    it cannot be read. The container controls that file: only a regular file is read (never a FIFO or a
+    device, which could block), at most 64 KiB, and what it says only chooses among the gateways the engine
+    reported (tasks.choose_resolver)."""
+    return read_nameservers(f"/proc/{pid}/root/etc/resolv.conf")
+
+
+def read_nameservers(path: str) -> tuple[str, ...]:
     try:
-        with open(f"/proc/{pid}/root/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
-            return parse_nameservers(f.read(65536))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return ()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ()
+        return parse_nameservers(os.read(fd, 65536).decode("utf-8", "replace"))
+    except OSError:
+        return ()
+    finally:
+        os.close(fd)
 
 
 # -- namespaces ------------------------------------------------------------------------------
