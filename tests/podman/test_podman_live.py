@@ -144,3 +144,30 @@ def test_the_same_stack_on_isolated_networks_holds(stack: str) -> None:
     isolation = [r for r in report["results"] if r["kind"] == "isolation"]
     assert isolation and all(r["verdict"] == "PASS" for r in isolation)
     assert not any("`isolate`" in n for n in report["notes"]), report["notes"]
+
+
+def test_netns_enters_a_container_in_a_user_namespace_of_its_own(stack: str) -> None:
+    """What rootless Podman's containers have (a user namespace owned by someone else), tested as root on
+    rootful Podman with a uid map: the cgroup check and setns pass, and TCP and DNS (aardvark-dns at the
+    gateway the container's resolv.conf names) answer from inside."""
+    from netcontract.live.netns.enter import NetnsSource, run_netns
+    from netcontract.live.netns.host import HostNamespaces
+    from netcontract.probe.observation import Outcome, Probe, ProbeKind
+    from netcontract.state import Container
+
+    net = "ncpodman_userns"
+    ok(["docker", "network", "create", "--label", TEST_LABEL, net], stack)
+    ok(["podman", "--remote", "--url", stack, "run", "-d", "--label", TEST_LABEL, "--name", "ncpodman-userns",
+        "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536", "--network", net,
+        "netcontract-test/busybox:local", "httpd", "-f", "-p", "8080", "-h", "/www"], stack)
+    raw = json.loads(ok(["docker", "inspect", "ncpodman-userns"], stack))[0]
+    pid, address = raw["State"]["Pid"], raw["NetworkSettings"]["Networks"][net]["IPAddress"]
+    gateway = raw["NetworkSettings"]["Networks"][net]["Gateway"]
+    assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    container = Container(raw["Id"], "ncpodman-userns", None, None, "running", pid=pid)
+    assert HostNamespaces().problem(container) is None
+    probes = (Probe("tcp", ProbeKind.TCP, address, 8080), Probe("dns", ProbeKind.DNS, "ncpodman-userns"))
+    run = run_netns([NetnsSource("s", pid, probes, resolvers=(gateway,))], 2.0)
+    tcp, dns = run.observations[("s", "tcp")], run.observations[("s", "dns")]
+    assert tcp.outcome is Outcome.OK, tcp
+    assert dns.outcome is Outcome.OK and dns.addresses == (address,), dns
