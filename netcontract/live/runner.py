@@ -103,6 +103,7 @@ class ProbeRunner:
         timing = self.options.timing
         results: list[Result] = list(plan.settled)
         netns = NetnsExecutor(self.prober, timing, state, self.cancelled)
+        self._exec.absolute_names = self._sidecar.absolute_names = state.podman
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="probe")
         try:
             runs = [self._choose(sp, netns) for sp in plan.sources]

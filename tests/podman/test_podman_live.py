@@ -171,3 +171,16 @@ def test_netns_enters_a_container_in_a_user_namespace_of_its_own(stack: str) -> 
     tcp, dns = run.observations[("s", "tcp")], run.observations[("s", "dns")]
     assert tcp.outcome is Outcome.OK, tcp
     assert dns.outcome is Outcome.OK and dns.addresses == (address,), dns
+
+
+def test_the_sidecar_executor_reads_podman_dns_as_the_netns_one_does(stack: str) -> None:
+    """exec and sidecar ask the container's own resolver (busybox nslookup), in the absolute form on Podman:
+    its `search dns.podman` would otherwise answer NAME.dns.podman for the nameserver's network only."""
+    up(stack)
+    proc = run([str(BIN / "netcontract"), "check", "-c", str(CONTRACT), "--wait", "30", "--format", "json",
+                "--executor", "sidecar", "--probe-image", "netcontract-test/probe:local"], stack)
+    report = json.loads(proc.stdout)
+    common_truths(report)
+    assert proc.returncode == 0 and not by_verdict(report, "FAIL"), by_verdict(report, "FAIL")
+    dns = [r for r in report["results"] if r["kind"] == "dns"]
+    assert dns and {r["executor"] for r in dns} == {"sidecar"}
