@@ -160,7 +160,27 @@ fi
 ip netns exec "$NETNS" ip link set lo up
 
 # --- the service ---------------------------------------------------------------------------
-answers() { curl -sf --max-time 5 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
+# GET on the API socket with python3 (no curl needed): the body on stdout, exit 1 on any failure.
+api_get() {
+    python3 - "$SOCK" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+try:
+    s.connect(sys.argv[1])
+    s.sendall(f"GET {sys.argv[2]} HTTP/1.0\r\nHost: podman\r\n\r\n".encode())
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+except OSError:
+    sys.exit(1)
+head, _, body = data.partition(b"\r\n\r\n")
+if head.split(b" ")[1:2] != [b"200"]:
+    sys.exit(1)
+sys.stdout.write(body.decode("utf-8", "replace"))
+PY
+}
+answers() { api_get /_ping >/dev/null 2>&1; }
 
 t0=$SECONDS
 p=$(pid_from_file)
@@ -191,7 +211,7 @@ for ((i = 0; i < WAIT_SECONDS * 4; i++)); do
     sleep 0.25
 done
 answers || fail "the Podman API service (pid $p) did not answer on $SOCK within ${WAIT_SECONDS}s (log: $LOG)"
-say "$(curl -s --unix-socket "$SOCK" http://d/version | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v.get("Components",[{}])[0].get("Name","?"), v.get("Version"), "(API", v.get("ApiVersion")+")")') answers on $SOCK (pid $p, $((SECONDS - t0)) s)"
+say "$(api_get /version | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v.get("Components",[{}])[0].get("Name","?"), v.get("Version"), "(API", v.get("ApiVersion")+")")') answers on $SOCK (pid $p, $((SECONDS - t0)) s)"
 
 # --- images ----------------------------------------------------------------------------------
 missing=()
