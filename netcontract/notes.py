@@ -60,3 +60,48 @@ def gateway_mode_notes(contract: Contract, state: State) -> list[str]:
             if "gateway_mode" in name and value not in ("", "nat"):
                 out.append(f"{tier.network} (tier {key}): {name}={value}")
     return out
+
+
+def health_notes(contract: Contract, state: State) -> list[str]:
+    """Healthchecks the engine never ran (Podman without systemd): their health is not judged, and why."""
+    unrun = sorted({c.service or c.name for c in state.containers
+                    if c.health_unrun and c.service in contract.services})
+    if not unrun:
+        return []
+    engine = state.engine.split(" (")[0] or "the engine"
+    return [f"health not judged for {_some(unrun)}: {engine} never ran their healthchecks (health still "
+            "\"starting\" with no result long after they were due). Podman runs healthchecks from systemd timers, "
+            "and its host has no systemd; `running:` checks only that they run"]
+
+
+def podman_isolation_notes(contract: Contract, state: State, results: list[Result]) -> list[str]:
+    """On Podman, forbidden paths that connect between tier networks created without netavark's `isolate`
+    option: Podman forwards between such networks (docs/engines.md)."""
+    if not state.podman:
+        return []
+    out = _podman_internal_notes(contract, results)
+    leaks = [r for r in results if r.kind is Kind.ISOLATION and r.verdict is Verdict.FAIL]
+    plain = [t.network for t in contract.tiers.values()
+             if (net := state.network(t.network)) is not None and dict(net.options).get("isolate") not in
+             ("true", "strict")]
+    if not leaks or not plain:
+        return out
+    return [*out, f"Podman: {len(leaks)} forbidden path(s) connect, and {_some(plain)} "
+            f"{'was' if len(plain) == 1 else 'were'} created without netavark's `isolate` option: Podman "
+            "forwards between its bridge networks unless they are created with it (`podman network create --opt "
+            "isolate=true`, or `strict`, which also cuts them off from networks without it). Podman 4's "
+            "Docker-compatible API sets isolate=true on every network it creates (docker network create, compose)"]
+
+
+def _podman_internal_notes(contract: Contract, results: list[Result]) -> list[str]:
+    """Members of an internal tier that time out to each other on Podman, and the measured reason."""
+    internal = {key: t.network for key, t in contract.tiers.items() if t.internal}
+    stuck = sorted({internal[r.tier] for r in results if r.kind is Kind.REACH and r.verdict is Verdict.FAIL
+                    and r.tier in internal and "timeout" in r.actual})
+    if not stuck:
+        return []
+    return [f"Podman: members of the internal network(s) {_some(stuck)} time out to each other. netavark (1.4) "
+            "adds no forwarding rule for an internal network's subnet, so where the FORWARD chain drops by default "
+            "(Docker sets that policy when it runs in the same network namespace) and bridged traffic passes "
+            "iptables (net.bridge.bridge-nf-call-iptables=1), traffic inside the internal network is dropped. "
+            "Run Podman in a network namespace of its own, or accept the internal subnet in the FORWARD chain"]

@@ -89,11 +89,17 @@ class Container:
     pid: int = 0  # State.Pid on the engine's host: the in-namespace prober enters /proc/<pid>/ns/net
     node: str = ""  # swarm: the node (hostname) the task runs on
     unreadable: str = ""  # swarm: why this task's container could not be read on its node (from the manager only)
+    health_unrun: bool = False  # the engine never ran its healthcheck though it was due (Podman without systemd)
 
     @property
     def running(self) -> bool:
         """Whether the engine reports it running."""
         return self.status == "running"
+
+    @property
+    def health_ok(self) -> bool:
+        """Healthy, or no healthcheck, or one the engine never runs (so health cannot be judged)."""
+        return self.health in (None, "healthy") or self.health_unrun
 
     @property
     def short_id(self) -> str:
@@ -134,10 +140,15 @@ class State:
     source: str = "live"  # "live" or the compose file(s) a static state was read from
     live: bool = True
     notes: tuple[str, ...] = field(default=())
-    engine: str = ""  # live: "Docker 26.1.5 (API 1.45)", as the engine reports itself
+    engine: str = ""  # live: "Docker 26.1.5 (API 1.45)" or "Podman 4.3.1 (API 1.41)", as the engine reports itself
     orchestrator: str = "compose"  # "compose" or "swarm": which labels name the project and services
     unreachable: tuple[tuple[str, str], ...] = ()  # swarm: (node, why) for nodes whose engine was not read
     vips: tuple[tuple[str, str, str], ...] = ()  # swarm: (service, network, virtual IP) of vip-mode services
+
+    @property
+    def podman(self) -> bool:
+        """The engine is Podman (through its Docker-compatible API): docs/engines.md lists what differs."""
+        return self.engine.startswith("Podman ")
 
     def network(self, name: str) -> Network | None:
         """The network named `name`, or None when the state has none by that name."""

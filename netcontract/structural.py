@@ -120,7 +120,7 @@ def _running(contract: Contract, state: State) -> Iterator[Result]:
         for c in containers:
             if not c.running:
                 bad.append(f"{c.name} is {c.status}")
-            elif svc.healthy and c.health not in (None, "healthy"):
+            elif svc.healthy and not c.health_ok:
                 bad.append(f"{c.name} is {c.health}")
         actual = _join([_status(c) for c in containers])
         yield Result(rid, Kind.RUNNING, name, Verdict.FAIL if bad else Verdict.PASS, want, actual, "; ".join(bad),
@@ -130,6 +130,8 @@ def _running(contract: Contract, state: State) -> Iterator[Result]:
 def _status(c: Container) -> str:
     if not c.running:
         return f"{c.name}: {c.status}"
+    if c.health_unrun:
+        return f"{c.name}: running, {c.health} (the engine never ran its healthcheck)"
     return f"{c.name}: running" + (f", {c.health}" if c.health else ", no healthcheck")
 
 

@@ -11,7 +11,13 @@ from netcontract.contract import Contract, load_contract
 from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
 from netcontract.live.runner import ExecutorMode, ProbeRunner, RunOptions
-from netcontract.notes import dns_egress_notes, gateway_mode_notes, ipv6_filter_notes
+from netcontract.notes import (
+    dns_egress_notes,
+    gateway_mode_notes,
+    health_notes,
+    ipv6_filter_notes,
+    podman_isolation_notes,
+)
 from netcontract.probe.plan import narrow_plan, plan_probes
 from netcontract.results import Report, Result
 from netcontract.state import State
@@ -51,7 +57,7 @@ def not_ready(contract: Contract, state: State) -> list[str]:
     out = []
     for name, svc in contract.services.items():
         cs = state.service_containers(name)
-        ok = cs and all(c.running and (not svc.healthy or c.health in (None, "healthy")) for c in cs)
+        ok = cs and all(c.running and (not svc.healthy or c.health_ok) for c in cs)
         if not ok:
             out.append(name)
     return out
@@ -142,6 +148,8 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
     notes += gateway_mode_notes(contract, state)
     notes += dns_egress_notes(contract, state)
+    notes += health_notes(contract, state)
+    notes += podman_isolation_notes(contract, state, results)
     return Report(
         contract=contract_path,
         results=tuple(results),

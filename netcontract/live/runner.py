@@ -111,6 +111,7 @@ class ProbeRunner:
         results: list[Result] = list(plan.settled)
         netns = NetnsExecutor(self.prober, timing, state, self.cancelled)
         helper = NetnsExecutor(self.helper, timing, state, self.cancelled, name="helper") if self.helper else None
+        self._exec.absolute_names = self._sidecar.absolute_names = state.podman
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="probe")
         try:
             runs = [self._choose(sp, netns, helper) for sp in plan.sources]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
+from netcontract.addresses import is_address
 from netcontract.errors import EngineError
 from netcontract.live.executor import SourceRun, interrupted
 from netcontract.live.interface import LiveEngine
@@ -54,6 +55,10 @@ class ScriptedExecutor:
         self.cancelled = cancelled
         self.image = image
         self.sidecar = sidecar  # exec only: where a container without the tools moves under auto
+        # Podman: DNS names are asked in their absolute form ("name."). Its resolv.conf has `search dns.podman`,
+        # and busybox nslookup reports the answer for NAME.dns.podman, which aardvark-dns gives only for the
+        # network of the nameserver asked (NXDOMAIN elsewhere), not the answer for NAME (docs/engines.md).
+        self.absolute_names = False
 
     def probe(self, runs: Sequence[SourceRun], pool: ThreadPoolExecutor,
               window: float | None = None) -> list[Future[SourceRun]]:
@@ -100,6 +105,8 @@ class ScriptedExecutor:
         for e in exps:
             for target in e.targets:
                 # the batch script asks A records only: AAAA over exec/sidecar is not probed (a report note says so)
+                if self.absolute_names and e.probe_kind is ProbeKind.DNS and not is_address(target):
+                    target += "."
                 probes.append(Probe(f"p{len(probes)}", e.probe_kind, target, e.port))
                 owner.append(e.id)
         if self.cancelled.is_set():

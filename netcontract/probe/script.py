@@ -22,7 +22,8 @@ from netcontract.probe.timing import Timing
 
 
 def _safe_target(target: str) -> str:
-    if is_address(target) or is_dns_name(target):
+    # "name." is the absolute form (no search list), which the scripted executors ask on Podman
+    if is_address(target) or is_dns_name(target) or (target.endswith(".") and is_dns_name(target[:-1])):
         return target
     raise UnsafeProbeError(f"refusing to put {target!r} in a probe script: not an address or a DNS name")
 

@@ -182,3 +182,22 @@ def test_an_engine_error_while_reading_is_engine_error(server: _Server) -> None:
     with pytest.raises(EngineError) as err:
         docker_engine.snapshot(api_for(server), "p", ["p_data"])
     assert str(err.value) == "reading networks: database is locked"
+
+
+def test_a_podman_snapshot_names_podman_and_reads_netavarks_options(server: _Server) -> None:
+    """Podman's compatible network inspect shows Options {} where `isolate` is set; its own API has it."""
+    server.routes["/version"] = (200, json.dumps({
+        "Version": "4.3.1", "ApiVersion": "1.41",
+        "Components": [{"Name": "Podman Engine", "Version": "4.3.1", "Details": {"APIVersion": "4.3.1"}}]}).encode())
+    net = {"Name": "p_data", "Id": "n1", "Driver": "bridge", "Internal": True, "Options": {},
+           "IPAM": {"Config": [{"Subnet": "10.89.1.0/24", "Gateway": "10.89.1.1"}]}, "Containers": {}}
+    server.routes.update({
+        "/v1.41/networks": (200, json.dumps([net]).encode()),
+        "/v1.41/networks/n1": (200, json.dumps(net).encode()),
+        "/v1.41/networks/bridge": (404, b'{"message": "network bridge not found"}'),
+        "/v1.41/containers/json": (200, b"[]"),
+        "/v4.3.1/libpod/networks/p_data/json": (200, b'{"name": "p_data", "options": {"isolate": "true"}}'),
+    })
+    state = docker_engine.snapshot(api_for(server), "p", ["p_data"])
+    assert state.engine.startswith("Podman 4.3.1 (API 1.41") and state.podman
+    assert state.networks[0].options == (("isolate", "true"),)

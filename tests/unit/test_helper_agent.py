@@ -26,7 +26,7 @@ from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 def test_sources_round_trip() -> None:
     sources = [NetnsSource("c1", 4242, (Probe("p0", ProbeKind.TCP, "10.0.0.2", 5432),
                                         Probe("p1", ProbeKind.DNS, "db", None, "AAAA"),
-                                        Probe("p2", ProbeKind.ICMP, "fd00::2")))]
+                                        Probe("p2", ProbeKind.ICMP, "fd00::2")), ("10.89.0.1",))]
     assert sources_from_wire(json.loads(json.dumps(sources_to_wire(sources)))) == sources
 
 

@@ -77,7 +77,12 @@ def test_a_contract_file_with_newlines_in_its_names_exits_4() -> None:
     assert "'shop_front\\n' is not a valid Docker network name" in text and "'www\\n' is not a valid DNS name" in text
 
 
-@pytest.mark.parametrize("target", ["db\n", "db\n.example", "1.2.3.4\n", "$(reboot)", "db\r"])
+@pytest.mark.parametrize("target", ["db\n", "db\n.example", "1.2.3.4\n", "$(reboot)", "db\r", "db..", ".", "$(reboot)."])
 def test_the_probe_script_refuses_a_hostile_target(target: str) -> None:
     with pytest.raises(UnsafeProbeError):
         batch_script([Probe("p0", ProbeKind.DNS, target)], 1.0)
+
+
+def test_the_probe_script_takes_an_absolute_name_as_asked_on_podman() -> None:
+    script = batch_script([Probe("p0", ProbeKind.DNS, "db.devonboarder.internal.")], 1.0)
+    assert "db.devonboarder.internal." in script

@@ -176,6 +176,12 @@ class EngineApi:
         """`GET /containers/<id>/json`: one container's inspect; ApiNotFound when it is not there."""
         return _dict(self._get("/containers/" + urllib.parse.quote(container_id, safe="") + "/json"))
 
+    def podman_network(self, name: str) -> dict[str, Any]:
+        """Podman only: its own network inspect (libpod API), which shows netavark's options (`isolate`) that
+        the compatible one leaves out. The libpod API's version is Podman's own (4.0.0 is its oldest)."""
+        path = f"/v{_libpod_version(self.version())}/libpod/networks/{urllib.parse.quote(name, safe='')}/json"
+        return _dict(self._get(path, versioned=False))
+
     def events(self, since: float | None = None,
                filters: Mapping[str, list[str]] | None = None) -> EventStream:
         """Open `GET /events` (from `since`, seconds since the epoch) on a connection of its own, with no
@@ -256,6 +262,15 @@ class EventStream:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self._conn.close()
+
+
+def _libpod_version(version: Mapping[str, Any]) -> str:
+    for component in version.get("Components") or ():
+        if isinstance(component, dict) and str(component.get("Name") or "").startswith("Podman"):
+            wanted = str((component.get("Details") or {}).get("APIVersion") or component.get("Version") or "")
+            if all(part.isdigit() for part in wanted.split(".")) and wanted:
+                return wanted
+    return "4.0.0"
 
 
 def _list(value: Any) -> list[dict[str, Any]]:

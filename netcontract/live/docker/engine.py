@@ -16,13 +16,17 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from netcontract.addresses import ip_or_none
 from netcontract.errors import EngineError, UsageError
 from netcontract.live.docker.api import ApiError, ApiNotFound, EngineApi, env_host, speaks
 from netcontract.state import (
@@ -63,6 +67,10 @@ class ReadApi(Protocol):
 
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         """One container's inspect; ApiNotFound when it is not there."""
+        ...
+
+    def podman_network(self, name: str) -> dict[str, Any]:
+        """Podman only: its own (libpod) network inspect, which shows netavark's `isolate` option."""
         ...
 
     def close(self) -> None:
@@ -247,6 +255,10 @@ class _SdkRead:
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         return dict(self._call(self.client.api.inspect_container, container_id))
 
+    def podman_network(self, name: str) -> dict[str, Any]:
+        """Podman's own network inspect (its options): not read through the SDK (TLS, ssh engines)."""
+        raise ApiError("Podman's own API is not read through the Docker SDK")
+
     def close(self) -> None:
         self.client.close()
 
@@ -308,7 +320,8 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
             detail = api.inspect_network(found[name]["Id"])
             found[name] = detail
             ids |= set((detail.get("Containers") or {}).keys())
-    containers = _inspect_all(api, sorted(ids))
+    podman = _is_podman(api)
+    containers = _inspect_all(api, sorted(ids), time.time() if podman else None)
     # networks the containers are on besides the tiers: needed to tell internal from not; and the
     # default bridge, whose host address internal-only services are probed against
     extra = sorted(({n for c in containers for n in c.networks} | {"bridge"}) - set(found))
@@ -316,6 +329,8 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
         for name in extra:
             with contextlib.suppress(ApiNotFound):
                 found[name] = api.inspect_network(name)
+    if podman:
+        _podman_options(api, found)
     nets = tuple(network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found)
     return State(project=project, networks=nets, containers=tuple(containers), engine=_engine_version(api))
 
@@ -323,14 +338,46 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
 def _engine_version(api: ReadApi) -> str:
     with contextlib.suppress(ApiError, OSError):
         v = api.version()
-        return f"Docker {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, client API {api.api_version})"
+        return (f"{engine_product(v)} {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, "
+                f"client API {api.api_version})")
     return "Docker (version unknown)"
 
 
-def _inspect_all(api: ReadApi, ids: list[str]) -> list[Container]:
+def engine_product(version: Mapping[str, Any]) -> str:
+    """Pure: which engine answered GET /version. Podman's Docker-compatible API names a component
+    "Podman Engine" (Docker's is "Engine"); its Version is Podman's own (4.3.1), not a Docker version."""
+    for component in version.get("Components") or ():
+        if isinstance(component, Mapping) and str(component.get("Name") or "").startswith("Podman"):
+            return "Podman"
+    return "Docker"
+
+
+def _is_podman(api: ReadApi) -> bool:
+    with contextlib.suppress(ApiError, OSError):
+        return engine_product(api.version()) == "Podman"
+    return False
+
+
+def _podman_options(api: ReadApi, found: dict[str, dict[str, Any]]) -> None:
+    """Podman's compatible network inspect leaves netavark's options out (Options is {} even where `isolate`
+    is set); its own API has them. Merged into each network's Options, the compatible answer's keys first."""
+    for name, raw in found.items():
+        with contextlib.suppress(ApiError, OSError):
+            own = api.podman_network(name).get("options") or {}
+            if isinstance(own, dict) and own:
+                raw["Options"] = {**{str(k): str(v) for k, v in own.items()}, **(raw.get("Options") or {})}
+
+
+def _inspect_all(api: ReadApi, ids: list[str], podman_now: float | None = None) -> list[Container]:
+    """podman_now: the time of the snapshot on Podman, to tell a healthcheck it never ran (Docker: None)."""
+
     def one(cid: str) -> Container | None:
         try:
-            return container_from_inspect(api.inspect_container(cid))
+            raw = api.inspect_container(cid)
+            container = container_from_inspect(raw)
+            if podman_now is not None and health_unrun(raw, podman_now):
+                container = replace(container, health_unrun=True)
+            return container
         except ApiNotFound:
             return None  # removed between list and inspect: it is simply not there
         except (ApiError, OSError) as exc:
@@ -361,7 +408,8 @@ def _gateway(ipam: Mapping[str, Any]) -> str:
     """The bridge's own address on a subnet: IPAM's Gateway, else the subnet's first host (the default
     bridge and IPv6 subnets on 20.10 report no Gateway; Docker gives the bridge the first address)."""
     if ipam.get("Gateway"):
-        return str(ipam["Gateway"])
+        # Podman reports "<nil>" for a network without a gateway (an internal one made through its own API)
+        return ip_or_none(str(ipam["Gateway"]).split("/")[0]) or ""
     try:
         net = ipaddress.ip_network(str(ipam.get("Subnet") or ""), strict=False)
     except ValueError:
@@ -395,6 +443,37 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         started_at=state.get("StartedAt") or "",
         pid=int(state.get("Pid") or 0),
     )
+
+
+def health_unrun(raw: Mapping[str, Any], now: float) -> bool:
+    """Pure: the container's healthcheck was due but has never run: health still "starting" with no result at
+    all, later than start period + interval + timeout (+ 2 s) after the start. Podman runs healthchecks from
+    systemd timers; without systemd they never run (docs/engines.md). Docker's engine runs them itself."""
+    state = raw.get("State") or {}
+    health = state.get("Health") or {}
+    if health.get("Status") != "starting" or health.get("Log") or state.get("Status") != "running":
+        return False
+    check = (raw.get("Config") or {}).get("Healthcheck") or {}
+    due = sum(_seconds(check.get(key), default) for key, default in
+              (("StartPeriod", 0.0), ("Interval", 30.0), ("Timeout", 30.0))) + 2.0
+    started = _timestamp(str(state.get("StartedAt") or ""))
+    return started is not None and now - started > due
+
+
+def _seconds(nanoseconds: Any, default: float) -> float:
+    return nanoseconds / 1e9 if isinstance(nanoseconds, int) and nanoseconds > 0 else default
+
+
+def _timestamp(text: str) -> float | None:
+    """RFC 3339 with nanoseconds (2026-12-04T20:48:11.172133631Z) as epoch seconds; None when unparsable."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if not m:
+        return None
+    try:
+        when = datetime.fromisoformat(m[1] + ("+00:00" if m[3] == "Z" else m[3]))
+    except ValueError:
+        return None
+    return when.timestamp() + (int(m[2][:9].ljust(9, "0")) / 1e9 if m[2] else 0.0)
 
 
 def _published(raw: Mapping[str, Any]) -> tuple[PublishedPort, ...]:

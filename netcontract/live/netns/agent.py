@@ -79,16 +79,17 @@ def bundle(idle: float = 600.0) -> bytes:
 
 def sources_to_wire(sources: Sequence[NetnsSource]) -> list[Any]:
     """Sources with their probes as JSON values."""
-    return [[s.key, s.pid, [[p.key, p.kind.value, p.target, p.port, p.qtype] for p in s.probes]] for s in sources]
+    return [[s.key, s.pid, [[p.key, p.kind.value, p.target, p.port, p.qtype] for p in s.probes], list(s.resolvers)]
+            for s in sources]
 
 
 def sources_from_wire(value: Any) -> list[NetnsSource]:
     """The agent's side of `sources_to_wire`; ValueError for anything else."""
     out = []
-    for key, pid, probes in value:
+    for key, pid, probes, resolvers in value:
         out.append(NetnsSource(str(key), int(pid), tuple(
             Probe(str(k), ProbeKind(kind), str(target), None if port is None else int(port), str(qtype))
-            for k, kind, target, port, qtype in probes)))
+            for k, kind, target, port, qtype in probes), tuple(str(r) for r in resolvers)))
     return out
 
 

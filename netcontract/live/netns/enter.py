@@ -12,7 +12,8 @@ What this does not prove: the packets leave from the container's network
 namespace, not from its processes, so per-process rules (seccomp, LSM, a
 proxy setting of the application) and the container's own resolver setup
 (/etc/resolv.conf, /etc/hosts, search domains) are not exercised: DNS asks
-`dns_server` directly for the name as given. TCP OK means a completed
+`dns_server` (or the engine's resolver that the container's resolv.conf names, see NetnsSource) directly
+for the name as given. TCP OK means a completed
 handshake, not a working service; REFUSED means something answered with a
 reset (a REJECT rule can do that too).
 """
@@ -25,6 +26,7 @@ import functools
 import os
 import resource
 import socket
+import stat
 import sys
 import threading
 from collections.abc import Sequence
@@ -39,8 +41,10 @@ from netcontract.live.netns.tasks import (
     TOOL,
     NetnsRun,
     Stretch,
+    choose_resolver,
     classify_connect,
     error_observation,
+    parse_nameservers,
 )
 from netcontract.probe.observation import Probe
 
@@ -68,6 +72,10 @@ class NetnsSource:
     key: str  # caller's id for this source (e.g. container id)
     pid: int  # the container's State.Pid on the host
     probes: tuple[Probe, ...]
+    # Where else than at dns_server the engine's own resolver answers this container: the gateways of its
+    # networks (Podman's aardvark-dns). The first of them that the container's own resolv.conf names, unless
+    # it names dns_server, is asked instead (tasks.choose_resolver).
+    resolvers: tuple[str, ...] = ()
 
 
 class NetnsUnavailable(Exception):
@@ -164,12 +172,38 @@ def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str
                     run.observations[(source.key, probe.key)] = error_observation(probe, detail)
                 continue
             opened.append((source.key, fd, source.probes))
-        drive(run, opened, timeout, opener.open, dns=(dns, 53), budget=budget, stretch=stretch)
+        asked = {s.key: choose_resolver(container_nameservers(s.pid), s.resolvers, dns_server)
+                 for s in sources if s.resolvers}
+        drive(run, opened, timeout, opener.open, dns=(dns, 53), budget=budget, stretch=stretch,
+              resolvers={key: (server, 53) for key, server in asked.items() if server != dns_server})
     finally:
         opener.close()
         for _key, fd, _probes in opened:
             os.close(fd)
     return run
+
+
+def container_nameservers(pid: int) -> tuple[str, ...]:
+    """The nameservers of the resolv.conf the container's processes read (through /proc/<pid>/root); () when
+    it cannot be read. The container controls that file: only a regular file is read (never a FIFO or a
+    device, which could block), at most 64 KiB, and what it says only chooses among the gateways the engine
+    reported (tasks.choose_resolver)."""
+    return read_nameservers(f"/proc/{pid}/root/etc/resolv.conf")
+
+
+def read_nameservers(path: str) -> tuple[str, ...]:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return ()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ()
+        return parse_nameservers(os.read(fd, 65536).decode("utf-8", "replace"))
+    except OSError:
+        return ()
+    finally:
+        os.close(fd)
 
 
 # -- namespaces ------------------------------------------------------------------------------

@@ -81,8 +81,7 @@ class NetnsExecutor:
                         for qtype in e.qtypes if e.probe_kind is ProbeKind.DNS else ("A",):
                             probe = Probe(f"p{len(slots)}", e.probe_kind, address, e.port, qtype=qtype)
                             slots.append((probe, e.id, problem))
-            sources.append(NetnsSource(r.plan.container.id, r.plan.container.pid,
-                                       tuple(p for p, _, problem in slots if problem is None)))
+            sources.append(self._source(r, tuple(p for p, _, problem in slots if problem is None)))
             layout.append((r, slots))
         seen = self.prober.run(sources, window, stretch) if any(s.probes for s in sources) else NetnsRun()
         elapsed = time.monotonic() - t0
@@ -110,6 +109,13 @@ class NetnsExecutor:
             if redo:
                 r.count(todo[id(r)])
 
+    def _source(self, r: SourceRun, probes: tuple[Probe, ...]) -> NetnsSource:
+        """A source for the prober, with the addresses where its engine's resolver may answer it besides
+        127.0.0.11: its networks' gateways (Podman's aardvark-dns; its resolv.conf decides, enter.py)."""
+        c = r.plan.container
+        gateways = (g for name in c.networks if (net := self.state.network(name)) for g in net.gateways)
+        return NetnsSource(c.id, c.pid, probes, resolvers=tuple(dict.fromkeys(gateways)))
+
     def _resolve_names(self, runs: list[SourceRun], todo: dict[int, list[Expectation]]
                        ) -> dict[tuple[int, str], Observation]:
         """TCP and ICMP targets given as names (egress canaries) are resolved from inside the source first."""
@@ -121,8 +127,7 @@ class NetnsExecutor:
         for r in runs:
             mine = sorted(t for rid, t in wanted if rid == id(r))
             if mine:
-                sources.append(NetnsSource(r.plan.container.id, r.plan.container.pid,
-                                           tuple(Probe(f"n{i}", ProbeKind.DNS, t) for i, t in enumerate(mine))))
+                sources.append(self._source(r, tuple(Probe(f"n{i}", ProbeKind.DNS, t) for i, t in enumerate(mine))))
         seen = self.prober.run(sources, self.timing.netns_first)
         out: dict[tuple[int, str], Observation] = {}
         for r in runs:

@@ -37,7 +37,7 @@ import selectors
 import socket
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from netcontract.addresses import family_of, hostport, ip_or_none
 from netcontract.live.netns.tasks import (
@@ -75,13 +75,14 @@ Opener = Callable[[int, Sequence[tuple[int, int, int]]], list[socket.socket | OS
 
 def drive(run: NetnsRun, sources: Sequence[tuple[str, int, Sequence[Probe]]], timeout: float, opener: Opener, *,
           dns: tuple[str, int] = ("127.0.0.11", 53), budget: int = MAX_OPEN, per_target: int = PER_TARGET,
-          stretch: Stretch | None = None) -> None:
+          stretch: Stretch | None = None, resolvers: Mapping[str, tuple[str, int]] | None = None) -> None:
     """Run the probes of every (key, namespace fd, probes) source; record an Observation for each in `run`.
-    With `stretch`, an unanswered probe's window grows with the slowest answer of its kind of path so far."""
+    With `stretch`, an unanswered probe's window grows with the slowest answer of its kind of path so far.
+    DNS goes to `dns`, or to `resolvers[key]` for the sources named there (Podman: the container's own)."""
     engine = _Engine(run, timeout, opener, dns, Pacer(budget, per_target), stretch)
     try:
         for key, ns_fd, probes in sources:
-            engine.add(SourceState(key, ns_fd), probes)
+            engine.add(SourceState(key, ns_fd, dns=(resolvers or {}).get(key, dns)), probes)
         engine.loop()
     finally:
         for selector_key in list(engine.sel.get_map().values()):
@@ -117,8 +118,8 @@ class _Engine:
                 dns_wire.qtype_code(probe.qtype)
             except dns_wire.DnsError as exc:
                 return str(exc)
-            label = f"{probe.qtype.upper()} {probe.target} @{hostport(*self.dns)}"
-            return ProbeTask(src, probe, probe.target, _family(self.dns[0]), label, ("dns", id(src)))
+            label = f"{probe.qtype.upper()} {probe.target} @{hostport(*src.dns)}"
+            return ProbeTask(src, probe, probe.target, _family(src.dns[0]), label, ("dns", id(src)))
         address = ip_or_none(probe.target)
         if address is None:
             return f"netns probes need an address, not {probe.target!r}"
@@ -209,10 +210,10 @@ class _Engine:
                 with contextlib.suppress(OSError):
                     made.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if key[0] is ProbeKind.DNS:
-                made.connect(self.dns)  # only the server's packets reach this socket
+                made.connect(src.dns)  # only the server's packets reach this socket
         except OSError as exc:
             made.close()
-            return f"cannot reach the DNS server {hostport(*self.dns)}: {exc.strerror or exc}"
+            return f"cannot reach the DNS server {hostport(*src.dns)}: {exc.strerror or exc}"
         shared = src.shared[key] = SharedSocket(key[0], made)
         self.sel.register(made, selectors.EVENT_READ, shared)
         return ""
@@ -315,7 +316,8 @@ class _Engine:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                what = (f"nothing answers DNS at {hostport(*self.dns)} (port unreachable)"
+                server = next((t.src.dns for t in shared.waiting.values()), self.dns)
+                what = (f"nothing answers DNS at {hostport(*server)} (port unreachable)"
                         if exc.errno == errno.ECONNREFUSED else f"receive failed: {exc}")
                 for task in list(shared.waiting.values()):
                     self._finish(task, Outcome.ERROR, what, answered=False)

@@ -18,11 +18,11 @@ import os
 import secrets
 import socket
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from netcontract.addresses import hostport
+from netcontract.addresses import hostport, ip_or_none
 from netcontract.probe import dns_wire
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 
@@ -183,6 +183,7 @@ class SourceState:
 
     key: str
     ns_fd: int
+    dns: tuple[str, int] = ("127.0.0.11", 53)  # the DNS server its DNS probes ask
     shared: dict[tuple[ProbeKind, int], SharedSocket] = field(default_factory=dict)
     users: dict[tuple[ProbeKind, int], int] = field(default_factory=dict)  # unfinished probes per shared socket
 
@@ -211,3 +212,25 @@ class ProbeTask:
     def shared_key(self) -> tuple[ProbeKind, int]:
         """Which of its source's shared sockets the probe uses: its kind and address family."""
         return self.probe.kind, self.family
+
+
+def parse_nameservers(text: str) -> tuple[str, ...]:
+    """The `nameserver` addresses of a resolv.conf, in order (IPv6 zone suffixes dropped)."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            address = ip_or_none(fields[1].split("%")[0])
+            if address is not None:
+                out.append(address)
+    return tuple(out)
+
+
+def choose_resolver(nameservers: Sequence[str], candidates: Sequence[str], default: str) -> str:
+    """Which DNS server the netns prober asks for a container: `default` (Docker's 127.0.0.11) when the
+    container's resolv.conf names it or cannot be read; else the first nameserver that is one of
+    `candidates` (the gateways of its networks, where Podman's aardvark-dns answers); else `default`.
+    A nameserver elsewhere (the host's upstream) is never asked: netns probes stay on the engine's resolver."""
+    if not nameservers or default in nameservers:
+        return default
+    return next((ns for ns in nameservers if ns in candidates), default)
