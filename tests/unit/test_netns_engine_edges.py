@@ -101,6 +101,41 @@ def test_without_a_kernel_round_trip_the_loop_measures(listener: int) -> None:
     assert 0 < result.latency_ms[KEY] < 100  # select() saw the connect, not 0 ms and not TCP_INFO's 0
 
 
+class BrokenTcpInfo(socket.socket):
+    """TCP_INFO fails (`fail`) or is too short to hold tcpi_rtt."""
+
+    fail = True
+
+    def getsockopt(self, level: int, option: int, buflen: int | None = None) -> int | bytes:  # type: ignore[override]
+        if (level, option) == (socket.IPPROTO_TCP, socket.TCP_INFO):
+            if self.fail:
+                raise OSError(errno.ENOPROTOOPT, "Protocol not available")
+            return b"\x00" * 16
+        return super().getsockopt(level, option) if buflen is None else super().getsockopt(level, option, buflen)
+
+
+class ShortTcpInfo(BrokenTcpInfo):
+    fail = False
+
+
+@pytest.mark.parametrize("kind", [BrokenTcpInfo, ShortTcpInfo])
+def test_without_tcp_info_a_connect_is_still_read(listener: int, kind: type[socket.socket]) -> None:
+    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", listener)], opener_of(lambda f, k, p: kind(f, k, p)))
+    assert result.observations[KEY].outcome is Outcome.OK
+    assert 0 < result.latency_ms[KEY] < 100
+
+
+def test_a_refused_connect_is_not_timed_by_tcp_info() -> None:
+    """TCP_INFO's rtt belongs to a handshake that completed; a refused connect is timed by the loop."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", port)], opener_of(lambda f, k, p: RttSocket(f, k, p)))
+    assert result.observations[KEY].outcome is Outcome.REFUSED
+    assert result.latency_ms[KEY] < 100  # not RttSocket's 123.456 ms
+
+
 class FailingConnect(socket.socket):
     def connect_ex(self, address: object) -> int:  # type: ignore[override]
         raise OSError(errno.EINVAL, "Invalid argument")
@@ -196,6 +231,7 @@ class Late(socket.socket):
 
     answer: Callable[[bytes, str], list[bytes]] = staticmethod(lambda data, dest: [])
     recv_error: OSError | None = None
+    shift = 5  # seconds added to the kernel's receive timestamps
 
     def __init__(self, family: int, kind: int, proto: int) -> None:
         super().__init__(socket.AF_INET, socket.SOCK_DGRAM)
@@ -226,7 +262,7 @@ class Late(socket.socket):
         for level, kind, payload in ancillary:
             if (level, kind) == (socket.SOL_SOCKET, selector.SO_TIMESTAMPNS):
                 sec, nsec = struct.unpack("qq", payload)
-                payload = struct.pack("qq", sec + 5, nsec)
+                payload = struct.pack("qq", sec + self.shift, nsec)
             moved.append((level, kind, payload))
         return data, moved, msg_flags, peer
 
@@ -246,12 +282,13 @@ def dns_answer(query: bytes, _dest: str) -> list[bytes]:
     return [head + question + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([10, 0, 0, 3])]
 
 
-def late(answer: Callable[[bytes, str], list[bytes]], recv_error: OSError | None = None) -> Opener:
+def late(answer: Callable[[bytes, str], list[bytes]], recv_error: OSError | None = None, shift: int = 5) -> Opener:
     class Answering(Late):
         pass
 
     Answering.answer = staticmethod(answer)  # type: ignore[method-assign]
     Answering.recv_error = recv_error
+    Answering.shift = shift
     return opener_of(lambda f, k, p: Answering(f, k, p))
 
 
@@ -337,6 +374,21 @@ def test_with_a_stretch_but_no_answer_yet_the_window_is_the_window() -> None:
     assert KEY not in result.latency_ms  # nothing answered
     assert obs.output == f"A db @127.0.0.11:53: {obs.detail}"  # no timing either
     assert time.monotonic() - start < 3
+
+
+def test_with_a_stretch_an_unanswered_probe_waits_for_the_answers_seen_not_more() -> None:
+    def only_db(query: bytes, dest: str) -> list[bytes]:
+        return dns_answer(query, dest) if b"\x02db\x00" in query else []
+
+    probes = [Probe("p0", ProbeKind.DNS, "db", qtype="A"), Probe("p1", ProbeKind.DNS, "web", qtype="A")]
+    result = run(probes, late(only_db, shift=0), timeout=0.3, stretch=Stretch(10.0, 2.0))
+    assert result.observations[KEY].outcome is Outcome.OK
+    assert result.observations[("src", "p1")].outcome is Outcome.TIMEOUT
+    # db answered within a few ms: ten times that is less than the window, so web waited the window
+    assert 300 <= result.waited_ms[("src", "p1")] < 1500
+    slow = run(probes, late(only_db, shift=5), timeout=0.3, stretch=Stretch(10.0, 2.0))
+    # db's answer took the kernel's (moved) 5 s: ten times that is past the cap, so web waited the cap, 2 s
+    assert 1900 <= slow.waited_ms[("src", "p1")] < 2500
 
 
 # -- the pure helpers ----------------------------------------------------------------------------------

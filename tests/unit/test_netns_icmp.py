@@ -159,9 +159,12 @@ def test_a_send_the_kernel_refuses_for_lack_of_a_route_is_unreachable(err: int, 
 
 @pytest.mark.parametrize("err", [errno.EPERM, errno.EACCES, errno.EMSGSIZE])
 def test_any_other_send_failure_is_an_error(err: int) -> None:
-    obs = only(ping(fail=OSError(err, "refused by the fake")))
+    result = ping(fail=OSError(err, "refused by the fake"))
+    obs = only(result)
     assert obs.outcome is Outcome.ERROR
     assert obs.detail == f"send failed: [Errno {err}] refused by the fake"
+    assert obs.output == f"ping {TARGET}: send failed: [Errno {err}] refused by the fake"  # no timing
+    assert ("src", "p0") not in result.latency_ms  # nothing answered
 
 
 def test_icmp_wire_reads_time_exceeded_in_both_families() -> None:
