@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from netcontract.actors import name_sharers
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
 from netcontract.live.runner import ExecutorMode, ProbeRunner, RunOptions
+from netcontract.probe.host_reach import host_actors, with_host_reach
 from netcontract.probe.plan import plan_probes
 from netcontract.results import Kind, Report, Result, Verdict
 from netcontract.state import State
@@ -104,6 +106,8 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
         if options.probes:
             plan = plan_probes(contract, state)
+            if not options.swarm:
+                plan = with_host_reach(contract, state, plan)
             prober = None
             if options.swarm:
                 from netcontract.swarm.live import NoNamespaces
@@ -114,6 +118,9 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
                 prober = NoNamespaces()
             runner = ProbeRunner(engine, options.run, prober)
             probed = runner.run(plan, contract, state, progress)
+            if not options.swarm:
+                probed, shared_notes = name_sharers(name_host_actors(probed, state), state)
+                notes += shared_notes
             results += explain_vips(explain_unreadable(probed, state)) if options.swarm else probed
             notes += runner.notes
             notes += ipv6_filter_notes(results)
@@ -132,6 +139,12 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
         notes=tuple(notes),
         engine=state.engine,
     )
+
+
+def name_host_actors(results: list[Result], state: State) -> list[Result]:
+    """Probes from the host's namespace name every container in it: the reach is theirs alike."""
+    names = tuple(c.name for c in host_actors(state))
+    return [replace(r, containers=names) if r.kind is Kind.HOST_REACH else r for r in results]
 
 
 def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:
