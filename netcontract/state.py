@@ -28,7 +28,7 @@ class Network:
     options: tuple[tuple[str, str], ...] = ()  # driver options, e.g. com.docker.network.bridge.gateway_mode_ipv4
     attachable: bool = False  # Attachable (overlay: containers outside the swarm's services may join)
     scope: str = ""  # local or swarm
-    project: str = ""  # the com.docker.compose.project label: the compose project that created the network
+    project: str = ""  # the compose project (or Swarm stack) that created the network, from its labels
 
     @property
     def encrypted(self) -> bool:
@@ -87,8 +87,9 @@ class Container:
 
     @property
     def host_network(self) -> bool:
-        """On the host's network namespace (network_mode host): it reaches every container address."""
-        return self.network_mode == "host"
+        """On the host's network namespace (network_mode host; a Swarm task attached to the `host` network): it
+        reaches every container address."""
+        return self.network_mode == "host" or any(ep.network == "host" for ep in self.endpoints)
 
     @property
     def shared_ref(self) -> str:

@@ -27,6 +27,7 @@ from netcontract.state import (
     ONEOFF_LABEL,
     PROJECT_LABEL,
     SERVICE_LABEL,
+    STACK_LABEL,
     Container,
     Endpoint,
     Network,
@@ -364,7 +365,7 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
         options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
         attachable=bool(raw.get("Attachable")),
         scope=str(raw.get("Scope") or ""),
-        project=str((raw.get("Labels") or {}).get(PROJECT_LABEL) or ""),
+        project=str((raw.get("Labels") or {}).get(PROJECT_LABEL) or (raw.get("Labels") or {}).get(STACK_LABEL) or ""),
     )
 
 
