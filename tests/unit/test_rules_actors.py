@@ -369,3 +369,14 @@ def test_lint_fails_undeclared_sharers_and_host_services_and_init_drafts_them(tm
     drafted.write_text(draft)
     code, out = _cli("lint", "-c", str(drafted), "-f", str(compose), "--compose-loader", "builtin")
     assert code == 0, out
+
+
+def test_a_declared_sharer_is_no_probe_source_or_target() -> None:
+    from netcontract.probe.plan import plan_probes
+
+    dbg = ctr("debug", "shop-debug-1", network_mode=f"container:{DB_ID}")
+    c = variant(services__debug={"network_mode": "service:db"}, services__agent={"network_mode": "host"})
+    plan = plan_probes(c, state(FRONT, API, DB, WORKER, dbg))
+    assert {s.service for s in plan.sources} == {"front", "api", "db", "worker"}
+    assert not [e for s in plan.sources for e in s.expectations if e.dst in ("debug", "agent")]
+    assert not [r for r in plan.settled if r.src in ("debug", "agent")]
