@@ -10,14 +10,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-
-from netcontract.actors import name_sharers
-from netcontract.contract import Contract, contract_from_data
-from netcontract.errors import ContractError
-from netcontract.live.docker.engine import actor_ids, container_from_inspect, network_from_inspect
-from netcontract.probe.host_reach import with_host_reach
-from netcontract.probe.plan import ProbePlan
-from netcontract.results import Kind, Result, Verdict
 from test_rules_structural import (
     API,
     CONTRACT,
@@ -32,6 +24,14 @@ from test_rules_structural import (
     results,
     state,
 )
+
+from netcontract.actors import name_sharers
+from netcontract.contract import Contract, contract_from_data
+from netcontract.errors import ContractError
+from netcontract.live.docker.engine import actor_ids, container_from_inspect, network_from_inspect
+from netcontract.probe.host_reach import with_host_reach
+from netcontract.probe.plan import ProbePlan
+from netcontract.results import Kind, Result, Verdict
 
 P, F, S = Verdict.PASS, Verdict.FAIL, Verdict.SKIP
 DB_ID = DB.id
@@ -280,7 +280,8 @@ def test_actor_ids_keeps_host_network_and_sharers_of_known_containers() -> None:
             listed("d" * 64, "container:shop-db-1"),  # by name
             listed("e" * 64, "container:" + "c" * 12),  # of a sharer, by short id
             listed("f" * 64, f"container:{other}"),  # of a container no tier holds
-            listed("1" * 64, "host"), listed("2" * 64, "host", state="exited")]
+            listed("1" * 64, "host"), listed("2" * 64, "host", state="exited"),
+            {**listed("3" * 64, f"container:{owner}"), "Labels": {"org.netcontract.probe": "1"}}]  # a probe sidecar
     assert actor_ids(rows, {owner}) == {"c" * 64, "d" * 64, "e" * 64, "1" * 64}
 
 

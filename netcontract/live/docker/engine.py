@@ -310,8 +310,10 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
 def actor_ids(listed: Iterable[Mapping[str, Any]], known: set[str]) -> set[str]:
     """Pure: from a container list (`GET /containers/json?all=1`), the running containers on the host's
     network, and those whose network_mode is `container:<id or name>` of a container in `known` (or of such a
-    sharer, and so on). Docker stores the mode as given or resolved to the id, so both are matched."""
-    running = [c for c in listed if c.get("State") == "running" and c.get("Id")]
+    sharer, and so on). Docker stores the mode as given or resolved to the id, so both are matched. netcontract's
+    own probe sidecars (label org.netcontract.probe, removed when their run ends) are no actors."""
+    running = [c for c in listed if c.get("State") == "running" and c.get("Id")
+               and "org.netcontract.probe" not in (c.get("Labels") or {})]
     mode = {str(c["Id"]): str((c.get("HostConfig") or {}).get("NetworkMode") or "") for c in running}
     out = {cid for cid, m in mode.items() if m == "host"}
     names = {str(n).lstrip("/"): str(c["Id"]) for c in listed if c.get("Id") for n in c.get("Names") or ()}
