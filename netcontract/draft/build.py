@@ -114,6 +114,11 @@ def draft_contract(state: State, hints: DraftHints) -> str:
             kept.append(svc)
     _aliases(kept, keys)
     _exposure(state, kept, keys)
+    for svc in kept:
+        outsiders = [s for c in svc.containers for s in state.sharers(c) if s.project != state.project or not s.service]
+        if outsiders:
+            svc.notes.append(f"its network namespace is shared by {', '.join(s.label for s in outsiders)} (check "
+                             f"reports namespace:{svc.name}:<container>; list it in `shared_by` if it belongs)")
     names = {s.name for s in kept}
     for svc in moded:
         owner = (svc.network_mode or "").removeprefix("service:")
@@ -248,9 +253,12 @@ def _tiers(state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[
                 tier["driver"] = net.driver
             if net.internal:
                 tier["internal"] = True
-                foreign = [c.label for c in state.attached(name) if c.project != state.project or not c.service]
+            if net.internal or (net.project and net.project == state.project):
+                foreign = [c for c in state.attached(name) if c.project != state.project or not c.service]
                 if foreign:
-                    notes.append(f"also attached, not of this stack: {', '.join(foreign)} (check reports foreign:{key})")
+                    ids = ", ".join(f"foreign:{key}:{c.name}" for c in foreign)
+                    notes.append(f"also attached, not of this stack: {', '.join(c.label for c in foreign)} (check "
+                                 f"reports {ids}; list it in `admit` if it belongs here)")
         _after(tier, notes, 4)
         tiers[key] = tier
     return tiers

@@ -105,7 +105,8 @@ def test_draft_from_a_live_like_state() -> None:
     assert "alias 'Upper.Case' on back left out: not a lower-case DNS name" in text
     assert "alias db on back left out: db has it too" in text
     assert "publishes 5432->5432/tcp on the host while on internal back" in text
-    assert "also attached, not of this stack: x (intruder) (check reports foreign:back)" in text
+    assert "also attached, not of this stack: x (intruder) (check reports foreign:back:intruder; list it in " \
+           "`admit` if it belongs here)" in text
 
 
 @pytest.mark.parametrize(("text", "quoted"), [("web", "web"), ("yes", '"yes"'), ("on", '"on"'), ("123", '"123"'),

@@ -381,3 +381,22 @@ def test_a_declared_sharer_is_no_probe_source_or_target() -> None:
     assert {s.service for s in plan.sources} == {"front", "api", "db", "worker"}
     assert not [e for s in plan.sources for e in s.expectations if e.dst in ("debug", "agent")]
     assert not [r for r in plan.settled if r.src in ("debug", "agent")]
+
+
+def test_init_from_live_drafts_sharers_and_points_at_outsiders() -> None:
+    from netcontract.contract import contract_from_data as load
+    from netcontract.contract import parse_yaml
+    from netcontract.draft.build import DraftHints, draft_contract
+
+    dbg = ctr("debug", "shop-debug-1", network_mode=f"container:{DB_ID}")
+    agent = ctr("agent", "shop-agent-1", ep("host", ""), network_mode="host")
+    outsider = ctr(None, "netshoot", project=None, network_mode="container:shop-db-1")
+    visitor = ctr(None, "visitor", ep("shop_web", "10.1.0.9"), project=None)
+    st = state(FRONT, API, DB, WORKER, dbg, agent, outsider, visitor, networks=(OWNED_WEB, DATA))
+    text = draft_contract(st, DraftHints(command="netcontract init --from-live"))
+    c = load(parse_yaml(text, "draft"), "draft")
+    assert c.services["debug"].network_mode == "service:db" and c.services["agent"].network_mode == "host"
+    assert "shared by netshoot (check reports namespace:db:<container>; list it in `shared_by`" in text
+    assert "check reports foreign:web:visitor; list it in `admit`" in text
+    res = results(st, c)
+    assert {k for k, r in res.items() if r.verdict is F} == {"namespace:db:netshoot", "foreign:web:visitor"}
