@@ -9,7 +9,9 @@ report `ContractIssue`s carrying the YAML path, so every error is one line:
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +45,26 @@ def _host(value: str) -> str:
     return value if is_address(value) else _dns_name(value)
 
 
+def _selector(value: str) -> str:
+    if not _SELECTOR.fullmatch(value):
+        raise ValueError(
+            f"{short_repr(value)} is not a container selector (a container name, or `project/service`, with "
+            "the wildcards * and ?; letters, digits, '.', '_', '-')"
+        )
+    return value
+
+
+def _network_mode(value: str) -> str:
+    if value in ("host", "none") or (value.startswith("service:") and is_label(value.removeprefix("service:"))):
+        return value
+    raise ValueError(f"{short_repr(value)} is not a network_mode a contract describes: `host`, `none`, or "
+                     "`service:<contract service>` (the namespace owner)")
+
+
+_SELECTOR = re.compile(r"[A-Za-z0-9_.*?-]{1,128}(/[A-Za-z0-9_.*?-]{1,128})?")
+
 DnsName = Annotated[str, AfterValidator(_dns_name)]
+Selector = Annotated[str, AfterValidator(_selector)]
 NetworkName = Annotated[str, AfterValidator(_network_name)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -79,6 +100,17 @@ class Tier(_Model):
                     "on the network's gateway and the default bridge (engines allow that by design); `deny` "
                     "makes an answer a failure.",
     )
+    foreign: Literal["deny", "report"] | None = Field(
+        None,
+        description="Containers on the network that are no contract service (and not in `admit`): `deny` fails "
+                    "each, `report` lists each and passes. Unset: `deny` on internal tiers and on networks the "
+                    "project created (compose project label), `report` on networks created outside it.",
+    )
+    admit: tuple[Selector, ...] = Field(
+        (),
+        description="Foreign containers this tier accepts: a container name or `project/service` (its compose "
+                    "labels), with the wildcards * and ?. Each admitted container passes, named in the report.",
+    )
     description: str | None = Field(None, description="Free text for people; not checked.")
 
 
@@ -86,8 +118,21 @@ class Service(_Model):
     """A compose service, keyed in the contract by its compose service name."""
 
     tiers: tuple[str, ...] = Field(
-        min_length=1,
-        description="Tiers the service is attached to; the first is its home tier unless `home` says otherwise.",
+        (),
+        description="Tiers the service is attached to; the first is its home tier unless `home` says otherwise. "
+                    "Required, unless `network_mode` says the service has no endpoints of its own.",
+    )
+    network_mode: Annotated[str, AfterValidator(_network_mode)] | None = Field(
+        None,
+        description="For a service without endpoints of its own, as compose writes it: `service:<owner>` shares "
+                    "the owner's network namespace (it is on every tier of the owner), `host` uses the host's "
+                    "network (it reaches every tier's addresses), `none` has no network. Such a service lists no "
+                    "tiers, aliases or home.",
+    )
+    shared_by: tuple[Selector, ...] = Field(
+        (),
+        description="Containers outside the contract's services that may share this service's network namespace "
+                    "(`docker run --network container:<it>`): a container name or `project/service`, with * and ?.",
     )
     home: str | None = Field(None, description="Home tier; defaults to the first of `tiers`.")
     aliases: dict[str, tuple[DnsName, ...]] = Field(
@@ -100,8 +145,19 @@ class Service(_Model):
 
     @property
     def home_tier(self) -> str:
-        """The service's home tier: `home` when given, else the first of `tiers`."""
-        return self.home or self.tiers[0]
+        """The service's home tier: `home` when given, else the first of `tiers` ("" without tiers)."""
+        return self.home or (self.tiers[0] if self.tiers else "")
+
+    @property
+    def owner(self) -> str:
+        """The service whose network namespace this one shares (`network_mode: service:<owner>`), or ""."""
+        mode = self.network_mode or ""
+        return mode.removeprefix("service:") if mode.startswith("service:") else ""
+
+    @property
+    def endpoints(self) -> bool:
+        """Whether the service has endpoints of its own (no `network_mode`)."""
+        return self.network_mode is None
 
 
 class Canary(_Model):
@@ -128,6 +184,12 @@ class Policy(_Model):
         description="External names (with a dot) that services whose tiers are all internal must not resolve: each "
                     "is asked of Docker's DNS, which must not forward it (CVE-2024-29018). Pick names your upstream "
                     "resolver answers; on a vulnerable engine the query leaves the host.",
+    )
+    host_network: Literal["report", "deny"] = Field(
+        "report",
+        description="Containers on the host's network that are no contract service (anywhere on the engine) reach "
+                    "every internal tier from the host's namespace: `report` lists them and what the probes from "
+                    "that namespace reached; `deny` makes each a failure.",
     )
     host_ports: tuple[Port, ...] = Field(
         (),
@@ -156,6 +218,11 @@ class Contract(_Model):
         description="Compose services keyed by their compose service name (the com.docker.compose.service label)."
     )
     policy: Policy = Field(default_factory=Policy, description="Allowed tier flows and isolated service pairs.")
+    ignore: tuple[str, ...] = Field(
+        (),
+        description="Compose services of the project that the contract deliberately leaves out: they do not fail "
+                    "`undeclared:<service>`. The tier, namespace and host-network rules still see their containers.",
+    )
 
     # -- derived views used by the planner and reporters -------------------
     def allowed_flows(self) -> frozenset[tuple[str, str]]:
@@ -173,6 +240,19 @@ class Contract(_Model):
     def members(self, tier: str) -> list[str]:
         """The services attached to `tier`, in contract order."""
         return [name for name, s in self.services.items() if tier in s.tiers]
+
+    def effective_tiers(self, service: str) -> tuple[str, ...]:
+        """The tiers a service reaches through endpoints: its own, or its namespace owner's."""
+        svc = self.services[service]
+        owner = self.services.get(svc.owner) if svc.owner else None
+        return owner.tiers if owner is not None else svc.tiers
+
+
+def matches(selector: str, name: str, project: str | None, service: str | None) -> bool:
+    """Whether a container (its name, and `project/service` from its compose labels) matches a selector."""
+    if "/" in selector:
+        return bool(project and service) and fnmatch.fnmatchcase(f"{project}/{service}", selector)
+    return fnmatch.fnmatchcase(name, selector)
 
 
 def _parse_arrow(text: str) -> tuple[str, str] | None:
@@ -354,6 +434,9 @@ def _service_tiers(c: Contract) -> Iterator[ContractIssue]:
     for name, svc in c.services.items():
         base = ("services", name)
         first: dict[str, int] = {}
+        if svc.endpoints and not svc.tiers:
+            yield ContractIssue((*base, "tiers"), "required key is missing (a service lists at least one tier, "
+                                "unless `network_mode` says it has no endpoints of its own)")
         for i, t in enumerate(svc.tiers):
             if t not in c.tiers:
                 yield _unknown((*base, "tiers", i), "tier", t, c.tiers)
@@ -363,12 +446,42 @@ def _service_tiers(c: Contract) -> Iterator[ContractIssue]:
             yield ContractIssue((*base, "home"), f"home tier {svc.home!r} is not one of the service's tiers")
 
 
+def _network_modes(c: Contract) -> Iterator[ContractIssue]:
+    """A service with `network_mode` has no endpoints: no tiers, home or aliases; `service:<owner>` names a
+    contract service with endpoints of its own (Docker cannot join a namespace that is itself joined)."""
+    for name, svc in c.services.items():
+        if svc.network_mode is None:
+            continue
+        base = ("services", name)
+        for key in ("tiers", "home", "aliases"):
+            if getattr(svc, key):
+                yield ContractIssue((*base, key), f"a service with network_mode {svc.network_mode} has no endpoints of "
+                                    f"its own: leave out {key} (it reaches what its network mode gives it)")
+        owner = svc.owner
+        if owner and owner not in c.services:
+            yield ContractIssue((*base, "network_mode"),
+                                f"unknown service {owner!r}{did_you_mean(owner, list(c.services))}")
+        elif owner == name:
+            yield ContractIssue((*base, "network_mode"), "a service cannot share its own namespace")
+        elif owner and not c.services[owner].endpoints:
+            yield ContractIssue((*base, "network_mode"), f"{owner!r} has network_mode "
+                                f"{c.services[owner].network_mode} itself: share the namespace of a service that "
+                                "has endpoints of its own")
+
+
+def _ignore(c: Contract) -> Iterator[ContractIssue]:
+    """`ignore` names compose services the contract leaves out, so none of its own services."""
+    for i, name in enumerate(c.ignore):
+        if name in c.services:
+            yield ContractIssue(("ignore", i), f"{name!r} is a service of this contract: it cannot also be ignored")
+
+
 def _memberships_allowed(c: Contract) -> Iterator[ContractIssue]:
     """A service joins a tier other than its home only where policy.allow lets the home tier talk to it."""
     flows = {a for a in (_parse_arrow(t) for t in c.policy.allow) if a is not None}
     for name, svc in c.services.items():
         home = svc.home_tier
-        if home not in c.tiers:
+        if not home or home not in c.tiers:
             continue
         for i, t in enumerate(svc.tiers):
             if t in c.tiers and t != home and (home, t) not in flows:
@@ -382,6 +495,8 @@ def _memberships_allowed(c: Contract) -> Iterator[ContractIssue]:
 def _alias_tiers(c: Contract) -> Iterator[ContractIssue]:
     """Aliases are declared only on tiers the service is on."""
     for name, svc in c.services.items():
+        if not svc.endpoints:
+            continue  # _network_modes says why it has no aliases
         known = [t for t in svc.tiers if t in c.tiers]
         for t in svc.aliases:
             if t not in known:
@@ -399,8 +514,7 @@ def _isolate_pairs(c: Contract) -> Iterator[ContractIssue]:
         for s in missing:
             yield _unknown(("policy", "isolate", i), "service", s, c.services)
         if not missing:
-            src, dst = (c.services[s] for s in arrow)
-            shared = sorted(set(src.tiers) & set(dst.tiers))
+            shared = sorted(set(c.effective_tiers(arrow[0])) & set(c.effective_tiers(arrow[1])))
             if shared:
                 yield ContractIssue(
                     ("policy", "isolate", i),
@@ -444,8 +558,8 @@ def _dns_egress_names(c: Contract) -> Iterator[ContractIssue]:
                                 f"{name!r} is a service or alias of this contract, not an external name")
 
 
-_RULES = (_tier_keys, _tier_networks, _overlay_fields, _allow_arrows, _service_names, _service_tiers, _memberships_allowed,
-          _alias_tiers, _alias_collisions, _isolate_pairs, _dns_egress_names)
+_RULES = (_tier_keys, _tier_networks, _overlay_fields, _allow_arrows, _service_names, _service_tiers, _network_modes,
+          _ignore, _memberships_allowed, _alias_tiers, _alias_collisions, _isolate_pairs, _dns_egress_names)
 
 
 def json_schema() -> str:

@@ -48,6 +48,10 @@ class Kind(enum.StrEnum):
     REACH = "reach"  # a path the contract allows connects
     ISOLATION = "isolation"  # a path the contract forbids is blocked
     HOST = "host"  # the Docker host seen from a service whose tiers are all internal
+    UNDECLARED = "undeclared"  # a compose service of the project that the contract does not name
+    NAMESPACE = "namespace"  # a container sharing a contract service's network namespace
+    HOST_NETWORK = "host-network"  # a container on the host's network (it reaches every container address)
+    HOST_REACH = "host-reach"  # probed from the host's namespace to an internal tier's member
 
 
 def result_id(kind: Kind, subject: str, *, item: str = "", tier: str = "") -> str:

@@ -13,6 +13,7 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 STACK_LABEL = "com.docker.stack.namespace"  # swarm: the stack (`docker stack deploy ... NAME`)
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"  # swarm: "<stack>_<service>"
+ONEOFF_LABEL = "com.docker.compose.oneoff"  # "True" on `docker compose run` containers
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Network:
     options: tuple[tuple[str, str], ...] = ()  # driver options, e.g. com.docker.network.bridge.gateway_mode_ipv4
     attachable: bool = False  # Attachable (overlay: containers outside the swarm's services may join)
     scope: str = ""  # local or swarm
+    project: str = ""  # the compose project (or Swarm stack) that created the network, from its labels
 
     @property
     def encrypted(self) -> bool:
@@ -90,6 +92,22 @@ class Container:
     node: str = ""  # swarm: the node (hostname) the task runs on
     unreadable: str = ""  # swarm: why this task's container could not be read on its node (from the manager only)
     health_unrun: bool = False  # the engine never ran its healthcheck though it was due (Podman without systemd)
+    oneoff: bool = False  # a `docker compose run` container (label com.docker.compose.oneoff=True)
+
+    @property
+    def host_network(self) -> bool:
+        """On the host's network namespace (network_mode host; a Swarm task attached to the `host` network): it
+        reaches every container address."""
+        return self.network_mode == "host" or any(ep.network == "host" for ep in self.endpoints)
+
+    @property
+    def shared_ref(self) -> str:
+        """The container (id or name; compose files: `service:NAME`) whose network namespace this one joins."""
+        if self.network_mode.startswith("container:"):
+            return self.network_mode.removeprefix("container:")
+        if self.network_mode.startswith("service:"):
+            return self.network_mode
+        return ""
 
     @property
     def running(self) -> bool:
@@ -158,10 +176,42 @@ class State:
         return None
 
     def service_containers(self, service: str) -> list[Container]:
-        """The containers of compose service `service`, limited to the state's project when it has one."""
+        """The service's replicas: its project containers, one-off `docker compose run` containers excepted
+        (those are actors of their own: structural.py judges them on the service's tiers)."""
         return [
-            c for c in self.containers if c.service == service and (self.project is None or c.project == self.project)
+            c for c in self.containers
+            if c.service == service and not c.oneoff and (self.project is None or c.project == self.project)
         ]
+
+    def owner_of(self, c: Container) -> Container | None:
+        """The container whose network namespace `c` joins (network_mode container:<id or name>, or a compose
+        file's service:<name>), when it is in this state; None when `c` has its own namespace."""
+        ref = c.shared_ref
+        if not ref:
+            return None
+        if ref.startswith("service:"):
+            svc = ref.removeprefix("service:")
+            return next((o for o in self.containers if o.service == svc and o.project == c.project and not o.oneoff),
+                        None)
+        for o in self.containers:
+            if o.id and (o.id == ref or (len(ref) >= 12 and o.id.startswith(ref))):
+                return o
+        return next((o for o in self.containers if o.name == ref.lstrip("/")), None)
+
+    def namespace_root(self, c: Container) -> Container:
+        """The container that owns the network namespace `c` is in (itself unless it shares one; a chain of
+        sharers is followed to its end)."""
+        seen = {id(c)}
+        while (owner := self.owner_of(c)) is not None and id(owner) not in seen:
+            seen.add(id(owner))
+            c = owner
+        return c
+
+    def sharers(self, owner: Container) -> list[Container]:
+        """Running containers other than `owner` whose network namespace is `owner`'s."""
+        return [c for c in self.containers
+                if c is not owner and c.shared_ref and (c.running or not self.live)
+                and self.namespace_root(c) is owner]
 
     def attached(self, network: str) -> list[Container]:
         """Every container with an endpoint on `network`, whatever its project."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netcontract.actors import actor_results
 from netcontract.contract import Contract
 from netcontract.results import Kind, Result, Verdict, result_id
 from netcontract.state import STACK_LABEL, SWARM_SERVICE_LABEL, Container, State
@@ -38,7 +39,7 @@ def structural_results(contract: Contract, state: State) -> list[Result]:
     out += _running(contract, state)
     out += _memberships(contract, state)
     out += _aliases(contract, state)
-    out += _foreign(contract, state)
+    out += actor_results(contract, state)
     out += _exposure(contract, state)
     out += _alias_unique(contract, state)
     return out
@@ -138,6 +139,8 @@ def _status(c: Container) -> str:
 def _memberships(contract: Contract, state: State) -> Iterator[Result]:
     tier_of = contract.network_tier()
     for name, svc in contract.services.items():
+        if not svc.endpoints:
+            continue  # network_mode: actors.py checks the namespace it shares, or the host's
         rid = result_id(Kind.NETWORKS, name)
         want = {contract.tiers[t].network for t in svc.tiers}
         containers = state.service_containers(name)
@@ -193,29 +196,6 @@ def _aliases(contract: Contract, state: State) -> Iterator[Result]:
                 verdict = Verdict.FAIL if missing else Verdict.PASS
                 yield Result(rid, Kind.ALIAS, subject, verdict, want, actual, "; ".join(missing),
                              service=name, tier=tier)
-
-
-def _declared(contract: Contract, state: State, c: Container) -> bool:
-    return c.service in contract.services and (state.project is None or c.project == state.project)
-
-
-def _foreign(contract: Contract, state: State) -> Iterator[Result]:
-    for key, tier in contract.tiers.items():
-        if not tier.internal:
-            continue
-        if state.network(tier.network) is None:
-            yield Result(result_id(Kind.FOREIGN, key), Kind.FOREIGN, key, Verdict.SKIP, f"only {_join(contract.members(key))}",
-                         "network missing", f"see network:{key}")
-            continue
-        foreign = [c for c in state.attached(tier.network) if not _declared(contract, state, c)]
-        members = _join(contract.members(key))
-        actual = _join([c.label for c in foreign]) if foreign else "only contract services"
-        reason = "; ".join(
-            f"{c.label} is attached to internal tier {key} ({tier.network}) but is not a service of the contract"
-            for c in foreign
-        )
-        yield Result(result_id(Kind.FOREIGN, key), Kind.FOREIGN, key, Verdict.FAIL if foreign else Verdict.PASS,
-                     f"only {members}", actual, reason, tier=key, containers=tuple(c.name for c in foreign))
 
 
 def _exposure(contract: Contract, state: State) -> Iterator[Result]:
@@ -277,7 +257,7 @@ def egress_results(contract: Contract, state: State) -> list[Result]:
     """A service whose tiers are all internal must have no way out: every network it is on is internal."""
     out = []
     for name, svc in contract.services.items():
-        if not all(contract.tiers[t].internal for t in svc.tiers):
+        if not svc.endpoints or not all(contract.tiers[t].internal for t in svc.tiers):
             continue
         containers = state.service_containers(name)
         want = "only internal networks (no egress)"

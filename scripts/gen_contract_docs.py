@@ -30,7 +30,8 @@ END = "<!-- fields:end -->"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "contract.md"
 
 # Names for the validators that constrain a string; anything else shows as its base type.
-_VALIDATED = {"_dns_name": "DNS name", "_network_name": "Docker network name"}
+_VALIDATED = {"_dns_name": "DNS name", "_network_name": "Docker network name", "_selector": "container selector",
+              "_network_mode": "network mode"}
 
 # Used only where a model has no docstring or a field no description. Better:
 # add them to netcontract/contract.py, then these entries are ignored.

@@ -57,6 +57,7 @@ class _Service:
     tiers: list[str] = field(default_factory=list)
     aliases: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    network_mode: str = ""  # host, none or service:<owner>: no endpoints of its own
 
 
 def _tier_key(network: str, project: str | None, taken: set[str]) -> str:
@@ -89,7 +90,18 @@ def draft_contract(state: State, hints: DraftHints) -> str:
             keys[net] = key
             taken.add(key)
     kept: list[_Service] = []
+    moded: list[_Service] = []
     for svc in services.values():
+        mode, why = _mode(state, svc)
+        if mode or why:
+            if why:
+                skipped[svc.name] = why
+            elif not is_label(svc.name):
+                skipped[svc.name] = "its name is not a DNS label, which a contract service name must be"
+            else:
+                svc.network_mode = mode
+                moded.append(svc)
+            continue
         joined = list(dict.fromkeys(n for c in svc.containers for n in c.networks if n not in _NO_TIER))
         networks = [n for n in joined if is_network_name(n)]
         if not is_label(svc.name):
@@ -105,6 +117,18 @@ def draft_contract(state: State, hints: DraftHints) -> str:
             kept.append(svc)
     _aliases(kept, keys)
     _exposure(state, kept, keys)
+    for svc in kept:
+        outsiders = [s for c in svc.containers for s in state.sharers(c) if s.project != state.project or not s.service]
+        if outsiders:
+            svc.notes.append(f"its network namespace is shared by {', '.join(s.label for s in outsiders)} (check "
+                             f"reports namespace:{svc.name}:<container>; list it in `shared_by` if it belongs)")
+    names = {s.name for s in kept}
+    for svc in moded:
+        owner = (svc.network_mode or "").removeprefix("service:")
+        if svc.network_mode.startswith("service:") and owner not in names:
+            skipped[svc.name] = f"it shares the network namespace of {owner}, which the draft leaves out"
+        else:
+            kept.append(svc)
     doc = _render(state, hints, kept, keys, skipped)
     text = dump(doc)
     try:
@@ -114,6 +138,28 @@ def draft_contract(state: State, hints: DraftHints) -> str:
     if not same:  # a netcontract bug: the library wrote something that does not read back
         raise InternalError("the draft does not read back as the data it was written from; please report this")
     return text
+
+
+def _mode(state: State, svc: _Service) -> tuple[str, str]:
+    """(network_mode for the contract, "") for a service without endpoints of its own (the host's network, another
+    service's namespace, none); ("", why) when it cannot be described; ("", "") for a service with endpoints."""
+    modes: set[str] = set()
+    for c in svc.containers:
+        root = state.namespace_root(c)
+        if root.host_network:
+            modes.add("host")
+        elif c.shared_ref:
+            if root is c or not root.service or root.project != c.project:
+                return "", (f"it shares the network namespace of {root.label if root is not c else c.shared_ref}, "
+                            "which is no service of this stack")
+            modes.add(f"service:{root.service}")
+        elif c.network_mode == "none":
+            modes.add("none")
+        else:
+            modes.add("")
+    if len(modes) > 1:
+        return "", f"its containers use different network modes ({', '.join(sorted(m or 'default' for m in modes))})"
+    return (modes.pop() if modes else ""), ""
 
 
 def _why_no_tier(svc: _Service, joined: list[str]) -> str:
@@ -210,9 +256,12 @@ def _tiers(state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[
                 tier["driver"] = net.driver
             if net.internal:
                 tier["internal"] = True
-                foreign = [c.label for c in state.attached(name) if c.project != state.project or not c.service]
+            if net.internal or (net.project and net.project == state.project):
+                foreign = [c for c in state.attached(name) if c.project != state.project or not c.service]
                 if foreign:
-                    notes.append(f"also attached, not of this stack: {', '.join(foreign)} (check reports foreign:{key})")
+                    ids = ", ".join(f"foreign:{key}:{c.name}" for c in foreign)
+                    notes.append(f"also attached, not of this stack: {', '.join(c.label for c in foreign)} (check "
+                                 f"reports {ids}; list it in `admit` if it belongs here)")
         _after(tier, notes, 4)
         tiers[key] = tier
     return tiers
@@ -236,6 +285,12 @@ def _policy(kept: list[_Service]) -> CommentedMap:
 
 def _service(svc: _Service, hints: DraftHints) -> CommentedMap:
     out = CommentedMap()
+    if svc.network_mode:
+        out["network_mode"] = svc.network_mode
+        _eol(out, "network_mode", "the host's network: it reaches every tier's addresses" if svc.network_mode == "host"
+             else "no network" if svc.network_mode == "none" else
+             f"shares {svc.network_mode.removeprefix('service:')}'s network namespace, so its tiers")
+        return out
     out["tiers"] = _flow(CommentedSeq(svc.tiers))
     if len(svc.tiers) > 1:
         _eol(out, "tiers", "guessed: the home tier is the first network")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from netcontract.actors import name_sharers
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
@@ -18,8 +19,9 @@ from netcontract.notes import (
     ipv6_filter_notes,
     podman_isolation_notes,
 )
+from netcontract.probe.host_reach import host_actors, with_host_reach
 from netcontract.probe.plan import narrow_plan, plan_probes
-from netcontract.results import Report, Result
+from netcontract.results import Kind, Report, Result
 from netcontract.state import State
 from netcontract.structural import egress_results, structural_results, unreadable_errors
 from netcontract.swarm.nodes import NodeRef, explain_unreadable, explain_vips
@@ -129,6 +131,8 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
     if options.probes:
         plan = plan_probes(contract, state)
+        if not options.swarm:
+            plan = with_host_reach(contract, state, plan)
         prober = None
         if options.swarm:
             from netcontract.swarm.live import NoNamespaces
@@ -141,6 +145,9 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
             plan = narrow_plan(plan, only)
         runner = ProbeRunner(engine, options.run, prober)
         probed = runner.run(plan, contract, state, progress)
+        if not options.swarm:
+            probed, shared_notes = name_sharers(name_host_actors(probed, state), state)
+            notes += shared_notes
         results += explain_vips(explain_unreadable(probed, state)) if options.swarm else probed
         notes += runner.notes
         notes += ipv6_filter_notes(results)
@@ -159,6 +166,12 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         notes=tuple(notes),
         engine=state.engine,
     )
+
+
+def name_host_actors(results: list[Result], state: State) -> list[Result]:
+    """Probes from the host's namespace name every container in it: the reach is theirs alike."""
+    names = tuple(c.name for c in host_actors(state))
+    return [replace(r, containers=names) if r.kind is Kind.HOST_REACH else r for r in results]
 
 
 def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:

@@ -109,8 +109,10 @@ def plan_probes(contract: Contract, state: State) -> ProbePlan:
     """
     sources: list[SourcePlan] = []
     settled: list[Result] = []
-    running = {name: _running(state, name) for name in contract.services}
-    for src in contract.services:
+    # a service without endpoints of its own is no source and no target: a namespace sharer is its owner's
+    # namespace (the owner's results name it: actors.name_sharers), the host's is probed by probe/host_reach.py
+    running = {name: _running(state, name) for name, svc in contract.services.items() if svc.endpoints}
+    for src in running:
         if not running[src]:
             settled.append(Result(result_id(Kind.PROBES, src), Kind.PROBES, src, Verdict.SKIP, "probes from " + src,
                                   "no running container", f"see running:{src}", src=src, service=src))
@@ -140,7 +142,7 @@ def _source_expectations(contract: Contract, state: State, running: dict[str, li
                                 None, Expect.RESOLVE, f"resolves to {_one_of(groups)} ({src} itself)", own,
                                 control=True, qtypes=qtypes, groups=groups, label=label))
     for dst, dst_svc in contract.services.items():
-        if dst == src:
+        if dst == src or dst not in running:
             continue
         targets = running[dst]
         shared = [t for t in src_svc.tiers if t in dst_svc.tiers]

@@ -85,6 +85,12 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
             how = "connects" if leaks[0].outcome is Outcome.OK else "gets `refused` (reachable, nothing listening)"
             if exp.kind is Kind.EGRESS:
                 return Verdict.FAIL, f"{exp.src} {how} to {exp.dst}: it has a way out ({exp.context})"
+            if exp.kind is Kind.HOST_REACH:
+                what = f"port {exp.port}" if exp.port else "ICMP echo"
+                seen = f"{exp.dst} answers {exp.context.split(' [')[0]} ({what}, {how})"
+                if exp.report_only:
+                    return Verdict.PASS, f"reported: {seen}; `policy.host_network: deny` makes it a failure"
+                return Verdict.FAIL, f"{seen}: internal stops forwarding, not the host [policy.host_network: deny]"
             if exp.kind is Kind.HOST:
                 what = f"port {exp.port}" if exp.port else "ICMP echo"
                 seen = f"the Docker host answers {exp.src} at {exp.dst} ({what})"

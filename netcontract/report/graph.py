@@ -10,6 +10,10 @@ flowchart text (GitHub renders it inline) or Graphviz DOT (`dot -Tsvg`).
 - an allowed tier flow (policy.allow) is a thick arrow between groups, with
   two heads when both directions are allowed;
 - a `policy.isolate` pair is a red dotted "never" arrow;
+- a service sharing another's network namespace (`network_mode: service:X`) sits beside X in
+  X's home tier, drawn dashed, with a "namespace" line to X; a service on the host's network
+  (`network_mode: host`) is a hexagon outside every tier, with a dotted "host network" line to
+  each internal tier (it reaches their members from the host's namespace); `none` sits outside;
 - a violation is red: a FAIL result with src/dst becomes a bold red arrow
   labelled with its kind(s), any other FAIL turns its service or tier red.
   An ERROR result is drawn the same way in orange ("could not check"): it is
@@ -61,9 +65,29 @@ class _Graph:
 
     def home_members(self, tier: str) -> list[str]:
         if not self.homes:  # once, not once per tier: 8000 tiers and services stay linear
-            for n, s in self.contract.services.items():
-                self.homes.setdefault(s.home_tier, []).append(n)
+            for n in self.contract.services:
+                self.homes.setdefault(home(self.contract, n), []).append(n)
         return self.homes.get(tier, [])
+
+    def outside(self) -> list[str]:
+        """Services in no tier: on the host's network, or on none."""
+        return [n for n, s in self.contract.services.items() if s.network_mode in ("host", "none")]
+
+    def sharers(self) -> list[tuple[str, str]]:
+        """(sharer, namespace owner) pairs of the contract's services."""
+        return [(n, s.owner) for n, s in self.contract.services.items() if s.owner in self.contract.services]
+
+    def host_links(self) -> list[tuple[str, str]]:
+        """(host-network service, internal tier) pairs."""
+        internal = [k for k, t in self.contract.tiers.items() if t.internal]
+        return [(n, t) for n, s in self.contract.services.items() if s.network_mode == "host" for t in internal]
+
+
+def home(contract: Contract, name: str) -> str:
+    """The tier a service is drawn in: its home tier, or its namespace owner's; "" for none."""
+    svc = contract.services[name]
+    owner = contract.services.get(svc.owner) if svc.owner else None
+    return owner.home_tier if owner is not None else svc.home_tier
 
 
 def _flows(contract: Contract) -> list[tuple[str, str, bool]]:
@@ -146,8 +170,12 @@ def _mermaid(g: _Graph) -> str:
     for key, tier in c.tiers.items():
         label = f"{key}: internal" if tier.internal else key
         lines.append(f'  subgraph {_mid("tier_", key)}["{_mtext(label)}<br/>{_mtext(tier.network)}"]')
-        lines += [f'    {_mid("svc_", n)}["{_mtext(n)}"]' for n in g.home_members(key)]
+        lines += [f'    {_mid("svc_", n)}["{_mtext(n)}"]' if c.services[n].endpoints else
+                  f'    {_mid("svc_", n)}(["{_mtext(n)}<br/>namespace of {_mtext(c.services[n].owner)}"])'
+                  for n in g.home_members(key)]
         lines.append("  end")
+    lines += [f'  {_mid("svc_", n)}{{{{"{_mtext(n)}<br/>{_mtext(c.services[n].network_mode or "")} network"}}}}'
+              for n in g.outside()]
     lines += [f'  {_mid("ext_", o)}[/"{_mtext(o)}"/]' for o in g.outsiders]
     links: list[str] = []
     styles: list[str] = []
@@ -161,6 +189,11 @@ def _mermaid(g: _Graph) -> str:
         link(f"{_mid('tier_', a)} {arrow} {_mid('tier_', b)}", f"stroke:{FLOW},stroke-width:3px")
     for svc, other in g.members:
         link(f"{_mid('svc_', svc)} -.- {_mid('tier_', other)}", f"stroke:{MEMBER},stroke-width:1px")
+    for svc, owner in g.sharers():
+        link(f"{_mid('svc_', svc)} -.-|namespace| {_mid('svc_', owner)}", f"stroke:{MEMBER},stroke-width:2px")
+    for svc, tkey in g.host_links():
+        link(f"{_mid('svc_', svc)} -.->|host network| {_mid('tier_', tkey)}",
+             f"stroke:{INTERNAL_LINE},stroke-width:2px,stroke-dasharray:2 4,color:{INTERNAL_LINE}")
     for a, b in g.never:
         link(f"{_mid('svc_', a)} -.->|never| {_mid('svc_', b)}",
              f"stroke:{RED},stroke-width:2px,stroke-dasharray:2 4,color:{RED}")
@@ -176,6 +209,9 @@ def _mermaid(g: _Graph) -> str:
         fill = INTERNAL_FILL if tier.internal else "#f5f8fc"
         dash = ",stroke-dasharray:6 3" if tier.internal else ""
         lines.append(f"  style {_mid('tier_', key)} fill:{fill},stroke:{line},stroke-width:2px{dash}")
+    for name in c.services:
+        if not c.services[name].endpoints and name not in g.node_colour:
+            lines.append(f"  style {_mid('svc_', name)} stroke:{MEMBER},stroke-dasharray:4 3")
     for name, colour in g.node_colour.items():
         lines.append(f"  style {_mid('svc_', name)} stroke:{colour},stroke-width:3px,color:{colour}")
     for o in g.outsiders:
@@ -242,11 +278,27 @@ def _dot(g: _Graph) -> str:
         for name in g.home_members(key):
             colour = g.node_colour.get(name)
             extra = f", color={_q(colour)}, fontcolor={_q(colour)}, penwidth=3" if colour else ""
-            lines.append(f"    {_svc(name)} [label={_q(name)}{extra}];")
+            owner = c.services[name].owner
+            if owner:
+                extra += ', style="rounded,dashed"'
+            label = f"{name}\n(namespace of {owner})" if owner else name
+            lines.append(f"    {_svc(name)} [label={_q(label)}{extra}];")
         # One column per tier: the tier flows order the columns left to right.
         same = " ".join([_anchor(key), *(_svc(n) for n in g.home_members(key))])
         lines.append(f"    {{rank=same; {same}}}")
         lines.append("  }")
+    for name in g.outside():
+        colour = g.node_colour.get(name, INTERNAL_LINE)
+        label = name + "\n(" + str(c.services[name].network_mode) + " network)"
+        lines.append(f"  {_svc(name)} "
+                     + _attrs(label=label, shape="hexagon", color=colour, fontcolor=colour, style="dashed") + ";")
+    for svc, owner in g.sharers():
+        lines.append(f"  {_svc(svc)} -> {_svc(owner)} "
+                     + _attrs(label="namespace", style="dashed", arrowhead="none", color=MEMBER, constraint="false") + ";")
+    for svc, tkey in g.host_links():
+        lines.append(f"  {_svc(svc)} -> {_anchor(tkey)} "
+                     + _attrs(lhead=_cluster(tkey), label="host network", style="dotted", color=INTERNAL_LINE,
+                              fontcolor=INTERNAL_LINE) + ";")
     for o in g.outsiders:
         lines.append(f"  {_q('ext:' + o)} {_attrs(label=o, shape='note', color=RED, fontcolor=RED, style='dashed')};")
     for a, b, both in g.flows:

@@ -27,6 +27,7 @@ def result_dict(r: Result) -> dict[str, Any]:
         "dst": r.dst,
         "tier": r.tier,
         "executor": r.executor,
+        "containers": list(r.containers),
     }
 
 

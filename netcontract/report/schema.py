@@ -50,6 +50,11 @@ _RESULT: dict[str, Any] = {
         "executor": _text("Probes: netns (netcontract's own sockets in the source's network namespace), exec "
                           "(the container's own tools) or sidecar (a probe container); empty for structural "
                           "checks. Added in netcontract 0.2; absent from older reports."),
+        "containers": {"type": "array", "items": {"type": "string"},
+                       "description": "Names of the containers the result is about: the intruders of a foreign, "
+                                      "namespace or host-network result, the probe source and every container "
+                                      "sharing its network namespace; may be empty. Added after "
+                                      "netcontract 0.2; absent from older reports."},
     },
 }
 

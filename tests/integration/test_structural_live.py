@@ -138,12 +138,13 @@ def test_foreign_container_on_data_tier(stack, cli, objects):
     run = cli.check("--no-probes")
 
     assert run.code == 1, run
-    assert failed_ids(run) == {"foreign:data_tier"}
-    r = run.result("foreign:data_tier")
+    assert failed_ids(run) == {f"foreign:data_tier:{impostor}"}  # one id per foreign actor (issue 19)
+    r = run.result(f"foreign:data_tier:{impostor}")
     assert r["expected"] == "only auth-service, backend, db"
-    assert r["actual"] == impostor
-    assert r["reason"] == (f"{impostor} is attached to internal tier data_tier ({DATA}) "
-                           "but is not a service of the contract")
+    assert r["actual"] == impostor and r["containers"] == [impostor]
+    assert r["reason"] == (f"{impostor} is on {DATA} (tier data_tier): on internal tier data_tier ({DATA}), a network "
+                           "created by the project, it reaches every member, and it is not a service of the contract "
+                           "(nor in tiers.data_tier.admit)")
     assert run.result("running:db")["actual"] == f"{stack.container('db')}: running, healthy"
 
 

@@ -99,13 +99,14 @@ def test_draft_from_a_live_like_state() -> None:
     assert c.services["web"].ports == (8080,)
     assert c.services["db"].aliases == {"back": ("database",)}
     assert c.policy.allow == ("front -> back",)
-    assert "agent" not in c.services
-    assert "# agent: left out, it joins no user-defined network (host)" in text
+    assert c.services["agent"].network_mode == "host" and c.services["agent"].tiers == ()
+    assert "network_mode: host  # the host's network: it reaches every tier's addresses" in text
     assert "healthy: false  # guessed: it was unhealthy when this draft was taken" in text
     assert "alias 'Upper.Case' on back left out: not a lower-case DNS name" in text
     assert "alias db on back left out: db has it too" in text
     assert "publishes 5432->5432/tcp on the host while on internal back" in text
-    assert "also attached, not of this stack: x (intruder) (check reports foreign:back)" in text
+    assert "also attached, not of this stack: x (intruder) (check reports foreign:back:intruder; list it in " \
+           "`admit` if it belongs here)" in text
 
 
 @pytest.mark.parametrize(("text", "quoted"), [("web", "web"), ("yes", '"yes"'), ("on", '"on"'), ("123", '"123"'),

@@ -211,3 +211,32 @@ def test_no_violations_draws_nothing_red_but_never_edges(contract: Contract) -> 
     text = render_graph(contract, "mermaid")
     red_lines = [ln for ln in text.splitlines() if RED in ln]
     assert len(red_lines) == len(contract.isolated_pairs())
+
+
+# -- issue 19: services without endpoints of their own ----------------------------------------------
+
+
+def _with_actors(contract: Contract) -> Contract:
+    data = contract.model_dump(exclude_none=True)
+    data["services"]["debug"] = {"network_mode": "service:db"}
+    data["services"]["agent"] = {"network_mode": "host"}
+    return contract_from_data(data)
+
+
+def test_mermaid_draws_sharers_beside_their_owner_and_host_services_outside(contract: Contract) -> None:
+    text = render_graph(_with_actors(contract), "mermaid")
+    data_tier = text.split('subgraph tier_data_tier')[1].split("  end")[0]
+    assert 'svc_debug(["debug<br/>namespace of db"])' in data_tier  # stadium, in db's home tier
+    assert "svc_debug -.-|namespace| svc_db" in text
+    assert 'svc_agent{{"agent<br/>host network"}}' in text and "svc_agent" not in data_tier
+    assert "svc_agent -.->|host network| tier_data_tier" in text
+    assert "svc_agent -.->|host network| tier_api_tier" not in text  # only internal tiers
+    assert "style svc_debug stroke:" in text and "stroke-dasharray:4 3" in text
+
+
+def test_dot_draws_sharers_dashed_and_host_services_as_hexagons(contract: Contract) -> None:
+    text = render_graph(_with_actors(contract), "dot")
+    assert '"svc:debug" [label="debug\\n(namespace of db)", style="rounded,dashed"];' in text
+    assert '"svc:agent" [label="agent\\n(host network)", shape="hexagon"' in text
+    assert '"svc:debug" -> "svc:db" [label="namespace"' in text
+    assert '"svc:agent" -> "tier:data_tier" [lhead="cluster_data_tier", label="host network"' in text

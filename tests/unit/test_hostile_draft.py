@@ -46,8 +46,8 @@ def test_a_stack_on_the_host_network_gets_a_valid_draft(tmp_path: Path) -> None:
     code, out, err = _run("init", "--from-compose", str(compose), *BUILTIN)
     assert code == 0, err
     c = contract_from_data(parse_yaml(out, "draft"), "draft")
-    assert (c.project, dict(c.tiers), dict(c.services)) == ("plex", {}, {})
-    assert "# plex: left out, it joins no user-defined network (host): it uses the host's network" in out
+    assert (c.project, dict(c.tiers), list(c.services)) == ("plex", {}, ["plex"])
+    assert c.services["plex"].network_mode == "host"  # issue 19: a host-network service is described, not left out
     draft = tmp_path / "draft.yaml"
     draft.write_text(out)
     assert _run("lint", "-c", str(draft), "-f", str(compose), *BUILTIN)[0] == 0

@@ -180,7 +180,7 @@ def test_an_existing_report_on_a_read_only_filesystem_stays_as_it_was(inputs: tu
 
 def test_a_lost_artifact_of_a_passing_run_exits_3(tmp_path: Path) -> None:
     contract = tmp_path / "c.yaml"
-    contract.write_text("version: 1\ntiers: {}\nservices: {}\n")
+    contract.write_text("version: 1\ntiers: {}\nservices: {web: {network_mode: host}}\n")
     compose = tmp_path / "compose.yaml"
     compose.write_text("name: x\nservices:\n  web: {image: nginx, network_mode: host}\n")
     (tmp_path / "r").write_text("a file")

@@ -39,7 +39,7 @@ def test_every_emitted_key_is_described_and_required() -> None:
     summary = REPORT_SCHEMA["properties"]["summary"]
     assert set(data["summary"]) == set(summary["properties"]) == set(summary["required"])
     result = REPORT_SCHEMA["$defs"]["result"]
-    added_since_v1 = {"executor"}  # emitted always, required never: reports of 0.1 must still validate
+    added_since_v1 = {"executor", "containers"}  # emitted always, required never: reports of 0.1 must still validate
     for r in data["results"]:
         assert set(r) == set(result["properties"])
         assert set(result["required"]) == set(result["properties"]) - added_since_v1

@@ -79,7 +79,7 @@ def test_a_healthy_world_passes_every_rule_in_order() -> None:
         "running:front", "running:api", "running:db", "running:worker",
         "networks:front", "networks:api", "networks:db", "networks:worker",
         "alias:api@data:api.internal", "alias:db@data:database",
-        "foreign:data",
+        "foreign:web", "foreign:data",
         "exposure:api", "exposure:db", "exposure:worker",
         "alias-unique:web", "alias-unique:data",
     ]
@@ -263,9 +263,9 @@ def test_alias_fails_when_one_replica_lacks_it() -> None:
 # -- foreign:<internal tier> -----------------------------------------------------------------------
 
 
-def test_foreign_pass_only_for_internal_tiers() -> None:
+def test_foreign_pass_on_every_tier() -> None:
     res = results(healthy())
-    assert "foreign:web" not in res
+    assert res["foreign:web"].verdict is P
     r = res["foreign:data"]
     assert (r.verdict, r.expected, r.actual, r.reason, r.containers, r.tier) == (
         P, "only api, db, worker", "only contract services", "", (), "data")
@@ -279,24 +279,29 @@ def test_foreign_skips_when_the_network_is_missing() -> None:
 
 def test_foreign_fails_on_a_container_without_compose_labels() -> None:
     intruder = ctr(None, "intruder", ep("shop_data", "10.2.0.9"), project=None)
-    r = results(without("", intruder))["foreign:data"]
+    res = results(without("", intruder))
+    assert "foreign:data" not in res
+    r = res["foreign:data:intruder"]
     assert (r.verdict, r.actual, r.containers) == (F, "intruder", ("intruder",))
-    assert r.reason == "intruder is attached to internal tier data (shop_data) but is not a service of the contract"
+    assert r.reason == ("intruder is on shop_data (tier data): on internal tier data (shop_data), a network not "
+                        "created by the project, it reaches every member, and it is not a service of the contract "
+                        "(nor in tiers.data.admit)")
 
 
 def test_foreign_fails_on_a_service_the_contract_does_not_know() -> None:
     cache = ctr("cache", "shop-cache-1", ep("shop_data", "10.2.0.8"))
-    r = results(without("", cache))["foreign:data"]
+    res = results(without("", cache))
+    r = res["foreign:data:cache"]  # a service of the project: named by its service
     assert (r.verdict, r.actual) == (F, "cache (shop-cache-1)")
+    assert res["undeclared:cache"].verdict is F
 
 
 def test_foreign_fails_on_a_contract_service_name_from_another_project() -> None:
     """A `db` of compose project `other` on the internal tier is foreign, whatever its service name."""
     other = ctr("db", "other-db-1", ep("shop_data", "10.2.0.7", "db"), project="other")
-    r = results(without("", other))["foreign:data"]
+    r = results(without("", other))["foreign:data:other-db-1"]
     assert (r.verdict, r.containers) == (F, ("other-db-1",))
-    assert r.reason == ("db (other-db-1) is attached to internal tier data (shop_data) but is not a service of the "
-                        "contract")
+    assert r.reason.startswith("db (other-db-1) is on shop_data (tier data): on internal tier data (shop_data)")
 
 
 def test_foreign_without_a_project_accepts_any_project_today() -> None:
@@ -310,9 +315,9 @@ def test_foreign_without_a_project_accepts_any_project_today() -> None:
 def test_foreign_lists_every_intruder() -> None:
     a = ctr(None, "a", ep("shop_data", "10.2.0.9"), project=None)
     b = ctr("db", "other-db-1", ep("shop_data", "10.2.0.7"), project="other")
-    r = results(without("", b, a))["foreign:data"]
-    assert (r.actual, r.containers) == ("a, db (other-db-1)", ("other-db-1", "a"))
-    assert r.reason.count("is not a service of the contract") == 2 and "; " in r.reason
+    res = results(without("", b, a))
+    assert (res["foreign:data:a"].containers, res["foreign:data:other-db-1"].containers) == (("a",), ("other-db-1",))
+    assert res["foreign:data:a"].verdict is F and res["foreign:data:other-db-1"].verdict is F
 
 
 # -- exposure:<service> ----------------------------------------------------------------------------
@@ -559,9 +564,8 @@ def test_running_lists_every_bad_replica() -> None:
 def test_foreign_reason_lists_every_intruder() -> None:
     a = ctr(None, "a", ep("shop_data", "10.2.0.9"), project=None)
     b = ctr(None, "b", ep("shop_data", "10.2.0.8"), project=None)
-    r = results(without("", a, b))["foreign:data"]
-    assert r.reason == ("a is attached to internal tier data (shop_data) but is not a service of the contract; "
-                        "b is attached to internal tier data (shop_data) but is not a service of the contract")
+    res = results(without("", a, b))
+    assert all("is not a service of the contract" in res[f"foreign:data:{n}"].reason for n in "ab")
 
 
 def test_exposure_names_every_internal_tier_of_the_service() -> None:

@@ -81,7 +81,8 @@ def test_dev_file_differs_only_in_network_lines(dev_copy: Path) -> None:
 def test_scaffolded_dev_file_passes_lint_but_for_the_published_db_port(dev_copy: Path) -> None:
     plan = plan_scaffold(CONTRACT, str(dev_copy), MAP)
     write(dev_copy, plan.original, plan.text)
-    assert _lint_failures(CONTRACT, dev_copy, MAP) == ["exposure:db"]
+    # bot, on the old flat network, is no contract service: scaffold leaves it be, lint names it
+    assert _lint_failures(CONTRACT, dev_copy, MAP) == ["undeclared:bot", "exposure:db"]
 
 
 def test_unpublish_makes_the_dev_file_pass_lint(dev_copy: Path) -> None:
@@ -89,7 +90,7 @@ def test_unpublish_makes_the_dev_file_pass_lint(dev_copy: Path) -> None:
     removed, _ = _changed_lines(plan)
     assert sorted(set(removed)) == ['      - "5432:5432"', "      - devonboarder_network", "    ports:"]
     write(dev_copy, plan.original, plan.text)
-    assert _lint_failures(CONTRACT, dev_copy, MAP) == []
+    assert _lint_failures(CONTRACT, dev_copy, MAP) == ["undeclared:bot"]
 
 
 @pytest.mark.skipif(not Path(COMPOSE_BIN).exists(), reason="docker-compose binary not installed")
@@ -239,7 +240,7 @@ def test_comments_anchors_quoting_and_order_survive(tmp_path: Path) -> None:
     assert '    ports:\n      - "5432:5432"\n    networks:\n      - back\n  worker:' in plan.text  # appended
     assert "  flat:\n    driver: bridge\n  front:\n    name: shop_front\n  back:\n" in plan.text  # worker keeps flat
     path.write_text(plan.text)
-    assert _lint_failures(SHOP, path, {}) == ["exposure:db"]
+    assert _lint_failures(SHOP, path, {}) == ["undeclared:worker", "exposure:db"]
 
 
 def test_old_network_and_its_comment_go_once_unused(tmp_path: Path) -> None:

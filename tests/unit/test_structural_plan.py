@@ -99,7 +99,8 @@ def test_foreign_container_and_alias_collision(contract: Contract, raw: dict[str
     intruder["NetworkSettings"]["Networks"]["devonboarder_data_tier"]["Aliases"] = ["database"]
     raw["containers"].append(intruder)
     res = by_id(structural_results(contract, state_of(raw)))
-    assert res["foreign:data_tier"].verdict is Verdict.FAIL and "intruder" in res["foreign:data_tier"].reason
+    assert "foreign:data_tier" not in res
+    assert res["foreign:data_tier:intruder"].verdict is Verdict.FAIL and "intruder" in res["foreign:data_tier:intruder"].reason
     assert res["alias-unique:data_tier"].verdict is Verdict.FAIL
     assert "alias database on devonboarder_data_tier is held by" in res["alias-unique:data_tier"].reason
 

@@ -30,8 +30,10 @@ from netcontract.addresses import ip_or_none
 from netcontract.errors import EngineError, UsageError
 from netcontract.live.docker.api import ApiError, ApiNotFound, EngineApi, env_host, speaks
 from netcontract.state import (
+    ONEOFF_LABEL,
     PROJECT_LABEL,
     SERVICE_LABEL,
+    STACK_LABEL,
     Container,
     Endpoint,
     Network,
@@ -313,14 +315,18 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
                 found[raw["Name"]] = raw
     ids: set[str] = set()
     with engine_errors("listing containers"):
+        # one list of every container on the engine: the project's (stopped ones too), and the actors that
+        # reach a tier without an endpoint of their own (host networking, a shared namespace)
+        listed = api.containers(all=True)
         if project:
-            ids |= {c["Id"] for c in api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})}
+            ids |= {str(c["Id"]) for c in listed if (c.get("Labels") or {}).get(PROJECT_LABEL) == project}
         for name in found:
             # list() of networks omits members; inspect gives the attached (running) containers
             detail = api.inspect_network(found[name]["Id"])
             found[name] = detail
             ids |= set((detail.get("Containers") or {}).keys())
     podman = _is_podman(api)
+    ids |= actor_ids(listed, ids)
     containers = _inspect_all(api, sorted(ids), time.time() if podman else None)
     # networks the containers are on besides the tiers: needed to tell internal from not; and the
     # default bridge, whose host address internal-only services are probed against
@@ -333,6 +339,32 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
         _podman_options(api, found)
     nets = tuple(network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found)
     return State(project=project, networks=nets, containers=tuple(containers), engine=_engine_version(api))
+
+
+def actor_ids(listed: Iterable[Mapping[str, Any]], known: set[str]) -> set[str]:
+    """Pure: from a container list (`GET /containers/json?all=1`), the running containers on the host's
+    network, and those whose network_mode is `container:<id or name>` of a container in `known` (or of such a
+    sharer, and so on). Docker stores the mode as given or resolved to the id, so both are matched. netcontract's
+    own probe sidecars (label org.netcontract.probe, removed when their run ends) are no actors."""
+    running = [c for c in listed if c.get("State") == "running" and c.get("Id")
+               and "org.netcontract.probe" not in (c.get("Labels") or {})]
+    mode = {str(c["Id"]): str((c.get("HostConfig") or {}).get("NetworkMode") or "") for c in running}
+    out = {cid for cid, m in mode.items() if m == "host"}
+    names = {str(n).lstrip("/"): str(c["Id"]) for c in listed if c.get("Id") for n in c.get("Names") or ()}
+    all_ids = [str(c["Id"]) for c in listed if c.get("Id")]
+
+    def resolve(ref: str) -> str:
+        if ref in names:
+            return names[ref]
+        return next((i for i in all_ids if i == ref or (len(ref) >= 12 and i.startswith(ref))), "")
+
+    owners = set(known)
+    while True:
+        joined = {cid for cid, m in mode.items()
+                  if m.startswith("container:") and cid not in owners and resolve(m.removeprefix("container:")) in owners}
+        if not joined:
+            return out | (owners - known)
+        owners |= joined
 
 
 def _engine_version(api: ReadApi) -> str:
@@ -401,6 +433,7 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
         options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
         attachable=bool(raw.get("Attachable")),
         scope=str(raw.get("Scope") or ""),
+        project=str((raw.get("Labels") or {}).get(PROJECT_LABEL) or (raw.get("Labels") or {}).get(STACK_LABEL) or ""),
     )
 
 
@@ -442,6 +475,7 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "",
         started_at=state.get("StartedAt") or "",
         pid=int(state.get("Pid") or 0),
+        oneoff=str(labels.get(ONEOFF_LABEL, "")).lower() == "true",
     )
 
 
