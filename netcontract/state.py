@@ -89,6 +89,7 @@ class Container:
     pid: int = 0  # State.Pid on the engine's host: the in-namespace prober enters /proc/<pid>/ns/net
     node: str = ""  # swarm: the node (hostname) the task runs on
     unreadable: str = ""  # swarm: why this task's container could not be read on its node (from the manager only)
+    health_log: tuple[tuple[str, str, int], ...] = ()  # State.Health.Log: (Start, End, ExitCode), the last five probes
 
     @property
     def running(self) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from netcontract.compare import startup_times
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
@@ -150,7 +153,16 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         duration=time.monotonic() - started,
         notes=tuple(notes),
         engine=state.engine,
+        host=host_identity(),
+        startup=startup_times(state, contract.services),
     )
+
+
+def host_identity() -> str:
+    """The machine that ran the check (where the netns executor measures round trips), and the engine's
+    address when it is not a local socket: two reports from different ones are not compared."""
+    where = os.environ.get("DOCKER_HOST", "")
+    return platform.node() + (f" via {where}" if where and not where.startswith("unix://") else "")
 
 
 def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from netcontract.report import comparison
 from netcontract.results import Report, Result
 
 REPORT_VERSION = 1
@@ -27,6 +28,7 @@ def result_dict(r: Result) -> dict[str, Any]:
         "dst": r.dst,
         "tier": r.tier,
         "executor": r.executor,
+        **({"latency_ms": r.latency_ms, "latency_source": r.latency_source} if r.latency_ms is not None else {}),
     }
 
 
@@ -45,6 +47,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         "notes": list(report.notes),
         "engine": report.engine,
         "results": [result_dict(r) for r in report.results],
+        **({"host": report.host} if report.host else {}),
+        **({"startup": [comparison.startup_dict(s) for s in report.startup]} if report.startup else {}),
+        **({"comparison": comparison.as_dict(report.comparison)} if report.comparison is not None else {}),
     }
 
 

@@ -392,7 +392,13 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         network_mode=(raw.get("HostConfig") or {}).get("NetworkMode") or "",
         started_at=state.get("StartedAt") or "",
         pid=int(state.get("Pid") or 0),
+        health_log=tuple((str(e.get("Start") or ""), str(e.get("End") or ""), _exit_code(e.get("ExitCode")))
+                         for e in (state.get("Health") or {}).get("Log") or () if isinstance(e, dict)),
     )
+
+
+def _exit_code(value: Any) -> int:
+    return value if isinstance(value, int) else -1
 
 
 def _published(raw: Mapping[str, Any]) -> tuple[PublishedPort, ...]:
