@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from netcontract.measures import Comparison, LatencyStat, Startup
+from netcontract.measures import Comparison, LatencyDelta, LatencyStat, Startup
 from netcontract.sanitize import line as safe
 
 # The order the changes are shown in, with their headings.
@@ -37,11 +37,28 @@ def headline(c: Comparison) -> str:
             f"{len(c.regressions)} measurement regression{'s' if len(c.regressions) != 1 else ''}")
 
 
+MAX_PATHS = 30  # round-trip rows shown (a pull-request comment is limited to 65,536 characters); JSON has all
+
+
+def _change(d: LatencyDelta) -> float:
+    if d.before is None or d.after is None:
+        return 0.0
+    return d.after.median_ms / max(d.before.median_ms, 0.001)
+
+
+def shown_paths(c: Comparison) -> tuple[list[LatencyDelta], int]:
+    """The round-trip rows to show: the flagged ones, then the most slowed down, MAX_PATHS in all (never
+    leaving out a flagged one); and how many were left out."""
+    ranked = sorted(c.latency, key=lambda d: (not d.regressed, -_change(d)))
+    keep = max(MAX_PATHS, sum(d.regressed for d in ranked))
+    return ranked[:keep], max(0, len(ranked) - keep)
+
+
 def _rows(c: Comparison, esc: Callable[[str], str]) -> tuple[list[list[str]], list[list[str]]]:
     flag = "REGRESSED"
     lat = [[esc(f"{d.src}->{d.dst}"), d.kind, _stat(d.before), _stat(d.after),
             flag if d.regressed else "", d.after.source if d.after else (d.before.source if d.before else "")]
-           for d in c.latency]
+           for d in shown_paths(c)[0]]
     up = [[esc(d.service), _secs(d.before), _secs(d.after), flag if d.regressed else "", esc(d.note)]
           for d in c.startup]
     return lat, up
@@ -68,6 +85,8 @@ def text(c: Comparison, *, all_measures: bool = False) -> str:
     if all_measures:
         lat, up = _rows(c, lambda s: s)
         lines += [safe("  round trip " + " | ".join(row)) for row in lat]
+        if shown_paths(c)[1]:
+            lines.append(f"  ... and {shown_paths(c)[1]} more paths (all of them in --format json)")
         lines += [safe("  start-up " + " | ".join(row)) for row in up]
     lines.append(f"  ({_limits(c)}; round trips: netns only, exec and sidecar measure none)")
     return "\n".join(lines) + "\n"
@@ -96,6 +115,8 @@ def markdown(c: Comparison, escape: Callable[[str], str]) -> str:
     if lat:
         out += ["| path | kind | round trip before | now | | measured by |", "|---|---|---|---|---|---|"]
         out += ["| " + " | ".join(r) + " |" for r in lat] + [""]
+        if shown_paths(c)[1]:
+            out += [f"... and {shown_paths(c)[1]} more paths, none flagged (all of them in `diff --format json`).", ""]
     out.append(f"_{_limits(c)}; round trips come from the netns executor only._")
     return "\n".join(out) + "\n"
 

@@ -273,3 +273,16 @@ def test_thresholds_are_configurable() -> None:
     old, new = _report(_r("x", P, src="a", dst="b", ms=1.0)), _report(_r("x", P, src="a", dst="b", ms=2.5))
     assert not compare(old, new).regressions
     assert compare(old, new, thresholds=Thresholds(latency_ratio=2.0, latency_floor_ms=1.0)).regressions
+
+
+def test_a_long_path_list_keeps_every_flagged_row_and_says_how_many_are_left_out() -> None:
+    old = _report(*(_r(f"x{i}", P, src=f"s{i}", dst="d", ms=0.1) for i in range(100)))
+    new = _report(*(_r(f"x{i}", P, src=f"s{i}", dst="d", ms=50.0 if i % 3 == 0 else 0.1 + i / 1000)
+                    for i in range(100)))
+    c = compare(old, new)
+    shown, left = rendering.shown_paths(c)
+    flagged = [d for d in c.latency if d.regressed]
+    assert len(flagged) == 34 and set(shown[:34]) == set(flagged)
+    assert left == 100 - len(shown) == 66
+    md = rendering.markdown(c, escape)
+    assert md.count("REGRESSED") == 34 and "... and 66 more paths, none flagged" in md
