@@ -286,3 +286,14 @@ def test_a_long_path_list_keeps_every_flagged_row_and_says_how_many_are_left_out
     assert left == 100 - len(shown) == 66
     md = rendering.markdown(c, escape)
     assert md.count("REGRESSED") == 34 and "... and 66 more paths, none flagged" in md
+
+
+def test_check_fail_on_needs_a_baseline_and_a_bad_baseline_stops_before_any_engine(tmp_path: Path) -> None:
+    contract = Path(__file__).resolve().parents[2] / "contracts" / "devonboarder.yaml"
+    r = CliRunner().invoke(main, ["check", "-c", str(contract), "--fail-on", "new-fail"])
+    assert r.exit_code == 2 and "--fail-on needs --baseline" in r.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    r = CliRunner().invoke(main, ["check", "-c", str(contract), "--baseline", str(bad)],
+                           env={"DOCKER_HOST": "tcp://127.0.0.1:1"})
+    assert r.exit_code == 3 and r.output.startswith(f"netcontract: {bad}: not a netcontract JSON report"), r.output
