@@ -160,9 +160,11 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
 
 def host_identity() -> str:
     """The machine that ran the check (where the netns executor measures round trips), and the engine's
-    address when it is not a local socket: two reports from different ones are not compared."""
+    address when it is not a local socket: two reports from different ones are not compared.
+    NETCONTRACT_HOST names it instead, for CI runners that are alike but named anew for every job."""
     where = os.environ.get("DOCKER_HOST", "")
-    return platform.node() + (f" via {where}" if where and not where.startswith("unix://") else "")
+    name = os.environ.get("NETCONTRACT_HOST") or platform.node()
+    return name + (f" via {where}" if where and not where.startswith("unix://") else "")
 
 
 def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:

@@ -297,3 +297,16 @@ def test_check_fail_on_needs_a_baseline_and_a_bad_baseline_stops_before_any_engi
     r = CliRunner().invoke(main, ["check", "-c", str(contract), "--baseline", str(bad)],
                            env={"DOCKER_HOST": "tcp://127.0.0.1:1"})
     assert r.exit_code == 3 and r.output.startswith(f"netcontract: {bad}: not a netcontract JSON report"), r.output
+
+
+def test_netcontract_host_names_the_machine_for_runners_named_anew_each_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcontract.live.checker import host_identity
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("NETCONTRACT_HOST", "gh-ubuntu-4cpu")
+    assert host_identity() == "gh-ubuntu-4cpu"
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2375")
+    assert host_identity() == "gh-ubuntu-4cpu via tcp://10.0.0.5:2375"
+    monkeypatch.delenv("NETCONTRACT_HOST")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/docker.sock")
+    assert host_identity() and " via " not in host_identity()
