@@ -48,15 +48,18 @@ def test_a_delayed_path_is_flagged_and_no_other(stack, cli, tmp_path: Path) -> N
     backend_ip = stack.ip("backend", DATA)
     # db's SYN-ACKs to backend wait DELAY_MS in a queue of our own (tests/integration/delayer.py)
     subprocess.run(_synack_rule("-I", db_pid, backend_ip), check=True, capture_output=True, timeout=30)
-    delayer = subprocess.Popen(["nsenter", "-t", str(db_pid), "-n", sys.executable, str(HERE / "delayer.py"),
-                                str(QUEUE), str(DELAY_MS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    delayer = None
     try:
+        delayer = subprocess.Popen(["nsenter", "-t", str(db_pid), "-n", sys.executable, str(HERE / "delayer.py"),
+                                    str(QUEUE), str(DELAY_MS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
         assert delayer.stdout is not None and delayer.stdout.readline().strip() == "ready"
         run = cli.check("--executor", "netns", "--baseline", str(base))
         slow = cli.check("--executor", "netns", "--baseline", str(base), "--fail-on", "regression", fmt="table")
     finally:
-        delayer.terminate()
-        delayer.communicate(timeout=10)
+        if delayer is not None:
+            delayer.terminate()
+            delayer.communicate(timeout=10)
         subprocess.run(_synack_rule("-D", db_pid, backend_ip), check=True, capture_output=True, timeout=30)
 
     assert run.code == 0, run  # the exit code is unchanged without --fail-on
