@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netcontract.contract import Contract
 from netcontract.results import Report, Result, Verdict
 from netcontract.state import PROJECT_LABEL, SERVICE_LABEL, State
+
+if TYPE_CHECKING:  # annotations only: `--help` and `diff` load no pydantic
+    from netcontract.contract import Contract
 
 # The events that can change a verdict. A container's health is `health_status: healthy` and so on.
 WATCHED: Mapping[str, frozenset[str]] = {

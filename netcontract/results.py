@@ -9,6 +9,8 @@ import enum
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
+from netcontract.measures import Comparison, Startup
+
 
 class Verdict(enum.StrEnum):
     """A result's outcome. ERROR: the check could not be made, never read as a pass; SKIP: it did not apply."""
@@ -89,6 +91,8 @@ class Result:
     containers: tuple[str, ...] = ()  # names of the containers a violation points at
     location: str = ""  # where a static result's service is declared (compose file:line)
     executor: str = ""  # probes: netns, exec or sidecar (whose code made the observation)
+    latency_ms: float | None = None  # netns probes that got an answer: the round trip (median of its probes)
+    latency_source: str = ""  # how latency_ms was measured (probe.observation.LATENCY_SOURCES); "" without one
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, Kind):  # read back from a JSON report, or written as a plain string
@@ -137,6 +141,9 @@ class Report:
     notes: tuple[str, ...] = field(default=())
     engine: str = ""  # live: the engine and API version the check ran against
     aborted: Aborted | None = None  # set when the run stopped before any verdict; results are then empty
+    host: str = ""  # live: the machine that ran the check (where netns round trips are measured)
+    startup: tuple[Startup, ...] = ()  # live: each service container's start-up, from the engine's records
+    comparison: Comparison | None = None  # check --baseline, diff: this report against an earlier one
 
     @property
     def summary(self) -> Summary:

@@ -108,6 +108,7 @@ class Container:
         if self.network_mode.startswith("service:"):
             return self.network_mode
         return ""
+    health_log: tuple[tuple[str, str, int], ...] = ()  # State.Health.Log: (Start, End, ExitCode), the last five probes
 
     @property
     def running(self) -> bool:

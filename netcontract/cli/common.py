@@ -181,8 +181,9 @@ def internal_error(exc: BaseException) -> NoReturn:
           "(a bug in netcontract: please report it; NETCONTRACT_DEBUG=1 shows the traceback)"], ExitCode.INTERNAL)
 
 
-def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None]) -> NoReturn:
-    """Print the report, write the requested report files, exit with the report's code."""
+def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None],
+           code: ExitCode | None = None) -> NoReturn:
+    """Print the report, write the requested report files, exit with the report's code (or `code`: --fail-on)."""
     colour = use_colour(sys.stdout)
     render = ReportFormat(fmt).renderer(colour=colour, quiet=quiet, verbose=verbose)
     click.echo(render(report), nl=False, color=colour)
@@ -190,7 +191,7 @@ def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict
     if problems:
         # the verdict is printed above; a lost artifact must still fail the CI job
         fail(problems, ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code)
-    sys.exit(int(report.exit_code))
+    sys.exit(int(report.exit_code if code is None else code))
 
 
 def artifact_options(f: Callable[..., None]) -> Callable[..., None]:

@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -26,8 +27,11 @@ from netcontract.cli.common import (
     probe_options,
     run_options,
 )
+from netcontract.cli.diff import FAIL_ON_HELP
+from netcontract.compare import FailOn, compare, gated_exit
 from netcontract.errors import UsageError
 from netcontract.report import formats
+from netcontract.report.json_read import load_report
 from netcontract.results import ExitCode
 
 if TYPE_CHECKING:
@@ -103,6 +107,10 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 @probe_options
 @click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=0, show_default=True,
               metavar="SECONDS", help="Wait until every service is running and healthy before checking.")
+@click.option("--baseline", "baseline_path", type=InputFile(), metavar="FILE",
+              help="An earlier JSON report (the last good run): add what changed since, round trips and start-up "
+                   "times side by side, to every output. The exit code is unchanged unless --fail-on.")
+@click.option("--fail-on", "fail_on", type=click.Choice([f.value for f in FailOn]), help=FAIL_ON_HELP)
 @click.option("--node", "nodes", multiple=True, metavar="NAME=URL", callback=_nodes,
               help="Swarm (`orchestrator: swarm`): a node's hostname and its engine's URL (tcp://IP:2375, "
                    "unix:///PATH; TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or context:NAME (a Docker "
@@ -113,7 +121,8 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: bool, verbose: bool,
               junit_path: str | None, json_path: str | None, markdown_path: str | None, probes: bool,
               executor: str, probe_image: str, helper_image: str | None, require_trusted: bool, pull: bool,
-              timeout: float, retries: int, concurrency: int, wait_s: float, nodes: tuple[NodeRef, ...]) -> None:
+              timeout: float, retries: int, concurrency: int, wait_s: float, baseline_path: str | None,
+              fail_on: str | None, nodes: tuple[NodeRef, ...]) -> None:
     """Check the running stack against the contract (-c) and exit with a code CI can gate on.
 
     \b
@@ -134,13 +143,18 @@ def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: b
       2  usage error
       3  could not evaluate: Docker unreachable, stack not ready, or ERRORs and no FAIL
       4  the contract file is invalid
+    With --baseline and --fail-on, 1 and 3 mean what `netcontract diff --fail-on` says
+    (only what this run introduced).
     """
     from netcontract.discover import find_contract
     from netcontract.live.checker import CheckOptions, check
 
+    if fail_on and not baseline_path:
+        raise click.UsageError("--fail-on needs --baseline FILE")
     artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path}
     with reports_on_error("check", "", artifacts, project=project):
         contract_path = contract_path or find_contract()
+        baseline = load_report(baseline_path) if baseline_path else None
     run = run_options(executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted)
     options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s, nodes=nodes)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
@@ -149,7 +163,12 @@ def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: b
         report = check(contract_path, options, progress)
     if progress:
         click.echo("\r\x1b[K", err=True, nl=False)
-    finish(report, fmt, quiet, verbose, artifacts)
+    code = None
+    if baseline is not None:
+        report = replace(report, comparison=compare(baseline, report, baseline=str(baseline_path)))
+        if fail_on and report.comparison is not None:
+            code = gated_exit(report.comparison, FailOn(fail_on))
+    finish(report, fmt, quiet, verbose, artifacts, code)
 
 
 def _progress_printer() -> Callable[[int, int], None]:
@@ -216,3 +235,7 @@ main.add_command(serve_cmd, "serve")
 from netcontract.cli.docker_plugin import install_plugin_cmd  # noqa: E402
 
 main.add_command(install_plugin_cmd, "install-docker-plugin")
+
+from netcontract.cli.diff import diff_cmd  # noqa: E402
+
+main.add_command(diff_cmd, "diff")

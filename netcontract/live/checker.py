@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netcontract.actors import name_sharers
+from netcontract.compare import startup_times
 from netcontract.contract import Contract, load_contract
 from netcontract.errors import NoProjectError, NotReadyError, UsageError
 from netcontract.live.interface import LiveEngine
@@ -165,6 +168,8 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         duration=time.monotonic() - started,
         notes=tuple(notes),
         engine=state.engine,
+        host=host_identity(),
+        startup=startup_times(state, contract.services),
     )
 
 
@@ -172,6 +177,15 @@ def name_host_actors(results: list[Result], state: State) -> list[Result]:
     """Probes from the host's namespace name every container in it: the reach is theirs alike."""
     names = tuple(c.name for c in host_actors(state))
     return [replace(r, containers=names) if r.kind is Kind.HOST_REACH else r for r in results]
+
+
+def host_identity() -> str:
+    """The machine that ran the check (where the netns executor measures round trips), and the engine's
+    address when it is not a local socket: two reports from different ones are not compared.
+    NETCONTRACT_HOST names it instead, for CI runners that are alike but named anew for every job."""
+    where = os.environ.get("DOCKER_HOST", "")
+    name = os.environ.get("NETCONTRACT_HOST") or platform.node()
+    return name + (f" via {where}" if where and not where.startswith("unix://") else "")
 
 
 def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:

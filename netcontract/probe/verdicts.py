@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from netcontract.addresses import family_of
 from netcontract.contract import Contract
-from netcontract.probe.observation import Observation, Outcome
+from netcontract.probe.observation import Observation, Outcome, path_latency
 from netcontract.probe.plan import Expect, Expectation, SourcePlan
 from netcontract.results import Kind, Result, Verdict, pair
 from netcontract.state import Container, State
@@ -57,9 +57,10 @@ def evaluate(exp: Expectation, obs: Sequence[Observation], *, source: Container,
         f"[{o.tool or '?'}:{exp.targets[i] if i < len(exp.targets) else '?'}] {o.output}".rstrip()
         for i, o in enumerate(obs)
     )
+    latency, how = path_latency(obs)
     return Result(exp.id, exp.kind, pair(exp.label or exp.src, exp.dst), verdict, exp.expected, _observed(obs), reason,
                   output=output, duration=duration, attempts=attempts, src=exp.src, dst=exp.dst, tier=exp.tier,
-                  containers=(source.name,))
+                  containers=(source.name,), latency_ms=latency, latency_source=how)
 
 
 def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, contract: Contract,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from netcontract.report import comparison
 from netcontract.results import Report, Result
 
 REPORT_VERSION = 1
@@ -28,6 +29,7 @@ def result_dict(r: Result) -> dict[str, Any]:
         "tier": r.tier,
         "executor": r.executor,
         "containers": list(r.containers),
+        **({"latency_ms": r.latency_ms, "latency_source": r.latency_source} if r.latency_ms is not None else {}),
     }
 
 
@@ -46,6 +48,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         "notes": list(report.notes),
         "engine": report.engine,
         "results": [result_dict(r) for r in report.results],
+        **({"host": report.host} if report.host else {}),
+        **({"startup": [comparison.startup_dict(s) for s in report.startup]} if report.startup else {}),
+        **({"comparison": comparison.as_dict(report.comparison)} if report.comparison is not None else {}),
     }
     if report.aborted is not None:  # only when the run made no verdict: older reports never have it
         a = report.aborted

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from netcontract import sanitize
+from netcontract.report import comparison
 from netcontract.report.matrix import LEGEND, CellState, Glyphs, glyph, matrix_rows
 from netcontract.results import ExitCode, Report, Result
 
@@ -115,4 +116,6 @@ def render(report: Report) -> str:
         lines += ["", "### Violations", "",
                   *_table(["result", "check", "expected", "actual", "why"], _result_rows(bad))]
     lines += _matrix(report)
+    if report.comparison is not None:
+        lines += ["", comparison.markdown(report.comparison, escape).rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from netcontract.probe.observation import LATENCY_SOURCES
 from netcontract.report.json_report import REPORT_VERSION
 from netcontract.results import ExitCode, Verdict
 
+_PAIRS = [(a, b) for i, a in enumerate(sorted(LATENCY_SOURCES)) for b in sorted(LATENCY_SOURCES)[i + 1:]]
 _COUNT = {"type": "integer", "minimum": 0}
 _VERDICT_CODES = (ExitCode.OK, ExitCode.VIOLATED, ExitCode.NOT_EVALUATED, ExitCode.INTERRUPTED)
 _SECONDS = {"type": "number", "minimum": 0}
@@ -55,6 +57,56 @@ _RESULT: dict[str, Any] = {
                                       "namespace or host-network result, the probe source and every container "
                                       "sharing its network namespace; may be empty. Added after "
                                       "netcontract 0.2; absent from older reports."},
+        "latency_ms": {**_SECONDS, "description": "netns probes that got an answer: the path's round trip in ms "
+                                                  "(median over its probes). Absent for exec and sidecar (their "
+                                                  "tools' timing includes process start-up) and for timeouts."},
+        "latency_source": {"enum": list(LATENCY_SOURCES) + [f"{a}+{b}" for a, b in _PAIRS],
+                           "description": "How latency_ms was measured: tcp_info (the kernel's handshake RTT), "
+                                          "so_timestampns (the kernel's receive timestamp of the answer), select "
+                                          "(the selector's wake-up, when the kernel gave no figure)."},
+    },
+}
+
+_STARTUP: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": True,
+    "required": ["service", "container", "started_at", "seconds"],
+    "properties": {
+        "service": _text("Contract service."),
+        "container": _text("Container name."),
+        "started_at": _text("State.StartedAt, as the engine wrote it."),
+        "healthy_at": _text("State.Health.Log[].End of the first healthy probe since the start; may be empty."),
+        "seconds": {"type": ["number", "null"], "minimum": 0,
+                    "description": "Start to first healthy probe; null when the engine's records cannot tell."},
+        "note": _text("Why seconds is null; may be empty."),
+    },
+}
+
+_COMPARISON: dict[str, Any] = {
+    "type": "object",
+    "description": "check --baseline: this report against an earlier one (the same object `diff --format json` "
+                   "prints). Added with check --baseline; absent from older reports.",
+    "additionalProperties": True,
+    "required": ["baseline", "comparable", "changes", "known_failures", "latency", "startup", "regressions"],
+    "properties": {
+        "baseline": _text("The baseline report's file."),
+        "comparable": {"type": "boolean",
+                       "description": "Same engine, host and executors: only then are measurements flagged."},
+        "incomparable": {"type": "array", "items": {"type": "string"}},
+        "thresholds": {"type": "object", "additionalProperties": True},
+        "changes": {"type": "array", "items": {
+            "type": "object", "additionalProperties": True, "required": ["id", "before", "after", "category"],
+            "properties": {"id": {"type": "string"}, "before": {"type": ["string", "null"]},
+                           "after": {"type": ["string", "null"]}, "reason": {"type": "string"},
+                           "category": {"enum": ["new-fail", "new-error", "fixed", "appeared", "disappeared",
+                                                 "changed"]}}}},
+        "known_failures": {"type": "array", "items": {"type": "string"},
+                           "description": "Ids that FAIL in both reports."},
+        "latency": {"type": "array", "items": {"type": "object", "additionalProperties": True,
+                                                "required": ["src", "dst", "kind", "regressed"]}},
+        "startup": {"type": "array", "items": {"type": "object", "additionalProperties": True,
+                                                "required": ["service", "regressed"]}},
+        "regressions": {"type": "array", "items": {"type": "string"}},
     },
 }
 
@@ -104,6 +156,11 @@ REPORT_SCHEMA: dict[str, Any] = {
                           "description": "Every line printed on stderr (one per contract problem)."},
             },
         },
+        "host": _text("The machine that ran the check (and the engine's address when not a local socket). "
+                      "Added with check --baseline; absent from older reports."),
+        "startup": {"type": "array", "items": _STARTUP,
+                    "description": "Each service container's start-up, from the engine's records. Added with check --baseline."},
+        "comparison": _COMPARISON,
     },
     # exit codes that make no verdict come only with the error that says why
     "if": {"required": ["exit_code"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from netcontract.report import comparison
 from netcontract.results import Report, Result, Verdict
 from netcontract.sanitize import line as safe
 
@@ -62,5 +63,7 @@ def render(report: Report, *, colour: bool = False, quiet: bool = False, verbose
                 lines.append(f"      why:      {safe(r.reason)}")
             if verbose and r.output:
                 lines += [f"      | {safe(o)}" for o in r.output.removesuffix("\n").split("\n")]
+    if report.comparison is not None:
+        lines += ["", comparison.text(report.comparison, all_measures=verbose).rstrip("\n")]
     lines += ["", summary_line(report)]
     return "\n".join(lines) + "\n"

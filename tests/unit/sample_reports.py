@@ -3,6 +3,9 @@ accidentally attached to data_tier, so it can reach the database it must never r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from netcontract.measures import Startup
 from netcontract.results import Report, Result, Verdict
 
 P, F, E, S = Verdict.PASS, Verdict.FAIL, Verdict.ERROR, Verdict.SKIP
@@ -84,3 +87,19 @@ def awkward() -> Report:
     r = Result("alias:db@data_tier:db|x", "alias", "db@data_tier", F, "a | b\nsecond line", "<none>",
                "why & because\r\nmore", output="\x1b[31mred\x1b[0m and \x00 nul", duration=0.5)
     return Report("contracts/odd|name.yaml", (r,), project=None, duration=0.1)
+
+
+def measured(comparison: bool = True) -> Report:
+    """A live netns report with round trips and start-up times, compared with `violated()`."""
+    from netcontract.compare import compare
+
+    results = tuple(replace(r, executor="netns", latency_ms=0.08, latency_source="tcp_info")
+                    if r.kind == "reach" and r.verdict is P else replace(r, executor="netns") if r.src else r
+                    for r in STRUCTURAL + PROBES)
+    report = Report("contracts/devonboarder.yaml", results, project="devonboarder", duration=0.3,
+                    engine="Docker 20.10.24 (API 1.41, client API 1.41)", host="ci-1",
+                    startup=(Startup("db", "devonboarder-db-1", "2026-12-04T20:00:00.5Z",
+                                     "2026-12-04T20:00:01.6Z", 1.1),
+                             Startup("frontend", "devonboarder-frontend-1", "2026-12-04T20:00:00Z",
+                                     note="no healthcheck")))
+    return replace(report, comparison=compare(violated(), report, "main.json")) if comparison else report

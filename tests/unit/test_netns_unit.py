@@ -227,6 +227,13 @@ def test_tcp_open_refused_and_not_an_address(listener: int) -> None:
     assert set(result.latency_ms) == {("src", "open"), ("src", "closed")}
     assert result.slowest_tcp_ok_ms.get("src") == result.latency_ms[("src", "open")]
     assert result.slowest_tcp_ok_ms.get("other") is None
+    # each observation carries its round trip and how it was measured: the handshake RTT for a connect, the
+    # selector's wake-up for a refusal (the kernel gives no RTT for a reset), nothing for what was not sent
+    assert (obs[("src", "open")].latency_ms, obs[("src", "open")].latency_source) == (
+        result.latency_ms[("src", "open")], "tcp_info")
+    assert (obs[("src", "closed")].latency_ms, obs[("src", "closed")].latency_source) == (
+        result.latency_ms[("src", "closed")], "select")
+    assert (obs[("src", "name")].latency_ms, obs[("src", "name")].latency_source) == (None, "")
 
 
 def test_thousands_of_probes_with_a_small_budget(listener: int) -> None:
@@ -418,8 +425,10 @@ def test_with_a_stretch_an_unanswered_probe_waits_ten_times_the_slowest_answer_o
                  timeout=0.1, dns=("127.0.0.1", port), stretch=Stretch(10, 2.0))
     assert result.observations[("src", "a")].outcome is Outcome.OK
     assert 40 <= result.latency_ms[("src", "a")] < 100  # the kernel's receive time: the server's 40 ms
+    assert result.observations[("src", "a")].latency_source == "so_timestampns"
+    assert result.observations[("src", "a")].latency_ms == result.latency_ms[("src", "a")]
     silent = result.observations[("src", "b")]
-    assert silent.outcome is Outcome.TIMEOUT
+    assert silent.outcome is Outcome.TIMEOUT and silent.latency_ms is None
     # a DNS answer took >= 40 ms, so the silent name waited >= 400 ms, not the first window's 100 ms
     assert result.waited_ms[("src", "b")] >= 10 * result.latency_ms[("src", "a")]
     assert re.fullmatch(r"no answer within \d+ ms", silent.detail)

@@ -476,6 +476,8 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         started_at=state.get("StartedAt") or "",
         pid=int(state.get("Pid") or 0),
         oneoff=str(labels.get(ONEOFF_LABEL, "")).lower() == "true",
+        health_log=tuple((str(e.get("Start") or ""), str(e.get("End") or ""), _exit_code(e.get("ExitCode")))
+                         for e in (state.get("Health") or {}).get("Log") or () if isinstance(e, dict)),
     )
 
 
@@ -508,6 +510,10 @@ def _timestamp(text: str) -> float | None:
     except ValueError:
         return None
     return when.timestamp() + (int(m[2][:9].ljust(9, "0")) / 1e9 if m[2] else 0.0)
+
+
+def _exit_code(value: Any) -> int:
+    return value if isinstance(value, int) else -1
 
 
 def _published(raw: Mapping[str, Any]) -> tuple[PublishedPort, ...]:

@@ -57,7 +57,15 @@ from netcontract.live.netns.tasks import (
     path_kind,
 )
 from netcontract.probe import dns_wire, icmp_wire
-from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
+from netcontract.probe.observation import (
+    RX_TIMESTAMP,
+    TCP_RTT,
+    USERSPACE,
+    Observation,
+    Outcome,
+    Probe,
+    ProbeKind,
+)
 
 _SPECS: dict[tuple[ProbeKind, int], tuple[int, int, int]] = {
     (ProbeKind.ICMP, socket.AF_INET): (socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
@@ -276,7 +284,7 @@ class _Engine:
                 rtt_us = struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104),
                                             _TCPI_RTT)[0]
                 latency = rtt_us / 1000 if rtt_us else None
-        self._finish(task, *classify_connect(err), latency_ms=latency)
+        self._finish(task, *classify_connect(err), latency_ms=latency, how=TCP_RTT)
 
     def _send(self, task: ProbeTask, problem: str) -> None:
         shared = task.src.shared.get(task.shared_key)
@@ -359,7 +367,7 @@ class _Engine:
         self._finish(task, outcome, what, addresses=addresses, latency_ms=_since(task, received))
 
     def _finish(self, task: ProbeTask, outcome: Outcome, what: str, *, addresses: tuple[str, ...] = (),
-                answered: bool = True, latency_ms: float | None = None) -> None:
+                answered: bool = True, latency_ms: float | None = None, how: str = RX_TIMESTAMP) -> None:
         if task.done:
             return
         task.done = True
@@ -367,7 +375,7 @@ class _Engine:
         timing = ""
         if answered and task.sent:
             if latency_ms is None:  # no kernel figure: up to the select() that saw the answer
-                latency_ms = ((self.seen_at or time.perf_counter()) - task.sent) * 1000
+                latency_ms, how = ((self.seen_at or time.perf_counter()) - task.sent) * 1000, USERSPACE
             ms = self.run.latency_ms[key] = latency_ms
             if outcome is not Outcome.ERROR:
                 kind = _path(task)
@@ -376,8 +384,10 @@ class _Engine:
             if outcome is Outcome.OK and task.probe.kind is ProbeKind.TCP:
                 slowest = self.run.slowest_tcp_ok_ms
                 slowest[task.src.key] = max(ms, slowest.get(task.src.key, 0.0))
-        self.run.observations[key] = Observation(outcome, addresses, what, f"{task.label}: {what}{timing}", TOOL,
-                                                 task.probe.qtype if task.probe.kind is ProbeKind.DNS else "")
+        self.run.observations[key] = Observation(
+            outcome, addresses, what, f"{task.label}: {what}{timing}", TOOL,
+            task.probe.qtype if task.probe.kind is ProbeKind.DNS else "",
+            latency_ms=self.run.latency_ms.get(key) if timing else None, latency_source=how if timing else "")
         for sock in task.socks:
             if sock in self.sel.get_map():
                 self.sel.unregister(sock)
