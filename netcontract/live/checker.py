@@ -150,6 +150,7 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         duration=time.monotonic() - started,
         notes=tuple(notes),
         engine=state.engine,
+        topology=contract.topology(),
     )
 
 

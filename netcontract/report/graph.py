@@ -20,98 +20,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import assert_never
 
 from netcontract import sanitize
 from netcontract.contract import Contract
+from netcontract.report.drawing import (
+    FLOW,
+    INTERNAL_FILL,
+    INTERNAL_LINE,
+    MEMBER,
+    ORANGE,
+    RED,
+    Graph,
+    build_graph,
+)
 from netcontract.report.formats import GraphFormat
-from netcontract.results import Result, Verdict
-
-RED = "#d62728"
-ORANGE = "#e08a00"
-FLOW = "#3b6ea5"
-MEMBER = "#8c8c8c"
-INTERNAL_FILL = "#fdf3e1"
-INTERNAL_LINE = "#a86400"
-
-
-@dataclass
-class _Arrow:
-    src: str
-    dst: str
-    colour: str
-    labels: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Graph:
-    """What to draw, independent of the output format."""
-
-    contract: Contract
-    flows: list[tuple[str, str, bool]]  # (from, to, both directions)
-    members: list[tuple[str, str]]  # (service, non-home tier)
-    never: list[tuple[str, str]]
-    arrows: list[_Arrow]
-    outsiders: list[str]  # probe targets that are not services (canaries, unknown names)
-    node_colour: dict[str, str]  # service -> colour
-    tier_colour: dict[str, str]  # tier -> colour
-
-    def home_members(self, tier: str) -> list[str]:
-        return [n for n, s in self.contract.services.items() if s.home_tier == tier]
-
-
-def _flows(contract: Contract) -> list[tuple[str, str, bool]]:
-    allowed = contract.allowed_flows()
-    out: list[tuple[str, str, bool]] = []
-    order = list(contract.tiers)
-    for a, b in sorted(allowed, key=lambda f: (order.index(f[0]), order.index(f[1]))):
-        if (b, a) in allowed:
-            if order.index(a) < order.index(b):
-                out.append((a, b, True))
-        else:
-            out.append((a, b, False))
-    return out
-
-
-def _colour(r: Result) -> str | None:
-    return RED if r.verdict is Verdict.FAIL else ORANGE if r.verdict is Verdict.ERROR else None
-
-
-def _build(contract: Contract, violations: Sequence[Result]) -> _Graph:
-    owner = {a: n for n, s in contract.services.items() for names in s.aliases.values() for a in names}
-    g = _Graph(
-        contract=contract,
-        flows=_flows(contract),
-        members=[(n, t) for n, s in contract.services.items() for t in s.tiers if t != s.home_tier],
-        never=list(contract.isolated_pairs()),
-        arrows=[], outsiders=[], node_colour={}, tier_colour={},
-    )
-    arrows: dict[tuple[str, str, str], _Arrow] = {}
-    for r in violations:
-        colour = _colour(r)
-        if colour is None:
-            continue
-        if r.src and r.dst and r.src in contract.services:
-            dst = r.dst if r.dst in contract.services else owner.get(r.dst, r.dst)
-            if dst not in contract.services and dst not in g.outsiders:
-                g.outsiders.append(dst)
-            arrow = arrows.setdefault((r.src, dst, colour), _Arrow(r.src, dst, colour))
-            if r.kind not in arrow.labels:
-                arrow.labels.append(r.kind)
-            continue
-        subject = r.subject.split("@")[0]
-        target = g.node_colour if subject in contract.services else g.tier_colour
-        known = subject in contract.services or subject in contract.tiers
-        if known and target.get(subject) != RED:  # red (FAIL) wins over orange (ERROR)
-            target[subject] = colour
-    g.arrows = list(arrows.values())
-    return g
+from netcontract.results import Result
 
 
 def render_graph(contract: Contract, fmt: GraphFormat, violations: Sequence[Result] = ()) -> str:
     """The contract as a Mermaid or DOT diagram (see the module docstring), `violations` in red or orange."""
-    g = _build(contract, violations)
+    g = build_graph(contract.topology(), violations)
     match fmt:
         case GraphFormat.MERMAID:
             return _mermaid(g)
@@ -135,10 +64,9 @@ def _mtext(text: str) -> str:
     return sanitize.line(text).replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
-def _mermaid(g: _Graph) -> str:
-    c = g.contract
+def _mermaid(g: Graph) -> str:
     lines = ["flowchart LR"]
-    for key, tier in c.tiers.items():
+    for key, tier in g.tiers.items():
         label = f"{key}: internal" if tier.internal else key
         lines.append(f'  subgraph {_mid("tier_", key)}["{_mtext(label)}<br/>{_mtext(tier.network)}"]')
         lines += [f'    {_mid("svc_", n)}["{_mtext(n)}"]' for n in g.home_members(key)]
@@ -160,13 +88,13 @@ def _mermaid(g: _Graph) -> str:
         link(f"{_mid('svc_', a)} -.->|never| {_mid('svc_', b)}",
              f"stroke:{RED},stroke-width:2px,stroke-dasharray:2 4,color:{RED}")
     for arrow_ in g.arrows:
-        dst = _mid("svc_", arrow_.dst) if arrow_.dst in c.services else _mid("ext_", arrow_.dst)
+        dst = _mid("svc_", arrow_.dst) if arrow_.dst in g.services else _mid("ext_", arrow_.dst)
         label = _mtext(", ".join(arrow_.labels))
         link(f'{_mid("svc_", arrow_.src)} ==>|"{label}"| {dst}',
              f"stroke:{arrow_.colour},stroke-width:3px,color:{arrow_.colour}")
     lines += links
     lines += styles
-    for key, tier in c.tiers.items():
+    for key, tier in g.tiers.items():
         line = g.tier_colour.get(key, INTERNAL_LINE if tier.internal else FLOW)
         fill = INTERNAL_FILL if tier.internal else "#f5f8fc"
         dash = ",stroke-dasharray:6 3" if tier.internal else ""
@@ -214,9 +142,9 @@ _LEGEND = (
 )
 
 
-def _dot(g: _Graph) -> str:
-    c = g.contract
-    title = f"netcontract: {c.project}" if c.project else "netcontract"
+def _dot(g: Graph) -> str:
+    project = g.topology.project
+    title = f"netcontract: {project}" if project else "netcontract"
     lines = [
         f"digraph {_q(title)} {{",
         '  graph [rankdir=LR, compound=true, newrank=true, fontname="Helvetica", fontsize=11, '
@@ -225,7 +153,7 @@ def _dot(g: _Graph) -> str:
         '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
-    for key, tier in c.tiers.items():
+    for key, tier in g.tiers.items():
         internal = tier.internal
         line = g.tier_colour.get(key, INTERNAL_LINE if internal else FLOW)
         label = f"{key} (internal)\n{tier.network}" if internal else f"{key}\n{tier.network}"
@@ -251,10 +179,10 @@ def _dot(g: _Graph) -> str:
                      color=FLOW, penwidth="2.5", arrowsize="0.9")
             + ";"
         )
-    order = list(c.tiers)
+    order = list(g.tiers)
     for svc, other in g.members:
         # Written left to right as the columns run, so dot routes the line straight.
-        if order.index(other) < order.index(c.services[svc].home_tier):
+        if order.index(other) < order.index(g.services[svc].home):
             ends, clip = f"{_anchor(other)} -> {_svc(svc)}", {"ltail": _cluster(other)}
         else:
             ends, clip = f"{_svc(svc)} -> {_anchor(other)}", {"lhead": _cluster(other)}
@@ -269,11 +197,11 @@ def _dot(g: _Graph) -> str:
             + ";"
         )
     for arrow in g.arrows:
-        dst = _svc(arrow.dst) if arrow.dst in c.services else _q("ext:" + arrow.dst)
+        dst = _svc(arrow.dst) if arrow.dst in g.services else _q("ext:" + arrow.dst)
         lines.append(
             f"  {_svc(arrow.src)} -> {dst} "
             + _attrs(label=", ".join(arrow.labels), color=arrow.colour, fontcolor=arrow.colour, penwidth="3",
-                     constraint="false" if arrow.dst in c.services else "true")
+                     constraint="false" if arrow.dst in g.services else "true")
             + ";"
         )
     lines.append("}")
