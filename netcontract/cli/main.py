@@ -84,7 +84,8 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
                    "of them must be a manager. Without it, the engine of DOCKER_HOST is the manager and the only "
                    "node read.")
 def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, verbose: bool,
-              junit_path: str | None, json_path: str | None, markdown_path: str | None, probes: bool,
+              junit_path: str | None, json_path: str | None, markdown_path: str | None,
+              html_path: str | None, probes: bool,
               executor: str, probe_image: str, pull: bool, timeout: float, retries: int, concurrency: int,
               wait_s: float, nodes: tuple[NodeRef, ...]) -> None:
     """Check the running stack against the contract (-c) and exit with a code CI can gate on.
@@ -115,7 +116,8 @@ def check_cmd(contract_path: str, project: str | None, fmt: str, quiet: bool, ve
         report = check(contract_path, options, progress)
     if progress:
         click.echo("\r\x1b[K", err=True, nl=False)
-    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
+    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path,
+                                             "html": html_path})
 
 
 def _progress_printer() -> Callable[[int, int], None]:

@@ -99,7 +99,8 @@ def compose_loader_options(f: Callable[..., None]) -> Callable[..., None]:
 @artifact_options
 def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
              project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool,
-             junit_path: str | None, json_path: str | None, markdown_path: str | None) -> None:
+             junit_path: str | None, json_path: str | None, markdown_path: str | None,
+             html_path: str | None) -> None:
     """Check compose files against the contract before anything runs (no Docker daemon).
 
     \b
@@ -125,7 +126,8 @@ def lint_cmd(contract_path: str, files: tuple[str, ...], profiles: tuple[str, ..
     options = LintOptions(ComposeOptions(files, profiles, env_files, project), _maps(maps))
     with user_errors():
         report = lint(contract_path, options)
-    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path})
+    finish(report, fmt, quiet, verbose, {"junit": junit_path, "json": json_path, "markdown": markdown_path,
+                                             "html": html_path})
 
 
 @click.command("init")
