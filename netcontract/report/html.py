@@ -48,7 +48,8 @@ KIND_CODE = {k: str(i) for i, k in enumerate(Kind)}  # short class names: a 48-c
 CELL_CLASS = {CellState.ALLOWED: "ma", CellState.BLOCKED: "mb", CellState.MIXED: "mm", CellState.DIFFERS: "md",
               CellState.ERROR: "me", CellState.SKIPPED: "ms"}
 _WINDOW = re.compile(r"\b(dns|tcp4|tcp6|icmp4|icmp6) (\d+) ms")
-_LATENCY = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?) ?ms\b")
+_LATENCY = re.compile(r"\((\d+(?:\.\d+)?) ms\)")  # an answer: `connected (0.1 ms)`, `192.168.64.2 (2.3 ms)`
+_WAITED = re.compile(r"no answer within (\d+(?:\.\d+)?) ms")  # a timeout: the window that probe had
 _TARGET = re.compile(r"^\[[^:\]]*:([^\]]*)\]", re.M)
 
 
@@ -134,42 +135,36 @@ def family(r: Result) -> str:
     for target in _TARGET.findall(r.output):
         ip = ip_or_none(target)
         if ip:
-            fams.add("IPv6" if family_of(ip) == 10 else "IPv4")
+            fams.add(f"IPv{family_of(ip)}")
     return "/".join(sorted(fams))
 
 
 def latency(r: Result) -> str:
-    """The first time in milliseconds the probe output states ('0.4 ms'), or ''."""
+    """The answer's time as the probe output states it (`connected (0.1 ms)`), or ''."""
     m = _LATENCY.search(r.output)
     return f"{m.group(1)} ms" if m else ""
 
 
+def window(r: Result, wins: dict[str, int]) -> str:
+    """How long the probe waited: its own `no answer within N ms`, else (netns) the window the run judged
+    that kind of path's timeouts on, from the report's note; or ''."""
+    m = _WAITED.search(r.output)
+    if m:
+        return f"{m.group(1)} ms (no answer)"
+    if r.executor != "netns" or not wins or latency(r):  # an answer needs no window
+        return ""
+    tcp = r.kind in PAIR_KINDS and ":" in r.id.split("->", 1)[-1].split("@")[0]
+    key = "dns" if r.kind is Kind.DNS else ("tcp" if tcp else "icmp") + ("6" if family(r) == "IPv6" else "4")
+    return f"at least {wins[key]} ms for {key} timeouts in this run" if key in wins else ""
+
+
 def evidence(r: Result, wins: dict[str, int]) -> list[tuple[str, str]]:
     """(label, value) pairs of a result's evidence, only those the report has."""
-    out: list[tuple[str, str]] = []
-    if r.executor:
-        out.append(("executor", r.executor))
-    fam = family(r)
-    if fam:
-        out.append(("family", fam))
-    lat = latency(r)
-    if lat:
-        out.append(("latency", lat))
-    if r.executor == "netns" and wins:
-        kind = "dns" if r.kind is Kind.DNS else ("tcp" if ":" in r.id.split("->", 1)[-1].split("@")[0] else "icmp")
-        key = kind if kind == "dns" else kind + ("6" if fam == "IPv6" else "4")
-        if key in wins:
-            out.append(("window", f"at least {wins[key]} ms ({key}, the negatives' window in this run)"))
-    if r.attempts:
-        out.append(("attempts", str(r.attempts)))
-    if r.duration:
-        out.append(("duration", f"{r.duration * 1000:.0f} ms (the source's batch)" if r.attempts else
-                    f"{r.duration * 1000:.0f} ms"))
-    if r.containers:
-        out.append(("container", ", ".join(r.containers)))
-    if r.location:
-        out.append(("declared at", r.location))
-    return out
+    pairs = [("executor", r.executor), ("family", family(r)), ("latency", latency(r)), ("window", window(r, wins)),
+             ("attempts", str(r.attempts) if r.attempts else ""),
+             ("batch", f"{r.duration:.2f} s (the source's probes)" if r.attempts and r.duration else ""),
+             ("container", ", ".join(r.containers)), ("declared at", r.location)]
+    return [(k, v) for k, v in pairs if v]
 
 
 # -- sections -----------------------------------------------------------------------------------------

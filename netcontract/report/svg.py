@@ -26,7 +26,7 @@ from netcontract.report.drawing import (
 )
 from netcontract.sanitize import line
 
-COL_W, COL_GAP, NODE_W, NODE_H, NODE_GAP, HEAD_H, PAD = 200, 90, 176, 28, 12, 44, 12
+COL_W, COL_GAP, NODE_W, NODE_H, NODE_GAP, HEAD_H, PAD = 200, 120, 176, 28, 12, 44, 12
 MAX_CHARS = 22
 
 
@@ -82,9 +82,15 @@ def _layout(g: Graph, top: float) -> tuple[dict[str, _Box], dict[str, _Box], dic
 
 def _curve(a: _Box, b: _Box, bend: float) -> tuple[str, float, float]:
     """A quadratic curve from box a's edge to box b's edge, bent sideways by `bend`; and its middle."""
-    if abs(a.cx - b.cx) < 1:  # same column: leave on the right, come back on the right
-        x1, y1, x2, y2 = a.x + a.w, a.cy, b.x + b.w, b.cy
-        cx, cy = max(x1, x2) + 40 + abs(y2 - y1) * 0.15 + bend, (y1 + y2) / 2
+    if abs(a.cx - b.cx) < 1:  # same column: upwards on the right, downwards on the left (a pair both ways)
+        out = 40 + abs(b.cy - a.cy) * 0.15 + bend
+        if a.cy > b.cy:
+            x1, y1, x2, y2 = a.x + a.w, a.cy, b.x + b.w, b.cy
+            cx = x1 + out
+        else:
+            x1, y1, x2, y2 = a.x, a.cy, b.x, b.cy
+            cx = x1 - out
+        cy = (y1 + y2) / 2
     else:
         x1, x2 = (a.x + a.w, b.x) if a.cx < b.cx else (a.x, b.x + b.w)
         y1, y2 = a.cy, b.cy

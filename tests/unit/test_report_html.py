@@ -8,6 +8,8 @@ import hashlib
 import json
 import re
 import sys
+import threading
+import urllib.error
 import urllib.request
 from dataclasses import replace
 from html import escape
@@ -203,6 +205,29 @@ def test_hostile_names_are_escaped_everywhere(name: str) -> None:
     assert sanitize.line(name).strip() in shown  # what was there, visibly
 
 
+NOTE = ("netns: timeouts judged on windows of at least dns 100 ms (slowest answer 4.0 ms), tcp4 100 ms (slowest "
+        "answer 0.1 ms); floor 100 ms, 10x the slowest answer on the same kind of path")
+
+
+@pytest.mark.parametrize(("output", "kind", "rid", "want"), [
+    # outputs as the netns executor writes them (tests/assets/live-forbidden-connect.json)
+    ("[netns:192.168.64.2] connect 192.168.64.2:5432: connected (0.0 ms)", Kind.ISOLATION,
+     "isolation:frontend->db:5432@data_tier", {"family": "IPv4", "latency": "0.0 ms"}),
+    ("[netns:fd00::2] connect [fd00::2]:5432: no answer within 2003 ms", Kind.REACH, "reach:a->db:5432@t",
+     {"family": "IPv6", "window": "2003 ms (no answer)"}),
+    ("[netns:192.168.64.2] connect 192.168.64.2:5432: no answer (timeout)", Kind.ISOLATION,
+     "isolation:a->db:5432@t", {"family": "IPv4", "window": "at least 100 ms for tcp4 timeouts in this run"}),
+    ("[netns:db] A db @127.0.0.11:53: 192.168.64.2 (2.3 ms)", Kind.DNS, "dns:frontend->db", {"latency": "2.3 ms"}),
+    ("[netns:database] A database @127.0.0.11:53: NXDOMAIN", Kind.DNS, "dns:frontend->database",
+     {"window": "at least 100 ms for dns timeouts in this run"}),
+])
+def test_the_evidence_the_report_has(output: str, kind: Kind, rid: str, want: dict[str, str]) -> None:
+    r = Result(rid, kind, "x", Verdict.FAIL, "e", "a", output=output, executor="netns", attempts=2, duration=0.1066)
+    got = dict(html.evidence(r, html.windows(Report("c", (r,), notes=(NOTE,)))))
+    assert got == {"executor": "netns", "attempts": "2", "batch": "0.11 s (the source's probes)", **want}
+    assert html.evidence(replace(r, executor="", output="", attempts=0, duration=0.0), {}) == []
+
+
 def test_a_report_without_topology_still_renders() -> None:
     text = html.render(violated())
     assert "carries no contract to draw" in text and "contract VIOLATED" in text
@@ -224,8 +249,6 @@ def test_html_is_an_artifact_and_lint_writes_it(tmp_path: Path) -> None:
 def test_serve_answers_the_page_at_root() -> None:
     latest = Latest()
     server = make_server("127.0.0.1", 0, latest)
-    import threading
-
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:
@@ -279,4 +302,4 @@ def test_the_page_for_a_48_container_stack_stays_small() -> None:
     report = _synthetic_48()
     size = len(html.render(report).encode())
     assert len(report.results) > 6000
-    assert size < 600_000, size  # measured figures: docs/report.md
+    assert size < 450_000, size  # measured figures: docs/report.md
