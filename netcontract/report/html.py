@@ -63,7 +63,7 @@ def _csp_hash(text: str) -> str:
 
 
 CSP = (f"default-src 'none'; style-src {_csp_hash(html_assets.CSS)}; script-src {_csp_hash(html_assets.JS)}; "
-       "img-src data:; base-uri 'none'; form-action 'none'")
+       "base-uri 'none'; form-action 'none'")
 
 
 class _Index:
