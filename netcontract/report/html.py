@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from html import escape
 
-from netcontract.addresses import family_of, ip_or_none
 from netcontract.report import html_assets
 from netcontract.report.drawing import build_graph
+from netcontract.report.evidence import evidence, windows
 from netcontract.report.matrix import LEGEND, CellState, matrix_rows
 from netcontract.report.svg import render_svg
 from netcontract.report.table import summary_line
@@ -47,10 +46,6 @@ PAIR_KINDS = (Kind.REACH, Kind.ISOLATION)
 KIND_CODE = {k: str(i) for i, k in enumerate(Kind)}  # short class names: a 48-container page has ~8,000 checks
 CELL_CLASS = {CellState.ALLOWED: "ma", CellState.BLOCKED: "mb", CellState.MIXED: "mm", CellState.DIFFERS: "md",
               CellState.ERROR: "me", CellState.SKIPPED: "ms"}
-_WINDOW = re.compile(r"\b(dns|tcp4|tcp6|icmp4|icmp6) (\d+) ms")
-_LATENCY = re.compile(r"\((\d+(?:\.\d+)?) ms\)")  # an answer: `connected (0.1 ms)`, `192.168.64.2 (2.3 ms)`
-_WAITED = re.compile(r"no answer within (\d+(?:\.\d+)?) ms")  # a timeout: the window that probe had
-_TARGET = re.compile(r"^\[[^:\]]*:([^\]]*)\]", re.M)
 
 
 def e(text: str) -> str:
@@ -69,30 +64,32 @@ CSP = (f"default-src 'none'; style-src {_csp_hash(html_assets.CSS)}; script-src 
 class _Index:
     """Stable page ids: a number per service and per tier (class names `s3`, `t1`), per result (`r12`)."""
 
-    def __init__(self, report: Report, matrix_services: list[str]) -> None:
+    def __init__(self, report: Report) -> None:
         topo = report.topology
-        self.services: list[str] = [s.name for s in topo.services] if topo else []
+        self.matrix_services, self.cells = matrix_rows(report)
+        self.services: list[str] = []
+        self._pos: dict[str, int] = {}
         self.tiers: list[str] = [t.key for t in topo.tiers] if topo else []
         self.owner = {a: s.name for s in topo.services for a in s.aliases} if topo else {}
-        for name in matrix_services:
-            self._service(name)
+        for name in [s.name for s in topo.services] if topo else []:
+            self._add(name)
+        for name in self.matrix_services:
+            self._add(name)
         for r in report.results:
             if r.tier and r.tier not in self.tiers:
                 self.tiers.append(r.tier)
-            if r.src:
-                self._service(r.src)
-            if r.service:
-                self._service(r.service)
+            for name in (r.src, r.service):
+                if name:
+                    self._add(name)
 
-    def _service(self, name: str) -> int:
-        if name not in self.services:
+    def _add(self, name: str) -> None:
+        if name not in self._pos:
+            self._pos[name] = len(self.services)
             self.services.append(name)
-        return self.services.index(name)
 
     def s(self, name: str) -> int | None:
         """The number of service `name` (or of the service an alias belongs to), None when it is none."""
-        name = self.owner.get(name, name)
-        return self.services.index(name) if name in self.services else None
+        return self._pos.get(self.owner.get(name, name))
 
     def classes(self, r: Result, services: bool = True) -> str:
         """The filter classes of a result: verdict, kind, tier and (unless its pair's id says them) the services
@@ -116,55 +113,6 @@ class _Index:
 def vk(r: Result) -> str:
     """A result's verdict and kind as one class name (`F11`: FAIL, isolation): what the filters read."""
     return r.verdict.value[0] + KIND_CODE[r.kind]
-
-
-# -- the parts of a result's evidence the report has -------------------------------------------------
-
-
-def windows(report: Report) -> dict[str, int]:
-    """The netns windows per kind of path (ms), as the report's note states them; empty when it has none."""
-    for note in report.notes:
-        if note.startswith("netns: timeouts judged on windows"):
-            return {m.group(1): int(m.group(2)) for m in _WINDOW.finditer(note)}
-    return {}
-
-
-def family(r: Result) -> str:
-    """IPv4 or IPv6 from the probed addresses in the result's output (`[tool:address] ...`), or ''."""
-    fams = set()
-    for target in _TARGET.findall(r.output):
-        ip = ip_or_none(target)
-        if ip:
-            fams.add(f"IPv{family_of(ip)}")
-    return "/".join(sorted(fams))
-
-
-def latency(r: Result) -> str:
-    """The answer's time as the probe output states it (`connected (0.1 ms)`), or ''."""
-    m = _LATENCY.search(r.output)
-    return f"{m.group(1)} ms" if m else ""
-
-
-def window(r: Result, wins: dict[str, int]) -> str:
-    """How long the probe waited: its own `no answer within N ms`, else (netns) the window the run judged
-    that kind of path's timeouts on, from the report's note; or ''."""
-    m = _WAITED.search(r.output)
-    if m:
-        return f"{m.group(1)} ms (no answer)"
-    if r.executor != "netns" or not wins or latency(r):  # an answer needs no window
-        return ""
-    tcp = r.kind in PAIR_KINDS and ":" in r.id.split("->", 1)[-1].split("@")[0]
-    key = "dns" if r.kind is Kind.DNS else ("tcp" if tcp else "icmp") + ("6" if family(r) == "IPv6" else "4")
-    return f"at least {wins[key]} ms for {key} timeouts in this run" if key in wins else ""
-
-
-def evidence(r: Result, wins: dict[str, int]) -> list[tuple[str, str]]:
-    """(label, value) pairs of a result's evidence, only those the report has."""
-    pairs = [("executor", r.executor), ("family", family(r)), ("latency", latency(r)), ("window", window(r, wins)),
-             ("attempts", str(r.attempts) if r.attempts else ""),
-             ("batch", f"{r.duration:.2f} s (the source's probes)" if r.attempts and r.duration else ""),
-             ("container", ", ".join(r.containers)), ("declared at", r.location)]
-    return [(k, v) for k, v in pairs if v]
 
 
 # -- sections -----------------------------------------------------------------------------------------
@@ -208,7 +156,7 @@ def _filters(idx: _Index, report: Report) -> str:
 
 
 def _matrix(report: Report, idx: _Index) -> str:
-    services, cells = matrix_rows(report)
+    services, cells = idx.matrix_services, idx.cells
     if not services:
         return ('<section id="matrix"><h2>Reachability matrix</h2><p>No reach or isolation checks in this '
                 "report" + (" (lint reads compose files; nothing is probed)" if report.command == "lint" else "")
@@ -243,10 +191,9 @@ def _graph(report: Report, idx: _Index) -> str:
     if report.topology is None:
         return '<section id="graph"><h2>Tier graph</h2><p>This report carries no contract to draw.</p></section>'
     g = build_graph(report.topology, report.violations())
-    _, cells = matrix_rows(report)
 
     def href(src: str, dst: str) -> str | None:
-        return f"#{idx.pair_anchor(src, dst)}" if (src, dst) in cells else None
+        return f"#{idx.pair_anchor(src, dst)}" if (src, dst) in idx.cells else None
 
     legend = ("<ul class=\"legend\"><li><span class=\"key flow\">⇒</span> allowed tier flow (policy.allow)</li>"
               "<li><span class=\"key member\">- -</span> also attached to that tier</li>"
@@ -262,7 +209,7 @@ def _dl(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in pairs)
 
 
-def _card(n: int, r: Result, idx: _Index, wins: dict[str, int], cells: set[tuple[str, str]]) -> str:
+def _card(n: int, r: Result, idx: _Index, wins: dict[str, int]) -> str:
     facts = [("expected", r.expected), ("actual", r.actual)]
     if r.reason:
         facts.append(("why", r.reason))
@@ -270,7 +217,7 @@ def _card(n: int, r: Result, idx: _Index, wins: dict[str, int], cells: set[tuple
     ev_html = " · ".join(f"{k} <b>{e(v)}</b>" for k, v in ev) or "none recorded (a structural check)"
     out = f'<pre>{escape(block(r.output.rstrip()))}</pre>' if r.output.strip() else ""
     links = [f'<a href="#r{n}">in every check</a>']
-    if r.kind in PAIR_KINDS and (r.src, r.dst) in cells:
+    if r.kind in PAIR_KINDS and (r.src, r.dst) in idx.cells:
         links.insert(0, f'<a href="#{idx.pair_anchor(r.src, r.dst)}">checks {e(r.src)} → {e(r.dst)}</a>')
     return (f'<article class="{idx.classes(r)} card" id="f{n}"><h3><span class="badge b{r.verdict.value[0]}">'
             f'{SYMBOL[r.verdict]} {r.verdict.value}</span> <code>{e(r.id)}</code></h3><dl class="kv">{_dl(facts)}'
@@ -280,11 +227,10 @@ def _card(n: int, r: Result, idx: _Index, wins: dict[str, int], cells: set[tuple
 
 def _failures(report: Report, idx: _Index) -> str:
     wins = windows(report)
-    _, cells = matrix_rows(report)
     numbered = list(enumerate(report.results))
     bad = [(n, r) for n, r in numbered if r.verdict is Verdict.FAIL] + \
           [(n, r) for n, r in numbered if r.verdict is Verdict.ERROR]
-    body = "".join(_card(n, r, idx, wins, set(cells)) for n, r in bad) or "<p>None: every check passed or was skipped.</p>"
+    body = "".join(_card(n, r, idx, wins) for n, r in bad) or "<p>None: every check passed or was skipped.</p>"
     return f'<section id="failures"><h2>Failures and errors ({len(bad)})</h2>{body}</section>'
 
 
@@ -377,8 +323,7 @@ def _notes(report: Report) -> str:
 
 def render(report: Report) -> str:
     """The page (see the module docstring)."""
-    services, _ = matrix_rows(report)
-    idx = _Index(report, services)
+    idx = _Index(report)
     title = f"netcontract {report.command}: {summary_line(report).split(':', 1)[0]}"
     if report.project:
         title += f" ({report.project})"

@@ -24,7 +24,7 @@ from netcontract import sanitize
 from netcontract.cli.main import main
 from netcontract.contract import load_contract
 from netcontract.live.serve import Latest, make_server
-from netcontract.report import html, html_assets
+from netcontract.report import evidence, html, html_assets
 from netcontract.report.formats import ARTIFACTS, ReportFormat
 from netcontract.results import Kind, Report, Result, ServiceView, TierView, Topology, Verdict
 
@@ -94,7 +94,7 @@ def _chunk(text: str, anchor: str, end: str = "</li>") -> str:
 def test_every_result_is_on_the_page_and_every_failure_has_its_evidence() -> None:
     report = replace(violated(), topology=TOPOLOGY)
     text, page = _page(report)
-    idx = html._Index(report, [])
+    idx = html._Index(report)
     for n, r in enumerate(report.results):
         if r.verdict in (Verdict.FAIL, Verdict.ERROR):
             line = [a for t, a in page.elements if a.get("id") == f"r{n}"]
@@ -126,7 +126,7 @@ def test_matrix_cells_carry_a_symbol_and_link_to_checks_that_exist() -> None:
     assert cells and all(anchor in page.ids for _, anchor, _ in cells)
     by_state = {state: symbol for state, _, symbol in cells}
     assert by_state == {"ma": "✓", "md": "✗", "mb": "·", "me": "!", "ms": "?"}
-    frontend_db = html._Index(replace(violated(), topology=TOPOLOGY), []).pair_anchor("frontend", "db")
+    frontend_db = html._Index(replace(violated(), topology=TOPOLOGY)).pair_anchor("frontend", "db")
     assert ("md", frontend_db, "✗") in cells
     pair = _chunk(text, frontend_db)
     assert "isolation:frontend-&gt;db:5432@data_tier" not in pair  # the pair shows what its id adds:
@@ -223,9 +223,9 @@ NOTE = ("netns: timeouts judged on windows of at least dns 100 ms (slowest answe
 ])
 def test_the_evidence_the_report_has(output: str, kind: Kind, rid: str, want: dict[str, str]) -> None:
     r = Result(rid, kind, "x", Verdict.FAIL, "e", "a", output=output, executor="netns", attempts=2, duration=0.1066)
-    got = dict(html.evidence(r, html.windows(Report("c", (r,), notes=(NOTE,)))))
+    got = dict(evidence.evidence(r, evidence.windows(Report("c", (r,), notes=(NOTE,)))))
     assert got == {"executor": "netns", "attempts": "2", "batch": "0.11 s (the source's probes)", **want}
-    assert html.evidence(replace(r, executor="", output="", attempts=0, duration=0.0), {}) == []
+    assert evidence.evidence(replace(r, executor="", output="", attempts=0, duration=0.0), {}) == []
 
 
 def test_a_report_without_topology_still_renders() -> None:
