@@ -23,6 +23,7 @@ from netcontract import sanitize
 from netcontract.addresses import is_address
 from netcontract.errors import ContractError, ContractIssue, InputError
 from netcontract.names import is_dns_name, is_label, is_network_name, is_project_name, is_tier_key
+from netcontract.results import ServiceView, TierView, Topology
 from netcontract.yaml_input import did_you_mean, load_yaml, one_line, read_input, short_repr
 
 
@@ -246,6 +247,17 @@ class Contract(_Model):
         svc = self.services[service]
         owner = self.services.get(svc.owner) if svc.owner else None
         return owner.tiers if owner is not None else svc.tiers
+
+    def topology(self) -> Topology:
+        """The contract's shape as reports draw it (results.Topology)."""
+        return Topology(
+            tiers=tuple(TierView(key, t.network, t.internal) for key, t in self.tiers.items()),
+            services=tuple(ServiceView(name, s.tiers, s.home_tier, tuple(a for names in s.aliases.values() for a in names))
+                           for name, s in self.services.items()),
+            allowed=self.allowed_flows(),
+            isolated=self.isolated_pairs(),
+            project=self.project,
+        )
 
 
 def matches(selector: str, name: str, project: str | None, service: str | None) -> bool:

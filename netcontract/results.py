@@ -129,6 +129,38 @@ class Aborted:
 
 
 @dataclass(frozen=True)
+class TierView:
+    """A tier as a report draws it."""
+
+    key: str
+    network: str
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """A contract service as a report draws it: its tiers (home first in drawings) and its aliases."""
+
+    name: str
+    tiers: tuple[str, ...]
+    home: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The contract's shape, for formats that draw it from the report alone (the HTML page's tier graph):
+    tiers and services in contract order, the allowed tier flows and the `policy.isolate` pairs.
+    Built by `Contract.topology()`; not part of the JSON report."""
+
+    tiers: tuple[TierView, ...]
+    services: tuple[ServiceView, ...]
+    allowed: frozenset[tuple[str, str]] = frozenset()
+    isolated: tuple[tuple[str, str], ...] = ()
+    project: str | None = None
+
+
+@dataclass(frozen=True)
 class Report:
     """The results of one check or lint run and what it ran against: the one thing every format renders."""
 
@@ -144,6 +176,7 @@ class Report:
     host: str = ""  # live: the machine that ran the check (where netns round trips are measured)
     startup: tuple[Startup, ...] = ()  # live: each service container's start-up, from the engine's records
     comparison: Comparison | None = None  # check --baseline, diff: this report against an earlier one
+    topology: Topology | None = None  # the contract's tiers, services and flows, when the run had a contract
 
     @property
     def summary(self) -> Summary:

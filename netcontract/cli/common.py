@@ -195,9 +195,11 @@ def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict
 
 
 def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
-    """--junit/--json/--markdown PATH: report files written by the same run (CI artifacts), and
+    """--junit/--json/--markdown/--html PATH: report files written by the same run (CI artifacts), and
     --follow-symlinks for them."""
     f = follow_symlinks_option(f)
+    f = click.option("--html", "html_path", metavar="PATH", type=click.Path(dir_okay=False),
+                     help="Also write one self-contained HTML page: the matrix, the tier graph, the evidence.")(f)
     f = click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
                      help="Also write a Markdown summary with the violations and the reachability matrix.")(f)
     f = click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),

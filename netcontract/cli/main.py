@@ -119,7 +119,8 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
                    "node read.")
 @colour_option
 def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: bool, verbose: bool,
-              junit_path: str | None, json_path: str | None, markdown_path: str | None, probes: bool,
+              junit_path: str | None, json_path: str | None, markdown_path: str | None,
+              html_path: str | None, probes: bool,
               executor: str, probe_image: str, helper_image: str | None, require_trusted: bool, pull: bool,
               timeout: float, retries: int, concurrency: int, wait_s: float, baseline_path: str | None,
               fail_on: str | None, nodes: tuple[NodeRef, ...]) -> None:
@@ -151,7 +152,7 @@ def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: b
 
     if fail_on and not baseline_path:
         raise click.UsageError("--fail-on needs --baseline FILE")
-    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path}
+    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path, "html": html_path}
     with reports_on_error("check", "", artifacts, project=project):
         contract_path = contract_path or find_contract()
         baseline = load_report(baseline_path) if baseline_path else None

@@ -104,7 +104,8 @@ def compose_loader_options(f: Callable[..., None]) -> Callable[..., None]:
 @colour_option
 def lint_cmd(contract_path: str | None, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
              project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool,
-             junit_path: str | None, json_path: str | None, markdown_path: str | None) -> None:
+             junit_path: str | None, json_path: str | None, markdown_path: str | None,
+             html_path: str | None) -> None:
     """Check compose files against the contract before anything runs (no Docker daemon).
 
     \b
@@ -128,7 +129,7 @@ def lint_cmd(contract_path: str | None, files: tuple[str, ...], profiles: tuple[
     from netcontract.compose.project import ComposeOptions
     from netcontract.discover import find_contract
 
-    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path}
+    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path, "html": html_path}
     source = ", ".join(files) or "compose files"
     with reports_on_error("lint", "", artifacts, project=project, source=source):
         contract_path = contract_path or find_contract()

@@ -123,9 +123,10 @@ def watch_cmd(contract_path: str, project: str | None, interval: float, settle: 
               help="Where to answer HTTP (loopback by default; 0.0.0.0 only behind something that needs it).")
 def serve_cmd(contract_path: str, project: str | None, interval: float, settle: float, grace: float, listen: str,
               **probing: Any) -> None:
-    """Watch the contract and answer /healthz, /report.json and /metrics over HTTP.
+    """Watch the contract and answer /, /healthz, /report.json and /metrics over HTTP.
 
     \b
+      /             the latest report as an HTML page (as check --html writes it)
       /healthz      200 while the contract holds, else 503 with the failing ids
       /report.json  the latest JSON report (netcontract schema --report)
       /metrics      Prometheus exposition: a gauge per check and verdict,
@@ -148,7 +149,7 @@ def serve_cmd(contract_path: str, project: str | None, interval: float, settle: 
         except OSError as exc:
             raise UsageError(f"--listen {listen}: {exc.strerror or exc}") from None
         bound_host, bound_port = server.server_address[:2]
-        click.echo(f"serve: http://{bound_host!s}:{bound_port}/healthz /report.json /metrics", err=True)
+        click.echo(f"serve: http://{bound_host!s}:{bound_port}/ /healthz /report.json /metrics", err=True)
 
         def on_status(line: str) -> None:
             latest.note(line)

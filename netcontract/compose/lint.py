@@ -61,6 +61,7 @@ def lint(contract_path: str | Path, options: LintOptions) -> Report:
         command="lint",
         duration=time.monotonic() - started,
         notes=(f"compose files read by {project.loader}", *project.notes, *replica_notes(project)),
+        topology=contract.topology(),
     )
 
 

@@ -170,6 +170,7 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         engine=state.engine,
         host=host_identity(),
         startup=startup_times(state, contract.services),
+        topology=contract.topology(),
     )
 
 

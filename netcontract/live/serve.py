@@ -1,5 +1,7 @@
 """`serve`: the watch loop behind a small read-only HTTP server.
 
+- `GET /`: the HTML page of the latest report (report/html.py), rendered per request, with its
+  Content-Security-Policy as a header too; 503 and a short page before the first check has finished;
 - `GET /healthz`: 200 while the contract holds, 503 with the failing (and erroring) ids otherwise, and
   503 before the first check has finished;
 - `GET /report.json`: the latest JSON report (the same schema as `check --json`);
@@ -66,6 +68,18 @@ def health(report: Report | None) -> tuple[int, str]:
     return 503, f"contract does not hold: {len(bad)} checks failed or could not run\n{shown}\n"
 
 
+def page(report: Report | None) -> tuple[int, bytes, str, dict[str, str]]:
+    """`/`: status, body, content type and extra headers: the latest report's HTML page, or 503 before one."""
+    from netcontract.report import html
+
+    ctype, headers = "text/html; charset=utf-8", {"Content-Security-Policy": html.CSP, "X-Content-Type-Options": "nosniff"}
+    if report is None:
+        body = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netcontract serve</title>"
+                "</head><body><p>No check has finished yet: reload in a moment.</p></body></html>\n")
+        return 503, body.encode(), ctype, headers
+    return 200, html.render(report).encode(), ctype, headers
+
+
 def make_server(host: str, port: int, latest: Latest) -> ThreadingHTTPServer:
     """The HTTP server (not yet serving); port 0 picks a free one (server.server_address tells)."""
 
@@ -82,7 +96,10 @@ def make_server(host: str, port: int, latest: Latest) -> ThreadingHTTPServer:
         def _answer(self, body: bool) -> None:
             path = self.path.split("?", 1)[0]
             report, stats, _status = latest.read()
-            if path == "/healthz":
+            headers: dict[str, str] = {}
+            if path in ("/", "/index.html"):
+                code, data, ctype, headers = page(report)
+            elif path == "/healthz":
                 code, text = health(report)
                 data, ctype = text.encode(), "text/plain; charset=utf-8"
             elif path == "/report.json":
@@ -97,11 +114,13 @@ def make_server(host: str, port: int, latest: Latest) -> ThreadingHTTPServer:
 
                 code, data, ctype = 200, render(report, stats), "text/plain; version=0.0.4; charset=utf-8"
             else:
-                code, data, ctype = 404, b"not found: /healthz, /report.json, /metrics\n", "text/plain"
+                code, data, ctype = 404, b"not found: /, /healthz, /report.json, /metrics\n", "text/plain"
             self.send_response(code)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             if body:
                 self.wfile.write(data)

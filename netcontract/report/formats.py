@@ -23,6 +23,7 @@ class ReportFormat(enum.Enum):
     MATRIX = "matrix"
     JUNIT = "junit"
     MARKDOWN = "markdown"
+    HTML = "html"
 
     def renderer(self, *, colour: bool = False, quiet: bool = False, verbose: bool = False) -> Callable[[Report], str]:
         """The format's `render(report) -> str`; the options reach only the table, and the matrix's colour
@@ -49,6 +50,10 @@ class ReportFormat(enum.Enum):
                 from netcontract.report import markdown
 
                 return markdown.render
+            case ReportFormat.HTML:
+                from netcontract.report import html
+
+                return html.render
             case _:
                 assert_never(self)
 
@@ -58,7 +63,7 @@ STDOUT: dict[str, tuple[ReportFormat, ...]] = {
     "check": (ReportFormat.TABLE, ReportFormat.JSON, ReportFormat.MATRIX),
     "lint": (ReportFormat.TABLE, ReportFormat.JSON),
 }
-ARTIFACTS: tuple[ReportFormat, ...] = (ReportFormat.JUNIT, ReportFormat.JSON, ReportFormat.MARKDOWN)
+ARTIFACTS: tuple[ReportFormat, ...] = (ReportFormat.JUNIT, ReportFormat.JSON, ReportFormat.MARKDOWN, ReportFormat.HTML)
 
 
 def names(formats: tuple[ReportFormat, ...]) -> list[str]:

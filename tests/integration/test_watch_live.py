@@ -9,6 +9,7 @@ starts again: restarting the engine itself would stop every container of every o
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import queue
@@ -273,7 +274,7 @@ def test_serve_health_follows_a_forbidden_connect_and_metrics_parse(stack, resto
     restore("frontend")
     run = watch("--listen", "127.0.0.1:0", "--interval", "0", command="serve")
     where = run.wait("err", lambda line: line.startswith("serve: http://"))
-    base = where.split()[1].removesuffix("/healthz")
+    base = where.split()[1].rstrip("/")
     run.wait("err", lambda line: "following engine events" in line)
     code, body = _get(base + "/healthz")
     assert code == 200 and body.startswith("ok: contract holds"), body
@@ -288,6 +289,8 @@ def test_serve_health_follows_a_forbidden_connect_and_metrics_parse(stack, resto
     code, text = _get(base + "/report.json")
     report = json.loads(text)
     assert code == 200 and any(r["id"] == LEAK and r["verdict"] == "FAIL" for r in report["results"])
+    code, page = _get(base + "/")  # the HTML page of the same latest report
+    assert code == 200 and "contract VIOLATED" in page and f'<code>{html.escape(LEAK)}</code>' in page
     code, metrics = _get(base + "/metrics")
     assert code == 200
     families = {f.name: f for f in text_string_to_metric_families(metrics)}

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from netcontract import sanitize
 from netcontract.cli.main import main
-from netcontract.report import graph, junit, markdown, matrix, table
+from netcontract.report import graph, html, html_assets, junit, markdown, matrix, table
 from netcontract.report.formats import GraphFormat
 from netcontract.results import Kind, Report, Result, Verdict
 
@@ -63,6 +63,15 @@ def test_junit_is_valid_xml_and_shows_what_was_there(tmp_path: Path) -> None:
     out = case.find("system-out")
     assert out is not None and out.text == "nc: \\x1b[2J\\x1b[31mred\\x1b]8;;http://evil.example\\x1b\\link" \
         "\\x1b]8;;\\x1b\\ timed out\n\\x07bell"
+
+
+def test_the_html_page_escapes_names_output_and_notes() -> None:
+    text = html.render(hostile_report())
+    assert CONTROL.search(text.replace("\n", "")) is None
+    assert "db\\x1b[2J\\x1b[31mred\\x1b]8;;http://evil.example" in text  # shown, not acted on
+    assert "\\r" in text and "\\u202e" in text and "\\x00" in text
+    assert text.count("<script>") == 1 and f"<script>{html_assets.JS}</script>" in text
+    assert 'href="http' not in text and "href=http" not in text  # the hyperlink escape is text, not a link
 
 
 @pytest.mark.parametrize(("text", "rendered"), [

@@ -112,7 +112,8 @@ def test_paths_and_methods(server: tuple[str, Latest]) -> None:
     code, ctype, body = get(base + "/metrics")
     assert code == 200 and ctype.startswith("text/plain; version=0.0.4")
     assert "netcontract_contract_holds 0.0" in body
-    assert get(base + "/")[0] == 404
+    code, ctype, body = get(base + "/")  # the HTML report of the latest check
+    assert code == 200 and ctype.startswith("text/html") and "isolation:a-&gt;db:5432@data" in body
     assert get(base + "/../etc/passwd")[0] == 404
     assert get(base + "/healthz", method="POST")[0] == 501
     latest.update(Update(HOLDS, (), "network disconnect: a from b", False, frozenset({"a"}), at=2.0))
