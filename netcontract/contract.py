@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from netcontract import sanitize
 from netcontract.addresses import is_address
+from netcontract.contract_messages import located, pydantic_issues
 from netcontract.errors import ContractError, ContractIssue, InputError
 from netcontract.names import is_dns_name, is_label, is_network_name, is_project_name, is_tier_key
 from netcontract.yaml_input import did_you_mean, load_yaml, one_line, read_input, short_repr
@@ -202,7 +203,12 @@ def load_contract(path: str | Path) -> Contract:
         text = read_input(path)
     except InputError as exc:
         raise ContractError(source, [ContractIssue((), str(exc))]) from None
-    return contract_from_data(parse_yaml(text, source), source)
+    try:
+        return contract_from_data(parse_yaml(text, source), source)
+    except ContractError as exc:  # every issue at the line and column its path is written on
+        if any(i.position for i in exc.issues):
+            raise
+        raise ContractError(source, located(exc.issues, text)) from None
 
 
 MAX_ISSUES = 20  # a hostile file can hold 100,000 mistakes; the user needs the first few
@@ -261,17 +267,8 @@ def _loc_part(part: object) -> str:
 
 
 def _pydantic_issues(exc: ValidationError) -> Iterator[ContractIssue]:
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        if err["type"] == "extra_forbidden":
-            yield ContractIssue(loc, "unknown key")
-        elif err["type"] == "missing":
-            yield ContractIssue(loc, "required key is missing")
-        elif err["type"] == "literal_error" and loc == ("version",):
-            yield ContractIssue(loc, f"unsupported version {short_repr(err['input'])} (this netcontract reads version 1)")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            yield ContractIssue(loc, msg)
+    """In the contract's words, a misspelt key once with its suggestion (contract_messages)."""
+    return pydantic_issues(exc, Contract)
 
 
 def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:

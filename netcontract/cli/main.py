@@ -171,3 +171,7 @@ from netcontract.cli.watch import serve_cmd, watch_cmd  # noqa: E402
 
 main.add_command(watch_cmd, "watch")
 main.add_command(serve_cmd, "serve")
+
+from netcontract.cli.observe import observe_cmd  # noqa: E402
+
+main.add_command(observe_cmd, "observe")
