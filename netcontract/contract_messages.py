@@ -126,7 +126,7 @@ def pydantic_issues(exc: ValidationError, root: type[BaseModel]) -> Iterator[Con
                 yield ContractIssue(loc, f"unknown key; {'known keys: ' + ', '.join(known) if known else 'none is known here'}")
         elif err["type"] == "missing":
             if (parent, str(key)) not in fixed and not any(close_match(u, [str(key)]) for u in unknown.get(parent, [])):
-                yield ContractIssue(loc, f"required key {str(key)!r} is missing")
+                yield ContractIssue(parent, f"required key {str(key)!r} is missing")
         elif err["type"] == "literal_error" and loc == ("version",):
             yield ContractIssue(loc, f"unsupported version {_got(err['input'])} (this netcontract reads version 1)")
         else:

@@ -74,6 +74,7 @@ class Flow:
     replied: bool  # at least one connection got an answer
     routed: bool = False  # the client's address is not on the server's network (forwarded between networks)
     containers: tuple[str, ...] = ()  # the server container(s) that answered
+    before: bool = False  # every connection was already in the table when the window began (it may predate it)
 
     @property
     def egress(self) -> bool:
@@ -150,7 +151,7 @@ class Accumulator:
 
     def flows(self) -> list[Flow]:
         """The connections counted per (client, server, protocol, port, network)."""
-        return summarize(((e, a, b) for e, a, b in self.seen.values()), self.index)
+        return summarize(((e, a, b) for e, a, b in self.seen.values()), self.index, frozenset(self.before))
 
 
 def _end(addr: str, index: Mapping[str, list[Owner]]) -> tuple[End, Owner | None]:
@@ -161,9 +162,11 @@ def _end(addr: str, index: Mapping[str, list[Owner]]) -> tuple[End, Owner | None
     return End(o.kind, o.name, o.sharers), o
 
 
-def summarize(records: Iterable[tuple[ConnEntry, float, float]], index: Mapping[str, list[Owner]]) -> list[Flow]:
+def summarize(records: Iterable[tuple[ConnEntry, float, float]], index: Mapping[str, list[Owner]],
+              before: frozenset[tuple[str, str, str, int, int, int]] = frozenset()) -> list[Flow]:
     """Connections (entry, first seen, last seen) -> flows, sorted by client, server, port. Flows between two
-    outside addresses are dropped (they are not the stack's)."""
+    outside addresses are dropped (they are not the stack's). `before`: keys of connections already in the
+    table at the window's first read."""
     groups: dict[tuple[End, End, str, int, str], list[tuple[ConnEntry, float, float, bool, str]]] = {}
     for e, first, last in records:
         server_addr, port = e.server
@@ -184,6 +187,7 @@ def summarize(records: Iterable[tuple[ConnEntry, float, float]], index: Mapping[
             first=min(i[1] for i in items), last=max(i[2] for i in items),
             replied=any(i[0].replied for i in items), routed=any(i[3] for i in items),
             containers=tuple(sorted({i[4] for i in items if i[4]})),
+            before=all(i[0].key in before for i in items),
         ))
     out.sort(key=lambda f: (f.client.kind != SERVICE, f.client.name, f.server.kind, f.server.name, f.proto, f.port))
     return out

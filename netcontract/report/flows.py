@@ -34,6 +34,8 @@ def flow_text(f: Flow, tiers: dict[str, str]) -> str:
         extra.append("unreplied")
     if f.routed:
         extra.append("routed between networks")
+    if f.before:
+        extra.append("already in the table when the window began")
     where = "egress" if f.egress else f"on {tier_of(f, tiers)}"
     tail = f"  ({', '.join(extra)})" if extra else ""
     return sanitize.line(f"{f.client} -> {f.server} {f.port_text} {where}  x{f.count}  "
@@ -77,6 +79,7 @@ def _flow_json(f: Flow, tiers: dict[str, str]) -> dict[str, Any]:
         "tier": tier_of(f, tiers) if f.network else None, "egress": f.egress,
         "count": f.count, "first_seen": _iso(f.first), "last_seen": _iso(f.last),
         "replied": f.replied, "routed": f.routed, "containers": list(f.containers),
+        "open_at_start": f.before,
     }
 
 
