@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from netcontract.draft.build import DraftHints, check_draft, draft_contract
 from netcontract.flows import SERVICE, Flow, served_ports, service_flows
+from netcontract.names import is_label
 
 if TYPE_CHECKING:
     from netcontract.flows import FlowWindow
@@ -60,7 +61,8 @@ def _service_notes(obs: FlowWindow, names: list[str]) -> dict[str, tuple[str, ..
 def observed_hints(obs: FlowWindow, command: str) -> DraftHints:
     """The DraftHints that put the observed flows into `draft.build`'s draft."""
     state = obs.state
-    names = sorted({c.service for c in state.containers if c.service and c.project == state.project})
+    names = sorted({c.service for c in state.containers  # the draft leaves out names that are no DNS label
+                    if c.service and c.project == state.project and is_label(c.service)})
     flows = service_flows(obs.flows)
     served = served_ports(obs.flows)
     port_notes = {}
