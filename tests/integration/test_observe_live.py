@@ -58,7 +58,7 @@ def test_observe_maps_known_traffic_drafts_a_contract_that_holds_and_reports_a_f
     try:
         time.sleep(2.5)  # the first read of the table (and the snapshot before it) is done by then
         for _ in range(3):
-            _in("frontend", "wget", "-q", "-O", "/dev/null", "-T", "3", f"http://{backend_api}:8001/")
+            _in("discord-integration", "wget", "-q", "-O", "/dev/null", "-T", "3", f"http://{backend_api}:8001/")
         for _ in range(2):
             _in("backend", "wget", "-q", "-O", "/dev/null", "-T", "3", f"http://{auth_auth}:8002/")
         _in("backend", "nc", "-w", "2", db_data, "5432", "-e", "true")
@@ -72,7 +72,7 @@ def test_observe_maps_known_traffic_drafts_a_contract_that_holds_and_reports_a_f
     seen = {(f["client"]["name"], f["server"]["name"], f["proto"], f["port"], f["tier"]): f["count"]
             for f in got["flows"] if not f["open_at_start"]}
     assert seen == {
-        ("frontend", "backend", "tcp", 8001, "api_tier"): 3,
+        ("discord-integration", "backend", "tcp", 8001, "api_tier"): 3,
         ("backend", "auth-service", "tcp", 8002, "auth_tier"): 2,
         ("backend", "db", "tcp", 5432, "data_tier"): 1,
     }, got["flows"]
