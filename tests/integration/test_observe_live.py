@@ -58,9 +58,9 @@ def test_observe_maps_known_traffic_drafts_a_contract_that_holds_and_reports_a_f
     try:
         time.sleep(2.5)  # the first read of the table (and the snapshot before it) is done by then
         for _ in range(3):
-            _in("discord-integration", "wget", "-q", "-O", "/dev/null", "-T", "3", f"http://{backend_api}:8001/")
+            _in("discord-integration", "nc", "-w", "2", backend_api, "8001", "-e", "true")
         for _ in range(2):
-            _in("backend", "wget", "-q", "-O", "/dev/null", "-T", "3", f"http://{auth_auth}:8002/")
+            _in("backend", "nc", "-w", "2", auth_auth, "8002", "-e", "true")
         _in("backend", "nc", "-w", "2", db_data, "5432", "-e", "true")
         out, err = proc.communicate(timeout=WINDOW + 60)
     finally:
