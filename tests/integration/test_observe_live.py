@@ -45,8 +45,18 @@ def _forbidding_contract(tmp_path: Path) -> Path:
     return path
 
 
+def _bridges_here() -> bool:
+    """Whether the stack's bridges are in this network namespace (the second engine runs in one of its own,
+    where this host's conntrack table never sees its flows: observe refuses there, exit 3)."""
+    net = json.loads(docker("network", "inspect", "devonboarder_api_tier").stdout)[0]
+    name = (net.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{net['Id'][:12]}"
+    return Path(f"/sys/class/net/{name}").exists()
+
+
 def test_observe_maps_known_traffic_drafts_a_contract_that_holds_and_reports_a_forbidden_flow(
         stack: Stack, tmp_path: Path) -> None:
+    if not _bridges_here():
+        pytest.skip("observe: the engine's bridges are in another network namespace (conntrack here cannot see them)")
     backend_api = _address("backend", "devonboarder_api_tier")
     auth_auth = _address("auth-service", "devonboarder_auth_tier")
     db_data = _address("db", "devonboarder_data_tier")
