@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from netcontract import sanitize
 from netcontract.addresses import is_address
+from netcontract.contract_messages import located, pydantic_issues
 from netcontract.errors import ContractError, ContractIssue, InputError
 from netcontract.names import is_dns_name, is_label, is_network_name, is_project_name, is_tier_key
 from netcontract.results import ServiceView, TierView, Topology
@@ -295,7 +296,12 @@ def load_contract(path: str | Path) -> Contract:
         text = read_input(path)
     except InputError as exc:
         raise ContractError(source, [ContractIssue((), str(exc))]) from None
-    return contract_from_data(parse_yaml(text, source), source)
+    try:
+        return contract_from_data(parse_yaml(text, source), source)
+    except ContractError as exc:  # every issue at the line and column its path is written on
+        if any(i.position for i in exc.issues):
+            raise
+        raise ContractError(source, located(exc.issues, text)) from None
 
 
 MAX_ISSUES = 20  # a hostile file can hold 100,000 mistakes; the user needs the first few
@@ -339,11 +345,13 @@ class _Unknown(ContractIssue):
     options: Collection[str] = ()
 
     def shown(self) -> ContractIssue:
-        return ContractIssue(self.loc, f"{self.message}{did_you_mean(self.name, list(self.options))}")
+        """The issue as shown: with its suggestion, searched now."""
+        return ContractIssue(self.loc, f"{self.message}{did_you_mean(self.name, list(self.options))}",
+                             self.position)
 
 
 def _unknown(loc: tuple[str | int, ...], what: str, name: str, options: Collection[str]) -> _Unknown:
-    return _Unknown(loc, f"unknown {what} {name!r}", name, options)
+    return _Unknown(loc, f"unknown {what} {name!r}", None, name, options)
 
 
 def _bounded(issues: Iterable[ContractIssue]) -> list[ContractIssue]:
@@ -373,17 +381,8 @@ def _loc_part(part: object) -> str:
 
 
 def _pydantic_issues(exc: ValidationError) -> Iterator[ContractIssue]:
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        if err["type"] == "extra_forbidden":
-            yield ContractIssue(loc, "unknown key")
-        elif err["type"] == "missing":
-            yield ContractIssue(loc, "required key is missing")
-        elif err["type"] == "literal_error" and loc == ("version",):
-            yield ContractIssue(loc, f"unsupported version {short_repr(err['input'])} (this netcontract reads version 1)")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            yield ContractIssue(loc, msg)
+    """In the contract's words, a misspelt key once with its suggestion (contract_messages)."""
+    return pydantic_issues(exc, Contract)
 
 
 def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
@@ -447,7 +446,7 @@ def _service_tiers(c: Contract) -> Iterator[ContractIssue]:
         base = ("services", name)
         first: dict[str, int] = {}
         if svc.endpoints and not svc.tiers:
-            yield ContractIssue((*base, "tiers"), "required key is missing (a service lists at least one tier, "
+            yield ContractIssue((*base, "tiers"), "lists no tier (a service lists at least one tier, "
                                 "unless `network_mode` says it has no endpoints of its own)")
         for i, t in enumerate(svc.tiers):
             if t not in c.tiers:

@@ -35,6 +35,7 @@ class ContractIssue:
 
     loc: tuple[str | int, ...]
     message: str
+    position: tuple[int, int] | None = None  # (line, column), 1-based, when read from a file
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
@@ -59,11 +60,13 @@ class ContractError(NetcontractError):
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        """One line per issue: `source: path: message`, without the path for a top-level issue."""
+        """One line per issue: `source:line:col: path: message` (the position when the file was read, the path
+        unless the issue is at the top level)."""
         out = []
         for issue in self.issues:
             where = f"{format_loc(issue.loc)}: " if issue.loc else ""
-            out.append(f"{self.source}: {where}{issue.message}")
+            at = f":{issue.position[0]}:{issue.position[1]}" if issue.position else ""
+            out.append(f"{self.source}{at}: {where}{issue.message}")
         return out
 
 

@@ -187,10 +187,13 @@ class GuardedLoader(_Base):
     def expanded_size(self, node: yaml.Node) -> int:
         """Nodes of `node` with every alias expanded, memoised by identity (aliases share nodes)."""
         stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+        open_: set[int] = set()  # nodes whose children are being sized: meeting one again is a cycle
         while stack:
             n, done = stack.pop()
             if id(n) in self._sizes:
                 continue
+            if not done and id(n) in open_:
+                raise LimitError(None, None, "a recursive alias (an anchor used inside itself)", n.start_mark)
             children: list[yaml.Node] = []
             if isinstance(n, yaml.SequenceNode):
                 children = list(n.value)
@@ -212,6 +215,7 @@ class GuardedLoader(_Base):
                 if total > MAX_NODES:
                     raise LimitError(None, None, f"aliases expand to more than {MAX_NODES} nodes", n.start_mark)
             else:
+                open_.add(id(n))
                 stack.append((n, True))
                 stack.extend((c, False) for c in pending)
         return self._sizes[id(node)]

@@ -240,3 +240,7 @@ main.add_command(install_plugin_cmd, "install-docker-plugin")
 from netcontract.cli.diff import diff_cmd  # noqa: E402
 
 main.add_command(diff_cmd, "diff")
+
+from netcontract.cli.observe import observe_cmd  # noqa: E402
+
+main.add_command(observe_cmd, "observe")

@@ -48,6 +48,11 @@ class DraftHints:
     healthchecks: Mapping[str, bool | None] = field(default_factory=dict)  # service -> declares a healthcheck
     skipped: Mapping[str, str] = field(default_factory=dict)  # service -> why it is not in the draft
     external: frozenset[str] = frozenset()  # networks created outside the stack
+    # observe --write (draft/observed.py): what the flows seen add to the draft, each with its evidence
+    port_notes: Mapping[str, str] = field(default_factory=dict)  # service -> comment on its ports (their source)
+    notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> comment lines under it
+    isolate: tuple[str, ...] = ()  # policy.isolate entries ("a -> b")
+    policy_notes: tuple[str, ...] = ()  # comment lines above policy.isolate
 
 
 @dataclass
@@ -112,6 +117,7 @@ def draft_contract(state: State, hints: DraftHints) -> str:
             for net in networks:
                 keys.setdefault(net, _tier_key(net, state.project, taken))
             svc.tiers = [keys[n] for n in networks]
+            svc.notes += list(hints.notes.get(svc.name, ()))
             svc.notes += [f"network {n!r} left out: Docker does not accept that network name" for n in joined
                           if n not in networks]
             kept.append(svc)
@@ -233,7 +239,7 @@ def _render(
         services[svc.name] = _service(svc, hints)
     doc["services"] = services
     _before(doc, "services", [], 0, blank=True)
-    doc["policy"] = _policy(kept)
+    doc["policy"] = _policy(kept, hints)
     left_out = [f"{name}: left out, {why}" for name, why in skipped.items()]
     _before(doc, "policy", left_out, 2 if services else 0, blank=True)
     return doc
@@ -267,7 +273,7 @@ def _tiers(state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[
     return tiers
 
 
-def _policy(kept: list[_Service]) -> CommentedMap:
+def _policy(kept: list[_Service], hints: DraftHints) -> CommentedMap:
     policy = CommentedMap()
     flows = sorted({f"{s.tiers[0]} -> {t}" for s in kept for t in s.tiers[1:]})
     policy["allow"] = CommentedSeq(flows)
@@ -278,7 +284,12 @@ def _policy(kept: list[_Service]) -> CommentedMap:
         _flow(policy["allow"])
         _eol(policy, "allow", "every service sits on one tier: no flow between tiers is needed" if kept
              else "no service has a tier: nothing to allow")
+    if hints.isolate:
+        policy["isolate"] = CommentedSeq(hints.isolate)
+        _before(policy, "isolate", list(hints.policy_notes), 2)
+        return policy
     policy["isolate"] = _flow(CommentedSeq())
+    _before(policy, "isolate", list(hints.policy_notes), 2)
     _eol(policy, "isolate", 'add service pairs that must never reach each other, e.g. "frontend -> db"')
     return policy
 
@@ -297,12 +308,18 @@ def _service(svc: _Service, hints: DraftHints) -> CommentedMap:
     if svc.aliases:
         out["aliases"] = CommentedMap((tier, _flow(CommentedSeq(names))) for tier, names in svc.aliases.items())
     ports = sorted(p for p in hints.ports.get(svc.name, ()) if 0 < p < 65536)
+    notes: list[str] = []
     if ports:
         out["ports"] = _flow(CommentedSeq(ports))
-        _eol(out, "ports", "declared (expose, ports, EXPOSE), not observed listening")
+        _eol(out, "ports", hints.port_notes.get(svc.name, "declared (expose, ports, EXPOSE), not observed listening"))
+    else:
+        notes.append("no TCP port: check probes it with ICMP echo only")
+    other = sorted({str(p) for c in svc.containers for p in c.published if p.protocol != "tcp"})
+    if other:
+        notes.append(f"publishes {', '.join(other)}: contract ports are TCP (check probes TCP and ICMP), so "
+                     "they are not listed")
     bad = sorted({c.health for c in svc.containers if c.health not in (None, "healthy")} - {None})
     stopped = sorted({c.status for c in svc.containers if c.status not in ("running", "declared")})
-    notes: list[str] = []
     if bad:
         out["healthy"] = False
         _eol(out, "healthy", f"guessed: it was {', '.join(str(b) for b in bad)} when this draft was taken")
@@ -341,6 +358,9 @@ def _after(m: CommentedMap, lines: list[str], indent: int) -> None:
     if not lines or not m:
         return
     last = list(m)[-1]
+    if isinstance(m[last], CommentedMap) and m[last]:  # below a nested mapping's last line, not above its first
+        _after(m[last], lines, indent)
+        return
     eol = m.ca.items.get(last, [None, None, None, None])[2]
     head = eol.value if eol is not None else "\n"
     _comment_token(m, last, head + "".join(f"{' ' * indent}# {comment(line)}\n" for line in lines))

@@ -32,7 +32,7 @@ def test_invalid_contract_exits_4_with_one_line(tmp_path: Path) -> None:
     bad.write_text("version: 1\ntiers: {t: {network: n}}\nservices: {a: {tiers: [u]}}\n")
     code, out, err = invoke("check", "-c", str(bad))
     assert code == 4 and out == ""
-    assert err == f"{bad}: services.a.tiers[0]: unknown tier 'u'\n"
+    assert err == f"{bad}:3:24: services.a.tiers[0]: unknown tier 'u'\n"
 
 
 def test_stopped_daemon_exits_3_with_one_line(tmp_path: Path) -> None:

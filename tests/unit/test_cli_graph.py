@@ -56,7 +56,8 @@ def test_invalid_contract_exits_4_with_one_line_per_issue(tmp_path: Path) -> Non
     assert code == 4 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 2
-    assert all(line.startswith(f"{bad}: services.") for line in lines)
+    assert lines == [f"{bad}:4:15: services.x.tiers[0]: unknown tier 'b'",
+                     f"{bad}:5:15: services.y.tiers[0]: unknown tier 'c'"]
 
 
 def _fake_check(report: Report | Exception) -> object:

@@ -517,7 +517,8 @@ def test_init_reads_with_compose_loader(tmp_path: Path) -> None:
     paths = _tree(tmp_path / "shop", INCLUDE)
     code, draft, err = _run("init", "--from-compose", paths["compose.yaml"])
     assert code == 0, err
-    assert "  db:\n    tiers: [back]\n    aliases:\n      back: [database]\n" in draft
+    assert "  db:\n    tiers: [back]\n    aliases:\n      back: [database]\n" \
+        "    # no TCP port: check probes it with ICMP echo only\n" in draft
     contract = _write(tmp_path, "draft.yaml", draft)
     code, out, _ = _run("lint", "-c", contract, "-f", paths["compose.yaml"], "-q")
     assert code == 0, out

@@ -60,7 +60,7 @@ def test_unknown_tier_names_path_and_suggests() -> None:
 def test_unknown_key() -> None:
     d = base()
     d["services"]["db"]["prots"] = [1]
-    assert errors_of(d) == ["c.yaml: services.db.prots: unknown key"]
+    assert errors_of(d) == ["c.yaml: services.db.prots: unknown key (did you mean 'ports'?)"]
 
 
 def test_membership_forbidden_by_policy() -> None:

@@ -113,7 +113,7 @@ def test_invalid_contract_exit_4_still_writes_every_report(tmp_path: Path) -> No
     bad.write_text(BAD_CONTRACT)
     code, out, err = invoke("check", "-c", str(bad), *_artifacts(tmp_path))
     assert code == 4 and out == ""
-    assert err == f"{bad}: services.a.tiers[0]: unknown tier 'u'\n"  # unchanged by the reports
+    assert err == f"{bad}:3:24: services.a.tiers[0]: unknown tier 'u'\n"  # unchanged by the reports
     data, xml, md = _read(tmp_path)
     assert data["exit_code"] == 4 and data["error"]["lines"] == [err.strip()]
     assert _junit_error(xml).type == "ContractError"

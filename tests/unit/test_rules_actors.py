@@ -242,7 +242,7 @@ def test_a_one_off_container_of_a_service_is_judged_on_the_service_tiers() -> No
     ({"network_mode": "service:debug"}, "cannot share its own namespace"),
     ({"network_mode": "host", "tiers": ["web"]}, "leave out tiers"),
     ({"network_mode": "bridge"}, "is not a network_mode"),
-    ({}, "required key is missing"),
+    ({}, "lists no tier"),
 ])
 def test_network_mode_rules(service: dict[str, Any], message: str) -> None:
     with pytest.raises(ContractError) as exc:
