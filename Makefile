@@ -78,8 +78,11 @@ tool-image: venv docker ## build the tool image (Dockerfile) from Debian package
 startup: venv ## time --version/--help beside docker --version (benchmarks/startup.py)
 	$(VENV)/bin/python benchmarks/startup.py --wheel
 
-lint: venv ## ruff and mypy
-	$(VENV)/bin/ruff check netcontract tests && $(VENV)/bin/mypy netcontract
+# ruff's D1 rules (pyproject.toml) require a docstring on every public definition of netcontract/.
+lint: venv ## ruff check (style, docstrings), ruff format --check, mypy --strict
+	$(VENV)/bin/ruff check netcontract tests benchmarks scripts \
+	    && $(VENV)/bin/ruff format --check netcontract tests benchmarks scripts \
+	    && $(VENV)/bin/mypy netcontract
 
 bench: venv ## run the benchmark (benchmarks/bench.py)
 	$(VENV)/bin/python benchmarks/bench.py

@@ -70,7 +70,11 @@ def generate(n: int, workdir: Path) -> tuple[Path, Path, str]:
     compose: dict[str, object] = {
         "name": project,
         "networks": {
-            t: {"name": f"{project}_{t}", "internal": t == "data", "labels": {"org.netcontract.test": "1"}}
+            t: {
+                "name": f"{project}_{t}",
+                "internal": t == "data",
+                "labels": {"org.netcontract.test": "1"},
+            }
             for t in TIERS
         },
         "services": {
@@ -92,7 +96,11 @@ def generate(n: int, workdir: Path) -> tuple[Path, Path, str]:
         "project": project,
         "tiers": {t: {"network": f"{project}_{t}", "internal": t == "data"} for t in TIERS},
         "services": {
-            name: {"tiers": tiers, "ports": [8080], "aliases": {t: [f"{name}.{t}.internal"] for t in tiers}}
+            name: {
+                "tiers": tiers,
+                "ports": [8080],
+                "aliases": {t: [f"{name}.{t}.internal"] for t in tiers},
+            }
             for name, tiers in services
         },
         "policy": {"allow": ["edge -> app", "app -> data"]},
@@ -109,7 +117,10 @@ def up(compose_file: Path, project: str) -> None:
 
 
 def down(compose_file: Path, project: str) -> None:
-    sh([COMPOSE, "-f", str(compose_file), "-p", project, "down", "-v", "--remove-orphans"], check=False)
+    sh(
+        [COMPOSE, "-f", str(compose_file), "-p", project, "down", "-v", "--remove-orphans"],
+        check=False,
+    )
 
 
 # -- the two contenders ----------------------------------------------------------------------
@@ -124,24 +135,49 @@ EXECUTORS = {
     "sidecar": ([], ["--executor", "sidecar"]),
     # the helper container (scripts/build-tool-image.sh builds its python3 image), for a process without
     # CAP_SYS_ADMIN, as `exec` above
-    "helper": (NO_NETNS, ["--executor", "helper", "--helper-image",
-                          os.environ.get("NETCONTRACT_HELPER_IMAGE", "netcontract-test/python-base:local")]),
+    "helper": (
+        NO_NETNS,
+        [
+            "--executor",
+            "helper",
+            "--helper-image",
+            os.environ.get("NETCONTRACT_HELPER_IMAGE", "netcontract-test/python-base:local"),
+        ],
+    ),
 }
 
 
 # Runs one command and reports its own wall time and peak RSS: RUSAGE_CHILDREN of a process with one child
 # is that child's figure (this script's own counter would hold the largest of all runs so far).
-_MEASURE = ("import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:])\n"
-            "w=time.perf_counter()-t\nsys.stderr.write(f'@@measure {w} {resource.getrusage(resource.RUSAGE_CHILDREN)"
-            ".ru_maxrss}\\n')\nsys.exit(r.returncode)\n")
+_MEASURE = (
+    "import resource,subprocess,sys,time\nt=time.perf_counter()\nr=subprocess.run(sys.argv[1:])\n"
+    "w=time.perf_counter()-t\nsys.stderr.write(f'@@measure {w} {resource.getrusage(resource.RUSAGE_CHILDREN)"
+    ".ru_maxrss}\\n')\nsys.exit(r.returncode)\n"
+)
 
 
 def run_netcontract(contract: Path, executor: str = "netns") -> tuple[float, int, int]:
     """Wall time (process start included), exit code and peak RSS (KiB) of one `netcontract check`."""
     env = dict(os.environ, NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE)
     prefix, extra = EXECUTORS[executor]
-    p = subprocess.run([sys.executable, "-c", _MEASURE, *prefix, NETCONTRACT, "check", "-c", str(contract), "-q",
-                        "--no-pull", *extra], env=env, text=True, capture_output=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _MEASURE,
+            *prefix,
+            NETCONTRACT,
+            "check",
+            "-c",
+            str(contract),
+            "-q",
+            "--no-pull",
+            *extra,
+        ],
+        env=env,
+        text=True,
+        capture_output=True,
+    )
     line = [x for x in p.stderr.splitlines() if x.startswith("@@measure ")][-1].split()
     if p.returncode != 0:
         print(p.stdout[-3000:], p.stderr[-2000:], file=sys.stderr)
@@ -150,12 +186,19 @@ def run_netcontract(contract: Path, executor: str = "netns") -> tuple[float, int
 
 def naive_script(project: str) -> tuple[str, int]:
     """The hand-written validation loop, built from the live containers of `project`."""
-    ids = sh(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"]).stdout.split()
+    ids = sh(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"]
+    ).stdout.split()
     info = json.loads(sh(["docker", "inspect", *ids]).stdout)
     boxes = []
     for c in info:
         nets = c["NetworkSettings"]["Networks"]
-        boxes.append((c["Name"].lstrip("/"), {n: (v["IPAddress"], v.get("Aliases") or []) for n, v in nets.items()}))
+        boxes.append(
+            (
+                c["Name"].lstrip("/"),
+                {n: (v["IPAddress"], v.get("Aliases") or []) for n, v in nets.items()},
+            )
+        )
     lines = ["#!/bin/sh", "# one docker exec per pair, as hand-written validation scripts do"]
     count = 0
     for src, _ in boxes:
@@ -163,12 +206,16 @@ def naive_script(project: str) -> tuple[str, int]:
             if dst == src:
                 continue
             for _net, (ip, aliases) in dnets.items():
-                lines.append(f"docker exec {shlex.quote(src)} ping -c1 -W1 {ip} >/dev/null 2>&1 || true")
+                lines.append(
+                    f"docker exec {shlex.quote(src)} ping -c1 -W1 {ip} >/dev/null 2>&1 || true"
+                )
                 count += 1
                 for alias in aliases:
                     if "." in alias:  # declared aliases (dotted), not the short id or service name
-                        lines.append(f"docker exec {shlex.quote(src)} nslookup {shlex.quote(alias)} "
-                                     ">/dev/null 2>&1 || true")
+                        lines.append(
+                            f"docker exec {shlex.quote(src)} nslookup {shlex.quote(alias)} "
+                            ">/dev/null 2>&1 || true"
+                        )
                         count += 1
     return "\n".join(lines) + "\n", count
 
@@ -203,31 +250,43 @@ def neighbour_table(largest: int) -> str:
     if current >= want:
         return f"neighbour table: gc_thresh3={current}"
     if os.geteuid() != 0:
-        return (f"WARNING: neighbour table gc_thresh3={current}: the {largest}-container stack may overflow it; "
-                f"as root: sysctl -w net.ipv4.neigh.default.gc_thresh3={want}")
+        return (
+            f"WARNING: neighbour table gc_thresh3={current}: the {largest}-container stack may overflow it; "
+            f"as root: sysctl -w net.ipv4.neigh.default.gc_thresh3={want}"
+        )
     values = (("gc_thresh1", want // 8), ("gc_thresh2", want // 2), ("gc_thresh3", want))
     for name, value in values:
         (NEIGH / name).write_text(str(value))
-    return (f"neighbour table: raised gc_thresh1/2/3 to {'/'.join(str(v) for _, v in values)} "
-            f"(was gc_thresh3={current})")
+    return (
+        f"neighbour table: raised gc_thresh1/2/3 to {'/'.join(str(v) for _, v in values)} "
+        f"(was gc_thresh3={current})"
+    )
 
 
-def side_by_side(label: str, contract: Path, project: str, repeat: int, executors: list[str]) -> None:
+def side_by_side(
+    label: str, contract: Path, project: str, repeat: int, executors: list[str]
+) -> None:
     t_naive, n = run_naive(project)
     print(f"  naive exec loop   : {t_naive:7.2f} s  ({n} docker exec calls)")
     for ex in executors:
         t_nc, rc, rss = median_run(contract, repeat, ex)
-        print(f"  netcontract {ex:<7}: {t_nc:7.2f} s  median of {repeat} (exit {rc}, peak RSS {rss / 1024:.0f} MiB)"
-              f"   ratio {t_naive / t_nc:6.1f}x")
+        print(
+            f"  netcontract {ex:<7}: {t_nc:7.2f} s  median of {repeat} (exit {rc}, peak RSS {rss / 1024:.0f} MiB)"
+            f"   ratio {t_naive / t_nc:6.1f}x"
+        )
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", default="8,24,48,200")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--executors", default="netns,exec,sidecar")
-    ap.add_argument("--exec-max", type=int, default=48, help="largest stack the exec executor is timed on")
+    ap.add_argument(
+        "--exec-max", type=int, default=48, help="largest stack the exec executor is timed on"
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     executors = [e for e in args.executors.split(",") if e]
@@ -235,15 +294,28 @@ def main() -> int:
     # Byte-compile netcontract as an installed package is (pip compiles at install time): an editable
     # install under PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module on every run (~0.1 s).
     sh([sys.executable, "-m", "compileall", "-q", str(ROOT / "netcontract")])
-    print(f"netcontract benchmark on {os.cpu_count()} cores; default options; median of {args.repeat}")
+    print(
+        f"netcontract benchmark on {os.cpu_count()} cores; default options; median of {args.repeat}"
+    )
     print(neighbour_table(max([*sizes, 7])))
-    print(sh(["docker", "version", "--format", "engine {{.Server.Version}} (API {{.Server.APIVersion}})"]).stdout)
+    print(
+        sh(
+            [
+                "docker",
+                "version",
+                "--format",
+                "engine {{.Server.Version}} (API {{.Server.APIVersion}})",
+            ]
+        ).stdout
+    )
 
     test_stack = ROOT / "docker-compose.test.yaml"
     contract = ROOT / "contracts" / "devonboarder.yaml"
     if not args.skip_baseline:
         print("== 1. side by side on the 7-service DevOnboarder test stack ==")
-        print("   (ping/nslookup are missing in 3 of its 7 images, so many naive calls fail at once)")
+        print(
+            "   (ping/nslookup are missing in 3 of its 7 images, so many naive calls fail at once)"
+        )
         up(test_stack, "devonboarder")
         try:
             side_by_side("devonboarder-7", contract, "devonboarder", args.repeat, executors)
@@ -253,7 +325,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ncbench") as tmp:
         work = Path(tmp)
         if not args.skip_baseline:
-            print("\n== 2. side by side on a generated 7-container stack (every image has ping and nslookup) ==")
+            print(
+                "\n== 2. side by side on a generated 7-container stack (every image has ping and nslookup) =="
+            )
             cfile, kfile, project = generate(7, work)
             up(cfile, project)
             try:
@@ -262,8 +336,10 @@ def main() -> int:
                 down(cfile, project)
 
         print("\n== 3. scaling: generated stacks ==")
-        print(f"{'containers':>10} {'executor':>9} {'probes':>8} {'check s':>8} {'s/container':>12} {'RSS MiB':>8}"
-              f" {'exit':>5}")
+        print(
+            f"{'containers':>10} {'executor':>9} {'probes':>8} {'check s':>8} {'s/container':>12} {'RSS MiB':>8}"
+            f" {'exit':>5}"
+        )
         for n in sizes:
             cfile, kfile, project = generate(n, work)
             up(cfile, project)
@@ -272,8 +348,12 @@ def main() -> int:
                 for ex in executors:
                     if ex != "netns" and n > args.exec_max:
                         continue
-                    t_nc, rc, rss = median_run(kfile, args.repeat if n <= 48 else max(1, args.repeat // 2), ex)
-                    print(f"{n:>10} {ex:>9} {probes:>8} {t_nc:>8.2f} {t_nc / n:>12.3f} {rss / 1024:>8.0f} {rc:>5}")
+                    t_nc, rc, rss = median_run(
+                        kfile, args.repeat if n <= 48 else max(1, args.repeat // 2), ex
+                    )
+                    print(
+                        f"{n:>10} {ex:>9} {probes:>8} {t_nc:>8.2f} {t_nc / n:>12.3f} {rss / 1024:>8.0f} {rc:>5}"
+                    )
             finally:
                 down(cfile, project)
     return 0
@@ -281,14 +361,21 @@ def main() -> int:
 
 def _probe_count(contract: Path) -> int:
     env = dict(os.environ, NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE)
-    p = subprocess.run([NETCONTRACT, "check", "-c", str(contract), "--format", "json", "--no-pull"],
-                       env=env, text=True, capture_output=True)
+    p = subprocess.run(
+        [NETCONTRACT, "check", "-c", str(contract), "--format", "json", "--no-pull"],
+        env=env,
+        text=True,
+        capture_output=True,
+    )
     try:
         data = json.loads(p.stdout)
     except json.JSONDecodeError:
         return -1
-    return sum(1 for r in data["results"] if r["kind"] in ("dns", "reach", "isolation", "egress", "host")
-               and r["attempts"])
+    return sum(
+        1
+        for r in data["results"]
+        if r["kind"] in ("dns", "reach", "isolation", "egress", "host") and r["attempts"]
+    )
 
 
 if __name__ == "__main__":

@@ -61,13 +61,20 @@ print(json.dumps({"code": code, "wall": wall, "mb": u.ru_maxrss / 1024, "out_byt
 """
 
 
-def run_case(case: Case, command: str, loader: str, timeout: float, netcontract: list[str]) -> dict[str, Any]:
+def run_case(
+    case: Case, command: str, loader: str, timeout: float, netcontract: list[str]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="netcontract-hostile-") as tmp:
         directory = case.make(Path(tmp))
         before = {rel: _digest(directory / rel) for rel in case.must_not_change}
         argv = [*netcontract, *case.argv(command, loader)]
-        done = subprocess.run([sys.executable, "-c", _MEASURE, str(timeout), *argv], cwd=directory,
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _MEASURE, str(timeout), *argv],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         got: dict[str, Any] = json.loads(done.stdout)
         changed = [rel for rel, digest in before.items() if _digest(directory / rel) != digest]
     want_code, want_text = case.expected(command, loader)
@@ -78,7 +85,9 @@ def run_case(case: Case, command: str, loader: str, timeout: float, netcontract:
         problems.append("timeout")
     elif got["code"] != want_code:
         problems.append(f"exit {got['code']}, want {want_code}")
-    allowed = MAX_CONTRACT_LINES if want_code == 4 else 1  # a contract's problems: the first 20, and a count
+    allowed = (
+        MAX_CONTRACT_LINES if want_code == 4 else 1
+    )  # a contract's problems: the first 20, and a count
     if len(lines) > allowed or got["err_bytes"] > 4000:
         problems.append(f"{len(lines)} lines / {got['err_bytes']} bytes on stderr")
     if want_text and want_text not in err:
@@ -93,9 +102,17 @@ def run_case(case: Case, command: str, loader: str, timeout: float, netcontract:
         problems.append(f"over {SECONDS:g} s")
     if got["mb"] > MEGABYTES:
         problems.append(f"over {MEGABYTES} MB")
-    return {"case": case.name, "command": command, "loader": loader if command != "graph" else "-",
-            "code": got["code"], "want": want_code, "wall": round(got["wall"], 2), "mb": round(got["mb"]),
-            "line": lines[0] if lines else "", "problems": problems}
+    return {
+        "case": case.name,
+        "command": command,
+        "loader": loader if command != "graph" else "-",
+        "code": got["code"],
+        "want": want_code,
+        "wall": round(got["wall"], 2),
+        "mb": round(got["mb"]),
+        "line": lines[0] if lines else "",
+        "problems": problems,
+    }
 
 
 def _digest(path: Path) -> bytes | None:
@@ -112,32 +129,52 @@ def main() -> int:
     parser.add_argument("--loader", action="append", choices=LOADERS, default=[])
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--json", help="also write every row here")
-    parser.add_argument("--netcontract", default=NETCONTRACT,
-                        help="the command to run (e.g. 'python -m netcontract' with PYTHONPATH set to an older tree, "
-                             "for a before/after table)")
+    parser.add_argument(
+        "--netcontract",
+        default=NETCONTRACT,
+        help="the command to run (e.g. 'python -m netcontract' with PYTHONPATH set to an older tree, "
+        "for a before/after table)",
+    )
     args = parser.parse_args()
-    if "compose" in (args.loader or LOADERS) and not shutil.which("docker-compose", path=str(Path(NETCONTRACT).parent)):
-        print("note: no docker-compose beside this interpreter; Compose's loader may fall back", file=sys.stderr)
+    if "compose" in (args.loader or LOADERS) and not shutil.which(
+        "docker-compose", path=str(Path(NETCONTRACT).parent)
+    ):
+        print(
+            "note: no docker-compose beside this interpreter; Compose's loader may fall back",
+            file=sys.stderr,
+        )
     rows = []
-    header = f"{'case':34} {'command':8} {'loader':7} {'exit':>9} {'wall s':>7} {'MB':>5}  result / line"
+    header = (
+        f"{'case':34} {'command':8} {'loader':7} {'exit':>9} {'wall s':>7} {'MB':>5}  result / line"
+    )
     print(header)
     for case in CASES:
         if args.case and case.name not in args.case:
             continue
         for command in args.command or COMMANDS:
-            for loader in (("-",) if command == "graph" else (args.loader or LOADERS)):
-                row = run_case(case, command, "builtin" if loader == "-" else loader, args.timeout,
-                               args.netcontract.split())
+            for loader in ("-",) if command == "graph" else (args.loader or LOADERS):
+                row = run_case(
+                    case,
+                    command,
+                    "builtin" if loader == "-" else loader,
+                    args.timeout,
+                    args.netcontract.split(),
+                )
                 rows.append(row)
                 verdict = "ok" if not row["problems"] else "FAIL " + "; ".join(row["problems"])
                 code = "timeout" if row["code"] is None else str(row["code"])
-                print(f"{case.name:34} {command:8} {row['loader']:7} {code + '/' + str(row['want']):>9} "
-                      f"{row['wall']:7.2f} {row['mb']:5d}  {verdict} | {row['line'][:110]}", flush=True)
+                print(
+                    f"{case.name:34} {command:8} {row['loader']:7} {code + '/' + str(row['want']):>9} "
+                    f"{row['wall']:7.2f} {row['mb']:5d}  {verdict} | {row['line'][:110]}",
+                    flush=True,
+                )
     bad = [r for r in rows if r["problems"]]
     worst_wall = max((r["wall"] for r in rows), default=0.0)
     worst_mb = max((r["mb"] for r in rows), default=0)
-    print(f"\n{len(rows)} runs, {len(rows) - len(bad)} ok, {len(bad)} not; slowest {worst_wall:.2f} s, "
-          f"largest {worst_mb} MB (ceilings {SECONDS:g} s, {MEGABYTES} MB)")
+    print(
+        f"\n{len(rows)} runs, {len(rows) - len(bad)} ok, {len(bad)} not; slowest {worst_wall:.2f} s, "
+        f"largest {worst_mb} MB (ceilings {SECONDS:g} s, {MEGABYTES} MB)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     return 1 if bad else 0

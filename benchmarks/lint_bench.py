@@ -41,17 +41,34 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def lint(contract: str, path: Path, loader: str) -> tuple[float, float, float, int, list[tuple[str, str]], str]:
+def lint(
+    contract: str, path: Path, loader: str
+) -> tuple[float, float, float, int, list[tuple[str, str]], str]:
     """(wall seconds, CPU seconds, report duration, exit code, results, loader note) of one lint process.
     CPU time counts lint and the Compose it runs; it varies less than wall time on a busy machine."""
-    argv = [NETCONTRACT, "lint", "-c", contract, "-f", str(path), "--format", "json", "--compose-loader", loader]
+    argv = [
+        NETCONTRACT,
+        "lint",
+        "-c",
+        contract,
+        "-f",
+        str(path),
+        "--format",
+        "json",
+        "--compose-loader",
+        loader,
+    ]
     cpu = _children_cpu()
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ), check=False)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ), check=False
+    )
     wall = time.perf_counter() - started
     cpu = _children_cpu() - cpu
     if done.returncode not in (0, 1):
-        raise SystemExit(f"lint failed ({done.returncode}) on {path} with {loader}: {done.stderr.strip()}")
+        raise SystemExit(
+            f"lint failed ({done.returncode}) on {path} with {loader}: {done.stderr.strip()}"
+        )
     report = json.loads(done.stdout)
     results = [(r["id"], r["verdict"]) for r in report["results"]]
     return wall, cpu, float(report["duration"]), done.returncode, results, report["notes"][0]
@@ -59,18 +76,26 @@ def lint(contract: str, path: Path, loader: str) -> tuple[float, float, float, i
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10, help="runs per file and loader (default 10)")
-    parser.add_argument("--files", type=Path, default=FIXTURES, help=f"directory of the files (default {FIXTURES})")
+    parser.add_argument(
+        "--runs", type=int, default=10, help="runs per file and loader (default 10)"
+    )
+    parser.add_argument(
+        "--files", type=Path, default=FIXTURES, help=f"directory of the files (default {FIXTURES})"
+    )
     parser.add_argument("--contract", default=str(ROOT / "contracts" / "devonboarder.yaml"))
     args = parser.parse_args()
     files = [args.files / n for n in NAMES if (args.files / n).is_file()]
     if not files:
         print(f"no DevOnboarder compose files in {args.files}", file=sys.stderr)
         return 2
-    print(f"netcontract lint, {args.runs} runs per file and loader, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}\n")
-    header = (f"{'file':<26} {'loader':<8} {'median':>7} {'min':>6} {'max':>6} {'cpu':>6} {'in-report':>9}  exit  same"
-              "  read by")
+    print(
+        f"netcontract lint, {args.runs} runs per file and loader, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}\n"
+    )
+    header = (
+        f"{'file':<26} {'loader':<8} {'median':>7} {'min':>6} {'max':>6} {'cpu':>6} {'in-report':>9}  exit  same"
+        "  read by"
+    )
     print(header)
     print("-" * len(header))
     worst = 0.0
@@ -94,11 +119,15 @@ def main() -> int:
             if loader == "compose":
                 worst = max(worst, median)
             note = seen[loader][2].removeprefix("compose files read by ")
-            print(f"{path.name:<26} {loader:<8} {median:>6.2f}s {min(walls[loader]):>5.2f}s {max(walls[loader]):>5.2f}s "
-                  f"{statistics.median(cpus[loader]):>5.2f}s {statistics.median(inner[loader]):>8.2f}s  "
-                  f"{seen[loader][0]:>4}  {'yes' if same else 'NO':>4}  {note[:60]}")
-    print(f"\nslowest median with Compose's loader: {worst:.2f}s (target < {TARGET:.0f} s: "
-          f"{'met' if worst < TARGET else 'MISSED'}; load average now {os.getloadavg()[0]:.2f})")
+            print(
+                f"{path.name:<26} {loader:<8} {median:>6.2f}s {min(walls[loader]):>5.2f}s {max(walls[loader]):>5.2f}s "
+                f"{statistics.median(cpus[loader]):>5.2f}s {statistics.median(inner[loader]):>8.2f}s  "
+                f"{seen[loader][0]:>4}  {'yes' if same else 'NO':>4}  {note[:60]}"
+            )
+    print(
+        f"\nslowest median with Compose's loader: {worst:.2f}s (target < {TARGET:.0f} s: "
+        f"{'met' if worst < TARGET else 'MISSED'}; load average now {os.getloadavg()[0]:.2f})"
+    )
     return 0 if worst < TARGET else 1
 
 

@@ -44,8 +44,10 @@ def main() -> None:
     try:
         listed = api.containers(all=True)
         state = snapshot(api, args.project, networks)
-        filtered = _median_ms(lambda: api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={args.project}"}),
-                              args.n)
+        filtered = _median_ms(
+            lambda: api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={args.project}"}),
+            args.n,
+        )
         unfiltered = _median_ms(lambda: api.containers(all=True), args.n)
         whole = _median_ms(lambda: snapshot(api, args.project, networks), args.n)
     finally:

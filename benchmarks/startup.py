@@ -45,21 +45,33 @@ def _time(argv: list[str]) -> tuple[float, float]:
 
 
 def _wheel_bin(work: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     env = work / "venv"
     venv.EnvBuilder(with_pip=True).create(env)
     (wheel,) = (work / "dist").glob("*.whl")
-    subprocess.run([str(env / "bin" / "pip"), "install", "-q", str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [str(env / "bin" / "pip"), "install", "-q", str(wheel)], check=True, capture_output=True
+    )
     return env / "bin"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--wheel", action="store_true", help="also time a wheel installed in a fresh venv")
-    parser.add_argument("--also", metavar="BINDIR", action="append", default=[],
-                        help="also time the netcontract in BINDIR (e.g. another checkout's .venv/bin)")
+    parser.add_argument(
+        "--wheel", action="store_true", help="also time a wheel installed in a fresh venv"
+    )
+    parser.add_argument(
+        "--also",
+        metavar="BINDIR",
+        action="append",
+        default=[],
+        help="also time the netcontract in BINDIR (e.g. another checkout's .venv/bin)",
+    )
     args = parser.parse_args()
     compileall.compile_dir(str(ROOT / "netcontract"), quiet=1)
 
@@ -85,7 +97,9 @@ def main() -> int:
             for name, argv in commands.items():
                 times[name].append(_time(argv))
 
-    print(f"start-up, median of {args.runs} runs, whole process; load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"start-up, median of {args.runs} runs, whole process; load average {os.getloadavg()[0]:.2f}"
+    )
     width = max(map(len, times))
     print(f"  {'command':<{width}}  wall (min..max)            cpu")
     for name, ts in times.items():
@@ -94,8 +108,10 @@ def main() -> int:
         verdict = ""
         if name.startswith("netcontract"):
             verdict = "  meets 0.1 s" if med <= TARGET else "  OVER 0.1 s"
-        print(f"  {name:<{width}}  {med:.3f} s ({min(wall):.3f}..{max(wall):.3f})  "
-              f"{statistics.median(c for _, c in ts):.3f} s{verdict}")
+        print(
+            f"  {name:<{width}}  {med:.3f} s ({min(wall):.3f}..{max(wall):.3f})  "
+            f"{statistics.median(c for _, c in ts):.3f} s{verdict}"
+        )
     return 0
 
 

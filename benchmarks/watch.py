@@ -36,12 +36,21 @@ LEAK = "isolation:frontend->db:5432@data_tier"
 
 
 def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, text=True, capture_output=True).stdout.strip()
+    return subprocess.run(
+        ["docker", *args], check=True, text=True, capture_output=True
+    ).stdout.strip()
 
 
 def frontend() -> str:
-    return docker("ps", "--filter", "label=com.docker.compose.project=devonboarder",
-                  "--filter", "label=com.docker.compose.service=frontend", "--format", "{{.Names}}")
+    return docker(
+        "ps",
+        "--filter",
+        "label=com.docker.compose.project=devonboarder",
+        "--filter",
+        "label=com.docker.compose.service=frontend",
+        "--format",
+        "{{.Names}}",
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -50,21 +59,34 @@ def cpu_seconds(pid: int) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--idle", type=float, default=60)
-    ap.add_argument("--keep-stack", action="store_true", help="use a stack that is already up; leave it up")
+    ap.add_argument(
+        "--keep-stack", action="store_true", help="use a stack that is already up; leave it up"
+    )
     args = ap.parse_args()
     env = {**os.environ, "NETCONTRACT_PROBE_IMAGE": "netcontract-test/probe:local", "NO_COLOR": "1"}
     if not args.keep_stack:
-        subprocess.run([COMPOSE, "-f", STACK, "up", "-d", "--wait"], check=True, capture_output=True)
-    proc = subprocess.Popen([NETCONTRACT, "watch", "-c", CONTRACT, "--no-pull", "--format", "json",
-                             "--interval", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.run(
+            [COMPOSE, "-f", STACK, "up", "-d", "--wait"], check=True, capture_output=True
+        )
+    proc = subprocess.Popen(
+        [NETCONTRACT, "watch", "-c", CONTRACT, "--no-pull", "--format", "json", "--interval", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or ()], daemon=True).start()
     ready = threading.Event()
-    threading.Thread(target=lambda: [ready.set() for x in proc.stderr or () if "following engine" in x],
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: [ready.set() for x in proc.stderr or () if "following engine" in x],
+        daemon=True,
+    ).start()
 
     def wait_for(verdict: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -99,7 +121,9 @@ def main() -> int:
         proc.terminate()
         proc.wait(30)
         if not args.keep_stack:
-            subprocess.run([COMPOSE, "-f", STACK, "down", "--volumes", "--remove-orphans"], capture_output=True)
+            subprocess.run(
+                [COMPOSE, "-f", STACK, "down", "--volumes", "--remove-orphans"], capture_output=True
+            )
 
     def fmt(xs: list[float]) -> str:
         return f"median {statistics.median(xs):.3f} s (min {min(xs):.3f}, max {max(xs):.3f}, n={len(xs)})"

@@ -24,7 +24,12 @@ from netcontract.contract import Contract, matches
 from netcontract.results import Kind, Result, Verdict, result_id
 from netcontract.state import Container, State
 
-_GONE = ("exited", "created", "dead", "removing")  # a container in these states holds no network namespace
+_GONE = (
+    "exited",
+    "created",
+    "dead",
+    "removing",
+)  # a container in these states holds no network namespace
 
 
 def actor_results(contract: Contract, state: State) -> list[Result]:
@@ -95,22 +100,36 @@ def _undeclared(contract: Contract, state: State) -> Iterator[Result]:
     for service, containers in sorted(by_service.items()):
         if service in contract.ignore:
             continue
-        mine = [c for c in containers
-                if _contract_owner(contract, state, c) is None and not _in_host_namespace(c, state)]
+        mine = [
+            c
+            for c in containers
+            if _contract_owner(contract, state, c) is None and not _in_host_namespace(c, state)
+        ]
         if not mine:
             continue
-        reason = "; ".join(f"{c.label}{' (docker compose run)' if c.oneoff else ''} {_reach_of(contract, state, c)}"
-                           for c in mine)
-        yield Result(result_id(Kind.UNDECLARED, service), Kind.UNDECLARED, service, Verdict.FAIL,
-                     "every service of the project in the contract (or in `ignore`)", _join([c.name for c in mine]),
-                     f"{reason}: service {service} is not in the contract; describe it, or list it in `ignore`",
-                     service=service, containers=tuple(c.name for c in mine))
+        reason = "; ".join(
+            f"{c.label}{' (docker compose run)' if c.oneoff else ''} {_reach_of(contract, state, c)}"
+            for c in mine
+        )
+        yield Result(
+            result_id(Kind.UNDECLARED, service),
+            Kind.UNDECLARED,
+            service,
+            Verdict.FAIL,
+            "every service of the project in the contract (or in `ignore`)",
+            _join([c.name for c in mine]),
+            f"{reason}: service {service} is not in the contract; describe it, or list it in `ignore`",
+            service=service,
+            containers=tuple(c.name for c in mine),
+        )
 
 
 def _namespaces(contract: Contract, state: State) -> Iterator[Result]:
     """A container in a contract service's network namespace is there by declaration; a declared sharer shares
     exactly its owner's namespace and has no endpoints of its own."""
-    found: dict[tuple[str, str], list[tuple[Container, str]]] = {}  # (owner, actor) -> (container, problem)
+    found: dict[
+        tuple[str, str], list[tuple[Container, str]]
+    ] = {}  # (owner, actor) -> (container, problem)
     for c in state.containers:
         if not _live(c, state):
             continue
@@ -120,12 +139,20 @@ def _namespaces(contract: Contract, state: State) -> Iterator[Result]:
         owner = str(root.service)
         owner_svc = contract.services[owner]
         actor = actor_name(c, state)
-        declared = (_ours(c, state) and c.service in contract.services and contract.services[str(c.service)].owner == owner) \
-            or any(matches(sel, c.name, c.project, c.service) for sel in owner_svc.shared_by)
-        problem = "" if declared else (
-            f"{c.label} shares the network namespace of {root.label}, so it is on {owner}'s tiers "
-            f"({', '.join(contract.effective_tiers(owner))}), and the contract does not declare it "
-            f"(`network_mode: service:{owner}` on its service, or `shared_by` on {owner})")
+        declared = (
+            _ours(c, state)
+            and c.service in contract.services
+            and contract.services[str(c.service)].owner == owner
+        ) or any(matches(sel, c.name, c.project, c.service) for sel in owner_svc.shared_by)
+        problem = (
+            ""
+            if declared
+            else (
+                f"{c.label} shares the network namespace of {root.label}, so it is on {owner}'s tiers "
+                f"({', '.join(contract.effective_tiers(owner))}), and the contract does not declare it "
+                f"(`network_mode: service:{owner}` on its service, or `shared_by` on {owner})"
+            )
+        )
         if declared and c.endpoints:
             problem = f"{c.label} has endpoints of its own ({', '.join(c.networks)}) besides {owner}'s namespace"
         found.setdefault((owner, actor), []).append((c, problem))
@@ -134,21 +161,37 @@ def _namespaces(contract: Contract, state: State) -> Iterator[Result]:
             continue
         for c in state.service_containers(name):
             root = state.namespace_root(c)
-            if not _live(c, state) or (root is not c and _contract_owner(contract, state, c) is not None
-                                       and root.service == svc.owner):
+            if not _live(c, state) or (
+                root is not c
+                and _contract_owner(contract, state, c) is not None
+                and root.service == svc.owner
+            ):
                 continue
-            now = f"shares the namespace of {root.label}" if root is not c else (
-                f"has its own network ({c.network_mode or 'default'})")
+            now = (
+                f"shares the namespace of {root.label}"
+                if root is not c
+                else (f"has its own network ({c.network_mode or 'default'})")
+            )
             found.setdefault((svc.owner, name), []).append(
-                (c, f"{c.label} {now}, not {svc.owner}'s (the contract says network_mode: service:{svc.owner})"))
+                (
+                    c,
+                    f"{c.label} {now}, not {svc.owner}'s (the contract says network_mode: service:{svc.owner})",
+                )
+            )
     for (owner, actor), items in sorted(found.items()):
         problems = [p for _, p in items if p]
         containers = tuple(c.name for c, _ in items)
-        yield Result(result_id(Kind.NAMESPACE, owner, item=actor), Kind.NAMESPACE, f"{owner}:{actor}",
-                     Verdict.FAIL if problems else Verdict.PASS,
-                     f"only declared containers in {owner}'s network namespace",
-                     f"{_join(list(containers))} in {owner}'s namespace", "; ".join(problems),
-                     service=owner, containers=containers)
+        yield Result(
+            result_id(Kind.NAMESPACE, owner, item=actor),
+            Kind.NAMESPACE,
+            f"{owner}:{actor}",
+            Verdict.FAIL if problems else Verdict.PASS,
+            f"only declared containers in {owner}'s network namespace",
+            f"{_join(list(containers))} in {owner}'s namespace",
+            "; ".join(problems),
+            service=owner,
+            containers=containers,
+        )
 
 
 def internal_tiers(contract: Contract) -> list[str]:
@@ -160,9 +203,12 @@ def _host_network(contract: Contract, state: State) -> Iterator[Result]:
     """The host's network reaches every container address, internal tiers included: a project service declares
     it (`network_mode: host`); any other container on it is reported, or fails under policy.host_network: deny."""
     internal = internal_tiers(contract)
-    reach = (f"from the host's namespace it reaches every member of internal tier{'s' if len(internal) > 1 else ''} "
-             f"{', '.join(internal)} (internal stops forwarding, not the host)" if internal else
-             "from the host's namespace it reaches every tier's container addresses")
+    reach = (
+        f"from the host's namespace it reaches every member of internal tier{'s' if len(internal) > 1 else ''} "
+        f"{', '.join(internal)} (internal stops forwarding, not the host)"
+        if internal
+        else "from the host's namespace it reaches every tier's container addresses"
+    )
     found: dict[str, list[tuple[Container, Verdict, str]]] = {}
     for c in state.containers:
         if not _live(c, state) or not _in_host_namespace(c, state):
@@ -170,33 +216,65 @@ def _host_network(contract: Contract, state: State) -> Iterator[Result]:
         actor = actor_name(c, state)
         svc = contract.services.get(str(c.service)) if _ours(c, state) else None
         if svc is not None and svc.network_mode == "host":
-            found.setdefault(actor, []).append((c, Verdict.PASS, f"declared (network_mode: host); {reach}"))
+            found.setdefault(actor, []).append(
+                (c, Verdict.PASS, f"declared (network_mode: host); {reach}")
+            )
         elif svc is not None or (_ours(c, state) and c.service not in contract.ignore):
-            found.setdefault(actor, []).append((c, Verdict.FAIL, f"{c.label} uses the host's network, which the "
-                                                "contract does not declare (`network_mode: host`); " + reach))
+            found.setdefault(actor, []).append(
+                (
+                    c,
+                    Verdict.FAIL,
+                    f"{c.label} uses the host's network, which the "
+                    "contract does not declare (`network_mode: host`); " + reach,
+                )
+            )
         elif contract.policy.host_network == "deny":
-            found.setdefault(actor, []).append((c, Verdict.FAIL, f"{c.label} uses the host's network: {reach} "
-                                                "[policy.host_network: deny]"))
+            found.setdefault(actor, []).append(
+                (
+                    c,
+                    Verdict.FAIL,
+                    f"{c.label} uses the host's network: {reach} [policy.host_network: deny]",
+                )
+            )
         else:
-            found.setdefault(actor, []).append((c, Verdict.PASS, f"reported: {c.label} uses the host's network: "
-                                                f"{reach}; `policy.host_network: deny` makes it a failure"))
+            found.setdefault(actor, []).append(
+                (
+                    c,
+                    Verdict.PASS,
+                    f"reported: {c.label} uses the host's network: "
+                    f"{reach}; `policy.host_network: deny` makes it a failure",
+                )
+            )
     for name, svc in contract.services.items():
         if svc.network_mode != "host":
             continue
         for c in state.service_containers(name):
             if _live(c, state) and not _in_host_namespace(c, state):
                 found.setdefault(name, []).append(
-                    (c, Verdict.FAIL, f"{c.label} is not on the host's network (network_mode "
-                                      f"{c.network_mode or 'default'}); the contract says network_mode: host"))
+                    (
+                        c,
+                        Verdict.FAIL,
+                        f"{c.label} is not on the host's network (network_mode "
+                        f"{c.network_mode or 'default'}); the contract says network_mode: host",
+                    )
+                )
     for actor, items in sorted(found.items()):
         failed = [why for _, v, why in items if v is Verdict.FAIL]
         verdict = Verdict.FAIL if failed else Verdict.PASS
         reason = "; ".join(failed) if failed else items[0][2]
-        yield Result(result_id(Kind.HOST_NETWORK, actor), Kind.HOST_NETWORK, actor, verdict,
-                     "declared, or reported" if contract.policy.host_network == "report" else
-                     "declared (policy.host_network: deny)",
-                     _join([f"{c.name}: network_mode {c.network_mode or 'default'}" for c, _, _ in items]), reason,
-                     service=actor if actor in contract.services else "", containers=tuple(c.name for c, _, _ in items))
+        yield Result(
+            result_id(Kind.HOST_NETWORK, actor),
+            Kind.HOST_NETWORK,
+            actor,
+            verdict,
+            "declared, or reported"
+            if contract.policy.host_network == "report"
+            else "declared (policy.host_network: deny)",
+            _join([f"{c.name}: network_mode {c.network_mode or 'default'}" for c, _, _ in items]),
+            reason,
+            service=actor if actor in contract.services else "",
+            containers=tuple(c.name for c, _, _ in items),
+        )
 
 
 def foreign_mode(contract: Contract, state: State, tier_key: str) -> str:
@@ -224,37 +302,80 @@ def foreign_results(contract: Contract, state: State) -> Iterator[Result]:
         rid = result_id(Kind.FOREIGN, key)
         if net is None:
             if tier.internal or tier.foreign is not None:
-                yield Result(rid, Kind.FOREIGN, key, Verdict.SKIP, f"only {_join(contract.members(key))}",
-                             "network missing", f"see network:{key}", tier=key)
+                yield Result(
+                    rid,
+                    Kind.FOREIGN,
+                    key,
+                    Verdict.SKIP,
+                    f"only {_join(contract.members(key))}",
+                    "network missing",
+                    f"see network:{key}",
+                    tier=key,
+                )
             continue
         mode = foreign_mode(contract, state, key)
         actors: dict[str, list[Container]] = {}
         for c in state.attached(tier.network):
             for a in (c, *state.sharers(c)):
-                if not _live(a, state) or _member(contract, state, a, key) or (
-                        a is not c and _contract_owner(contract, state, a) is not None):
+                if (
+                    not _live(a, state)
+                    or _member(contract, state, a, key)
+                    or (a is not c and _contract_owner(contract, state, a) is not None)
+                ):
                     continue
                 actors.setdefault(actor_name(a, state), []).append(a)
         members = _join(contract.members(key))
         if not actors:
-            yield Result(rid, Kind.FOREIGN, key, Verdict.PASS, f"only {members}", "only contract services", tier=key)
+            yield Result(
+                rid,
+                Kind.FOREIGN,
+                key,
+                Verdict.PASS,
+                f"only {members}",
+                "only contract services",
+                tier=key,
+            )
             continue
         where = ("internal tier" if tier.internal else "tier") + f" {key} ({tier.network})"
-        owner = "created by the project" if net.project and net.project == state.project else \
-            "not created by the project"
+        owner = (
+            "created by the project"
+            if net.project and net.project == state.project
+            else "not created by the project"
+        )
         for actor, cs in sorted(actors.items()):
-            admitted = [c for c in cs if any(matches(s, c.name, c.project, c.service) for s in tier.admit)]
+            admitted = [
+                c for c in cs if any(matches(s, c.name, c.project, c.service) for s in tier.admit)
+            ]
             how = "; ".join(f"{c.label} {_reach_of(contract, state, c)}" for c in cs)
             if len(admitted) == len(cs):
                 verdict, reason = Verdict.PASS, f"admitted by tiers.{key}.admit: {how}"
             elif mode == "report":
-                verdict, reason = Verdict.PASS, (f"reported: {how}; it reaches every member of {where}, a network "
-                                                 f"{owner} (`foreign: deny` on the tier fails it)")
+                verdict, reason = (
+                    Verdict.PASS,
+                    (
+                        f"reported: {how}; it reaches every member of {where}, a network "
+                        f"{owner} (`foreign: deny` on the tier fails it)"
+                    ),
+                )
             else:
-                verdict, reason = Verdict.FAIL, (f"{how}: on {where}, a network {owner}, it reaches every member, "
-                                                 f"and it is not a service of the contract (nor in tiers.{key}.admit)")
-            yield Result(result_id(Kind.FOREIGN, key, item=actor), Kind.FOREIGN, key, verdict, f"only {members}",
-                         _join([c.label for c in cs]), reason, tier=key, containers=tuple(c.name for c in cs))
+                verdict, reason = (
+                    Verdict.FAIL,
+                    (
+                        f"{how}: on {where}, a network {owner}, it reaches every member, "
+                        f"and it is not a service of the contract (nor in tiers.{key}.admit)"
+                    ),
+                )
+            yield Result(
+                result_id(Kind.FOREIGN, key, item=actor),
+                Kind.FOREIGN,
+                key,
+                verdict,
+                f"only {members}",
+                _join([c.label for c in cs]),
+                reason,
+                tier=key,
+                containers=tuple(c.name for c in cs),
+            )
 
 
 def name_sharers(results: list[Result], state: State) -> tuple[list[Result], list[str]]:
@@ -275,11 +396,19 @@ def name_sharers(results: list[Result], state: State) -> tuple[list[Result], lis
         if extra:
             counts[r.containers[0]] = counts.get(r.containers[0], 0) + 1
             also = ", ".join(c.label for c in extra)
-            r = replace(r, containers=(*r.containers, *(c.name for c in extra)),
-                        reason=f"{r.reason} (also the reach of {also}: same network namespace)" if r.reason else "")
+            r = replace(
+                r,
+                containers=(*r.containers, *(c.name for c in extra)),
+                reason=f"{r.reason} (also the reach of {also}: same network namespace)"
+                if r.reason
+                else "",
+            )
         out.append(r)
-    notes = [f"{', '.join(c.label for c in sharers)} share{'s' if len(sharers) == 1 else ''} the network namespace of "
-             f"{owner}: the {counts[owner]} probe results from {owner} are {'its' if len(sharers) == 1 else 'their'} "
-             "reach as well (named in each result's containers)"
-             for owner, sharers in by_name.items() if counts.get(owner)]
+    notes = [
+        f"{', '.join(c.label for c in sharers)} share{'s' if len(sharers) == 1 else ''} the network namespace of "
+        f"{owner}: the {counts[owner]} probe results from {owner} are {'its' if len(sharers) == 1 else 'their'} "
+        "reach as well (named in each result's containers)"
+        for owner, sharers in by_name.items()
+        if counts.get(owner)
+    ]
     return out, notes

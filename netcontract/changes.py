@@ -49,11 +49,18 @@ class Event:
         if verb not in WATCHED.get(kind, ()):
             return None
         actor: dict[str, Any] = raw["Actor"] if isinstance(raw.get("Actor"), dict) else {}
-        attrs: dict[str, Any] = actor["Attributes"] if isinstance(actor.get("Attributes"), dict) else {}
+        attrs: dict[str, Any] = (
+            actor["Attributes"] if isinstance(actor.get("Attributes"), dict) else {}
+        )
         nano = raw.get("timeNano")
         when = nano / 1e9 if isinstance(nano, int | float) else float(raw.get("time") or 0)
-        return cls(kind, action, str(actor.get("ID") or ""),
-                   {str(k): str(v) for k, v in attrs.items() if isinstance(v, str | int | float)}, when)
+        return cls(
+            kind,
+            action,
+            str(actor.get("ID") or ""),
+            {str(k): str(v) for k, v in attrs.items() if isinstance(v, str | int | float)},
+            when,
+        )
 
     @property
     def verb(self) -> str:
@@ -68,7 +75,9 @@ class Event:
             if self.verb in ("connect", "disconnect"):
                 cid = self.attributes.get("container", "")
                 who = names.get(cid) or cid[:12]
-                return f"network {self.verb}: {who} {'to' if self.verb == 'connect' else 'from'} {net}"
+                return (
+                    f"network {self.verb}: {who} {'to' if self.verb == 'connect' else 'from'} {net}"
+                )
             return f"network {self.verb}: {net}"
         name = self.attributes.get("name") or names.get(self.actor) or self.actor[:12]
         return f"container {self.action}: {name}"
@@ -83,12 +92,16 @@ class Scope:
     services: frozenset[str] = frozenset()  # contract services whose probes run again
 
 
-def scope(events: Iterable[Event], contract: Contract, project: str, before: State, after: State) -> Scope:
+def scope(
+    events: Iterable[Event], contract: Contract, project: str, before: State, after: State
+) -> Scope:
     """Which services `events` touch, reading each container's service from either snapshot (the one
     before the events knows what was removed, the one after knows what was created)."""
     tier_networks = {t.network for t in contract.tiers.values()}
     service_of: dict[str, str] = {}
-    ours: set[str] = set()  # containers either snapshot holds: project members and tier-network members
+    ours: set[str] = (
+        set()
+    )  # containers either snapshot holds: project members and tier-network members
     for state in (before, after):
         for c in state.containers:
             ours.add(c.id)
@@ -110,7 +123,11 @@ def scope(events: Iterable[Event], contract: Contract, project: str, before: Sta
             continue
         labels = e.attributes
         service = service_of.get(e.actor)
-        if service is None and labels.get(PROJECT_LABEL) == project and labels.get(SERVICE_LABEL) in contract.services:
+        if (
+            service is None
+            and labels.get(PROJECT_LABEL) == project
+            and labels.get(SERVICE_LABEL) in contract.services
+        ):
             service = labels[SERVICE_LABEL]
         if service is not None:
             relevant = True
@@ -125,8 +142,12 @@ def touches(result: Result, services: Collection[str]) -> bool:
     return result.src in services or result.dst in services or result.service in services
 
 
-def merge(previous: Report, partial: Report, services: Collection[str] | None,
-          previous_structural: Collection[str]) -> Report:
+def merge(
+    previous: Report,
+    partial: Report,
+    services: Collection[str] | None,
+    previous_structural: Collection[str],
+) -> Report:
     """The whole picture after a partial re-check: `partial` (every structural result, and the probes from and
     to `services`) plus the previous probe results about other services. With `services` None the partial
     report was a full check and is the whole picture. `previous_structural`: the ids of the structural results
@@ -134,8 +155,11 @@ def merge(previous: Report, partial: Report, services: Collection[str] | None,
     if services is None:
         return partial
     fresh = {r.id for r in partial.results}
-    kept = tuple(r for r in previous.results
-                 if r.id not in fresh and r.id not in previous_structural and not touches(r, services))
+    kept = tuple(
+        r
+        for r in previous.results
+        if r.id not in fresh and r.id not in previous_structural and not touches(r, services)
+    )
     return replace(partial, results=partial.results + kept)
 
 

@@ -72,9 +72,14 @@ def startup_of(c: Container) -> Startup:
     if ok is None:
         return Startup(name, c.name, c.started_at, note="no healthy probe since it started")
     if len(c.health_log) >= HEALTH_LOG_KEPT and len(since) == len(c.health_log):
-        return Startup(name, c.name, c.started_at, note=f"the engine keeps only the last {HEALTH_LOG_KEPT} health "
-                                                         "probes and they are all since start: the first healthy "
-                                                         "one may be gone (check sooner after start)")
+        return Startup(
+            name,
+            c.name,
+            c.started_at,
+            note=f"the engine keeps only the last {HEALTH_LOG_KEPT} health "
+            "probes and they are all since start: the first healthy "
+            "one may be gone (check sooner after start)",
+        )
     end = parse_time(ok[1])
     if end is None:
         return Startup(name, c.name, c.started_at, note="the healthy probe has no end time")
@@ -91,13 +96,20 @@ def latency_groups(report: Report) -> dict[tuple[str, str, str], LatencyStat]:
     groups: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
     for r in report.results:
         if r.latency_ms is not None:
-            groups.setdefault((r.src, r.dst, r.kind.value), []).append((r.latency_ms, r.latency_source))
+            groups.setdefault((r.src, r.dst, r.kind.value), []).append(
+                (r.latency_ms, r.latency_source)
+            )
     out = {}
     for key, figures in groups.items():
         values = [v for v, _ in figures]
         how = "+".join(sorted({h for _, h in figures if h})) or "unknown"
-        out[key] = LatencyStat(round(statistics.median(values), 3), round(min(values), 3), round(max(values), 3),
-                               len(values), how)
+        out[key] = LatencyStat(
+            round(statistics.median(values), 3),
+            round(min(values), 3),
+            round(max(values), 3),
+            len(values),
+            how,
+        )
     return out
 
 
@@ -115,8 +127,10 @@ def comparability(old: Report, new: Report) -> list[str]:
     if old.host != new.host:
         why.append(f"different hosts: {old.host or 'unknown'} vs {new.host or 'unknown'}")
     if _executors(old) != _executors(new):
-        why.append(f"different executors: {', '.join(sorted(_executors(old))) or 'none'} vs "
-                   f"{', '.join(sorted(_executors(new))) or 'none'}")
+        why.append(
+            f"different executors: {', '.join(sorted(_executors(old))) or 'none'} vs "
+            f"{', '.join(sorted(_executors(new))) or 'none'}"
+        )
     return why
 
 
@@ -128,19 +142,30 @@ def _slowest(startups: Iterable[Startup]) -> dict[str, Startup]:
     out: dict[str, Startup] = {}
     for s in startups:
         had = out.get(s.service)
-        if had is None or (s.seconds is not None and (had.seconds is None or s.seconds > had.seconds)):
+        if had is None or (
+            s.seconds is not None and (had.seconds is None or s.seconds > had.seconds)
+        ):
             out[s.service] = s
     return out
 
 
-def compare(old: Report, new: Report, baseline: str = "", thresholds: Thresholds | None = None) -> Comparison:
+def compare(
+    old: Report, new: Report, baseline: str = "", thresholds: Thresholds | None = None
+) -> Comparison:
     """`new` against `old`: every verdict change, the FAILs both have, round trips and start-up times."""
     t = thresholds or Thresholds()
     old_failed = {r.id for r in old.results if r.verdict is Verdict.FAIL}
-    changes = tuple(VerdictChange(c.id, c.before.value if c.before else None, c.after.value if c.after else None,
-                                  (c.result.reason or c.result.actual) if c.result is not None
-                                  and c.result.verdict in (Verdict.FAIL, Verdict.ERROR) else "")
-                    for c in diff(old, new))
+    changes = tuple(
+        VerdictChange(
+            c.id,
+            c.before.value if c.before else None,
+            c.after.value if c.after else None,
+            (c.result.reason or c.result.actual)
+            if c.result is not None and c.result.verdict in (Verdict.FAIL, Verdict.ERROR)
+            else "",
+        )
+        for c in diff(old, new)
+    )
     known = tuple(r.id for r in new.results if r.verdict is Verdict.FAIL and r.id in old_failed)
     why = comparability(old, new)
     ok = not why
@@ -148,18 +173,31 @@ def compare(old: Report, new: Report, baseline: str = "", thresholds: Thresholds
     latency = []
     for key in sorted(before_l.keys() | after_l.keys()):
         b, a = before_l.get(key), after_l.get(key)
-        flagged = ok and b is not None and a is not None and _past(b.median_ms, a.median_ms, t.latency_ratio,
-                                                                   t.latency_floor_ms)
+        flagged = (
+            ok
+            and b is not None
+            and a is not None
+            and _past(b.median_ms, a.median_ms, t.latency_ratio, t.latency_floor_ms)
+        )
         latency.append(LatencyDelta(*key, b, a, flagged))
     before_s, after_s = _slowest(old.startup), _slowest(new.startup)
     startup = []
     for service in sorted(before_s.keys() | after_s.keys()):
         sb, sa = before_s.get(service), after_s.get(service)
         b_s, a_s = (sb.seconds if sb else None), (sa.seconds if sa else None)
-        flagged = ok and b_s is not None and a_s is not None and _past(b_s, a_s, t.startup_ratio, t.startup_floor_s)
-        note = "; ".join(f"{side}: {s.note}" for side, s in (("baseline", sb), ("now", sa)) if s and s.note)
+        flagged = (
+            ok
+            and b_s is not None
+            and a_s is not None
+            and _past(b_s, a_s, t.startup_ratio, t.startup_floor_s)
+        )
+        note = "; ".join(
+            f"{side}: {s.note}" for side, s in (("baseline", sb), ("now", sa)) if s and s.note
+        )
         startup.append(StartupDelta(service, b_s, a_s, flagged, note))
-    return Comparison(baseline or old.contract, changes, known, tuple(latency), tuple(startup), ok, tuple(why), t)
+    return Comparison(
+        baseline or old.contract, changes, known, tuple(latency), tuple(startup), ok, tuple(why), t
+    )
 
 
 def gate(comparison: Comparison, fail_on: FailOn) -> bool:

@@ -29,7 +29,9 @@ class ConnEntry:
     replied: bool = True  # False when the kernel marks it [UNREPLIED]: no answer came back (yet)
     assured: bool = False
     zone: int = 0
-    reply_src: str = ""  # who answered: differs from dst when the flow was DNATed (a published port)
+    reply_src: str = (
+        ""  # who answered: differs from dst when the flow was DNATed (a published port)
+    )
     reply_sport: int = 0  # the port that answered (the container's, behind a published port)
 
     @property
@@ -78,8 +80,19 @@ def parse_line(line: str) -> ConnEntry | None:
     except ValueError:
         return None
     rsrc = ip_or_none(reply.get("src", "")) or ""
-    return ConnEntry(proto, src, dst, sport, dport, state, "UNREPLIED" not in flags, "ASSURED" in flags, zone,
-                     rsrc, rsport)
+    return ConnEntry(
+        proto,
+        src,
+        dst,
+        sport,
+        dport,
+        state,
+        "UNREPLIED" not in flags,
+        "ASSURED" in flags,
+        zone,
+        rsrc,
+        rsport,
+    )
 
 
 def parse_table(text: str) -> list[ConnEntry]:

@@ -57,10 +57,14 @@ def _selector(value: str) -> str:
 
 
 def _network_mode(value: str) -> str:
-    if value in ("host", "none") or (value.startswith("service:") and is_label(value.removeprefix("service:"))):
+    if value in ("host", "none") or (
+        value.startswith("service:") and is_label(value.removeprefix("service:"))
+    ):
         return value
-    raise ValueError(f"{short_repr(value)} is not a network_mode a contract describes: `host`, `none`, or "
-                     "`service:<contract service>` (the namespace owner)")
+    raise ValueError(
+        f"{short_repr(value)} is not a network_mode a contract describes: `host`, `none`, or "
+        "`service:<contract service>` (the namespace owner)"
+    )
 
 
 _SELECTOR = re.compile(r"[A-Za-z0-9_.*?-]{1,128}(/[A-Za-z0-9_.*?-]{1,128})?")
@@ -78,40 +82,46 @@ class _Model(BaseModel):
 class Tier(_Model):
     """A tier is one Docker network, named as Docker knows it."""
 
-    network: NetworkName = Field(description="The Docker network's real name, e.g. devonboarder_data_tier.")
-    driver: str = Field("bridge", description="Expected network driver: `bridge` (compose) or `overlay` (Swarm).")
-    internal: bool = Field(False, description="Whether the network must be `internal: true` (no egress).")
+    network: NetworkName = Field(
+        description="The Docker network's real name, e.g. devonboarder_data_tier."
+    )
+    driver: str = Field(
+        "bridge", description="Expected network driver: `bridge` (compose) or `overlay` (Swarm)."
+    )
+    internal: bool = Field(
+        False, description="Whether the network must be `internal: true` (no egress)."
+    )
     attachable: bool | None = Field(
         None,
         description="Overlay only: whether the network must be attachable (containers that are not tasks of a "
-                    "Swarm service may join it); unset: not checked.",
+        "Swarm service may join it); unset: not checked.",
     )
     encrypted: bool | None = Field(
         None,
         description="Overlay only: whether the network must have the `encrypted` option (IPsec encryption of "
-                    "the data plane between nodes); unset: not checked.",
+        "the data plane between nodes); unset: not checked.",
     )
     ipv6: bool | None = Field(
         None,
         description="Whether the network must have IPv6 enabled (EnableIPv6); unset: not checked. "
-                    "Every family a member has is probed either way.",
+        "Every family a member has is probed either way.",
     )
     host: Literal["report", "deny"] = Field(
         "report",
         description="For members whose tiers are all internal: `report` shows whether the Docker host answers "
-                    "on the network's gateway and the default bridge (engines allow that by design); `deny` "
-                    "makes an answer a failure.",
+        "on the network's gateway and the default bridge (engines allow that by design); `deny` "
+        "makes an answer a failure.",
     )
     foreign: Literal["deny", "report"] | None = Field(
         None,
         description="Containers on the network that are no contract service (and not in `admit`): `deny` fails "
-                    "each, `report` lists each and passes. Unset: `deny` on internal tiers and on networks the "
-                    "project created (compose project label), `report` on networks created outside it.",
+        "each, `report` lists each and passes. Unset: `deny` on internal tiers and on networks the "
+        "project created (compose project label), `report` on networks created outside it.",
     )
     admit: tuple[Selector, ...] = Field(
         (),
         description="Foreign containers this tier accepts: a container name or `project/service` (its compose "
-                    "labels), with the wildcards * and ?. Each admitted container passes, named in the report.",
+        "labels), with the wildcards * and ?. Each admitted container passes, named in the report.",
     )
     description: str | None = Field(None, description="Free text for people; not checked.")
 
@@ -122,19 +132,19 @@ class Service(_Model):
     tiers: tuple[str, ...] = Field(
         (),
         description="Tiers the service is attached to; the first is its home tier unless `home` says otherwise. "
-                    "Required, unless `network_mode` says the service has no endpoints of its own.",
+        "Required, unless `network_mode` says the service has no endpoints of its own.",
     )
     network_mode: Annotated[str, AfterValidator(_network_mode)] | None = Field(
         None,
         description="For a service without endpoints of its own, as compose writes it: `service:<owner>` shares "
-                    "the owner's network namespace (it is on every tier of the owner), `host` uses the host's "
-                    "network (it reaches every tier's addresses), `none` has no network. Such a service lists no "
-                    "tiers, aliases or home.",
+        "the owner's network namespace (it is on every tier of the owner), `host` uses the host's "
+        "network (it reaches every tier's addresses), `none` has no network. Such a service lists no "
+        "tiers, aliases or home.",
     )
     shared_by: tuple[Selector, ...] = Field(
         (),
         description="Containers outside the contract's services that may share this service's network namespace "
-                    "(`docker run --network container:<it>`): a container name or `project/service`, with * and ?.",
+        "(`docker run --network container:<it>`): a container name or `project/service`, with * and ?.",
     )
     home: str | None = Field(None, description="Home tier; defaults to the first of `tiers`.")
     aliases: dict[str, tuple[DnsName, ...]] = Field(
@@ -173,7 +183,8 @@ class Policy(_Model):
     """Which tiers may talk to which (everything else is denied) and what must stay isolated."""
 
     allow: tuple[str, ...] = Field(
-        (), description='Directed tier flows that are allowed, as "from_tier -> to_tier"; all others are denied.'
+        (),
+        description='Directed tier flows that are allowed, as "from_tier -> to_tier"; all others are denied.',
     )
     isolate: tuple[str, ...] = Field(
         (), description='Service pairs that must never reach each other, as "frontend -> db".'
@@ -184,19 +195,19 @@ class Policy(_Model):
     dns_egress_names: tuple[DnsName, ...] = Field(
         (),
         description="External names (with a dot) that services whose tiers are all internal must not resolve: each "
-                    "is asked of Docker's DNS, which must not forward it (CVE-2024-29018). Pick names your upstream "
-                    "resolver answers; on a vulnerable engine the query leaves the host.",
+        "is asked of Docker's DNS, which must not forward it (CVE-2024-29018). Pick names your upstream "
+        "resolver answers; on a vulnerable engine the query leaves the host.",
     )
     host_network: Literal["report", "deny"] = Field(
         "report",
         description="Containers on the host's network that are no contract service (anywhere on the engine) reach "
-                    "every internal tier from the host's namespace: `report` lists them and what the probes from "
-                    "that namespace reached; `deny` makes each a failure.",
+        "every internal tier from the host's namespace: `report` lists them and what the probes from "
+        "that namespace reached; `deny` makes each a failure.",
     )
     host_ports: tuple[Port, ...] = Field(
         (),
         description="TCP ports on the Docker host that services whose tiers are all internal are probed on, "
-                    "through each network's gateway and the default bridge (besides ICMP echo).",
+        "through each network's gateway and the default bridge (besides ICMP echo).",
     )
 
 
@@ -205,25 +216,30 @@ class Contract(_Model):
 
     version: Literal[1] = Field(description="Contract format version; always 1.")
     project: str | None = Field(
-        None, description="Compose project name, matched through the com.docker.compose.project label; with "
-                          "`orchestrator: swarm`, the stack name (com.docker.stack.namespace)."
+        None,
+        description="Compose project name, matched through the com.docker.compose.project label; with "
+        "`orchestrator: swarm`, the stack name (com.docker.stack.namespace).",
     )
     orchestrator: Literal["compose", "swarm"] = Field(
         "compose",
         description="`compose`: services are containers with the compose labels on one engine. `swarm`: a "
-                    "`docker stack deploy` stack; services are found by com.docker.stack.namespace=<project> and "
-                    "com.docker.swarm.service.name=<project>_<service>, their tasks on every node "
-                    "(`check --node`).",
+        "`docker stack deploy` stack; services are found by com.docker.stack.namespace=<project> and "
+        "com.docker.swarm.service.name=<project>_<service>, their tasks on every node "
+        "(`check --node`).",
     )
-    tiers: dict[str, Tier] = Field(description="Tiers keyed by a short name used everywhere else in the contract.")
+    tiers: dict[str, Tier] = Field(
+        description="Tiers keyed by a short name used everywhere else in the contract."
+    )
     services: dict[str, Service] = Field(
         description="Compose services keyed by their compose service name (the com.docker.compose.service label)."
     )
-    policy: Policy = Field(default_factory=Policy, description="Allowed tier flows and isolated service pairs.")
+    policy: Policy = Field(
+        default_factory=Policy, description="Allowed tier flows and isolated service pairs."
+    )
     ignore: tuple[str, ...] = Field(
         (),
         description="Compose services of the project that the contract deliberately leaves out: they do not fail "
-                    "`undeclared:<service>`. The tier, namespace and host-network rules still see their containers.",
+        "`undeclared:<service>`. The tier, namespace and host-network rules still see their containers.",
     )
 
     # -- derived views used by the planner and reporters -------------------
@@ -253,8 +269,15 @@ class Contract(_Model):
         """The contract's shape as reports draw it (results.Topology)."""
         return Topology(
             tiers=tuple(TierView(key, t.network, t.internal) for key, t in self.tiers.items()),
-            services=tuple(ServiceView(name, s.tiers, s.home_tier, tuple(a for names in s.aliases.values() for a in names))
-                           for name, s in self.services.items()),
+            services=tuple(
+                ServiceView(
+                    name,
+                    s.tiers,
+                    s.home_tier,
+                    tuple(a for names in s.aliases.values() for a in names),
+                )
+                for name, s in self.services.items()
+            ),
             allowed=self.allowed_flows(),
             isolated=self.isolated_pairs(),
             project=self.project,
@@ -316,13 +339,18 @@ def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
     messages.
     """
     if not isinstance(data, dict):
-        raise ContractError(source, [ContractIssue((), "a contract is a YAML mapping with version, tiers and services")])
+        raise ContractError(
+            source,
+            [ContractIssue((), "a contract is a YAML mapping with version, tiers and services")],
+        )
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
         raise ContractError(source, _bounded(_pydantic_issues(exc))) from None
     except (ValueError, TypeError, RecursionError) as exc:  # a value pydantic cannot even look at
-        raise ContractError(source, [ContractIssue((), f"cannot read a value: {one_line(str(exc))}")]) from None
+        raise ContractError(
+            source, [ContractIssue((), f"cannot read a value: {one_line(str(exc))}")]
+        ) from None
     issues = _bounded([*_project_name(contract), *_semantic_issues(contract)])
     if issues:
         raise ContractError(source, issues)
@@ -332,8 +360,11 @@ def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
 def _project_name(c: Contract) -> Iterator[ContractIssue]:
     """`project:` is matched against a label: compose's own rule, full match (no trailing newline)."""
     if c.project is not None and not is_project_name(c.project):
-        yield ContractIssue(("project",), f"{short_repr(c.project)} is not a compose project name "
-                            "(lower-case letters, digits, '-' and '_', starting with a letter or digit)")
+        yield ContractIssue(
+            ("project",),
+            f"{short_repr(c.project)} is not a compose project name "
+            "(lower-case letters, digits, '-' and '_', starting with a letter or digit)",
+        )
 
 
 @dataclass(frozen=True)
@@ -346,11 +377,14 @@ class _Unknown(ContractIssue):
 
     def shown(self) -> ContractIssue:
         """The issue as shown: with its suggestion, searched now."""
-        return ContractIssue(self.loc, f"{self.message}{did_you_mean(self.name, list(self.options))}",
-                             self.position)
+        return ContractIssue(
+            self.loc, f"{self.message}{did_you_mean(self.name, list(self.options))}", self.position
+        )
 
 
-def _unknown(loc: tuple[str | int, ...], what: str, name: str, options: Collection[str]) -> _Unknown:
+def _unknown(
+    loc: tuple[str | int, ...], what: str, name: str, options: Collection[str]
+) -> _Unknown:
     return _Unknown(loc, f"unknown {what} {name!r}", None, name, options)
 
 
@@ -394,7 +428,9 @@ def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
 def _tier_keys(c: Contract) -> Iterator[ContractIssue]:
     for key in c.tiers:
         if not is_tier_key(key):
-            yield ContractIssue(("tiers", key), "tier key must start with a letter and use a-z, 0-9, '_', '-'")
+            yield ContractIssue(
+                ("tiers", key), "tier key must start with a letter and use a-z, 0-9, '_', '-'"
+            )
 
 
 def _tier_networks(c: Contract) -> Iterator[ContractIssue]:
@@ -403,7 +439,8 @@ def _tier_networks(c: Contract) -> Iterator[ContractIssue]:
     for key, tier in c.tiers.items():
         if tier.network in seen_networks:
             yield ContractIssue(
-                ("tiers", key, "network"), f"network {tier.network!r} is already tier {seen_networks[tier.network]!r}"
+                ("tiers", key, "network"),
+                f"network {tier.network!r} is already tier {seen_networks[tier.network]!r}",
             )
         seen_networks[tier.network] = key
 
@@ -413,7 +450,9 @@ def _allow_arrows(c: Contract) -> Iterator[ContractIssue]:
     for i, text in enumerate(c.policy.allow):
         arrow = _parse_arrow(text)
         if arrow is None:
-            yield ContractIssue(("policy", "allow", i), f"expected 'from_tier -> to_tier', got {text!r}")
+            yield ContractIssue(
+                ("policy", "allow", i), f"expected 'from_tier -> to_tier', got {text!r}"
+            )
             continue
         for end in arrow:
             if end not in c.tiers:
@@ -425,9 +464,11 @@ def _overlay_fields(c: Contract) -> Iterator[ContractIssue]:
     for key, tier in c.tiers.items():
         for name in ("attachable", "encrypted"):
             if getattr(tier, name) is not None and tier.driver != "overlay":
-                yield ContractIssue(("tiers", key, name),
-                                    f"{name} applies to overlay networks only (this tier's driver is {tier.driver!r}; "
-                                    "set `driver: overlay`)")
+                yield ContractIssue(
+                    ("tiers", key, name),
+                    f"{name} applies to overlay networks only (this tier's driver is {tier.driver!r}; "
+                    "set `driver: overlay`)",
+                )
 
 
 def _service_names(c: Contract) -> Iterator[ContractIssue]:
@@ -446,15 +487,20 @@ def _service_tiers(c: Contract) -> Iterator[ContractIssue]:
         base = ("services", name)
         first: dict[str, int] = {}
         if svc.endpoints and not svc.tiers:
-            yield ContractIssue((*base, "tiers"), "lists no tier (a service lists at least one tier, "
-                                "unless `network_mode` says it has no endpoints of its own)")
+            yield ContractIssue(
+                (*base, "tiers"),
+                "lists no tier (a service lists at least one tier, "
+                "unless `network_mode` says it has no endpoints of its own)",
+            )
         for i, t in enumerate(svc.tiers):
             if t not in c.tiers:
                 yield _unknown((*base, "tiers", i), "tier", t, c.tiers)
             elif first.setdefault(t, i) != i:
                 yield ContractIssue((*base, "tiers", i), f"tier {t!r} is listed twice")
         if svc.home is not None and svc.home not in svc.tiers:
-            yield ContractIssue((*base, "home"), f"home tier {svc.home!r} is not one of the service's tiers")
+            yield ContractIssue(
+                (*base, "home"), f"home tier {svc.home!r} is not one of the service's tiers"
+            )
 
 
 def _network_modes(c: Contract) -> Iterator[ContractIssue]:
@@ -466,25 +512,35 @@ def _network_modes(c: Contract) -> Iterator[ContractIssue]:
         base = ("services", name)
         for key in ("tiers", "home", "aliases"):
             if getattr(svc, key):
-                yield ContractIssue((*base, key), f"a service with network_mode {svc.network_mode} has no endpoints of "
-                                    f"its own: leave out {key} (it reaches what its network mode gives it)")
+                yield ContractIssue(
+                    (*base, key),
+                    f"a service with network_mode {svc.network_mode} has no endpoints of "
+                    f"its own: leave out {key} (it reaches what its network mode gives it)",
+                )
         owner = svc.owner
         if owner and owner not in c.services:
-            yield ContractIssue((*base, "network_mode"),
-                                f"unknown service {owner!r}{did_you_mean(owner, list(c.services))}")
+            yield ContractIssue(
+                (*base, "network_mode"),
+                f"unknown service {owner!r}{did_you_mean(owner, list(c.services))}",
+            )
         elif owner == name:
             yield ContractIssue((*base, "network_mode"), "a service cannot share its own namespace")
         elif owner and not c.services[owner].endpoints:
-            yield ContractIssue((*base, "network_mode"), f"{owner!r} has network_mode "
-                                f"{c.services[owner].network_mode} itself: share the namespace of a service that "
-                                "has endpoints of its own")
+            yield ContractIssue(
+                (*base, "network_mode"),
+                f"{owner!r} has network_mode "
+                f"{c.services[owner].network_mode} itself: share the namespace of a service that "
+                "has endpoints of its own",
+            )
 
 
 def _ignore(c: Contract) -> Iterator[ContractIssue]:
     """`ignore` names compose services the contract leaves out, so none of its own services."""
     for i, name in enumerate(c.ignore):
         if name in c.services:
-            yield ContractIssue(("ignore", i), f"{name!r} is a service of this contract: it cannot also be ignored")
+            yield ContractIssue(
+                ("ignore", i), f"{name!r} is a service of this contract: it cannot also be ignored"
+            )
 
 
 def _memberships_allowed(c: Contract) -> Iterator[ContractIssue]:
@@ -511,7 +567,9 @@ def _alias_tiers(c: Contract) -> Iterator[ContractIssue]:
         known = [t for t in svc.tiers if t in c.tiers]
         for t in svc.aliases:
             if t not in known:
-                yield ContractIssue(("services", name, "aliases", t), f"service {name!r} is not on tier {t!r}")
+                yield ContractIssue(
+                    ("services", name, "aliases", t), f"service {name!r} is not on tier {t!r}"
+                )
 
 
 def _isolate_pairs(c: Contract) -> Iterator[ContractIssue]:
@@ -519,7 +577,10 @@ def _isolate_pairs(c: Contract) -> Iterator[ContractIssue]:
     for i, text in enumerate(c.policy.isolate):
         arrow = _parse_arrow(text)
         if arrow is None:
-            yield ContractIssue(("policy", "isolate", i), f"expected 'source_service -> target_service', got {text!r}")
+            yield ContractIssue(
+                ("policy", "isolate", i),
+                f"expected 'source_service -> target_service', got {text!r}",
+            )
             continue
         missing = [s for s in arrow if s not in c.services]
         for s in missing:
@@ -537,7 +598,10 @@ def _alias_collisions(c: Contract) -> Iterator[ContractIssue]:
     """An alias (or service name) may name only one service on a tier."""
     members: dict[str, list[str]] = {}
     claims: dict[str, list[tuple[str, int, str]]] = {}
-    for name, svc in c.services.items():  # one pass, not one per tier: 8000 tiers and services stay linear
+    for (
+        name,
+        svc,
+    ) in c.services.items():  # one pass, not one per tier: 8000 tiers and services stay linear
         for t in svc.tiers:
             members.setdefault(t, []).append(name)
         for t, aliases in svc.aliases.items():
@@ -559,21 +623,39 @@ def _alias_collisions(c: Contract) -> Iterator[ContractIssue]:
 
 def _dns_egress_names(c: Contract) -> Iterator[ContractIssue]:
     """policy.dns_egress_names: external names, so a qualified name that is no service or alias here."""
-    own = set(c.services) | {a for s in c.services.values() for names in s.aliases.values() for a in names}
+    own = set(c.services) | {
+        a for s in c.services.values() for names in s.aliases.values() for a in names
+    }
     for i, name in enumerate(c.policy.dns_egress_names):
         if "." not in name.strip("."):
-            yield ContractIssue(("policy", "dns_egress_names", i),
-                                f"{name!r} has no dot: give a fully qualified external name, e.g. 'www.your-domain.example'")
+            yield ContractIssue(
+                ("policy", "dns_egress_names", i),
+                f"{name!r} has no dot: give a fully qualified external name, e.g. 'www.your-domain.example'",
+            )
         elif name.rstrip(".") in own:
-            yield ContractIssue(("policy", "dns_egress_names", i),
-                                f"{name!r} is a service or alias of this contract, not an external name")
+            yield ContractIssue(
+                ("policy", "dns_egress_names", i),
+                f"{name!r} is a service or alias of this contract, not an external name",
+            )
 
 
-_RULES = (_tier_keys, _tier_networks, _overlay_fields, _allow_arrows, _service_names, _service_tiers, _network_modes,
-          _ignore, _memberships_allowed, _alias_tiers, _alias_collisions, _isolate_pairs, _dns_egress_names)
+_RULES = (
+    _tier_keys,
+    _tier_networks,
+    _overlay_fields,
+    _allow_arrows,
+    _service_names,
+    _service_tiers,
+    _network_modes,
+    _ignore,
+    _memberships_allowed,
+    _alias_tiers,
+    _alias_collisions,
+    _isolate_pairs,
+    _dns_egress_names,
+)
 
 
 def json_schema() -> str:
     """The contract's JSON schema, built from the models, as `netcontract schema` prints it."""
     return json.dumps(Contract.model_json_schema(), indent=2)
-

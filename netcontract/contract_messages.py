@@ -69,12 +69,18 @@ def _got(value: Any) -> str:
 
 
 _SHAPES = {
-    "tuple_type": "should be a list, e.g. [a, b]", "list_type": "should be a list, e.g. [a, b]",
-    "iterable_type": "should be a list, e.g. [a, b]", "set_type": "should be a list, e.g. [a, b]",
-    "bool_type": "should be true or false", "bool_parsing": "should be true or false",
-    "int_type": "should be a whole number", "int_parsing": "should be a whole number",
-    "int_from_float": "should be a whole number", "string_type": "should be text (a string)",
-    "dict_type": "should be a mapping (key: value lines)", "model_type": "should be a mapping (key: value lines)",
+    "tuple_type": "should be a list, e.g. [a, b]",
+    "list_type": "should be a list, e.g. [a, b]",
+    "iterable_type": "should be a list, e.g. [a, b]",
+    "set_type": "should be a list, e.g. [a, b]",
+    "bool_type": "should be true or false",
+    "bool_parsing": "should be true or false",
+    "int_type": "should be a whole number",
+    "int_parsing": "should be a whole number",
+    "int_from_float": "should be a whole number",
+    "string_type": "should be text (a string)",
+    "dict_type": "should be a mapping (key: value lines)",
+    "model_type": "should be a mapping (key: value lines)",
     "model_attributes_type": "should be a mapping (key: value lines)",
 }
 
@@ -103,7 +109,9 @@ def pydantic_issues(exc: ValidationError, root: type[BaseModel]) -> Iterator[Con
     missing: dict[Loc, list[str]] = {}
     unknown: dict[Loc, list[str]] = {}
     for err in errors:
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))  # pydantic's own tags
+        loc = tuple(
+            p for p in err["loc"] if not (isinstance(p, str) and "[" in p)
+        )  # pydantic's own tags
         if err["type"] == "missing" and loc:
             missing.setdefault(loc[:-1], []).append(str(loc[-1]))
         elif err["type"] == "extra_forbidden" and loc:
@@ -123,14 +131,23 @@ def pydantic_issues(exc: ValidationError, root: type[BaseModel]) -> Iterator[Con
             elif close is not None:
                 yield ContractIssue(loc, f"unknown key (did you mean {close!r}?)")
             else:
-                yield ContractIssue(loc, f"unknown key; {'known keys: ' + ', '.join(known) if known else 'none is known here'}")
+                yield ContractIssue(
+                    loc,
+                    f"unknown key; {'known keys: ' + ', '.join(known) if known else 'none is known here'}",
+                )
         elif err["type"] == "missing":
-            if (parent, str(key)) not in fixed and not any(close_match(u, [str(key)]) for u in unknown.get(parent, [])):
+            if (parent, str(key)) not in fixed and not any(
+                close_match(u, [str(key)]) for u in unknown.get(parent, [])
+            ):
                 yield ContractIssue(parent, f"required key {str(key)!r} is missing")
         elif err["type"] == "literal_error" and loc == ("version",):
-            yield ContractIssue(loc, f"unsupported version {_got(err['input'])} (this netcontract reads version 1)")
+            yield ContractIssue(
+                loc, f"unsupported version {_got(err['input'])} (this netcontract reads version 1)"
+            )
         else:
-            yield ContractIssue(loc, _message(err, str(key) if not isinstance(key, int) else "ports"))
+            yield ContractIssue(
+                loc, _message(err, str(key) if not isinstance(key, int) else "ports")
+            )
 
 
 class PositionMap:
@@ -151,7 +168,9 @@ class PositionMap:
 
     def _walk(self, node: yaml.Node, loc: Loc) -> None:
         stack: list[tuple[yaml.Node, Loc]] = [(node, loc)]
-        seen: set[int] = set()  # an alias is its anchor's node: walked once (a recursive one would never end)
+        seen: set[int] = (
+            set()
+        )  # an alias is its anchor's node: walked once (a recursive one would never end)
         while stack:
             n, at = stack.pop()
             if id(n) in seen:
@@ -162,7 +181,9 @@ class PositionMap:
                 for k, v in n.value:
                     if isinstance(k, yaml.ScalarNode):
                         here = (*at, k.value)
-                        self._keys.setdefault(here, (k.start_mark.line + 1, k.start_mark.column + 1))
+                        self._keys.setdefault(
+                            here, (k.start_mark.line + 1, k.start_mark.column + 1)
+                        )
                         stack.append((v, here))
             elif isinstance(n, yaml.SequenceNode):
                 stack.extend((v, (*at, i)) for i, v in enumerate(n.value))

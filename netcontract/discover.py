@@ -31,14 +31,18 @@ def find_contract(start: str | Path | None = None) -> str:
     for d in dirs:
         found = [d / n for n in CONTRACT_NAMES if (d / n).is_file()]
         if len(found) > 1:
-            raise NoContractError(f"no -c given and {d} holds {' and '.join(p.name for p in found)}: "
-                                  "pass -c to choose one")
+            raise NoContractError(
+                f"no -c given and {d} holds {' and '.join(p.name for p in found)}: "
+                "pass -c to choose one"
+            )
         if found:
             return _shown(found[0], here)
     top = dirs[-1]
     stop = "the git root" if (top / ".git").exists() else "the filesystem root"
-    raise NoContractError(f"no contract: -c not given and no {', '.join(CONTRACT_NAMES)} found in {dirs[0]}"
-                          f"{f' or its parents up to {top} ({stop})' if len(dirs) > 1 else ''}")
+    raise NoContractError(
+        f"no contract: -c not given and no {', '.join(CONTRACT_NAMES)} found in {dirs[0]}"
+        f"{f' or its parents up to {top} ({stop})' if len(dirs) > 1 else ''}"
+    )
 
 
 def _shown(path: Path, here: Path) -> str:

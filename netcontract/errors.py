@@ -138,7 +138,9 @@ class InternalError(NetcontractError):
 
 # errno values of an OSError that is an I/O failure, not a bug (exit 3): a full disk, a closed or broken
 # stdout, a read-only or failing device.
-IO_ERRNOS = frozenset({errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+IO_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+)
 
 
 # -- not user errors: programming errors caught where they arise --------------------------------

@@ -42,8 +42,12 @@ class Owner:
     kind: str  # SERVICE, CONTAINER, HOST
     name: str  # service name, container name, or HOST
     network: str
-    containers: tuple[str, ...] = ()  # the container(s) behind it (a replica, and any namespace sharers)
-    sharers: tuple[str, ...] = ()  # services sharing that container's namespace (network_mode: container:X)
+    containers: tuple[
+        str, ...
+    ] = ()  # the container(s) behind it (a replica, and any namespace sharers)
+    sharers: tuple[
+        str, ...
+    ] = ()  # services sharing that container's namespace (network_mode: container:X)
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,13 @@ class Flow:
     first: float
     last: float
     replied: bool  # at least one connection got an answer
-    routed: bool = False  # the client's address is not on the server's network (forwarded between networks)
+    routed: bool = (
+        False  # the client's address is not on the server's network (forwarded between networks)
+    )
     containers: tuple[str, ...] = ()  # the server container(s) that answered
-    before: bool = False  # every connection was already in the table when the window began (it may predate it)
+    before: bool = (
+        False  # every connection was already in the table when the window began (it may predate it)
+    )
 
     @property
     def egress(self) -> bool:
@@ -103,15 +111,21 @@ def address_index(state: State) -> dict[str, list[Owner]]:
     sharers = _sharers(state)
     for c in state.containers:
         joined = sharers.get(c.id, []) + sharers.get(c.name, [])
-        names = tuple(dict.fromkeys(s.service or s.name for s in joined if (s.service or s.name) != c.service))
-        kind, name = (SERVICE, c.service) if c.service and (state.project is None or c.project == state.project) \
+        names = tuple(
+            dict.fromkeys(s.service or s.name for s in joined if (s.service or s.name) != c.service)
+        )
+        kind, name = (
+            (SERVICE, c.service)
+            if c.service and (state.project is None or c.project == state.project)
             else (CONTAINER, c.name)
+        )
         for ep in c.endpoints:
             for addr in ep.addresses:
                 key = ip_or_none(addr)
                 if key:
                     index.setdefault(key, []).append(
-                        Owner(kind, name, ep.network, (c.name, *(s.name for s in joined)), names))
+                        Owner(kind, name, ep.network, (c.name, *(s.name for s in joined)), names)
+                    )
     for net in state.networks:
         for gw in net.gateways:
             key = ip_or_none(gw.split("/")[0])
@@ -121,7 +135,9 @@ def address_index(state: State) -> dict[str, list[Owner]]:
 
 
 def _one(owners: list[Owner]) -> Owner:
-    return owners[0]  # an address held twice: the snapshot is being rebuilt; the first is the one it listed first
+    return owners[
+        0
+    ]  # an address held twice: the snapshot is being rebuilt; the first is the one it listed first
 
 
 @dataclass
@@ -129,9 +145,13 @@ class Accumulator:
     """Conntrack tables read over a window -> one record per connection, with first and last seen."""
 
     index: Mapping[str, list[Owner]]
-    seen: dict[tuple[str, str, str, int, int, int], tuple[ConnEntry, float, float]] = field(default_factory=dict)
+    seen: dict[tuple[str, str, str, int, int, int], tuple[ConnEntry, float, float]] = field(
+        default_factory=dict
+    )
     reads: int = 0
-    before: set[tuple[str, str, str, int, int, int]] = field(default_factory=set)  # open when the window began
+    before: set[tuple[str, str, str, int, int, int]] = field(
+        default_factory=set
+    )  # open when the window began
 
     def add(self, t: float, entries: Iterable[ConnEntry]) -> None:
         """One read of the table at time `t`: keep entries with at least one end in the stack."""
@@ -151,7 +171,9 @@ class Accumulator:
 
     def flows(self) -> list[Flow]:
         """The connections counted per (client, server, protocol, port, network)."""
-        return summarize(((e, a, b) for e, a, b in self.seen.values()), self.index, frozenset(self.before))
+        return summarize(
+            ((e, a, b) for e, a, b in self.seen.values()), self.index, frozenset(self.before)
+        )
 
 
 def _end(addr: str, index: Mapping[str, list[Owner]]) -> tuple[End, Owner | None]:
@@ -162,12 +184,17 @@ def _end(addr: str, index: Mapping[str, list[Owner]]) -> tuple[End, Owner | None
     return End(o.kind, o.name, o.sharers), o
 
 
-def summarize(records: Iterable[tuple[ConnEntry, float, float]], index: Mapping[str, list[Owner]],
-              before: frozenset[tuple[str, str, str, int, int, int]] = frozenset()) -> list[Flow]:
+def summarize(
+    records: Iterable[tuple[ConnEntry, float, float]],
+    index: Mapping[str, list[Owner]],
+    before: frozenset[tuple[str, str, str, int, int, int]] = frozenset(),
+) -> list[Flow]:
     """Connections (entry, first seen, last seen) -> flows, sorted by client, server, port. Flows between two
     outside addresses are dropped (they are not the stack's). `before`: keys of connections already in the
     table at the window's first read."""
-    groups: dict[tuple[End, End, str, int, str], list[tuple[ConnEntry, float, float, bool, str]]] = {}
+    groups: dict[
+        tuple[End, End, str, int, str], list[tuple[ConnEntry, float, float, bool, str]]
+    ] = {}
     for e, first, last in records:
         server_addr, port = e.server
         client, c_owner = _end(e.src, index)
@@ -179,17 +206,37 @@ def summarize(records: Iterable[tuple[ConnEntry, float, float]], index: Mapping[
         network = s_owner.network if s_owner else ""
         routed = bool(c_owner and s_owner and c_owner.network != s_owner.network)
         who = ",".join(s_owner.containers[:1]) if s_owner else ""
-        groups.setdefault((client, server, e.proto, port, network), []).append((e, first, last, routed, who))
+        groups.setdefault((client, server, e.proto, port, network), []).append(
+            (e, first, last, routed, who)
+        )
     out = []
     for (client, server, proto, port, network), items in groups.items():
-        out.append(Flow(
-            client, server, proto, port, network, count=len(items),
-            first=min(i[1] for i in items), last=max(i[2] for i in items),
-            replied=any(i[0].replied for i in items), routed=any(i[3] for i in items),
-            containers=tuple(sorted({i[4] for i in items if i[4]})),
-            before=all(i[0].key in before for i in items),
-        ))
-    out.sort(key=lambda f: (f.client.kind != SERVICE, f.client.name, f.server.kind, f.server.name, f.proto, f.port))
+        out.append(
+            Flow(
+                client,
+                server,
+                proto,
+                port,
+                network,
+                count=len(items),
+                first=min(i[1] for i in items),
+                last=max(i[2] for i in items),
+                replied=any(i[0].replied for i in items),
+                routed=any(i[3] for i in items),
+                containers=tuple(sorted({i[4] for i in items if i[4]})),
+                before=all(i[0].key in before for i in items),
+            )
+        )
+    out.sort(
+        key=lambda f: (
+            f.client.kind != SERVICE,
+            f.client.name,
+            f.server.kind,
+            f.server.name,
+            f.proto,
+            f.port,
+        )
+    )
     return out
 
 

@@ -120,10 +120,16 @@ class Comparison:
     @property
     def regressions(self) -> list[str]:
         """The flagged measurements, one line each."""
-        out = [f"latency {d.kind} {d.src}->{d.dst}: {_ms(d.before)} -> {_ms(d.after)}" for d in self.latency
-               if d.regressed]
-        out += [f"start-up {d.service}: {d.before:.2f} s -> {d.after:.2f} s" for d in self.startup
-                if d.regressed and d.before is not None and d.after is not None]
+        out = [
+            f"latency {d.kind} {d.src}->{d.dst}: {_ms(d.before)} -> {_ms(d.after)}"
+            for d in self.latency
+            if d.regressed
+        ]
+        out += [
+            f"start-up {d.service}: {d.before:.2f} s -> {d.after:.2f} s"
+            for d in self.startup
+            if d.regressed and d.before is not None and d.after is not None
+        ]
         return out
 
 

@@ -68,8 +68,10 @@ def resolve_target(path: Path, *, follow_symlinks: bool, flag: str = "--follow-s
     if not follow_symlinks:
         parent = linked_parent(path)
         if parent is not None:
-            raise OutputError(f"{parent} is a symbolic link: not writing {path} through it (pass {flag} to write "
-                              "through it)")
+            raise OutputError(
+                f"{parent} is a symbolic link: not writing {path} through it (pass {flag} to write "
+                "through it)"
+            )
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -79,7 +81,9 @@ def resolve_target(path: Path, *, follow_symlinks: bool, flag: str = "--follow-s
     if not stat.S_ISLNK(st.st_mode):
         return path
     if not follow_symlinks:
-        raise OutputError(f"{path} is a symbolic link: not writing through it (pass {flag} to write its target)")
+        raise OutputError(
+            f"{path} is a symbolic link: not writing through it (pass {flag} to write its target)"
+        )
     try:
         real = Path(path).resolve(strict=False)
     except (OSError, RuntimeError):  # RuntimeError: a loop, on Python 3.11
@@ -123,9 +127,13 @@ def write_output(
             if fid is not None:
                 ids.add(fid)
             if (st.st_dev, st.st_ino) == fid:
-                raise OutputError(f"cannot write {name}: it is {p}, an input of this run; not overwriting it")
+                raise OutputError(
+                    f"cannot write {name}: it is {p}, an input of this run; not overwriting it"
+                )
         if (st.st_dev, st.st_ino) in ids:
-            raise OutputError(f"cannot write {name}: it is a file this run read; not overwriting it")
+            raise OutputError(
+                f"cannot write {name}: it is a file this run read; not overwriting it"
+            )
         if not overwrite:
             raise OutputExistsError(f"{path} exists: pass --force to overwrite it")
         if stat.S_ISDIR(st.st_mode):
@@ -178,7 +186,12 @@ def fsync_dir(directory: Path) -> None:
 
 
 def atomic_replace(
-    target: Path, raw: bytes, *, like: os.stat_result | None, overwrite: bool = True, strict_owner: bool = False
+    target: Path,
+    raw: bytes,
+    *,
+    like: os.stat_result | None,
+    overwrite: bool = True,
+    strict_owner: bool = False,
 ) -> None:
     """Temp file in `target`'s directory, fsync, rename over `target`, fsync the directory.
 
@@ -196,7 +209,9 @@ def atomic_replace(
             if like is not None:
                 os.fchmod(f.fileno(), stat.S_IMODE(like.st_mode) & 0o1777)  # no setuid/setgid bits
                 _keep_owner(f.fileno(), like, strict_owner)
-                os.fchmod(f.fileno(), stat.S_IMODE(like.st_mode))  # chown clears setuid/setgid: set them last
+                os.fchmod(
+                    f.fileno(), stat.S_IMODE(like.st_mode)
+                )  # chown clears setuid/setgid: set them last
             else:  # mkstemp makes 0600; a new file gets the usual 0666 & ~umask
                 os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
@@ -218,10 +233,14 @@ def _keep_owner(fd: int, like: os.stat_result, strict: bool) -> None:
     try:
         os.fchown(fd, like.st_uid, like.st_gid)
     except PermissionError:
-        with contextlib.suppress(PermissionError):  # not root: at least the group, if the user is in it
+        with contextlib.suppress(
+            PermissionError
+        ):  # not root: at least the group, if the user is in it
             os.fchown(fd, -1, like.st_gid)
         if strict:
-            raise PermissionError(errno.EPERM, f"cannot keep its owner {like.st_uid}:{like.st_gid}") from None
+            raise PermissionError(
+                errno.EPERM, f"cannot keep its owner {like.st_uid}:{like.st_gid}"
+            ) from None
 
 
 def _link_new(tmp: str, target: Path) -> None:
@@ -231,12 +250,20 @@ def _link_new(tmp: str, target: Path) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+        if exc.errno not in (
+            errno.EPERM,
+            errno.EXDEV,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+            errno.EMLINK,
+        ):
             raise
         # a filesystem without hard links: exclusive create, then the bytes (not atomic, never clobbers)
         with open(tmp, "rb") as src:
             raw = src.read()
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(os.stat(tmp).st_mode))
+        fd = os.open(
+            target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IMODE(os.stat(tmp).st_mode)
+        )
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()

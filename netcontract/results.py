@@ -44,7 +44,9 @@ class Kind(enum.StrEnum):
     FOREIGN = "foreign"  # only contract services on an internal tier
     EXPOSURE = "exposure"  # no published port on an internal tier's member
     ALIAS_UNIQUE = "alias-unique"  # one holder per alias on a network
-    EGRESS = "egress"  # a service whose tiers are all internal has no way out (structural and probed)
+    EGRESS = (
+        "egress"  # a service whose tiers are all internal has no way out (structural and probed)
+    )
     PROBES = "probes"  # probes from a source could not run at all
     DNS = "dns"  # a name resolves to exactly the target's addresses, or not at all
     REACH = "reach"  # a path the contract allows connects
@@ -52,7 +54,9 @@ class Kind(enum.StrEnum):
     HOST = "host"  # the Docker host seen from a service whose tiers are all internal
     UNDECLARED = "undeclared"  # a compose service of the project that the contract does not name
     NAMESPACE = "namespace"  # a container sharing a contract service's network namespace
-    HOST_NETWORK = "host-network"  # a container on the host's network (it reaches every container address)
+    HOST_NETWORK = (
+        "host-network"  # a container on the host's network (it reaches every container address)
+    )
     HOST_REACH = "host-reach"  # probed from the host's namespace to an internal tier's member
 
 
@@ -91,11 +95,17 @@ class Result:
     containers: tuple[str, ...] = ()  # names of the containers a violation points at
     location: str = ""  # where a static result's service is declared (compose file:line)
     executor: str = ""  # probes: netns, exec or sidecar (whose code made the observation)
-    latency_ms: float | None = None  # netns probes that got an answer: the round trip (median of its probes)
-    latency_source: str = ""  # how latency_ms was measured (probe.observation.LATENCY_SOURCES); "" without one
+    latency_ms: float | None = (
+        None  # netns probes that got an answer: the round trip (median of its probes)
+    )
+    latency_source: str = (
+        ""  # how latency_ms was measured (probe.observation.LATENCY_SOURCES); "" without one
+    )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.kind, Kind):  # read back from a JSON report, or written as a plain string
+        if not isinstance(
+            self.kind, Kind
+        ):  # read back from a JSON report, or written as a plain string
             object.__setattr__(self, "kind", Kind(self.kind))
 
     def with_verdict(self, verdict: Verdict, reason: str) -> Result:
@@ -172,11 +182,19 @@ class Report:
     duration: float = 0.0
     notes: tuple[str, ...] = field(default=())
     engine: str = ""  # live: the engine and API version the check ran against
-    aborted: Aborted | None = None  # set when the run stopped before any verdict; results are then empty
+    aborted: Aborted | None = (
+        None  # set when the run stopped before any verdict; results are then empty
+    )
     host: str = ""  # live: the machine that ran the check (where netns round trips are measured)
-    startup: tuple[Startup, ...] = ()  # live: each service container's start-up, from the engine's records
-    comparison: Comparison | None = None  # check --baseline, diff: this report against an earlier one
-    topology: Topology | None = None  # the contract's tiers, services and flows, when the run had a contract
+    startup: tuple[
+        Startup, ...
+    ] = ()  # live: each service container's start-up, from the engine's records
+    comparison: Comparison | None = (
+        None  # check --baseline, diff: this report against an earlier one
+    )
+    topology: Topology | None = (
+        None  # the contract's tiers, services and flows, when the run had a contract
+    )
 
     @property
     def summary(self) -> Summary:

@@ -27,10 +27,16 @@ class Network:
     id: str = ""
     ipv6: bool = False  # EnableIPv6
     gateways: tuple[str, ...] = ()  # the bridge's own addresses (the host, seen from the network)
-    options: tuple[tuple[str, str], ...] = ()  # driver options, e.g. com.docker.network.bridge.gateway_mode_ipv4
-    attachable: bool = False  # Attachable (overlay: containers outside the swarm's services may join)
+    options: tuple[
+        tuple[str, str], ...
+    ] = ()  # driver options, e.g. com.docker.network.bridge.gateway_mode_ipv4
+    attachable: bool = (
+        False  # Attachable (overlay: containers outside the swarm's services may join)
+    )
     scope: str = ""  # local or swarm
-    project: str = ""  # the compose project (or Swarm stack) that created the network, from its labels
+    project: str = (
+        ""  # the compose project (or Swarm stack) that created the network, from its labels
+    )
 
     @property
     def encrypted(self) -> bool:
@@ -46,7 +52,9 @@ class Endpoint:
     ipv4: str | None = None
     aliases: tuple[str, ...] = ()
     ipv6: str | None = None  # GlobalIPv6Address
-    dns_names: tuple[str, ...] = ()  # DNSNames (API 1.44+): every name Docker's DNS answers for it here
+    dns_names: tuple[
+        str, ...
+    ] = ()  # DNSNames (API 1.44+): every name Docker's DNS answers for it here
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -87,11 +95,19 @@ class Container:
     published: tuple[PublishedPort, ...] = ()
     network_mode: str = ""
     origin: str = ""  # where it was declared (compose file) for static states
-    started_at: str = ""  # State.StartedAt: tells a restarted container from the one that was snapshot
-    pid: int = 0  # State.Pid on the engine's host: the in-namespace prober enters /proc/<pid>/ns/net
+    started_at: str = (
+        ""  # State.StartedAt: tells a restarted container from the one that was snapshot
+    )
+    pid: int = (
+        0  # State.Pid on the engine's host: the in-namespace prober enters /proc/<pid>/ns/net
+    )
     node: str = ""  # swarm: the node (hostname) the task runs on
-    unreadable: str = ""  # swarm: why this task's container could not be read on its node (from the manager only)
-    health_unrun: bool = False  # the engine never ran its healthcheck though it was due (Podman without systemd)
+    unreadable: str = (
+        ""  # swarm: why this task's container could not be read on its node (from the manager only)
+    )
+    health_unrun: bool = (
+        False  # the engine never ran its healthcheck though it was due (Podman without systemd)
+    )
     oneoff: bool = False  # a `docker compose run` container (label com.docker.compose.oneoff=True)
 
     @property
@@ -108,7 +124,10 @@ class Container:
         if self.network_mode.startswith("service:"):
             return self.network_mode
         return ""
-    health_log: tuple[tuple[str, str, int], ...] = ()  # State.Health.Log: (Start, End, ExitCode), the last five probes
+
+    health_log: tuple[
+        tuple[str, str, int], ...
+    ] = ()  # State.Health.Log: (Start, End, ExitCode), the last five probes
 
     @property
     def running(self) -> bool:
@@ -141,7 +160,11 @@ class Container:
     def label(self) -> str:
         """How to name this container in a message: service (container name)."""
         if self.service:
-            return f"{self.service} ({self.name})" if self.name and self.name != self.service else self.service
+            return (
+                f"{self.service} ({self.name})"
+                if self.name and self.name != self.service
+                else self.service
+            )
         return self.name
 
 
@@ -160,9 +183,15 @@ class State:
     live: bool = True
     notes: tuple[str, ...] = field(default=())
     engine: str = ""  # live: "Docker 26.1.5 (API 1.45)" or "Podman 4.3.1 (API 1.41)", as the engine reports itself
-    orchestrator: str = "compose"  # "compose" or "swarm": which labels name the project and services
-    unreachable: tuple[tuple[str, str], ...] = ()  # swarm: (node, why) for nodes whose engine was not read
-    vips: tuple[tuple[str, str, str], ...] = ()  # swarm: (service, network, virtual IP) of vip-mode services
+    orchestrator: str = (
+        "compose"  # "compose" or "swarm": which labels name the project and services
+    )
+    unreachable: tuple[
+        tuple[str, str], ...
+    ] = ()  # swarm: (node, why) for nodes whose engine was not read
+    vips: tuple[
+        tuple[str, str, str], ...
+    ] = ()  # swarm: (service, network, virtual IP) of vip-mode services
 
     @property
     def podman(self) -> bool:
@@ -180,8 +209,11 @@ class State:
         """The service's replicas: its project containers, one-off `docker compose run` containers excepted
         (those are actors of their own: structural.py judges them on the service's tiers)."""
         return [
-            c for c in self.containers
-            if c.service == service and not c.oneoff and (self.project is None or c.project == self.project)
+            c
+            for c in self.containers
+            if c.service == service
+            and not c.oneoff
+            and (self.project is None or c.project == self.project)
         ]
 
     def owner_of(self, c: Container) -> Container | None:
@@ -192,8 +224,14 @@ class State:
             return None
         if ref.startswith("service:"):
             svc = ref.removeprefix("service:")
-            return next((o for o in self.containers if o.service == svc and o.project == c.project and not o.oneoff),
-                        None)
+            return next(
+                (
+                    o
+                    for o in self.containers
+                    if o.service == svc and o.project == c.project and not o.oneoff
+                ),
+                None,
+            )
         for o in self.containers:
             if o.id and (o.id == ref or (len(ref) >= 12 and o.id.startswith(ref))):
                 return o
@@ -210,9 +248,14 @@ class State:
 
     def sharers(self, owner: Container) -> list[Container]:
         """Running containers other than `owner` whose network namespace is `owner`'s."""
-        return [c for c in self.containers
-                if c is not owner and c.shared_ref and (c.running or not self.live)
-                and self.namespace_root(c) is owner]
+        return [
+            c
+            for c in self.containers
+            if c is not owner
+            and c.shared_ref
+            and (c.running or not self.live)
+            and self.namespace_root(c) is owner
+        ]
 
     def attached(self, network: str) -> list[Container]:
         """Every container with an endpoint on `network`, whatever its project."""

@@ -45,8 +45,13 @@ def structural_results(contract: Contract, state: State) -> list[Result]:
     return out
 
 
-def _shape(driver: str, internal: bool, ipv6: bool | None, attachable: bool | None = None,
-           encrypted: bool | None = None) -> str:
+def _shape(
+    driver: str,
+    internal: bool,
+    ipv6: bool | None,
+    attachable: bool | None = None,
+    encrypted: bool | None = None,
+) -> str:
     parts = [driver, "internal" if internal else "not internal"]
     if ipv6 is not None:
         parts.append("IPv6" if ipv6 else "no IPv6")
@@ -63,12 +68,23 @@ def _networks(contract: Contract, state: State) -> Iterator[Result]:
         net = state.network(tier.network)
         rid = result_id(Kind.NETWORK, key)
         if net is None:
-            yield Result(rid, Kind.NETWORK, key, Verdict.FAIL, want, "missing",
-                         f"no network named {tier.network} ({_where(state)})")
+            yield Result(
+                rid,
+                Kind.NETWORK,
+                key,
+                Verdict.FAIL,
+                want,
+                "missing",
+                f"no network named {tier.network} ({_where(state)})",
+            )
             continue
-        shape = _shape(net.driver, net.internal, net.ipv6 if tier.ipv6 is not None else None,
-                       net.attachable if tier.attachable is not None else None,
-                       net.encrypted if tier.encrypted is not None else None)
+        shape = _shape(
+            net.driver,
+            net.internal,
+            net.ipv6 if tier.ipv6 is not None else None,
+            net.attachable if tier.attachable is not None else None,
+            net.encrypted if tier.encrypted is not None else None,
+        )
         got = f"{net.name} ({shape})"
         problems = []
         if net.driver != tier.driver:
@@ -81,9 +97,10 @@ def _networks(contract: Contract, state: State) -> Iterator[Result]:
             )
         if tier.ipv6 is not None and net.ipv6 != tier.ipv6:
             problems.append(
-                f"{tier.network} has no IPv6 (EnableIPv6 is off)" if tier.ipv6
+                f"{tier.network} has no IPv6 (EnableIPv6 is off)"
+                if tier.ipv6
                 else f"{tier.network} has IPv6 enabled: its members get IPv6 addresses, which engines filter "
-                     "between networks only with ip6tables on"
+                "between networks only with ip6tables on"
             )
         if tier.attachable is not None and net.attachable != tier.attachable:
             problems.append(
@@ -97,7 +114,15 @@ def _networks(contract: Contract, state: State) -> Iterator[Result]:
                 if tier.encrypted
                 else f"{tier.network} is encrypted (the `encrypted` option is set)"
             )
-        yield Result(rid, Kind.NETWORK, key, Verdict.FAIL if problems else Verdict.PASS, want, got, "; ".join(problems))
+        yield Result(
+            rid,
+            Kind.NETWORK,
+            key,
+            Verdict.FAIL if problems else Verdict.PASS,
+            want,
+            got,
+            "; ".join(problems),
+        )
 
 
 def _where(state: State) -> str:
@@ -112,10 +137,21 @@ def _running(contract: Contract, state: State) -> Iterator[Result]:
         want = "running and healthy" if svc.healthy else "running"
         containers = state.service_containers(name)
         if not containers:
-            labels = (f"{STACK_LABEL}={state.project}, {SWARM_SERVICE_LABEL}={state.project}_{name}"
-                      if state.orchestrator == "swarm" else f"project={state.project}, service={name}")
-            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, "no container",
-                         f"no container has labels {labels}", service=name)
+            labels = (
+                f"{STACK_LABEL}={state.project}, {SWARM_SERVICE_LABEL}={state.project}_{name}"
+                if state.orchestrator == "swarm"
+                else f"project={state.project}, service={name}"
+            )
+            yield Result(
+                rid,
+                Kind.RUNNING,
+                name,
+                Verdict.FAIL,
+                want,
+                "no container",
+                f"no container has labels {labels}",
+                service=name,
+            )
             continue
         bad = []
         for c in containers:
@@ -124,8 +160,16 @@ def _running(contract: Contract, state: State) -> Iterator[Result]:
             elif svc.healthy and not c.health_ok:
                 bad.append(f"{c.name} is {c.health}")
         actual = _join([_status(c) for c in containers])
-        yield Result(rid, Kind.RUNNING, name, Verdict.FAIL if bad else Verdict.PASS, want, actual, "; ".join(bad),
-                     service=name)
+        yield Result(
+            rid,
+            Kind.RUNNING,
+            name,
+            Verdict.FAIL if bad else Verdict.PASS,
+            want,
+            actual,
+            "; ".join(bad),
+            service=name,
+        )
 
 
 def _status(c: Container) -> str:
@@ -145,24 +189,44 @@ def _memberships(contract: Contract, state: State) -> Iterator[Result]:
         want = {contract.tiers[t].network for t in svc.tiers}
         containers = state.service_containers(name)
         if not containers:
-            yield Result(rid, Kind.NETWORKS, name, Verdict.SKIP, _join(want), "no container", f"see running:{name}",
-                         service=name)
+            yield Result(
+                rid,
+                Kind.NETWORKS,
+                name,
+                Verdict.SKIP,
+                _join(want),
+                "no container",
+                f"see running:{name}",
+                service=name,
+            )
             continue
         reasons: list[str] = []
         actual: set[str] = set()
         for c in containers:
             if c.network_mode.startswith(("host", "container:", "service:", "none")):
-                reasons.append(f"{c.label} uses network_mode {c.network_mode}, so it joins no tier network")
+                reasons.append(
+                    f"{c.label} uses network_mode {c.network_mode}, so it joins no tier network"
+                )
             got = set(c.networks)
             actual |= got
             for net in sorted(want - got):
                 reasons.append(f"{c.label} is not attached to {net} (tier {tier_of[net]})")
             for net in sorted(got - want):
                 what = f"tier {tier_of[net]}" if net in tier_of else "not a tier"
-                reasons.append(f"{c.label} is attached to {net} ({what}), which the contract does not give it")
+                reasons.append(
+                    f"{c.label} is attached to {net} ({what}), which the contract does not give it"
+                )
         verdict = Verdict.FAIL if reasons else Verdict.PASS
-        yield Result(rid, Kind.NETWORKS, name, verdict, _join(want), _join(actual), "; ".join(reasons),
-                     service=name)
+        yield Result(
+            rid,
+            Kind.NETWORKS,
+            name,
+            verdict,
+            _join(want),
+            _join(actual),
+            "; ".join(reasons),
+            service=name,
+        )
 
 
 def _aliases(contract: Contract, state: State) -> Iterator[Result]:
@@ -173,16 +237,30 @@ def _aliases(contract: Contract, state: State) -> Iterator[Result]:
             # once per container and tier, not once per alias: 8000 aliases stay linear, and the
             # names shown are at most MAX_LISTED (a report of 8000 x 8000 names would be 440 MB)
             eps = [(c, c.endpoint(network)) for c in containers]
-            held = {c.name: (set(ep.aliases) | set(ep.dns_names)) for c, ep in eps if ep is not None}
-            shown = {c.name: f"{c.name}: {_join_some([a for a in ep.aliases if a != c.short_id])}"
-                     for c, ep in eps if ep is not None}
+            held = {
+                c.name: (set(ep.aliases) | set(ep.dns_names)) for c, ep in eps if ep is not None
+            }
+            shown = {
+                c.name: f"{c.name}: {_join_some([a for a in ep.aliases if a != c.short_id])}"
+                for c, ep in eps
+                if ep is not None
+            }
             for alias in aliases:
                 rid = result_id(Kind.ALIAS, f"{name}@{tier}", item=alias)
                 subject = f"{name}@{tier}"
                 want = f"{alias} on {network}"
                 if not containers:
-                    yield Result(rid, Kind.ALIAS, subject, Verdict.SKIP, want, "no container", f"see running:{name}",
-                                 service=name, tier=tier)
+                    yield Result(
+                        rid,
+                        Kind.ALIAS,
+                        subject,
+                        Verdict.SKIP,
+                        want,
+                        "no container",
+                        f"see running:{name}",
+                        service=name,
+                        tier=tier,
+                    )
                     continue
                 missing, seen = [], []
                 for c, ep in eps:
@@ -194,8 +272,17 @@ def _aliases(contract: Contract, state: State) -> Iterator[Result]:
                         missing.append(f"{c.label} does not have alias {alias} on {network}")
                 actual = "; ".join(seen) if seen else f"not attached to {network}"
                 verdict = Verdict.FAIL if missing else Verdict.PASS
-                yield Result(rid, Kind.ALIAS, subject, verdict, want, actual, "; ".join(missing),
-                             service=name, tier=tier)
+                yield Result(
+                    rid,
+                    Kind.ALIAS,
+                    subject,
+                    verdict,
+                    want,
+                    actual,
+                    "; ".join(missing),
+                    service=name,
+                    tier=tier,
+                )
 
 
 def _exposure(contract: Contract, state: State) -> Iterator[Result]:
@@ -209,8 +296,16 @@ def _exposure(contract: Contract, state: State) -> Iterator[Result]:
         if not declared and not on_internal:
             continue
         if not containers:
-            yield Result(result_id(Kind.EXPOSURE, name), Kind.EXPOSURE, name, Verdict.SKIP, "no published ports",
-                         "no container", f"see running:{name}", service=name)
+            yield Result(
+                result_id(Kind.EXPOSURE, name),
+                Kind.EXPOSURE,
+                name,
+                Verdict.SKIP,
+                "no published ports",
+                "no container",
+                f"see running:{name}",
+                service=name,
+            )
             continue
         tiers = sorted(set(declared) | {internal[n] for n in on_internal})
         published = [(c, p) for c in containers for p in c.published]
@@ -220,16 +315,31 @@ def _exposure(contract: Contract, state: State) -> Iterator[Result]:
         )
         actual = _join([str(p) for _, p in published]) if published else "no published ports"
         verdict = Verdict.FAIL if published else Verdict.PASS
-        yield Result(result_id(Kind.EXPOSURE, name), Kind.EXPOSURE, name, verdict,
-                     f"no published ports (member of internal {', '.join(tiers)})", actual, reason, service=name,
-                     containers=tuple(dict.fromkeys(c.name for c, _ in published)))
+        yield Result(
+            result_id(Kind.EXPOSURE, name),
+            Kind.EXPOSURE,
+            name,
+            verdict,
+            f"no published ports (member of internal {', '.join(tiers)})",
+            actual,
+            reason,
+            service=name,
+            containers=tuple(dict.fromkeys(c.name for c, _ in published)),
+        )
 
 
 def _alias_unique(contract: Contract, state: State) -> Iterator[Result]:
     for key, tier in contract.tiers.items():
         if state.network(tier.network) is None:
-            yield Result(result_id(Kind.ALIAS_UNIQUE, key), Kind.ALIAS_UNIQUE, key, Verdict.SKIP,
-                         "each alias held by one service", "network missing", f"see network:{key}")
+            yield Result(
+                result_id(Kind.ALIAS_UNIQUE, key),
+                Kind.ALIAS_UNIQUE,
+                key,
+                Verdict.SKIP,
+                "each alias held by one service",
+                "network missing",
+                f"see network:{key}",
+            )
             continue
         owners: dict[str, set[str]] = {}
         holders: dict[str, list[str]] = {}
@@ -247,10 +357,22 @@ def _alias_unique(contract: Contract, state: State) -> Iterator[Result]:
             f"alias {a} on {tier.network} is held by {_join(o)}: Docker's DNS round-robins between them"
             for a, o in sorted(clashes.items())
         )
-        actual = _join([f"{a} held by {len(o)}" for a, o in clashes.items()]) if clashes else "no shared alias"
-        yield Result(result_id(Kind.ALIAS_UNIQUE, key), Kind.ALIAS_UNIQUE, key,
-                     Verdict.FAIL if clashes else Verdict.PASS, "each alias held by one service", actual, reason,
-                     tier=key, containers=implicated)
+        actual = (
+            _join([f"{a} held by {len(o)}" for a, o in clashes.items()])
+            if clashes
+            else "no shared alias"
+        )
+        yield Result(
+            result_id(Kind.ALIAS_UNIQUE, key),
+            Kind.ALIAS_UNIQUE,
+            key,
+            Verdict.FAIL if clashes else Verdict.PASS,
+            "each alias held by one service",
+            actual,
+            reason,
+            tier=key,
+            containers=implicated,
+        )
 
 
 def egress_results(contract: Contract, state: State) -> list[Result]:
@@ -262,25 +384,51 @@ def egress_results(contract: Contract, state: State) -> list[Result]:
         containers = state.service_containers(name)
         want = "only internal networks (no egress)"
         if not containers:
-            out.append(Result(result_id(Kind.EGRESS, name), Kind.EGRESS, name, Verdict.SKIP, want, "no container",
-                              f"see running:{name}", src=name, service=name))
+            out.append(
+                Result(
+                    result_id(Kind.EGRESS, name),
+                    Kind.EGRESS,
+                    name,
+                    Verdict.SKIP,
+                    want,
+                    "no container",
+                    f"see running:{name}",
+                    src=name,
+                    service=name,
+                )
+            )
             continue
         leaks = []
         for c in containers:
             if c.network_mode == "host":
                 leaks.append(f"{c.label} uses network_mode {c.network_mode}")
             elif c.network_mode.startswith(("container:", "service:")):
-                leaks.append(f"{c.label} uses network_mode {c.network_mode}: its way out is that container's, "
-                             "which the contract does not bound")
+                leaks.append(
+                    f"{c.label} uses network_mode {c.network_mode}: its way out is that container's, "
+                    "which the contract does not bound"
+                )
             for net in c.networks:
                 n = state.network(net)
                 if n is None:
                     leaks.append(f"{c.label} is attached to {net}, which could not be inspected")
                 elif not n.internal:
-                    leaks.append(f"{c.label} is attached to {net}, which is not internal: a way out")
+                    leaks.append(
+                        f"{c.label} is attached to {net}, which is not internal: a way out"
+                    )
         actual = _join({n for c in containers for n in c.networks})
-        out.append(Result(result_id(Kind.EGRESS, name), Kind.EGRESS, name, Verdict.FAIL if leaks else Verdict.PASS, want,
-                          actual, "; ".join(leaks), src=name, service=name))
+        out.append(
+            Result(
+                result_id(Kind.EGRESS, name),
+                Kind.EGRESS,
+                name,
+                Verdict.FAIL if leaks else Verdict.PASS,
+                want,
+                actual,
+                "; ".join(leaks),
+                src=name,
+                service=name,
+            )
+        )
     return out
 
 
@@ -300,6 +448,8 @@ def unreadable_errors(results: list[Result], state: State) -> list[Result]:
                 r = r.with_verdict(Verdict.ERROR, f"not evaluated: {task.label}: {task.unreadable}")
             elif state.unreachable and r.kind in (Kind.FOREIGN, Kind.ALIAS_UNIQUE):
                 nodes = ", ".join(f"{n} ({why})" for n, why in state.unreachable)
-                r = r.with_verdict(Verdict.ERROR, f"not evaluated: the containers of node {nodes} were not read")
+                r = r.with_verdict(
+                    Verdict.ERROR, f"not evaluated: the containers of node {nodes} were not read"
+                )
         out.append(r)
     return out

@@ -41,7 +41,9 @@ class Usage:
 
     forbidden: tuple[Forbidden, ...]
     unused: tuple[Unused, ...]
-    undeclared: tuple[str, ...] = ()  # "db:5433/tcp": served ports the contract's `ports:` do not list
+    undeclared: tuple[
+        str, ...
+    ] = ()  # "db:5433/tcp": served ports the contract's `ports:` do not list
 
     @property
     def violated(self) -> bool:
@@ -80,7 +82,11 @@ def compare(c: Contract, flows: Iterable[Flow]) -> Usage:
     """The contract's view of the observed flows: what it forbids, and what it allows that was not used."""
     flows = list(flows)
     forbidden = tuple(Forbidden(f, why) for f in flows if (why := _judge(c, f)) is not None)
-    talked = {(f.client.name, f.server.name) for f in flows if f.client.kind == SERVICE and f.server.kind == SERVICE}
+    talked = {
+        (f.client.name, f.server.name)
+        for f in flows
+        if f.client.kind == SERVICE and f.server.kind == SERVICE
+    }
     unused: list[Unused] = []
     names = list(c.services)
     for a in names:
@@ -89,21 +95,44 @@ def compare(c: Contract, flows: Iterable[Flow]) -> Usage:
                 continue
             shared = [t for t in c.services[a].tiers if t in c.services[b].tiers]
             if shared and (a, b) not in talked:
-                unused.append(Unused("pair", f"{a} -> {b}",
-                                     f"share {', '.join(shared)} but {a} never connected to {b}"))
-    served = {(f.server.name, f.port) for f in flows if f.server.kind == SERVICE and f.proto == "tcp"}
+                unused.append(
+                    Unused(
+                        "pair",
+                        f"{a} -> {b}",
+                        f"share {', '.join(shared)} but {a} never connected to {b}",
+                    )
+                )
+    served = {
+        (f.server.name, f.port) for f in flows if f.server.kind == SERVICE and f.proto == "tcp"
+    }
     for name, svc in c.services.items():
         for p in svc.ports:
             if (name, p) not in served:
-                unused.append(Unused("port", f"{name}:{p}", "declared, but no connection to it was seen"))
-    active = {(f.client.name, f.network) for f in flows} | {(f.server.name, f.network) for f in flows}
+                unused.append(
+                    Unused("port", f"{name}:{p}", "declared, but no connection to it was seen")
+                )
+    active = {(f.client.name, f.network) for f in flows} | {
+        (f.server.name, f.network) for f in flows
+    }
     for name, svc in c.services.items():
         for t in svc.tiers:
             tier = c.tiers.get(t)
             if tier is not None and (name, tier.network) not in active and len(svc.tiers) > 1:
-                unused.append(Unused("membership", f"{name}@{t}", f"no flow to or from {name} on {t} was seen"))
+                unused.append(
+                    Unused(
+                        "membership", f"{name}@{t}", f"no flow to or from {name} on {t} was seen"
+                    )
+                )
     declared = {n: set(s.ports) for n, s in c.services.items()}
-    undeclared = sorted({f"{f.server.name}:{f.port_text}" for f in flows
-                         if f.server.kind == SERVICE and f.server.name in declared and f.proto == "tcp" and f.replied
-                         and f.port not in declared[f.server.name]})
+    undeclared = sorted(
+        {
+            f"{f.server.name}:{f.port_text}"
+            for f in flows
+            if f.server.kind == SERVICE
+            and f.server.name in declared
+            and f.proto == "tcp"
+            and f.replied
+            and f.port not in declared[f.server.name]
+        }
+    )
     return Usage(forbidden, tuple(unused), tuple(undeclared))

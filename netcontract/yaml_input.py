@@ -37,7 +37,9 @@ MAX_BYTES = 4 * 1024 * 1024  # a compose file or contract of 4 MiB is already ab
 MAX_DEPTH = 64  # compose files nest about 6 levels; PyYAML's composer recurses
 MAX_NODES = 100_000  # nodes, counted as composed and again with every alias expanded
 MAX_SCALAR = 64 * 1024  # characters in one scalar
-MAX_INTEGER = 100  # characters of an integer literal: a port or a count needs under 20; Python's own
+MAX_INTEGER = (
+    100  # characters of an integer literal: a port or a count needs under 20; Python's own
+)
 #                    limit (4300 decimal digits) would raise ValueError only when the value is printed
 
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -76,7 +78,11 @@ def check_input_path(path: str | Path) -> os.stat_result:
     try:
         st = os.stat(path)  # follows symlinks; a loop raises ELOOP
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path itself
-        raise _os_problem(exc) if isinstance(exc, OSError) else InputError("the path contains a NUL byte") from None
+        raise (
+            _os_problem(exc)
+            if isinstance(exc, OSError)
+            else InputError("the path contains a NUL byte")
+        ) from None
     _refuse_kind(st)
     return st
 
@@ -88,7 +94,9 @@ def read_input(path: str | Path) -> str:
         raise InputError(f"file is {st.st_size} bytes; the limit is {MAX_BYTES}")
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)  # O_NONBLOCK: a FIFO swapped in after the stat cannot block the open
+        fd = os.open(
+            path, flags
+        )  # O_NONBLOCK: a FIFO swapped in after the stat cannot block the open
     except OSError as exc:
         raise _os_problem(exc) from None
     try:
@@ -139,7 +147,9 @@ try:
 except ImportError:  # pragma: no cover
     _CPARSER = None
 LIBYAML = _CPARSER is not None
-_PARSING: tuple[type, ...] = (_CPARSER,) if LIBYAML else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
+_PARSING: tuple[type, ...] = (
+    (_CPARSER,) if LIBYAML else (yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser)
+)
 
 
 class _Base(Composer, *_PARSING, SafeConstructor, Resolver):  # type: ignore[misc]
@@ -173,7 +183,9 @@ class GuardedLoader(_Base):
         self._nodes += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise LimitError(None, None, f"nesting deeper than {MAX_DEPTH} levels", self._mark())
+                raise LimitError(
+                    None, None, f"nesting deeper than {MAX_DEPTH} levels", self._mark()
+                )
             if self._nodes > MAX_NODES:
                 raise LimitError(None, None, f"more than {MAX_NODES} nodes", self._mark())
             return super().compose_node(parent, index)
@@ -187,13 +199,17 @@ class GuardedLoader(_Base):
     def expanded_size(self, node: yaml.Node) -> int:
         """Nodes of `node` with every alias expanded, memoised by identity (aliases share nodes)."""
         stack: list[tuple[yaml.Node, bool]] = [(node, False)]
-        open_: set[int] = set()  # nodes whose children are being sized: meeting one again is a cycle
+        open_: set[int] = (
+            set()
+        )  # nodes whose children are being sized: meeting one again is a cycle
         while stack:
             n, done = stack.pop()
             if id(n) in self._sizes:
                 continue
             if not done and id(n) in open_:
-                raise LimitError(None, None, "a recursive alias (an anchor used inside itself)", n.start_mark)
+                raise LimitError(
+                    None, None, "a recursive alias (an anchor used inside itself)", n.start_mark
+                )
             children: list[yaml.Node] = []
             if isinstance(n, yaml.SequenceNode):
                 children = list(n.value)
@@ -203,17 +219,27 @@ class GuardedLoader(_Base):
                     self._unique_keys(n)
             elif isinstance(n, yaml.ScalarNode):
                 if len(n.value) > MAX_SCALAR:
-                    raise LimitError(None, None, f"a scalar of {len(n.value)} characters (limit {MAX_SCALAR})",
-                                     n.start_mark)
+                    raise LimitError(
+                        None,
+                        None,
+                        f"a scalar of {len(n.value)} characters (limit {MAX_SCALAR})",
+                        n.start_mark,
+                    )
                 if len(n.value) > MAX_INTEGER and n.tag == _INT_TAG:
-                    raise LimitError(None, None, f"an integer of {len(n.value)} characters (limit {MAX_INTEGER})",
-                                     n.start_mark)
+                    raise LimitError(
+                        None,
+                        None,
+                        f"an integer of {len(n.value)} characters (limit {MAX_INTEGER})",
+                        n.start_mark,
+                    )
             pending = [c for c in children if id(c) not in self._sizes]
             if done or not pending:
                 total = 1 + sum(self._sizes.get(id(c), 0) for c in children)
                 self._sizes[id(n)] = total
                 if total > MAX_NODES:
-                    raise LimitError(None, None, f"aliases expand to more than {MAX_NODES} nodes", n.start_mark)
+                    raise LimitError(
+                        None, None, f"aliases expand to more than {MAX_NODES} nodes", n.start_mark
+                    )
             else:
                 open_.add(id(n))
                 stack.append((n, True))
@@ -225,14 +251,19 @@ class GuardedLoader(_Base):
         that it is refused before Compose reads the file too (Compose's parser would let some through)."""
         seen: set[str] = set()
         for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
                 continue
             try:
                 spelt = self._spelt(key_node)
             except (yaml.YAMLError, TypeError, ValueError):
                 continue  # not a key at all: construction says so, later
             if spelt in seen:
-                raise LimitError(None, None, f"duplicate key {short_repr(spelt)}", key_node.start_mark)
+                raise LimitError(
+                    None, None, f"duplicate key {short_repr(spelt)}", key_node.start_mark
+                )
             seen.add(spelt)
 
     def _spelt(self, key: yaml.ScalarNode) -> str:
@@ -266,23 +297,31 @@ def _key_text(key: Any) -> str:
     return f"{type(key).__name__}:{key!r}"
 
 
-def _unique_mapping(loader: GuardedLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+def _unique_mapping(
+    loader: GuardedLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
             continue  # `<<: *anchor`: explicit keys may override merged ones
         if not isinstance(key_node, yaml.ScalarNode):
             raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value, not a sequence or mapping", key_node.start_mark)
+                None,
+                None,
+                "a mapping key must be a plain value, not a sequence or mapping",
+                key_node.start_mark,
+            )
         key = loader.construct_object(key_node, deep=deep)
         try:
             spelt = _key_text(key)
         except (TypeError, ValueError):  # a tagged scalar that constructs to an unhashable value
             raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark) from None
+                None, None, "a mapping key must be a plain value", key_node.start_mark
+            ) from None
         if spelt in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {short_repr(key)}", key_node.start_mark)
+                None, None, f"duplicate key {short_repr(key)}", key_node.start_mark
+            )
         seen.add(spelt)
     return loader.construct_mapping(node, deep=deep)
 
@@ -295,7 +334,11 @@ def yaml_problem(exc: yaml.MarkedYAMLError, *, column: bool = True) -> tuple[str
     mark = exc.problem_mark or exc.context_mark
     where = ""
     if mark:
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if column else f"line {mark.line + 1}: "
+        where = (
+            f"line {mark.line + 1}, column {mark.column + 1}: "
+            if column
+            else f"line {mark.line + 1}: "
+        )
     parts = [one_line(str(p)) for p in (exc.context, exc.problem) if p]
     return where, ", ".join(parts) or "cannot parse"
 
@@ -312,7 +355,12 @@ def load_yaml(text: str, loader: type[GuardedLoader] = GuardedLoader) -> Any:
         raise InputError(f"malformed YAML: {reader_problem(exc)}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"malformed YAML: {one_line(str(exc))}") from None
-    except (ValueError, TypeError, RecursionError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits
+    except (
+        ValueError,
+        TypeError,
+        RecursionError,
+        OverflowError,
+    ) as exc:  # e.g. an integer of more than 4300 digits
         raise InputError(f"cannot read a value: {one_line(str(exc))}") from None
     finally:
         ldr.dispose()
@@ -336,8 +384,11 @@ def short_repr(value: Any, limit: int = 80) -> str:
     try:
         text = repr(value)
     except ValueError:
-        text = f"<an integer of about {value.bit_length() * 30103 // 100000} digits>" if isinstance(value, int) \
+        text = (
+            f"<an integer of about {value.bit_length() * 30103 // 100000} digits>"
+            if isinstance(value, int)
             else f"<a {type(value).__name__}>"
+        )
     return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]
 
 
@@ -345,7 +396,9 @@ def close_match(name: str, options: Sequence[str], cutoff: float = 0.6) -> str |
     """The one option closest to `name`, if any is close enough: the only "did you mean" search."""
     if len(name) > 256:  # difflib is quadratic: a hostile 64 KiB key would cost seconds
         return None
-    close = difflib.get_close_matches(name, [o for o in options if len(o) <= 256], n=1, cutoff=cutoff)
+    close = difflib.get_close_matches(
+        name, [o for o in options if len(o) <= 256], n=1, cutoff=cutoff
+    )
     return close[0] if close else None
 
 

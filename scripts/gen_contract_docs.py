@@ -30,8 +30,12 @@ END = "<!-- fields:end -->"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "contract.md"
 
 # Names for the validators that constrain a string; anything else shows as its base type.
-_VALIDATED = {"_dns_name": "DNS name", "_network_name": "Docker network name", "_selector": "container selector",
-              "_network_mode": "network mode"}
+_VALIDATED = {
+    "_dns_name": "DNS name",
+    "_network_name": "Docker network name",
+    "_selector": "container selector",
+    "_network_mode": "network mode",
+}
 
 # Used only where a model has no docstring or a field no description. Better:
 # add them to netcontract/contract.py, then these entries are ignored.
@@ -87,7 +91,9 @@ def type_text(tp: Any, metadata: list[Any] | None = None) -> str:
         return f"map of {type_text(args[0])} to {type_text(args[1])}{suffix}"
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return f"[{tp.__name__}](#{tp.__name__.lower()})"
-    base = {str: "string", int: "integer", bool: "boolean", float: "number"}.get(tp, getattr(tp, "__name__", str(tp)))
+    base = {str: "string", int: "integer", bool: "boolean", float: "number"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
     return (name or base) + suffix
 
 
@@ -134,7 +140,9 @@ def field_table(root: type[BaseModel] = Contract) -> str:
         out += ["| field | type | default | description |", "| --- | --- | --- | --- |"]
         for name, f in model.model_fields.items():
             desc = f.description or _FIELD_FALLBACK.get((model.__name__, name), "")
-            out.append(f"| `{name}` | {_cell(type_text(f.annotation, f.metadata))} | {_default(f)} | {_cell(desc)} |")
+            out.append(
+                f"| `{name}` | {_cell(type_text(f.annotation, f.metadata))} | {_default(f)} | {_cell(desc)} |"
+            )
         out.append("")
     return "\n".join(out).rstrip("\n")
 
@@ -148,7 +156,9 @@ def replace_between_markers(text: str, table: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if the tables are out of date")
     parser.add_argument("doc", nargs="?", type=Path, default=DOC)
     args = parser.parse_args(argv)
@@ -157,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     if old == new:
         return 0
     if args.check:
-        print(f"{args.doc}: field tables are out of date: run scripts/gen_contract_docs.py", file=sys.stderr)
+        print(
+            f"{args.doc}: field tables are out of date: run scripts/gen_contract_docs.py",
+            file=sys.stderr,
+        )
         return 1
     args.doc.write_text(new, encoding="utf-8")
     print(f"updated {args.doc}")

@@ -39,7 +39,9 @@ def mutmut() -> str:
 
 
 def statuses(tool: str) -> dict[str, str]:
-    out = subprocess.run([tool, "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [tool, "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     got = {}
     for line in out.stdout.splitlines():
         name, sep, status = line.strip().rpartition(": ")
@@ -49,11 +51,22 @@ def statuses(tool: str) -> dict[str, str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--keep", action="store_true", help="reuse mutants/ and mutmut's cache from the last run")
-    ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2, help="parallel test processes")
-    ap.add_argument("--fail-under", type=float, default=0.0, metavar="PCT",
-                    help="exit 1 when fewer than PCT%% of the mutants are killed")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="reuse mutants/ and mutmut's cache from the last run"
+    )
+    ap.add_argument(
+        "--max-children", type=int, default=os.cpu_count() or 2, help="parallel test processes"
+    )
+    ap.add_argument(
+        "--fail-under",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="exit 1 when fewer than PCT%% of the mutants are killed",
+    )
     args = ap.parse_args()
 
     tool = mutmut()
@@ -64,12 +77,20 @@ def main() -> int:
     log = mutants / "mutate.log"
     start = time.monotonic()
     with log.open("w") as out:
-        run = subprocess.run([tool, "run", "--max-children", str(args.max_children)], cwd=ROOT, stdout=out,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        run = subprocess.run(
+            [tool, "run", "--max-children", str(args.max_children)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     took = time.monotonic() - start
     if run.returncode != 0:
         sys.stderr.write(log.read_text(errors="replace")[-4000:])
-        print(f"mutate: mutmut run exited {run.returncode} (full log: {log.relative_to(ROOT)})", file=sys.stderr)
+        print(
+            f"mutate: mutmut run exited {run.returncode} (full log: {log.relative_to(ROOT)})",
+            file=sys.stderr,
+        )
         return run.returncode
 
     got = statuses(tool)
@@ -82,7 +103,10 @@ def main() -> int:
     for name in survivors:
         print(f"  {got[name]}: {name}", file=sys.stderr)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"mutate: {summary} in {took:.0f} s; `{Path(tool).name} show NAME` shows a mutant", file=sys.stderr)
+    print(
+        f"mutate: {summary} in {took:.0f} s; `{Path(tool).name} show NAME` shows a mutant",
+        file=sys.stderr,
+    )
     print(f"killed {killed} of {len(got)}", flush=True)
     if args.fail_under and killed * 100 < args.fail_under * len(got):
         return 1

@@ -15,16 +15,37 @@ from netcontract.errors import NetcontractError
 from netcontract.results import Aborted, Report
 
 
-def aborted_report(command: str, contract: str, exc: NetcontractError, *, project: str | None = None,
-                   source: str = "live", duration: float = 0.0) -> Report:
+def aborted_report(
+    command: str,
+    contract: str,
+    exc: NetcontractError,
+    *,
+    project: str | None = None,
+    source: str = "live",
+    duration: float = 0.0,
+) -> Report:
     """The report of a run that made no verdict: no results, the error's exit code and lines."""
-    return Report(contract=contract, results=(), project=project, source=source, command=command,
-                  duration=duration, aborted=Aborted(exc.exit_code, type(exc).__name__, tuple(exc.lines())))
+    return Report(
+        contract=contract,
+        results=(),
+        project=project,
+        source=source,
+        command=command,
+        duration=duration,
+        aborted=Aborted(exc.exit_code, type(exc).__name__, tuple(exc.lines())),
+    )
 
 
 @contextlib.contextmanager
-def reports_on_error(command: str, contract: str, artifacts: dict[str, str | None], *, project: str | None = None,
-                     source: str = "live", interrupted: str = "netcontract: interrupted") -> Iterator[None]:
+def reports_on_error(
+    command: str,
+    contract: str,
+    artifacts: dict[str, str | None],
+    *,
+    project: str | None = None,
+    source: str = "live",
+    interrupted: str = "netcontract: interrupted",
+) -> Iterator[None]:
     """`common.user_errors`, and before exiting on a NetcontractError writes the requested report files with
     the error in them. A report file that cannot be written adds its own line; the exit code stays the
     error's. Everything else (Ctrl-C, SIGTERM) is user_errors' own."""
@@ -35,6 +56,12 @@ def reports_on_error(command: str, contract: str, artifacts: dict[str, str | Non
         except NetcontractError as exc:
             if not any(artifacts.values()):
                 raise
-            report = aborted_report(command, contract, exc, project=project, source=source,
-                                    duration=time.monotonic() - started)
+            report = aborted_report(
+                command,
+                contract,
+                exc,
+                project=project,
+                source=source,
+                duration=time.monotonic() - started,
+            )
             fail([*exc.lines(), *write_artifacts(report, artifacts)], exc.exit_code)

@@ -41,17 +41,27 @@ class ColourChoice(enum.Enum):
 
 
 def _note(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None:  # ctx.meta is one dict for a context and its parents: the last one given wins
+    if (
+        value is not None
+    ):  # ctx.meta is one dict for a context and its parents: the last one given wins
         ctx.meta[_KEY] = ColourChoice(value)
     return value
 
 
 def colour_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """The --color/--colour option, remembered for the run (not passed to the command)."""
-    return click.option("--color", "--colour", "colour", type=click.Choice([c.value for c in ColourChoice]),
-                        default=None, expose_value=False, callback=_note, metavar="auto|always|never",
-                        help="Colour the verdicts: auto (default: on a terminal, unless NO_COLOR is set or "
-                             "FORCE_COLOR is), always, never.")(f)
+    return click.option(
+        "--color",
+        "--colour",
+        "colour",
+        type=click.Choice([c.value for c in ColourChoice]),
+        default=None,
+        expose_value=False,
+        callback=_note,
+        metavar="auto|always|never",
+        help="Colour the verdicts: auto (default: on a terminal, unless NO_COLOR is set or "
+        "FORCE_COLOR is), always, never.",
+    )(f)
 
 
 def use_colour(stream: object, environ: Mapping[str, str] | None = None) -> bool:

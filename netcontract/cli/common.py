@@ -69,7 +69,10 @@ class InputFile(click.Path):
             if not os.path.lexists(text):
                 return text
             if param is not None and param.name == "contract_path":
-                lines, code = ContractError(text, [ContractIssue((), str(exc))]).lines(), ExitCode.INVALID_CONTRACT
+                lines, code = (
+                    ContractError(text, [ContractIssue((), str(exc))]).lines(),
+                    ExitCode.INVALID_CONTRACT,
+                )
             else:
                 lines, code = ComposeError(f"{text}: {exc}").lines(), ExitCode.NOT_EVALUATED
             raise InputRefused(lines[0], code) from None
@@ -87,14 +90,21 @@ def _note_follow(ctx: click.Context, _param: click.Parameter, value: bool) -> bo
 
 def follow_symlinks_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """--follow-symlinks: write an output file through a symbolic link (to the link's target)."""
-    return click.option(FOLLOW_SYMLINKS, is_flag=True, expose_value=False, callback=_note_follow,
-                        help="Write output files through symbolic links (to the link's target); "
-                             "without it an output path that is a symlink is refused.")(f)
+    return click.option(
+        FOLLOW_SYMLINKS,
+        is_flag=True,
+        expose_value=False,
+        callback=_note_follow,
+        help="Write output files through symbolic links (to the link's target); "
+        "without it an output path that is a symlink is refused.",
+    )(f)
 
 
 def follows_symlinks() -> bool:
     """Whether the running command was given --follow-symlinks."""
-    ctx = click.get_current_context(silent=True)  # ctx.meta is one dict for a context and its parents
+    ctx = click.get_current_context(
+        silent=True
+    )  # ctx.meta is one dict for a context and its parents
     return bool(ctx is not None and ctx.meta.get(_FOLLOW_KEY))
 
 
@@ -111,7 +121,9 @@ def run_inputs() -> list[str]:
             out.append(os.fspath(value))
         elif isinstance(value, tuple | list):
             out += [os.fspath(v) for v in value if isinstance(v, str | os.PathLike)]
-    compose = [v for n in ("files", "from_compose", "more", "path") for v in _as_list(ctx.params.get(n))]
+    compose = [
+        v for n in ("files", "from_compose", "more", "path") for v in _as_list(ctx.params.get(n))
+    ]
     out.append(str(Path(compose[0]).parent / ".env") if compose else ".env")
     return out
 
@@ -124,15 +136,30 @@ def _as_list(value: object) -> list[str]:
     return []
 
 
-def write_file(path: str, text: str, *, label: str = "", overwrite: bool = True, make_parents: bool = False,
-               inputs: Iterable[str] = ()) -> Path:
+def write_file(
+    path: str,
+    text: str,
+    *,
+    label: str = "",
+    overwrite: bool = True,
+    make_parents: bool = False,
+    inputs: Iterable[str] = (),
+) -> Path:
     """Write an output file of the running command: never over one of its inputs, atomically, not
     through a symlink unless --follow-symlinks (output_files.write_output). Raises OutputError."""
     from netcontract.yaml_input import inputs_read
 
-    return write_output(path, text, protect=[*run_inputs(), *inputs], protect_ids=inputs_read(),
-                        follow_symlinks=follows_symlinks(), overwrite=overwrite, make_parents=make_parents,
-                        label=label, flag=FOLLOW_SYMLINKS)
+    return write_output(
+        path,
+        text,
+        protect=[*run_inputs(), *inputs],
+        protect_ids=inputs_read(),
+        follow_symlinks=follows_symlinks(),
+        overwrite=overwrite,
+        make_parents=make_parents,
+        label=label,
+        flag=FOLLOW_SYMLINKS,
+    )
 
 
 def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
@@ -143,8 +170,13 @@ def write_artifacts(report: Report, paths: dict[str, str | None]) -> list[str]:
         if not path:
             continue
         try:
-            write_file(path, ReportFormat(kind).renderer()(report), label=f"--{kind}", make_parents=True,
-                       inputs=inputs)
+            write_file(
+                path,
+                ReportFormat(kind).renderer()(report),
+                label=f"--{kind}",
+                make_parents=True,
+                inputs=inputs,
+            )
         except NetcontractError as exc:
             problems += exc.lines()
     return problems
@@ -177,12 +209,23 @@ def internal_error(exc: BaseException) -> NoReturn:
     if os.environ.get("NETCONTRACT_DEBUG"):
         raise exc
     what = " ".join(str(exc).split())[:200]
-    fail([f"netcontract: internal error: {type(exc).__name__}: {what} "
-          "(a bug in netcontract: please report it; NETCONTRACT_DEBUG=1 shows the traceback)"], ExitCode.INTERNAL)
+    fail(
+        [
+            f"netcontract: internal error: {type(exc).__name__}: {what} "
+            "(a bug in netcontract: please report it; NETCONTRACT_DEBUG=1 shows the traceback)"
+        ],
+        ExitCode.INTERNAL,
+    )
 
 
-def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict[str, str | None],
-           code: ExitCode | None = None) -> NoReturn:
+def finish(
+    report: Report,
+    fmt: str,
+    quiet: bool,
+    verbose: bool,
+    artifacts: dict[str, str | None],
+    code: ExitCode | None = None,
+) -> NoReturn:
     """Print the report, write the requested report files, exit with the report's code (or `code`: --fail-on)."""
     colour = use_colour(sys.stdout)
     render = ReportFormat(fmt).renderer(colour=colour, quiet=quiet, verbose=verbose)
@@ -190,7 +233,10 @@ def finish(report: Report, fmt: str, quiet: bool, verbose: bool, artifacts: dict
     problems = write_artifacts(report, artifacts)
     if problems:
         # the verdict is printed above; a lost artifact must still fail the CI job
-        fail(problems, ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code)
+        fail(
+            problems,
+            ExitCode.NOT_EVALUATED if report.exit_code == ExitCode.OK else report.exit_code,
+        )
     sys.exit(int(report.exit_code if code is None else code))
 
 
@@ -198,14 +244,34 @@ def artifact_options(f: Callable[..., None]) -> Callable[..., None]:
     """--junit/--json/--markdown/--html PATH: report files written by the same run (CI artifacts), and
     --follow-symlinks for them."""
     f = follow_symlinks_option(f)
-    f = click.option("--html", "html_path", metavar="PATH", type=click.Path(dir_okay=False),
-                     help="Also write one self-contained HTML page: the matrix, the tier graph, the evidence.")(f)
-    f = click.option("--markdown", "markdown_path", metavar="PATH", type=click.Path(dir_okay=False),
-                     help="Also write a Markdown summary with the violations and the reachability matrix.")(f)
-    f = click.option("--json", "json_path", metavar="PATH", type=click.Path(dir_okay=False),
-                     help="Also write the JSON report (schema: `netcontract schema --report`).")(f)
-    return click.option("--junit", "junit_path", metavar="PATH", type=click.Path(dir_okay=False),
-                        help="Also write a JUnit XML report (one testcase per check).")(f)
+    f = click.option(
+        "--html",
+        "html_path",
+        metavar="PATH",
+        type=click.Path(dir_okay=False),
+        help="Also write one self-contained HTML page: the matrix, the tier graph, the evidence.",
+    )(f)
+    f = click.option(
+        "--markdown",
+        "markdown_path",
+        metavar="PATH",
+        type=click.Path(dir_okay=False),
+        help="Also write a Markdown summary with the violations and the reachability matrix.",
+    )(f)
+    f = click.option(
+        "--json",
+        "json_path",
+        metavar="PATH",
+        type=click.Path(dir_okay=False),
+        help="Also write the JSON report (schema: `netcontract schema --report`).",
+    )(f)
+    return click.option(
+        "--junit",
+        "junit_path",
+        metavar="PATH",
+        type=click.Path(dir_okay=False),
+        help="Also write a JUnit XML report (one testcase per check).",
+    )(f)
 
 
 def use_colour(stream: object) -> bool:
@@ -224,51 +290,112 @@ DEFAULT_PROBE_IMAGE = "busybox:1.36"
 def probe_options(f: Callable[..., None]) -> Callable[..., None]:
     """The probing options of `check`, `watch` and `serve`: --probes, --executor, --probe-image, --pull,
     --timeout, --retries, --concurrency (in that order on the command line's help)."""
-    for option in reversed([
-        click.option("--probes/--no-probes", default=True, show_default=True,
-                      help="Run reachability, isolation and DNS probes (--no-probes: structural checks only)."),
-        click.option("--executor", type=click.Choice(EXECUTORS), default="auto",
-                      show_default=True,
-                      help="netns: netcontract's own sockets inside each container's network namespace (root, on "
-                           "the engine's host; nothing of the container runs); exec: the container's own tools; "
-                           "sidecar: a probe container sharing its network namespace; auto: netns where possible, "
-                           "else the helper (with --helper-image), else exec where the tools exist, else sidecar; "
-                           "helper: the netns prober in one short-lived container on the engine's host (not root, "
-                           "remote engines)."),
-        click.option("--probe-image", envvar="NETCONTRACT_PROBE_IMAGE", default=DEFAULT_PROBE_IMAGE,
-                      show_default=True, show_envvar=True, metavar="IMAGE",
-                      help="Image for sidecar probes; needs sh and busybox-style nc, nslookup, ping."),
-        click.option("--helper-image", envvar="NETCONTRACT_HELPER_IMAGE", default=None, show_envvar=True,
-                     metavar="IMAGE",
-                     help="Image for the helper executor: any image with python3 3.11+ (pin it by digest, e.g. "
-                          "python:3.11-slim@sha256:...). It runs with the host's pid namespace and SYS_ADMIN, "
-                          "SYS_PTRACE and NET_RAW, no network, a read-only root (docs/security.md). auto uses it "
-                          "only when given."),
-        click.option("--require-trusted", is_flag=True,
-                     help="Never judge from a container's own tools: auto goes to sidecars instead of exec, and "
-                          "--executor exec gives ERROR (for CI gates)."),
-        click.option("--pull/--no-pull", default=True, show_default=True,
-                      help="Pull the probe image when it is not present."),
-        click.option("--timeout", type=click.FloatRange(min=0.05, max=60), default=1.0, show_default=True,
-                      metavar="SECONDS", help="Per-probe timeout for exec and sidecar (a dropped packet costs this long); "
-                                            "netns calibrates its own window (at least 0.1 s) and uses this for "
-                                            "retries."),
-        click.option("--retries", type=click.IntRange(0, 5), default=1, show_default=True,
-                      help="Repeat probes whose observation differs from the expectation, doubling the timeout."),
-        click.option("--concurrency", type=click.IntRange(1, 128), default=16, show_default=True,
-                      help="Source containers probed at once."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--probes/--no-probes",
+                default=True,
+                show_default=True,
+                help="Run reachability, isolation and DNS probes (--no-probes: structural checks only).",
+            ),
+            click.option(
+                "--executor",
+                type=click.Choice(EXECUTORS),
+                default="auto",
+                show_default=True,
+                help="netns: netcontract's own sockets inside each container's network namespace (root, on "
+                "the engine's host; nothing of the container runs); exec: the container's own tools; "
+                "sidecar: a probe container sharing its network namespace; auto: netns where possible, "
+                "else the helper (with --helper-image), else exec where the tools exist, else sidecar; "
+                "helper: the netns prober in one short-lived container on the engine's host (not root, "
+                "remote engines).",
+            ),
+            click.option(
+                "--probe-image",
+                envvar="NETCONTRACT_PROBE_IMAGE",
+                default=DEFAULT_PROBE_IMAGE,
+                show_default=True,
+                show_envvar=True,
+                metavar="IMAGE",
+                help="Image for sidecar probes; needs sh and busybox-style nc, nslookup, ping.",
+            ),
+            click.option(
+                "--helper-image",
+                envvar="NETCONTRACT_HELPER_IMAGE",
+                default=None,
+                show_envvar=True,
+                metavar="IMAGE",
+                help="Image for the helper executor: any image with python3 3.11+ (pin it by digest, e.g. "
+                "python:3.11-slim@sha256:...). It runs with the host's pid namespace and SYS_ADMIN, "
+                "SYS_PTRACE and NET_RAW, no network, a read-only root (docs/security.md). auto uses it "
+                "only when given.",
+            ),
+            click.option(
+                "--require-trusted",
+                is_flag=True,
+                help="Never judge from a container's own tools: auto goes to sidecars instead of exec, and "
+                "--executor exec gives ERROR (for CI gates).",
+            ),
+            click.option(
+                "--pull/--no-pull",
+                default=True,
+                show_default=True,
+                help="Pull the probe image when it is not present.",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0.05, max=60),
+                default=1.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="Per-probe timeout for exec and sidecar (a dropped packet costs this long); "
+                "netns calibrates its own window (at least 0.1 s) and uses this for "
+                "retries.",
+            ),
+            click.option(
+                "--retries",
+                type=click.IntRange(0, 5),
+                default=1,
+                show_default=True,
+                help="Repeat probes whose observation differs from the expectation, doubling the timeout.",
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1, 128),
+                default=16,
+                show_default=True,
+                help="Source containers probed at once.",
+            ),
+        ]
+    ):
         f = option(f)
     return f
 
 
-def run_options(executor: str, timeout: float, retries: int, concurrency: int, probe_image: str,
-                pull: bool, helper_image: str | None = None, require_trusted: bool = False) -> RunOptions:
+def run_options(
+    executor: str,
+    timeout: float,
+    retries: int,
+    concurrency: int,
+    probe_image: str,
+    pull: bool,
+    helper_image: str | None = None,
+    require_trusted: bool = False,
+) -> RunOptions:
     """RunOptions from the options `probe_options` adds."""
     from netcontract.live.runner import ExecutorMode, RunOptions
 
     if executor == ExecutorMode.HELPER and not helper_image:
-        raise click.UsageError("--executor helper needs --helper-image IMAGE (or NETCONTRACT_HELPER_IMAGE)")
-    return RunOptions(mode=ExecutorMode(executor), timeout=timeout, retries=retries, concurrency=concurrency,
-                      probe_image=probe_image, pull=pull, helper_image=helper_image or None,
-                      require_trusted=require_trusted)
+        raise click.UsageError(
+            "--executor helper needs --helper-image IMAGE (or NETCONTRACT_HELPER_IMAGE)"
+        )
+    return RunOptions(
+        mode=ExecutorMode(executor),
+        timeout=timeout,
+        retries=retries,
+        concurrency=concurrency,
+        probe_image=probe_image,
+        pull=pull,
+        helper_image=helper_image or None,
+        require_trusted=require_trusted,
+    )

@@ -45,17 +45,27 @@ class DiffFormat(enum.Enum):
                 assert_never(self)
 
 
-FAIL_ON_HELP = ("Exit 1 only for what the new run introduced: new-fail (a check that FAILs now and did not "
-                "before; FAILs in both are known) or regression (that, or a round trip or start-up time "
-                "flagged past its threshold). Exit 3 when a check that did not ERROR before does now.")
+FAIL_ON_HELP = (
+    "Exit 1 only for what the new run introduced: new-fail (a check that FAILs now and did not "
+    "before; FAILs in both are known) or regression (that, or a round trip or start-up time "
+    "flagged past its threshold). Exit 3 when a check that did not ERROR before does now."
+)
 
 
 @click.command("diff")
 @click.argument("old", type=InputFile())
 @click.argument("new", type=InputFile())
-@click.option("--format", "fmt", type=click.Choice([f.value for f in DiffFormat]), default="text",
-              show_default=True, help="text, markdown (a pull-request comment) or json.")
-@click.option("--fail-on", "fail_on", type=click.Choice([f.value for f in FailOn]), help=FAIL_ON_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in DiffFormat]),
+    default="text",
+    show_default=True,
+    help="text, markdown (a pull-request comment) or json.",
+)
+@click.option(
+    "--fail-on", "fail_on", type=click.Choice([f.value for f in FailOn]), help=FAIL_ON_HELP
+)
 def diff_cmd(old: str, new: str, fmt: str, fail_on: str | None) -> None:
     """Compare the JSON report NEW with the earlier OLD (e.g. main's CI artifact): verdicts that changed,
     FAILs both have, round trips per path and start-up times per service.

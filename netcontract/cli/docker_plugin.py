@@ -30,8 +30,12 @@ METADATA_ARG = "docker-cli-plugin-metadata"
 
 def metadata() -> dict[str, str]:
     """What `docker-netcontract docker-cli-plugin-metadata` prints (docker's plugin protocol, schema 0.1.0)."""
-    return {"SchemaVersion": "0.1.0", "Vendor": "netcontract", "Version": __version__,
-            "ShortDescription": "Check a live Docker deployment against a network contract"}
+    return {
+        "SchemaVersion": "0.1.0",
+        "Vendor": "netcontract",
+        "Version": __version__,
+        "ShortDescription": "Check a live Docker deployment against a network contract",
+    }
 
 
 def plugin_dir(environ: dict[str, str] | None = None) -> Path:
@@ -43,12 +47,17 @@ def plugin_dir(environ: dict[str, str] | None = None) -> Path:
 
 def launcher(python: str) -> str:
     """The plugin executable: run netcontract.cli.plugin with the interpreter netcontract is installed in."""
-    return f"#!/bin/sh\n# written by `netcontract install-docker-plugin`\nexec {shlex.quote(python)} -m netcontract.cli.plugin \"$@\"\n"
+    return f'#!/bin/sh\n# written by `netcontract install-docker-plugin`\nexec {shlex.quote(python)} -m netcontract.cli.plugin "$@"\n'
 
 
 @click.command("install-docker-plugin")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), metavar="DIR",
-              help="Install into DIR instead of $DOCKER_CONFIG/cli-plugins (default ~/.docker/cli-plugins).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Install into DIR instead of $DOCKER_CONFIG/cli-plugins (default ~/.docker/cli-plugins).",
+)
 def install_plugin_cmd(directory: str | None) -> None:
     """Install `docker netcontract` (a Docker CLI plugin) for this user.
 
@@ -61,6 +70,8 @@ def install_plugin_cmd(directory: str | None) -> None:
 
     target = (Path(directory) if directory else plugin_dir()) / EXECUTABLE
     with user_errors():
-        written = write_file(str(target), launcher(sys.executable), label="docker plugin", make_parents=True)
+        written = write_file(
+            str(target), launcher(sys.executable), label="docker plugin", make_parents=True
+        )
     written.chmod(0o755)
     click.echo(f"installed {written}: try `docker netcontract --version`")

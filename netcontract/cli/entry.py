@@ -30,7 +30,9 @@ def run() -> None:
             flush_stdout()
     except KeyboardInterrupt:
         _leave("netcontract: interrupted", INTERRUPTED)
-    except OSError as exc:  # outside a command (--help, --version on a full disk): click lets it through
+    except (
+        OSError
+    ) as exc:  # outside a command (--help, --version on a full disk): click lets it through
         if exc.errno not in _io_errnos():
             raise
         _leave(f"netcontract: cannot write output: {exc.strerror or exc}", NOT_EVALUATED)
@@ -70,7 +72,9 @@ def flush_stdout() -> None:
         if sys.stdout is not None:
             sys.stdout.flush()
     except OSError as exc:
-        _leave(f"netcontract: cannot write to standard output: {exc.strerror or exc}", NOT_EVALUATED)
+        _leave(
+            f"netcontract: cannot write to standard output: {exc.strerror or exc}", NOT_EVALUATED
+        )
 
 
 def _leave(line: str, code: int) -> None:

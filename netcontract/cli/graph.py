@@ -19,18 +19,40 @@ from netcontract.results import ExitCode, Result, Verdict
 
 
 @click.command("graph")
-@click.option("-c", "--contract", "contract_path", type=InputFile(),
-              help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a parent "
-                   "directory, up to the git root.")
-@click.option("--format", "fmt", type=click.Choice([f.value for f in GraphFormat]), default="mermaid", show_default=True,
-              help="mermaid (renders inline on GitHub) or dot (pipe through `dot -Tsvg`).")
-@click.option("--live", is_flag=True,
-              help="Check the running stack first and draw its violations in red (errors in orange).")
-@click.option("--project", metavar="NAME", help="Compose project name for --live (overrides `project:`).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the graph to FILE instead of stdout (atomically; never over the contract).")
+@click.option(
+    "-c",
+    "--contract",
+    "contract_path",
+    type=InputFile(),
+    help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a parent "
+    "directory, up to the git root.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in GraphFormat]),
+    default="mermaid",
+    show_default=True,
+    help="mermaid (renders inline on GitHub) or dot (pipe through `dot -Tsvg`).",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Check the running stack first and draw its violations in red (errors in orange).",
+)
+@click.option(
+    "--project", metavar="NAME", help="Compose project name for --live (overrides `project:`)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the graph to FILE instead of stdout (atomically; never over the contract).",
+)
 @follow_symlinks_option
-def graph_cmd(contract_path: str | None, fmt: str, live: bool, project: str | None, output: str | None) -> None:
+def graph_cmd(
+    contract_path: str | None, fmt: str, live: bool, project: str | None, output: str | None
+) -> None:
     """Draw CONTRACT's tiers, services and allowed flows as a diagram.
 
     \b

@@ -48,7 +48,9 @@ class _Main(click.Group):
         try:  # parsing the command line (and its callbacks) is outside `invoke`
             return super().make_context(*args, **kwargs)
         except KeyboardInterrupt:
-            click.echo("netcontract: interrupted", err=True)  # not click's blank line and "Aborted!", exit 1
+            click.echo(
+                "netcontract: interrupted", err=True
+            )  # not click's blank line and "Aborted!", exit 1
             sys.exit(int(ExitCode.INTERRUPTED))
 
     def invoke(self, ctx: click.Context) -> object:
@@ -59,13 +61,20 @@ class _Main(click.Group):
             # click's "Aborted!" with exit 1, which CI reads as "contract violated"
             click.echo("netcontract: interrupted", err=True)
             sys.exit(int(ExitCode.INTERRUPTED))
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+        except (
+            click.exceptions.ClickException,
+            click.exceptions.Exit,
+            click.exceptions.Abort,
+            SystemExit,
+        ):
             raise
         except Exception as exc:
             internal_error(exc)
 
 
-@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="netcontract")
 @colour_option
 def main() -> None:
@@ -84,7 +93,9 @@ def main() -> None:
     """
 
 
-def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[NodeRef, ...]:
+def _nodes(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[NodeRef, ...]:
     from netcontract.swarm.nodes import parse_nodes
 
     try:
@@ -94,36 +105,88 @@ def _nodes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
 
 
 @main.command("check")
-@click.option("-c", "--contract", "contract_path", type=InputFile(),
-              help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a "
-                   "parent directory, up to the git root.")
-@click.option("--project", metavar="NAME",
-              help="Compose project name (overrides `project:` in the contract).")
-@click.option("--format", "fmt", type=click.Choice(formats.names(formats.STDOUT["check"])), default="table",
-              show_default=True, help="Output format on stdout.")
+@click.option(
+    "-c",
+    "--contract",
+    "contract_path",
+    type=InputFile(),
+    help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a "
+    "parent directory, up to the git root.",
+)
+@click.option(
+    "--project", metavar="NAME", help="Compose project name (overrides `project:` in the contract)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(formats.names(formats.STDOUT["check"])),
+    default="table",
+    show_default=True,
+    help="Output format on stdout.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every check with its timing and probe output.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show every check with its timing and probe output."
+)
 @artifact_options
 @probe_options
-@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=0, show_default=True,
-              metavar="SECONDS", help="Wait until every service is running and healthy before checking.")
-@click.option("--baseline", "baseline_path", type=InputFile(), metavar="FILE",
-              help="An earlier JSON report (the last good run): add what changed since, round trips and start-up "
-                   "times side by side, to every output. The exit code is unchanged unless --fail-on.")
-@click.option("--fail-on", "fail_on", type=click.Choice([f.value for f in FailOn]), help=FAIL_ON_HELP)
-@click.option("--node", "nodes", multiple=True, metavar="NAME=URL", callback=_nodes,
-              help="Swarm (`orchestrator: swarm`): a node's hostname and its engine's URL (tcp://IP:2375, "
-                   "unix:///PATH; TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or context:NAME (a Docker "
-                   "context, with its own TLS material). Repeat for every node; one "
-                   "of them must be a manager. Without it, the engine of DOCKER_HOST is the manager and the only "
-                   "node read.")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait until every service is running and healthy before checking.",
+)
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=InputFile(),
+    metavar="FILE",
+    help="An earlier JSON report (the last good run): add what changed since, round trips and start-up "
+    "times side by side, to every output. The exit code is unchanged unless --fail-on.",
+)
+@click.option(
+    "--fail-on", "fail_on", type=click.Choice([f.value for f in FailOn]), help=FAIL_ON_HELP
+)
+@click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    metavar="NAME=URL",
+    callback=_nodes,
+    help="Swarm (`orchestrator: swarm`): a node's hostname and its engine's URL (tcp://IP:2375, "
+    "unix:///PATH; TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or context:NAME (a Docker "
+    "context, with its own TLS material). Repeat for every node; one "
+    "of them must be a manager. Without it, the engine of DOCKER_HOST is the manager and the only "
+    "node read.",
+)
 @colour_option
-def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: bool, verbose: bool,
-              junit_path: str | None, json_path: str | None, markdown_path: str | None,
-              html_path: str | None, probes: bool,
-              executor: str, probe_image: str, helper_image: str | None, require_trusted: bool, pull: bool,
-              timeout: float, retries: int, concurrency: int, wait_s: float, baseline_path: str | None,
-              fail_on: str | None, nodes: tuple[NodeRef, ...]) -> None:
+def check_cmd(
+    contract_path: str | None,
+    project: str | None,
+    fmt: str,
+    quiet: bool,
+    verbose: bool,
+    junit_path: str | None,
+    json_path: str | None,
+    markdown_path: str | None,
+    html_path: str | None,
+    probes: bool,
+    executor: str,
+    probe_image: str,
+    helper_image: str | None,
+    require_trusted: bool,
+    pull: bool,
+    timeout: float,
+    retries: int,
+    concurrency: int,
+    wait_s: float,
+    baseline_path: str | None,
+    fail_on: str | None,
+    nodes: tuple[NodeRef, ...],
+) -> None:
     """Check the running stack against the contract (-c) and exit with a code CI can gate on.
 
     \b
@@ -152,15 +215,30 @@ def check_cmd(contract_path: str | None, project: str | None, fmt: str, quiet: b
 
     if fail_on and not baseline_path:
         raise click.UsageError("--fail-on needs --baseline FILE")
-    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path, "html": html_path}
+    artifacts = {
+        "junit": junit_path,
+        "json": json_path,
+        "markdown": markdown_path,
+        "html": html_path,
+    }
     with reports_on_error("check", "", artifacts, project=project):
         contract_path = contract_path or find_contract()
         baseline = load_report(baseline_path) if baseline_path else None
-    run = run_options(executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted)
+    run = run_options(
+        executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted
+    )
     options = CheckOptions(project=project, probes=probes, run=run, wait=wait_s, nodes=nodes)
     progress = _progress_printer() if sys.stderr.isatty() and not quiet else None
-    with reports_on_error("check", contract_path, artifacts, project=project,
-                          interrupted="netcontract: interrupted; probe containers removed"), _terminate_as_interrupt():
+    with (
+        reports_on_error(
+            "check",
+            contract_path,
+            artifacts,
+            project=project,
+            interrupted="netcontract: interrupted; probe containers removed",
+        ),
+        _terminate_as_interrupt(),
+    ):
         report = check(contract_path, options, progress)
     if progress:
         click.echo("\r\x1b[K", err=True, nl=False)
@@ -198,8 +276,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 @main.command("schema")
-@click.option("--report", "report_schema", is_flag=True,
-              help="Print the JSON report's schema instead of the contract's.")
+@click.option(
+    "--report",
+    "report_schema",
+    is_flag=True,
+    help="Print the JSON report's schema instead of the contract's.",
+)
 def schema_cmd(report_schema: bool) -> None:
     """Print the contract's JSON schema (for editors and validators).
 

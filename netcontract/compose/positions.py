@@ -42,7 +42,9 @@ from netcontract.yaml_input import (
 )
 
 MAX_FILES = 200  # included and extended files followed, in all
-_REMOTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|(?:github\.com|gitlab\.com|bitbucket\.org)/)")
+_REMOTE = re.compile(
+    r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@|(?:github\.com|gitlab\.com|bitbucket\.org)/)"
+)
 
 
 def is_remote(reference: str) -> bool:
@@ -56,12 +58,16 @@ class Positions:
     order, its profiles as written.
     """
 
-    files: list[str] = field(default_factory=list)  # every file read, -f files first in order, then includes
+    files: list[str] = field(
+        default_factory=list
+    )  # every file read, -f files first in order, then includes
     services: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     network_order: dict[str, list[str]] = field(default_factory=dict)
     profiles: dict[str, list[str]] = field(default_factory=dict)  # as written (not interpolated)
     texts: dict[str, str] = field(default_factory=dict)
-    missing_env_files: list[str] = field(default_factory=list)  # required env_file entries that do not exist
+    missing_env_files: list[str] = field(
+        default_factory=list
+    )  # required env_file entries that do not exist
 
     def declared(self, service: str, fallback: str) -> tuple[tuple[str, int], ...]:
         """(file, line) of each declaration; else the first file that names the service; else `fallback`
@@ -80,19 +86,27 @@ class Positions:
         return self.network_order.get(service, ())
 
 
-def index_files(files: Sequence[str], env: Mapping[str, str], texts: Mapping[str, str] | None = None) -> Positions:
+def index_files(
+    files: Sequence[str], env: Mapping[str, str], texts: Mapping[str, str] | None = None
+) -> Positions:
     """Read the -f files (a missing one is a ComposeError, as with the builtin reader) and their includes.
     `texts` gives the text of a file that is not (yet) on disk, e.g. scaffold's candidate."""
     out = Positions()
     for path in files:
         if is_remote(path):
-            raise ComposeError(f"{path}: a remote compose file is not read: netcontract never lets Compose fetch "
-                               "files from the network (download it and pass the local copy)")
-        text = texts[path] if texts and path in texts else read_text(path)  # the builtin reader's refusals
+            raise ComposeError(
+                f"{path}: a remote compose file is not read: netcontract never lets Compose fetch "
+                "files from the network (download it and pass the local copy)"
+            )
+        text = (
+            texts[path] if texts and path in texts else read_text(path)
+        )  # the builtin reader's refusals
         out.files.append(path)
         out.texts[path] = text
     seen = {os.path.realpath(p) for p in files}
-    budget = Interpolator(env)  # every value of every file, as Compose will interpolate them: one budget
+    budget = Interpolator(
+        env
+    )  # every value of every file, as Compose will interpolate them: one budget
     for path in list(files):
         _walk(path, out.texts[path], env, out, seen, budget)
     return out
@@ -103,7 +117,9 @@ def _node(text: str, path: str = "<compose file>") -> yaml.Node | None:
     try:
         node = loader.get_single_node()
         if node is not None:
-            loader.expanded_size(node)  # alias expansion bounded here, before Compose expands anything
+            loader.expanded_size(
+                node
+            )  # alias expansion bounded here, before Compose expands anything
         return node
     except LimitError as exc:  # a hostile file is refused here, never handed to Compose
         where, what = yaml_problem(exc, column=False)
@@ -114,8 +130,15 @@ def _node(text: str, path: str = "<compose file>") -> yaml.Node | None:
         loader.dispose()
 
 
-def _walk(path: str, text: str, env: Mapping[str, str], out: Positions, seen: set[str], budget: Interpolator,
-          record: bool = True) -> None:
+def _walk(
+    path: str,
+    text: str,
+    env: Mapping[str, str],
+    out: Positions,
+    seen: set[str],
+    budget: Interpolator,
+    record: bool = True,
+) -> None:
     """Index one file; follow what it makes Compose read (includes, extends files, env and label files),
     each through the input guard. `record=False` (an extends file): guard only, declare nothing."""
     root = _node(text, path)
@@ -133,8 +156,17 @@ def _walk(path: str, text: str, env: Mapping[str, str], out: Positions, seen: se
         elif key.value == "services" and isinstance(value, yaml.MappingNode):
             for name_node, svc in value.value:
                 if isinstance(name_node, yaml.ScalarNode):
-                    _service(path, str(name_node.value), name_node.start_mark.line + 1, svc, here, interp, out,
-                             (env, seen, budget), record)
+                    _service(
+                        path,
+                        str(name_node.value),
+                        name_node.start_mark.line + 1,
+                        svc,
+                        here,
+                        interp,
+                        out,
+                        (env, seen, budget),
+                        record,
+                    )
 
 
 @dataclass(frozen=True)
@@ -160,27 +192,51 @@ def _include_refs(value: yaml.Node, interp: Interpolator) -> list[_IncludeRef]:
                 continue
             env_files = tuple(e for e in _scalars(fields.get("env_file"), interp) if e)
             directory = fields.get("project_directory")
-            refs.append(_IncludeRef(tuple(paths), item.start_mark.line + 1, env_files,
-                                    scalar(directory, interp) if directory is not None else None))
+            refs.append(
+                _IncludeRef(
+                    tuple(paths),
+                    item.start_mark.line + 1,
+                    env_files,
+                    scalar(directory, interp) if directory is not None else None,
+                )
+            )
     return refs
 
 
 def _scalars(node: yaml.Node | None, interp: Interpolator) -> list[str]:
     """A scalar or a sequence of scalars, interpolated (an entry that cannot be is left out)."""
-    nodes = node.value if isinstance(node, yaml.SequenceNode) else [node] if node is not None else []
+    nodes = (
+        node.value if isinstance(node, yaml.SequenceNode) else [node] if node is not None else []
+    )
     return [v for v in (scalar(n, interp) for n in nodes) if v is not None]
 
 
-def _include(path: str, inc: _IncludeRef, here: Path, env: Mapping[str, str], out: Positions,
-             seen: set[str], budget: Interpolator) -> None:
+def _include(
+    path: str,
+    inc: _IncludeRef,
+    here: Path,
+    env: Mapping[str, str],
+    out: Positions,
+    seen: set[str],
+    budget: Interpolator,
+) -> None:
     line = inc.line
-    for ref in (*inc.paths, *inc.env_files, *([inc.project_directory] if inc.project_directory else [])):
+    for ref in (
+        *inc.paths,
+        *inc.env_files,
+        *([inc.project_directory] if inc.project_directory else []),
+    ):
         if is_remote(ref):
-            raise ComposeError(f"{path}:{line}: include: {ref} is remote: netcontract never lets Compose fetch files "
-                               "from the network (vendor the file and include the local copy)")
+            raise ComposeError(
+                f"{path}:{line}: include: {ref} is remote: netcontract never lets Compose fetch files "
+                "from the network (vendor the file and include the local copy)"
+            )
     first = os.path.normpath(os.path.join(here, inc.paths[0]))
-    directory = os.path.normpath(os.path.join(here, inc.project_directory)) if inc.project_directory \
+    directory = (
+        os.path.normpath(os.path.join(here, inc.project_directory))
+        if inc.project_directory
         else os.path.dirname(first)
+    )
     # the variables Compose interpolates the included files with: its env_file entries, else the .env
     # of its project directory (read even when it is a link: Compose would follow it)
     env_files = [os.path.normpath(os.path.join(here, e)) for e in inc.env_files]
@@ -218,13 +274,17 @@ def _include(path: str, inc: _IncludeRef, here: Path, env: Mapping[str, str], ou
 
 def _pairs(node: yaml.MappingNode, depth: int = 0) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
     """The (key, value) pairs of a mapping with `<<: *anchor` merge keys expanded (explicit keys win)."""
-    own = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"]
+    own = [
+        (k, v)
+        for k, v in node.value
+        if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"
+    ]
     names = {k.value for k, _ in own}
     merged: list[tuple[yaml.ScalarNode, yaml.Node]] = []
     for k, v in node.value:
         if not (isinstance(k, yaml.ScalarNode) and k.tag == "tag:yaml.org,2002:merge") or depth > 8:
             continue
-        for source in (v.value if isinstance(v, yaml.SequenceNode) else [v]):
+        for source in v.value if isinstance(v, yaml.SequenceNode) else [v]:
             if isinstance(source, yaml.MappingNode):
                 for mk, mv in _pairs(source, depth + 1):
                     if mk.value not in names:
@@ -233,11 +293,22 @@ def _pairs(node: yaml.MappingNode, depth: int = 0) -> list[tuple[yaml.ScalarNode
     return own + merged
 
 
-_Follow = tuple[Mapping[str, str], set[str], Interpolator]  # env, files seen, the interpolation budget
+_Follow = tuple[
+    Mapping[str, str], set[str], Interpolator
+]  # env, files seen, the interpolation budget
 
 
-def _service(path: str, name: str, line: int, svc: yaml.Node, here: Path, interp: Interpolator,
-             out: Positions, follow: _Follow, record: bool = True) -> None:
+def _service(
+    path: str,
+    name: str,
+    line: int,
+    svc: yaml.Node,
+    here: Path,
+    interp: Interpolator,
+    out: Positions,
+    follow: _Follow,
+    record: bool = True,
+) -> None:
     if record:
         out.services.setdefault(name, []).append((path, line))
     if not isinstance(svc, yaml.MappingNode):
@@ -245,13 +316,18 @@ def _service(path: str, name: str, line: int, svc: yaml.Node, here: Path, interp
     for key, value in _pairs(svc):
         if key.value == "networks" and record:
             order = out.network_order.setdefault(name, [])
-            keys = value.value if isinstance(value, yaml.SequenceNode) else (
-                [k for k, _ in value.value] if isinstance(value, yaml.MappingNode) else [])
+            keys = (
+                value.value
+                if isinstance(value, yaml.SequenceNode)
+                else ([k for k, _ in value.value] if isinstance(value, yaml.MappingNode) else [])
+            )
             for k in keys:
                 if isinstance(k, yaml.ScalarNode) and str(k.value) not in order:
                     order.append(str(k.value))
         elif key.value == "profiles" and isinstance(value, yaml.SequenceNode) and record:
-            out.profiles[name] = [str(v.value) for v in value.value if isinstance(v, yaml.ScalarNode)]
+            out.profiles[name] = [
+                str(v.value) for v in value.value if isinstance(v, yaml.ScalarNode)
+            ]
         elif key.value == "extends" and isinstance(value, yaml.MappingNode):
             for k, v in value.value:
                 if isinstance(k, yaml.ScalarNode) and k.value == "file":
@@ -259,15 +335,30 @@ def _service(path: str, name: str, line: int, svc: yaml.Node, here: Path, interp
                     if ref and is_remote(ref):
                         raise ComposeError(
                             f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file: {ref} is remote: netcontract "
-                            "never lets Compose fetch files from the network (vendor the file and extend the local copy)")
+                            "never lets Compose fetch files from the network (vendor the file and extend the local copy)"
+                        )
                     if ref:
-                        _extends(os.path.normpath(os.path.join(here, ref)),
-                                 f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file", out, follow)
-        elif key.value in ("label_file", "env_file"):  # label_file: read by `config` itself (Compose 2.32+)
+                        _extends(
+                            os.path.normpath(os.path.join(here, ref)),
+                            f"{path}:{v.start_mark.line + 1}: services.{name}.extends.file",
+                            out,
+                            follow,
+                        )
+        elif key.value in (
+            "label_file",
+            "env_file",
+        ):  # label_file: read by `config` itself (Compose 2.32+)
             for ref, at, required in env_refs(value, interp):
                 target = os.path.normpath(os.path.join(here, ref))
-                exists = guard_env_file(target, f"{path}:{at}: services.{name}.{key.value}", follow[0])
-                if key.value == "env_file" and not exists and required and target not in out.missing_env_files:
+                exists = guard_env_file(
+                    target, f"{path}:{at}: services.{name}.{key.value}", follow[0]
+                )
+                if (
+                    key.value == "env_file"
+                    and not exists
+                    and required
+                    and target not in out.missing_env_files
+                ):
                     out.missing_env_files.append(target)
 
 

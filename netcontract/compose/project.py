@@ -127,7 +127,9 @@ class ComposeProject:
 
 
 def load_builtin(
-    options: ComposeOptions, reader: Callable[[str], str] = read_text, loader: str = "netcontract's own reader"
+    options: ComposeOptions,
+    reader: Callable[[str], str] = read_text,
+    loader: str = "netcontract's own reader",
 ) -> ComposeProject:
     """netcontract's own reader: refuses `include`, `extends`, `!reset`/`!override` in one line."""
     environ = dict(os.environ if options.environ is None else options.environ)
@@ -150,7 +152,9 @@ def load_builtin(
     for svc_name, raw in raw_services.items():
         declared = tuple((d.path, d.lines[svc_name]) for d in docs if svc_name in d.lines)
         services.append(_service(str(svc_name), raw, declared, networks, profiles))
-    notes = tuple(f"variable {v} is not set: compose substitutes an empty string" for v in sorted(unset))
+    notes = tuple(
+        f"variable {v} is not set: compose substitutes an empty string" for v in sorted(unset)
+    )
     return ComposeProject(name, tuple(files), tuple(services), networks, notes, loader=loader)
 
 
@@ -165,7 +169,11 @@ def _networks(merged: Mapping[str, Any], project: str, path: str) -> dict[str, C
             raise ComposeError(f"{path}: networks.{key}: must be a mapping")
         external = spec.get("external", False)
         ext_name = external.get("name") if isinstance(external, dict) else None  # legacy syntax
-        is_external = bool(external) if not isinstance(external, str) else _bool(external, f"networks.{key}.external", path)
+        is_external = (
+            bool(external)
+            if not isinstance(external, str)
+            else _bool(external, f"networks.{key}.external", path)
+        )
         if is_external:
             name = str(spec.get("name") or ext_name or key)
         else:
@@ -205,7 +213,9 @@ def _service(
     active = not profiles or "*" in enabled or any(p in enabled for p in profiles)
     mode = str(raw.get("network_mode") or "")
     if mode and raw.get("networks") is not None:
-        raise ComposeError(f"{path}: {where}: declares both network_mode and networks, which compose refuses")
+        raise ComposeError(
+            f"{path}: {where}: declares both network_mode and networks, which compose refuses"
+        )
     attached: tuple[ServiceNetwork, ...] = ()
     if not mode:
         attached = _service_networks(raw.get("networks"), where, path, networks)
@@ -229,8 +239,9 @@ def _service(
     )
 
 
-def ports_and_health(spec: Mapping[str, Any], where: str, path: str
-                     ) -> tuple[tuple[PublishedPort, ...], tuple[int, ...], bool | None]:
+def ports_and_health(
+    spec: Mapping[str, Any], where: str, path: str
+) -> tuple[tuple[PublishedPort, ...], tuple[int, ...], bool | None]:
     """A service's published ports, its exposed ports (expose, then the published TCP targets) and whether it
     has a healthcheck: read the same way from our reader's mapping and from Compose's JSON. `where` is the
     YAML location (services.db), `path` the file."""
@@ -274,14 +285,20 @@ def _service_networks(
             raise ComposeError(f"{path}: {where}.networks.{key}: must be a mapping")
         aliases = _list(spec.get("aliases"), f"{where}.networks.{key}.aliases", path)
         ipv4 = spec.get("ipv4_address")
-        out.append(ServiceNetwork(key, tuple(dict.fromkeys(str(a) for a in aliases)), str(ipv4) if ipv4 else None))
+        out.append(
+            ServiceNetwork(
+                key, tuple(dict.fromkeys(str(a) for a in aliases)), str(ipv4) if ipv4 else None
+            )
+        )
     return tuple(out)
 
 
 # -- State --------------------------------------------------------------------
 
 
-MAX_REPLICAS = 10  # replicas of one service made into containers; the rest are counted (`replica_notes`)
+MAX_REPLICAS = (
+    10  # replicas of one service made into containers; the rest are counted (`replica_notes`)
+)
 
 
 def container_names(project: ComposeProject, svc: ComposeService) -> list[str]:
@@ -295,9 +312,12 @@ def container_names(project: ComposeProject, svc: ComposeService) -> list[str]:
 
 def replica_notes(project: ComposeProject) -> list[str]:
     """One note per active service with more replicas than `container_names` makes."""
-    return [f"{s.name}: {s.replicas} replicas declared; the first {MAX_REPLICAS} were checked (compose gives "
-            "every replica the same networks and aliases)"
-            for s in project.active if not s.container_name and s.replicas > MAX_REPLICAS]
+    return [
+        f"{s.name}: {s.replicas} replicas declared; the first {MAX_REPLICAS} were checked (compose gives "
+        "every replica the same networks and aliases)"
+        for s in project.active
+        if not s.container_name and s.replicas > MAX_REPLICAS
+    ]
 
 
 def to_state(project: ComposeProject, rename: Mapping[str, str] | None = None) -> State:
@@ -334,7 +354,9 @@ def to_state(project: ComposeProject, rename: Mapping[str, str] | None = None) -
                     origin=svc.origin,
                 )
             )
-    nets = tuple(Network(name=n.name, driver=n.driver, internal=n.internal) for n in project.used_networks())
+    nets = tuple(
+        Network(name=n.name, driver=n.driver, internal=n.internal) for n in project.used_networks()
+    )
     return State(
         project=project.name,
         networks=nets,
@@ -343,4 +365,3 @@ def to_state(project: ComposeProject, rename: Mapping[str, str] | None = None) -
         live=False,
         notes=project.notes,
     )
-

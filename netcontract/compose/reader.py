@@ -24,8 +24,10 @@ from netcontract.compose.interpolation import InterpolationLimit, interpolate_tr
 from netcontract.errors import ComposeError, InputError, InterpolationError
 from netcontract.yaml_input import GuardedLoader, note_input, one_line, read_input, yaml_problem
 
-USE_COMPOSE = ("Compose's own loader reads it: install Docker Compose 2.20+ or `pip install 'netcontract[compose]'`, "
-               "and do not pass --compose-loader builtin")
+USE_COMPOSE = (
+    "Compose's own loader reads it: install Docker Compose 2.20+ or `pip install 'netcontract[compose]'`, "
+    "and do not pass --compose-loader builtin"
+)
 _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
 
 
@@ -37,11 +39,17 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_Loader.add_implicit_resolver(_INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
 _Loader.add_implicit_resolver(
     _FLOAT,
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+0123456789."),
 )
 
@@ -78,7 +86,11 @@ def parse_compose_text(text: str, path: str) -> tuple[dict[str, Any], dict[str, 
         raise ComposeError(f"{path}: {_yaml_problem(exc)}") from None
     except yaml.YAMLError as exc:
         raise ComposeError(f"{path}: malformed YAML: {one_line(str(exc))}") from None
-    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+    except (
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as exc:  # e.g. an integer of more than 4300 digits
         raise ComposeError(f"{path}: cannot read a value: {one_line(str(exc))}") from None
     finally:
         loader.dispose()
@@ -99,8 +111,16 @@ def _service_lines(node: yaml.Node) -> dict[str, int]:
     if not isinstance(node, yaml.MappingNode):
         return {}
     for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "services" and isinstance(value, yaml.MappingNode):
-            return {str(k.value): k.start_mark.line + 1 for k, _ in value.value if isinstance(k, yaml.ScalarNode)}
+        if (
+            isinstance(key, yaml.ScalarNode)
+            and key.value == "services"
+            and isinstance(value, yaml.MappingNode)
+        ):
+            return {
+                str(k.value): k.start_mark.line + 1
+                for k, _ in value.value
+                if isinstance(k, yaml.ScalarNode)
+            }
     return {}
 
 
@@ -109,17 +129,23 @@ class RefusedInput(ComposeError):
     refused before Compose runs, never left to Compose's own message."""
 
 
-def read_env(files: Sequence[str], env_files: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+def read_env(
+    files: Sequence[str], env_files: Sequence[str], environ: Mapping[str, str]
+) -> dict[str, str]:
     """The variables compose interpolates with: `--env-file`s (else COMPOSE_ENV_FILES, else `.env` beside
     the first file),
     overridden by the process environment. A `.env` that is a link to a device, a FIFO or past a bound
     is refused (RefusedInput), as Compose would read it."""
     candidates = list(env_files)
-    if not candidates and environ.get("COMPOSE_ENV_FILES"):  # Compose's default for --env-file (2.24+)
+    if not candidates and environ.get(
+        "COMPOSE_ENV_FILES"
+    ):  # Compose's default for --env-file (2.24+)
         candidates = [f for f in environ["COMPOSE_ENV_FILES"].split(",") if f]
     if not candidates and files:
         dotenv = os.path.join(os.path.dirname(files[0]), ".env")
-        if os.path.exists(dotenv) and not os.path.isdir(dotenv):  # as Compose: a link to /dev/zero is a .env
+        if os.path.exists(dotenv) and not os.path.isdir(
+            dotenv
+        ):  # as Compose: a link to /dev/zero is a .env
             candidates = [dotenv]
     values: dict[str, str] = {}
     for name in candidates:
@@ -274,8 +300,12 @@ def merge_docs(docs: Sequence[ComposeDoc]) -> dict[str, Any]:
 # -- which files, when no -f is given ---------------------------------------------
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
-OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
-                  "docker-compose.override.yaml")
+OVERRIDE_FILES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
 
 
 def default_files(cwd: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -287,7 +317,9 @@ def default_files(cwd: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
     for directory in (cwd, *cwd.parents):
         found = next((directory / n for n in DEFAULT_FILES if (directory / n).is_file()), None)
         if found is not None:
-            override = next((directory / n for n in OVERRIDE_FILES if (directory / n).is_file()), None)
+            override = next(
+                (directory / n for n in OVERRIDE_FILES if (directory / n).is_file()), None
+            )
             return (str(found),) + ((str(override),) if override else ())
     raise ComposeError(
         f"no compose file: pass -f, or set COMPOSE_FILE (looked for {', '.join(DEFAULT_FILES)} in {cwd} and its parents)"
@@ -304,9 +336,14 @@ def normalize_project_name(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
 
 
-def project_name(explicit: str | None, env: Mapping[str, str], merged: Mapping[str, Any], first_file: str) -> str:
+def project_name(
+    explicit: str | None, env: Mapping[str, str], merged: Mapping[str, Any], first_file: str
+) -> str:
     """--project, then COMPOSE_PROJECT_NAME, then top-level `name:`, then the first file's directory."""
-    for given, origin in ((explicit, "--project"), (env.get("COMPOSE_PROJECT_NAME") or None, "COMPOSE_PROJECT_NAME")):
+    for given, origin in (
+        (explicit, "--project"),
+        (env.get("COMPOSE_PROJECT_NAME") or None, "COMPOSE_PROJECT_NAME"),
+    ):
         if given is not None:
             if not _PROJECT_RE.fullmatch(given):
                 raise ComposeError(
@@ -317,10 +354,14 @@ def project_name(explicit: str | None, env: Mapping[str, str], merged: Mapping[s
     name = merged.get("name")
     if name is not None:
         if not normalize_project_name(str(name)):
-            raise ComposeError(f"{first_file}: name: {name!r} leaves an empty project name once normalised")
+            raise ComposeError(
+                f"{first_file}: name: {name!r} leaves an empty project name once normalised"
+            )
         return normalize_project_name(str(name))
     directory = Path(first_file).resolve().parent.name
     derived = normalize_project_name(directory)
     if not derived:
-        raise ComposeError(f"{first_file}: cannot derive a project name from directory {directory!r}: pass --project")
+        raise ComposeError(
+            f"{first_file}: cannot derive a project name from directory {directory!r}: pass --project"
+        )
     return derived

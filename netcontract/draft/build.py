@@ -43,14 +43,26 @@ class DraftHints:
     """What a State does not carry: how the draft was made and per-service facts from its source."""
 
     command: str
-    tier_keys: Mapping[str, str] = field(default_factory=dict)  # network name -> tier key (compose's key)
-    ports: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # service -> declared TCP ports
-    healthchecks: Mapping[str, bool | None] = field(default_factory=dict)  # service -> declares a healthcheck
-    skipped: Mapping[str, str] = field(default_factory=dict)  # service -> why it is not in the draft
+    tier_keys: Mapping[str, str] = field(
+        default_factory=dict
+    )  # network name -> tier key (compose's key)
+    ports: Mapping[str, tuple[int, ...]] = field(
+        default_factory=dict
+    )  # service -> declared TCP ports
+    healthchecks: Mapping[str, bool | None] = field(
+        default_factory=dict
+    )  # service -> declares a healthcheck
+    skipped: Mapping[str, str] = field(
+        default_factory=dict
+    )  # service -> why it is not in the draft
     external: frozenset[str] = frozenset()  # networks created outside the stack
     # observe --write (draft/observed.py): what the flows seen add to the draft, each with its evidence
-    port_notes: Mapping[str, str] = field(default_factory=dict)  # service -> comment on its ports (their source)
-    notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service -> comment lines under it
+    port_notes: Mapping[str, str] = field(
+        default_factory=dict
+    )  # service -> comment on its ports (their source)
+    notes: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # service -> comment lines under it
     isolate: tuple[str, ...] = ()  # policy.isolate entries ("a -> b")
     policy_notes: tuple[str, ...] = ()  # comment lines above policy.isolate
 
@@ -102,12 +114,16 @@ def draft_contract(state: State, hints: DraftHints) -> str:
             if why:
                 skipped[svc.name] = why
             elif not is_label(svc.name):
-                skipped[svc.name] = "its name is not a DNS label, which a contract service name must be"
+                skipped[svc.name] = (
+                    "its name is not a DNS label, which a contract service name must be"
+                )
             else:
                 svc.network_mode = mode
                 moded.append(svc)
             continue
-        joined = list(dict.fromkeys(n for c in svc.containers for n in c.networks if n not in _NO_TIER))
+        joined = list(
+            dict.fromkeys(n for c in svc.containers for n in c.networks if n not in _NO_TIER)
+        )
         networks = [n for n in joined if is_network_name(n)]
         if not is_label(svc.name):
             skipped[svc.name] = "its name is not a DNS label, which a contract service name must be"
@@ -118,21 +134,33 @@ def draft_contract(state: State, hints: DraftHints) -> str:
                 keys.setdefault(net, _tier_key(net, state.project, taken))
             svc.tiers = [keys[n] for n in networks]
             svc.notes += list(hints.notes.get(svc.name, ()))
-            svc.notes += [f"network {n!r} left out: Docker does not accept that network name" for n in joined
-                          if n not in networks]
+            svc.notes += [
+                f"network {n!r} left out: Docker does not accept that network name"
+                for n in joined
+                if n not in networks
+            ]
             kept.append(svc)
     _aliases(kept, keys)
     _exposure(state, kept, keys)
     for svc in kept:
-        outsiders = [s for c in svc.containers for s in state.sharers(c) if s.project != state.project or not s.service]
+        outsiders = [
+            s
+            for c in svc.containers
+            for s in state.sharers(c)
+            if s.project != state.project or not s.service
+        ]
         if outsiders:
-            svc.notes.append(f"its network namespace is shared by {', '.join(s.label for s in outsiders)} (check "
-                             f"reports namespace:{svc.name}:<container>; list it in `shared_by` if it belongs)")
+            svc.notes.append(
+                f"its network namespace is shared by {', '.join(s.label for s in outsiders)} (check "
+                f"reports namespace:{svc.name}:<container>; list it in `shared_by` if it belongs)"
+            )
     names = {s.name for s in kept}
     for svc in moded:
         owner = (svc.network_mode or "").removeprefix("service:")
         if svc.network_mode.startswith("service:") and owner not in names:
-            skipped[svc.name] = f"it shares the network namespace of {owner}, which the draft leaves out"
+            skipped[svc.name] = (
+                f"it shares the network namespace of {owner}, which the draft leaves out"
+            )
         else:
             kept.append(svc)
     doc = _render(state, hints, kept, keys, skipped)
@@ -142,7 +170,9 @@ def draft_contract(state: State, hints: DraftHints) -> str:
     except InputError:
         same = False
     if not same:  # a netcontract bug: the library wrote something that does not read back
-        raise InternalError("the draft does not read back as the data it was written from; please report this")
+        raise InternalError(
+            "the draft does not read back as the data it was written from; please report this"
+        )
     return text
 
 
@@ -156,26 +186,35 @@ def _mode(state: State, svc: _Service) -> tuple[str, str]:
             modes.add("host")
         elif c.shared_ref:
             if root is c or not root.service or root.project != c.project:
-                return "", (f"it shares the network namespace of {root.label if root is not c else c.shared_ref}, "
-                            "which is no service of this stack")
+                return "", (
+                    f"it shares the network namespace of {root.label if root is not c else c.shared_ref}, "
+                    "which is no service of this stack"
+                )
             modes.add(f"service:{root.service}")
         elif c.network_mode == "none":
             modes.add("none")
         else:
             modes.add("")
     if len(modes) > 1:
-        return "", f"its containers use different network modes ({', '.join(sorted(m or 'default' for m in modes))})"
+        return (
+            "",
+            f"its containers use different network modes ({', '.join(sorted(m or 'default' for m in modes))})",
+        )
     return (modes.pop() if modes else ""), ""
 
 
 def _why_no_tier(svc: _Service, joined: list[str]) -> str:
     if joined:
-        return f"Docker does not accept the name of its network{'s' if len(joined) > 1 else ''} " \
-               f"({', '.join(repr(n) for n in joined)}), so no tier can hold it"
+        return (
+            f"Docker does not accept the name of its network{'s' if len(joined) > 1 else ''} "
+            f"({', '.join(repr(n) for n in joined)}), so no tier can hold it"
+        )
     modes = sorted({c.network_mode or "no network" for c in svc.containers})
     if "host" in modes:
-        return (f"it joins no user-defined network ({', '.join(modes)}): it uses the host's network "
-                "(network_mode: host), which no tier describes and check does not probe")
+        return (
+            f"it joins no user-defined network ({', '.join(modes)}): it uses the host's network "
+            "(network_mode: host), which no tier describes and check does not probe"
+        )
     return f"it joins no user-defined network ({', '.join(modes)}), so no tier can hold it"
 
 
@@ -207,7 +246,9 @@ def _aliases(kept: list[_Service], keys: Mapping[str, str]) -> None:
                         continue
                     owner = owners.get((tier, alias))
                     if not is_dns_name(alias):
-                        svc.notes.append(f"alias {alias!r} on {tier} left out: not a lower-case DNS name")
+                        svc.notes.append(
+                            f"alias {alias!r} on {tier} left out: not a lower-case DNS name"
+                        )
                     elif owner is not None and owner != svc.name:
                         svc.notes.append(
                             f"alias {alias} on {tier} left out: {owner} has it too (Docker round-robins; "
@@ -219,19 +260,29 @@ def _aliases(kept: list[_Service], keys: Mapping[str, str]) -> None:
 
 
 def _render(
-    state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[str, str], skipped: Mapping[str, str]
+    state: State,
+    hints: DraftHints,
+    kept: list[_Service],
+    keys: Mapping[str, str],
+    skipped: Mapping[str, str],
 ) -> CommentedMap:
     doc = CommentedMap()
-    doc.yaml_set_start_comment("\n".join([
-        f"Draft network contract written by `{comment(hints.command)}`.",
-        "It describes the stack as it is. Lines marked 'guessed' are netcontract's guesses:",
-        "review them, then tighten the contract (tiers, policy.isolate) to what it should be.",
-    ]))
+    doc.yaml_set_start_comment(
+        "\n".join(
+            [
+                f"Draft network contract written by `{comment(hints.command)}`.",
+                "It describes the stack as it is. Lines marked 'guessed' are netcontract's guesses:",
+                "review them, then tighten the contract (tiers, policy.isolate) to what it should be.",
+            ]
+        )
+    )
     doc["version"] = 1
     if state.project and is_project_name(state.project):
         doc["project"] = state.project
     elif state.project:
-        _before(doc, "version", [f"project {state.project!r} left out: not a compose project name"], 0)
+        _before(
+            doc, "version", [f"project {state.project!r} left out: not a compose project name"], 0
+        )
     doc["tiers"] = _tiers(state, hints, kept, keys)
     _before(doc, "tiers", [], 0, blank=True)
     services = CommentedMap()
@@ -245,7 +296,9 @@ def _render(
     return doc
 
 
-def _tiers(state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[str, str]) -> CommentedMap:
+def _tiers(
+    state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[str, str]
+) -> CommentedMap:
     tiers = CommentedMap()
     used = list(dict.fromkeys(t for s in kept for t in s.tiers))
     by_key = {k: n for n, k in keys.items()}
@@ -256,18 +309,24 @@ def _tiers(state: State, hints: DraftHints, kept: list[_Service], keys: Mapping[
         tier["network"] = name
         notes: list[str] = []
         if name in hints.external or net is None:
-            notes.append("guessed: created outside the stack; its driver and internal flag are not known here")
+            notes.append(
+                "guessed: created outside the stack; its driver and internal flag are not known here"
+            )
         else:
             if net.driver and net.driver != "bridge":
                 tier["driver"] = net.driver
             if net.internal:
                 tier["internal"] = True
             if net.internal or (net.project and net.project == state.project):
-                foreign = [c for c in state.attached(name) if c.project != state.project or not c.service]
+                foreign = [
+                    c for c in state.attached(name) if c.project != state.project or not c.service
+                ]
                 if foreign:
                     ids = ", ".join(f"foreign:{key}:{c.name}" for c in foreign)
-                    notes.append(f"also attached, not of this stack: {', '.join(c.label for c in foreign)} (check "
-                                 f"reports {ids}; list it in `admit` if it belongs here)")
+                    notes.append(
+                        f"also attached, not of this stack: {', '.join(c.label for c in foreign)} (check "
+                        f"reports {ids}; list it in `admit` if it belongs here)"
+                    )
         _after(tier, notes, 4)
         tiers[key] = tier
     return tiers
@@ -278,19 +337,34 @@ def _policy(kept: list[_Service], hints: DraftHints) -> CommentedMap:
     flows = sorted({f"{s.tiers[0]} -> {t}" for s in kept for t in s.tiers[1:]})
     policy["allow"] = CommentedSeq(flows)
     if flows:
-        _before(policy, "allow",
-                ["guessed: derived from memberships (each service's home tier may talk to its other tiers)"], 2)
+        _before(
+            policy,
+            "allow",
+            [
+                "guessed: derived from memberships (each service's home tier may talk to its other tiers)"
+            ],
+            2,
+        )
     else:
         _flow(policy["allow"])
-        _eol(policy, "allow", "every service sits on one tier: no flow between tiers is needed" if kept
-             else "no service has a tier: nothing to allow")
+        _eol(
+            policy,
+            "allow",
+            "every service sits on one tier: no flow between tiers is needed"
+            if kept
+            else "no service has a tier: nothing to allow",
+        )
     if hints.isolate:
         policy["isolate"] = CommentedSeq(hints.isolate)
         _before(policy, "isolate", list(hints.policy_notes), 2)
         return policy
     policy["isolate"] = _flow(CommentedSeq())
     _before(policy, "isolate", list(hints.policy_notes), 2)
-    _eol(policy, "isolate", 'add service pairs that must never reach each other, e.g. "frontend -> db"')
+    _eol(
+        policy,
+        "isolate",
+        'add service pairs that must never reach each other, e.g. "frontend -> db"',
+    )
     return policy
 
 
@@ -298,35 +372,57 @@ def _service(svc: _Service, hints: DraftHints) -> CommentedMap:
     out = CommentedMap()
     if svc.network_mode:
         out["network_mode"] = svc.network_mode
-        _eol(out, "network_mode", "the host's network: it reaches every tier's addresses" if svc.network_mode == "host"
-             else "no network" if svc.network_mode == "none" else
-             f"shares {svc.network_mode.removeprefix('service:')}'s network namespace, so its tiers")
+        _eol(
+            out,
+            "network_mode",
+            "the host's network: it reaches every tier's addresses"
+            if svc.network_mode == "host"
+            else "no network"
+            if svc.network_mode == "none"
+            else f"shares {svc.network_mode.removeprefix('service:')}'s network namespace, so its tiers",
+        )
         return out
     out["tiers"] = _flow(CommentedSeq(svc.tiers))
     if len(svc.tiers) > 1:
         _eol(out, "tiers", "guessed: the home tier is the first network")
     if svc.aliases:
-        out["aliases"] = CommentedMap((tier, _flow(CommentedSeq(names))) for tier, names in svc.aliases.items())
+        out["aliases"] = CommentedMap(
+            (tier, _flow(CommentedSeq(names))) for tier, names in svc.aliases.items()
+        )
     ports = sorted(p for p in hints.ports.get(svc.name, ()) if 0 < p < 65536)
     notes: list[str] = []
     if ports:
         out["ports"] = _flow(CommentedSeq(ports))
-        _eol(out, "ports", hints.port_notes.get(svc.name, "declared (expose, ports, EXPOSE), not observed listening"))
+        _eol(
+            out,
+            "ports",
+            hints.port_notes.get(
+                svc.name, "declared (expose, ports, EXPOSE), not observed listening"
+            ),
+        )
     else:
         notes.append("no TCP port: check probes it with ICMP echo only")
     other = sorted({str(p) for c in svc.containers for p in c.published if p.protocol != "tcp"})
     if other:
-        notes.append(f"publishes {', '.join(other)}: contract ports are TCP (check probes TCP and ICMP), so "
-                     "they are not listed")
+        notes.append(
+            f"publishes {', '.join(other)}: contract ports are TCP (check probes TCP and ICMP), so "
+            "they are not listed"
+        )
     bad = sorted({c.health for c in svc.containers if c.health not in (None, "healthy")} - {None})
     stopped = sorted({c.status for c in svc.containers if c.status not in ("running", "declared")})
     if bad:
         out["healthy"] = False
-        _eol(out, "healthy", f"guessed: it was {', '.join(str(b) for b in bad)} when this draft was taken")
+        _eol(
+            out,
+            "healthy",
+            f"guessed: it was {', '.join(str(b) for b in bad)} when this draft was taken",
+        )
     elif any(c.health == "healthy" for c in svc.containers) or hints.healthchecks.get(svc.name):
         notes.append("has a healthcheck: check requires it to report healthy")
     if stopped:
-        notes.append(f"it was {', '.join(stopped)} when this draft was taken: check requires it running")
+        notes.append(
+            f"it was {', '.join(stopped)} when this draft was taken: check requires it running"
+        )
     _after(out, notes + svc.notes, 4)
     return out
 
@@ -339,13 +435,18 @@ def _flow(seq: CommentedSeq) -> CommentedSeq:
     return seq
 
 
-def _before(m: CommentedMap, key: str, lines: list[str], indent: int, *, blank: bool = False) -> None:
+def _before(
+    m: CommentedMap, key: str, lines: list[str], indent: int, *, blank: bool = False
+) -> None:
     """Comment lines (and a blank line first, with `blank`) above `key`."""
     if not lines and not blank:
         return
     text = "\n".join(comment(line) for line in lines)
-    m.yaml_set_comment_before_after_key(key, before=("\n" if blank else "") + text + ("\n" if lines and blank else ""),
-                                        indent=indent)
+    m.yaml_set_comment_before_after_key(
+        key,
+        before=("\n" if blank else "") + text + ("\n" if lines and blank else ""),
+        indent=indent,
+    )
 
 
 def _eol(m: CommentedMap, key: str, text: str) -> None:
@@ -358,7 +459,9 @@ def _after(m: CommentedMap, lines: list[str], indent: int) -> None:
     if not lines or not m:
         return
     last = list(m)[-1]
-    if isinstance(m[last], CommentedMap) and m[last]:  # below a nested mapping's last line, not above its first
+    if (
+        isinstance(m[last], CommentedMap) and m[last]
+    ):  # below a nested mapping's last line, not above its first
         _after(m[last], lines, indent)
         return
     eol = m.ca.items.get(last, [None, None, None, None])[2]
@@ -375,7 +478,9 @@ class _Representer(RoundTripRepresenter):
 
 
 def _represent_str(representer: RoundTripRepresenter, data: str) -> Any:
-    return representer.represent_scalar("tag:yaml.org,2002:str", data, style=None if plain_ok(data) else '"')
+    return representer.represent_scalar(
+        "tag:yaml.org,2002:str", data, style=None if plain_ok(data) else '"'
+    )
 
 
 _Representer.add_representer(str, _represent_str)
@@ -409,4 +514,6 @@ def check_draft(text: str) -> Contract:
     try:
         return contract_from_data(parse_yaml(text, "the draft"), "the draft")
     except ContractError as exc:  # a netcontract bug: never hand out a contract that does not load
-        raise InternalError(f"the draft is not a valid contract ({exc.lines()[0]}); please report this") from None
+        raise InternalError(
+            f"the draft is not a valid contract ({exc.lines()[0]}); please report this"
+        ) from None

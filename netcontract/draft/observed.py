@@ -39,39 +39,62 @@ def _service_notes(obs: FlowWindow, names: list[str]) -> dict[str, tuple[str, ..
     out: dict[str, list[str]] = {n: [] for n in names}
     flows = list(obs.flows)
     for name in names:
-        mine = [f for f in flows if name in (f.client.name, f.server.name) and SERVICE in (f.client.kind, f.server.kind)]
+        mine = [
+            f
+            for f in flows
+            if name in (f.client.name, f.server.name) and SERVICE in (f.client.kind, f.server.kind)
+        ]
         networks = {n for c in obs.state.service_containers(name) for n in c.networks}
         for net in sorted(networks - {"bridge", "host", "none"}):
             on = [f for f in mine if f.network == net]
             if on:
-                peers = sorted({f.server.name if f.client.name == name else f.client.name for f in on} - {name})
-                out[name].append(f"observed on {net}: with {', '.join(peers) or 'the host'} ({_evidence(on)})")
+                peers = sorted(
+                    {f.server.name if f.client.name == name else f.client.name for f in on} - {name}
+                )
+                out[name].append(
+                    f"observed on {net}: with {', '.join(peers) or 'the host'} ({_evidence(on)})"
+                )
             else:
-                out[name].append(f"observed: no flow on {net} in the window: a candidate to leave that network")
+                out[name].append(
+                    f"observed: no flow on {net} in the window: a candidate to leave that network"
+                )
         for f in mine:
             if f.server.name == name and f.server.kind == SERVICE and f.proto != "tcp" and f.port:
-                out[name].append(f"served {f.port_text} to {f.client.name} ({_evidence([f])}): a contract lists TCP "
-                                 "ports only, so it is not in ports:")
+                out[name].append(
+                    f"served {f.port_text} to {f.client.name} ({_evidence([f])}): a contract lists TCP "
+                    "ports only, so it is not in ports:"
+                )
         for f in mine:
             if f.client.name == name and f.egress:
-                out[name].append(f"egress seen to {f.server.name} {f.port_text} ({_evidence([f])}); not resolved")
+                out[name].append(
+                    f"egress seen to {f.server.name} {f.port_text} ({_evidence([f])}); not resolved"
+                )
     return {k: tuple(v) for k, v in out.items()}
 
 
 def observed_hints(obs: FlowWindow, command: str) -> DraftHints:
     """The DraftHints that put the observed flows into `draft.build`'s draft."""
     state = obs.state
-    names = sorted({c.service for c in state.containers  # the draft leaves out names that are no DNS label
-                    if c.service and c.project == state.project and is_label(c.service)})
+    names = sorted(
+        {
+            c.service
+            for c in state.containers  # the draft leaves out names that are no DNS label
+            if c.service and c.project == state.project and is_label(c.service)
+        }
+    )
     flows = service_flows(obs.flows)
     served = served_ports(obs.flows)
     port_notes = {}
     for name, ports in served.items():
-        evidence = [f for f in flows if f.server.name == name and f.port in ports and f.proto == "tcp"]
+        evidence = [
+            f for f in flows if f.server.name == name and f.port in ports and f.proto == "tcp"
+        ]
         port_notes[name] = f"observed served: {_evidence(evidence)}"
     talked = {(f.client.name, f.server.name) for f in flows}
-    nets = {n: {x for c in state.service_containers(n) for x in c.networks} - {"bridge", "host", "none"}
-            for n in names}
+    nets = {
+        n: {x for c in state.service_containers(n) for x in c.networks} - {"bridge", "host", "none"}
+        for n in names
+    }
     isolate, proposals = [], []
     for a in names:
         for b in names:
@@ -81,14 +104,24 @@ def observed_hints(obs: FlowWindow, command: str) -> DraftHints:
             if not shared and nets[a] and nets[b]:
                 isolate.append(f"{a} -> {b}")
             elif shared and a < b:
-                proposals.append(f"proposal: {a} and {b} share {', '.join(shared)} but never talked in the window: "
-                                 "split the network, then isolate them")
+                proposals.append(
+                    f"proposal: {a} and {b} share {', '.join(shared)} but never talked in the window: "
+                    "split the network, then isolate them"
+                )
     policy_notes = []
     if isolate:
-        policy_notes.append(f"observed: these pairs share no network and never talked in {obs.seconds:.0f} s")
+        policy_notes.append(
+            f"observed: these pairs share no network and never talked in {obs.seconds:.0f} s"
+        )
     policy_notes += proposals
-    return DraftHints(command=command, ports=served, port_notes=port_notes, notes=_service_notes(obs, names),
-                      isolate=tuple(isolate), policy_notes=tuple(policy_notes))
+    return DraftHints(
+        command=command,
+        ports=served,
+        port_notes=port_notes,
+        notes=_service_notes(obs, names),
+        isolate=tuple(isolate),
+        policy_notes=tuple(policy_notes),
+    )
 
 
 def draft_from_observation(obs: FlowWindow, command: str) -> str:

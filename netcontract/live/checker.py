@@ -98,9 +98,12 @@ def connect(options: CheckOptions) -> LiveEngine:
     return docker_engine.Engine.from_env(timeout=options.run.timing.api_timeout)
 
 
-def check(contract_path: str | Path, options: CheckOptions | None = None,
-          progress: Callable[[int, int], None] | None = None,
-          engine_factory: Callable[[CheckOptions], LiveEngine] = connect) -> Report:
+def check(
+    contract_path: str | Path,
+    options: CheckOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    engine_factory: Callable[[CheckOptions], LiveEngine] = connect,
+) -> Report:
     """Check the live deployment against the contract at `contract_path` and return the report."""
     options = options or CheckOptions()
     started = time.monotonic()
@@ -113,14 +116,25 @@ def check(contract_path: str | Path, options: CheckOptions | None = None,
             state = wait_until_ready(engine, contract, project, options.wait)
         else:
             state = engine.snapshot(project, _networks(contract))
-        return evaluate(contract, str(contract_path), project, engine, state, options, progress, started=started)
+        return evaluate(
+            contract, str(contract_path), project, engine, state, options, progress, started=started
+        )
     finally:
         engine.close()
 
 
-def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveEngine, state: State,
-             options: CheckOptions, progress: Callable[[int, int], None] | None = None, *,
-             only: Collection[str] | None = None, started: float | None = None) -> Report:
+def evaluate(
+    contract: Contract,
+    contract_path: str,
+    project: str,
+    engine: LiveEngine,
+    state: State,
+    options: CheckOptions,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    only: Collection[str] | None = None,
+    started: float | None = None,
+) -> Report:
     """The report for one snapshot: every structural rule, and the probes of the plan. With `only`
     (watch: the services an engine event touched), only the probes from and to those services run;
     the report then holds the structural results and those probes' results alone."""
@@ -130,7 +144,8 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
     if state.orchestrator == "swarm":
         results = unreadable_errors(results, state)
     if not any(state.network(t.network) for t in contract.tiers.values()) and not any(
-            c.project == project for c in state.containers):
+        c.project == project for c in state.containers
+    ):
         notes.append(f"nothing of project {project} exists on this engine: is the stack up?")
     if options.probes:
         plan = plan_probes(contract, state)
@@ -155,7 +170,9 @@ def evaluate(contract: Contract, contract_path: str, project: str, engine: LiveE
         notes += runner.notes
         notes += ipv6_filter_notes(results)
     else:
-        notes.append("probes skipped (--no-probes): reachability, isolation and DNS were not tested")
+        notes.append(
+            "probes skipped (--no-probes): reachability, isolation and DNS were not tested"
+        )
     notes += gateway_mode_notes(contract, state)
     notes += dns_egress_notes(contract, state)
     notes += health_notes(contract, state)
@@ -197,6 +214,8 @@ def swarm_options(contract: Contract, options: CheckOptions) -> CheckOptions:
             raise UsageError("--node is for Swarm stacks: the contract needs `orchestrator: swarm`")
         return options
     if options.probes and options.run.mode is ExecutorMode.NETNS:
-        raise UsageError("--executor netns cannot probe a swarm: tasks run on their nodes' engines, and netns "
-                         "enters only containers of an engine on this host; use exec, sidecar or auto")
+        raise UsageError(
+            "--executor netns cannot probe a swarm: tasks run on their nodes' engines, and netns "
+            "enters only containers of an engine on this host; use exec, sidecar or auto"
+        )
     return replace(options, swarm=True)

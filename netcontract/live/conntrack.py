@@ -41,10 +41,16 @@ def choose_source(wanted: str) -> str:
     if wanted == "auto":
         if have:
             return have[0]
-        raise EngineError(f"cannot read connection tracking: {PROC_PATH} is not readable here and the `conntrack` "
-                          "tool is not installed (run as root on the engine's host; apt-get install conntrack)")
+        raise EngineError(
+            f"cannot read connection tracking: {PROC_PATH} is not readable here and the `conntrack` "
+            "tool is not installed (run as root on the engine's host; apt-get install conntrack)"
+        )
     if wanted not in have:
-        why = f"{PROC_PATH} is not readable" if wanted == "proc" else "the `conntrack` tool is not on PATH"
+        why = (
+            f"{PROC_PATH} is not readable"
+            if wanted == "proc"
+            else "the `conntrack` tool is not on PATH"
+        )
         raise EngineError(f"cannot read connection tracking through {wanted}: {why}")
     return wanted
 
@@ -60,8 +66,13 @@ def read_table(source: str) -> list[ConnEntry]:
     out: list[ConnEntry] = []
     for family in ("ipv4", "ipv6"):  # `conntrack -L` lists IPv4 only unless told
         try:
-            run = subprocess.run(["conntrack", "-L", "-o", "extended", "-f", family], capture_output=True, text=True,
-                                 timeout=30, check=False)
+            run = subprocess.run(
+                ["conntrack", "-L", "-o", "extended", "-f", family],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EngineError(f"cannot run conntrack -L: {exc}") from None
         if run.returncode != 0:

@@ -28,8 +28,9 @@ class Executor(Protocol):
 
     name: str  # what each result records as its executor: netns, exec or sidecar
 
-    def probe(self, runs: Sequence[SourceRun], pool: ThreadPoolExecutor,
-              window: float | None = None) -> list[Future[SourceRun]]:
+    def probe(
+        self, runs: Sequence[SourceRun], pool: ThreadPoolExecutor, window: float | None = None
+    ) -> list[Future[SourceRun]]:
         """Observe every expectation of `runs` (the first pass, `window` None) or what the judge wants
         repeated (`SourceRun.disagreeing`) with `window` seconds. Work may be left running in `pool`: the
         caller waits for the futures returned."""
@@ -47,12 +48,18 @@ class SourceRun:
     plan: SourcePlan
     executor: Executor
     problem: str = ""  # set when no executor can run this source's probes: every result is ERROR
-    auto: bool = False  # exec chosen by auto: move to a sidecar when the container lacks sh or tools
+    auto: bool = (
+        False  # exec chosen by auto: move to a sidecar when the container lacks sh or tools
+    )
     obs: dict[str, list[Observation]] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
-    windows: dict[str, float] = field(default_factory=dict)  # netns: expectation id -> its last window
-    slowest: dict[str, float] = field(default_factory=dict)  # netns: slowest answer by kind of path, seconds
+    windows: dict[str, float] = field(
+        default_factory=dict
+    )  # netns: expectation id -> its last window
+    slowest: dict[str, float] = field(
+        default_factory=dict
+    )  # netns: slowest answer by kind of path, seconds
     ipv6_problem: str = ""  # netns: why this source's IPv6 timeouts prove nothing
 
     def everything(self) -> list[Expectation]:
@@ -65,8 +72,11 @@ class SourceRun:
 
     def negatives(self) -> list[Expectation]:
         """Expectations with an observation that is only a timeout: the ones a window decides."""
-        return [e for e in self.plan.expectations
-                if any(o.outcome is Outcome.TIMEOUT for o in self.obs.get(e.id, ()))]
+        return [
+            e
+            for e in self.plan.expectations
+            if any(o.outcome is Outcome.TIMEOUT for o in self.obs.get(e.id, ()))
+        ]
 
     def pending(self) -> bool:
         """Whether a retry pass has anything to do for this source."""
@@ -81,10 +91,22 @@ class SourceRun:
         """The source's results, each naming the executor that made its observations."""
         if self.ipv6_problem:
             for e in self.plan.expectations:
-                if e.family == 6 and any(o.outcome is Outcome.TIMEOUT for o in self.obs.get(e.id, ())):
-                    self.obs[e.id] = [Observation(Outcome.ERROR, detail=self.ipv6_problem, tool="netns")]
-        results = judge_source(self.plan, self.obs, contract=contract, state=state, problem=self.problem,
-                               void=void, attempts=self.attempts, duration=self.elapsed)
+                if e.family == 6 and any(
+                    o.outcome is Outcome.TIMEOUT for o in self.obs.get(e.id, ())
+                ):
+                    self.obs[e.id] = [
+                        Observation(Outcome.ERROR, detail=self.ipv6_problem, tool="netns")
+                    ]
+        results = judge_source(
+            self.plan,
+            self.obs,
+            contract=contract,
+            state=state,
+            problem=self.problem,
+            void=void,
+            attempts=self.attempts,
+            duration=self.elapsed,
+        )
         return [replace(r, executor=self.executor.name) for r in results]
 
 

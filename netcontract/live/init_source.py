@@ -23,20 +23,29 @@ def draft_from_live(project: str | None, command: str) -> str:
             projects = docker_engine.compose_projects(client)
             if len(projects) != 1:
                 found = ", ".join(projects) if projects else "none"
-                raise ProjectNeededError(f"pass --project: the engine has {len(projects)} compose projects ({found})")
+                raise ProjectNeededError(
+                    f"pass --project: the engine has {len(projects)} compose projects ({found})"
+                )
             project = projects[0]
         first = docker_engine.snapshot(client, project, [])
         mine = [c for c in first.containers if c.project == project]
         if not mine:
-            raise NoStackError(f"no container on the engine has the label com.docker.compose.project={project}")
+            raise NoStackError(
+                f"no container on the engine has the label com.docker.compose.project={project}"
+            )
         networks = dict.fromkeys(n for c in mine for n in c.networks if n not in _DOCKER_NETWORKS)
         state = docker_engine.snapshot(client, project, list(networks))
-        state = replace(state, containers=tuple(sorted(state.containers, key=lambda c: (c.service or "", c.name))))
+        state = replace(
+            state,
+            containers=tuple(sorted(state.containers, key=lambda c: (c.service or "", c.name))),
+        )
         declared = docker_engine.declared_ports(client, [c.id for c in mine])
     finally:
         client.close()
     ports: dict[str, tuple[int, ...]] = {}
     for c in mine:
         if c.service:
-            ports[c.service] = tuple(dict.fromkeys(ports.get(c.service, ()) + declared.get(c.id, ())))
+            ports[c.service] = tuple(
+                dict.fromkeys(ports.get(c.service, ()) + declared.get(c.id, ()))
+            )
     return draft_contract(state, DraftHints(command=command, ports=ports))

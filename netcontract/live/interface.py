@@ -33,8 +33,15 @@ class LiveEngine(Protocol):
         """None when the probe image is usable, else why not."""
         ...
 
-    def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
-                cancelled: threading.Event | None = None) -> tuple[int | None, str]:
+    def sidecar(
+        self,
+        source_id: str,
+        image: str,
+        argv: list[str],
+        run_id: str,
+        timeout: float,
+        cancelled: threading.Event | None = None,
+    ) -> tuple[int | None, str]:
         """Run argv in a labelled container sharing the source's network namespace; always removed."""
         ...
 

@@ -30,12 +30,16 @@ def _snapshot(project: str | None) -> State:
             projects = docker_engine.compose_projects(client)
             if len(projects) != 1:
                 found = ", ".join(projects) if projects else "none"
-                raise ProjectNeededError(f"pass --project: the engine has {len(projects)} compose projects ({found})")
+                raise ProjectNeededError(
+                    f"pass --project: the engine has {len(projects)} compose projects ({found})"
+                )
             project = projects[0]
         first = docker_engine.snapshot(client, project, [])
         mine = [c for c in first.containers if c.project == project]
         if not mine:
-            raise NoStackError(f"no container on the engine has the label com.docker.compose.project={project}")
+            raise NoStackError(
+                f"no container on the engine has the label com.docker.compose.project={project}"
+            )
         networks = dict.fromkeys(n for c in mine for n in c.networks if n not in _DOCKER_NETWORKS)
         return docker_engine.snapshot(client, project, list(networks))
     finally:
@@ -45,10 +49,19 @@ def _snapshot(project: str | None) -> State:
 def bridges_here(state: State) -> tuple[bool, str]:
     """(whether this process's network namespace holds the stack's bridges, a note). Conntrack is per network
     namespace: an engine in another one (another host, a VM, a namespace of its own) is not seen here."""
-    bridges = [n for n in state.networks if n.driver == "bridge" and n.id and n.name != "bridge"
-               and any(c.endpoint(n.name) for c in state.containers if c.project == state.project)]
+    bridges = [
+        n
+        for n in state.networks
+        if n.driver == "bridge"
+        and n.id
+        and n.name != "bridge"
+        and any(c.endpoint(n.name) for c in state.containers if c.project == state.project)
+    ]
     if not bridges:
-        return True, "the stack has no bridge network of its own: whether its flows cross this host's table is not known"
+        return (
+            True,
+            "the stack has no bridge network of its own: whether its flows cross this host's table is not known",
+        )
     for n in bridges:
         name = dict(n.options).get("com.docker.network.bridge.name") or f"br-{n.id[:12]}"
         if os.path.exists(f"/sys/class/net/{name}"):
@@ -56,8 +69,14 @@ def bridges_here(state: State) -> tuple[bool, str]:
     return False, ""
 
 
-def observe(project: str | None, seconds: float | None, source: str = "auto", interval: float = 1.0,
-            stop: threading.Event | None = None, progress: Callable[[float], None] | None = None) -> FlowWindow:
+def observe(
+    project: str | None,
+    seconds: float | None,
+    source: str = "auto",
+    interval: float = 1.0,
+    stop: threading.Event | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> FlowWindow:
     """Observe the project's flows for `seconds` (None: until `stop` is set, e.g. by Ctrl-C).
 
     EngineError when the engine or the table cannot be read, or when the engine's bridges are not in this
@@ -66,8 +85,10 @@ def observe(project: str | None, seconds: float | None, source: str = "auto", in
     state = _snapshot(project)
     here, note = bridges_here(state)
     if not here:
-        raise EngineError("the stack's bridge networks are not in this network namespace: its connection tracking "
-                          "table would never show their flows (run observe on the engine's own host)")
+        raise EngineError(
+            "the stack's bridge networks are not in this network namespace: its connection tracking "
+            "table would never show their flows (run observe on the engine's own host)"
+        )
     acc = Accumulator(address_index(state))
     stop = stop or threading.Event()
     started, t0 = time.time(), time.monotonic()
@@ -94,6 +115,10 @@ def observe(project: str | None, seconds: float | None, source: str = "auto", in
     acc = replace(acc, index=index)
     notes = [note] if note else []
     if elapsed < 30:
-        notes.append(f"the window was {elapsed:.0f} s: a flow that happens less often (a cron job, a retry, a "
-                     "health probe between services) is missing; observe for longer before tightening")
-    return FlowWindow(end, tuple(acc.flows()), started, elapsed, chosen, acc.reads, len(acc.before), tuple(notes))
+        notes.append(
+            f"the window was {elapsed:.0f} s: a flow that happens less often (a cron job, a retry, a "
+            "health probe between services) is missing; observe for longer before tightening"
+        )
+    return FlowWindow(
+        end, tuple(acc.flows()), started, elapsed, chosen, acc.reads, len(acc.before), tuple(notes)
+    )

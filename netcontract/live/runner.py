@@ -45,11 +45,15 @@ DEFAULT_PROBE_IMAGE = "busybox:1.36"
 class ExecutorMode(enum.StrEnum):
     """`--executor`: how the probes of each source are run."""
 
-    AUTO = "auto"  # netns where possible, else exec where the container has the tools, else a sidecar
+    AUTO = (
+        "auto"  # netns where possible, else exec where the container has the tools, else a sidecar
+    )
     NETNS = "netns"  # our own sockets inside each source's network namespace (root, engine on this host)
     EXEC = "exec"  # only the tools inside the source container
     SIDECAR = "sidecar"  # always a probe container sharing the source's network namespace
-    HELPER = "helper"  # the netns prober in one helper container on the engine's host (--helper-image)
+    HELPER = (
+        "helper"  # the netns prober in one helper container on the engine's host (--helper-image)
+    )
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,12 @@ class RunOptions:
     concurrency: int = 16
     probe_image: str = DEFAULT_PROBE_IMAGE
     pull: bool = True
-    deadline: float | None = None  # seconds for all probing, retries included; default: Timing.budget
-    helper_image: str | None = None  # the helper executor's image (python3 >= 3.11); None: no helper
+    deadline: float | None = (
+        None  # seconds for all probing, retries included; default: Timing.budget
+    )
+    helper_image: str | None = (
+        None  # the helper executor's image (python3 >= 3.11); None: no helper
+    )
     require_trusted: bool = False  # never judge from a container's own tools (exec): ERROR instead
 
     @property
@@ -82,7 +90,9 @@ class ProbeRunner:
     report. Every probe container of the run is removed when `run` returns or raises.
     """
 
-    def __init__(self, engine: LiveEngine, options: RunOptions, prober: NamespaceProber | None = None) -> None:
+    def __init__(
+        self, engine: LiveEngine, options: RunOptions, prober: NamespaceProber | None = None
+    ) -> None:
         self.engine = engine
         self.options = options
         self.prober: NamespaceProber = prober if prober is not None else HostNamespaces()
@@ -95,11 +105,16 @@ class ProbeRunner:
             self.helper = HelperNamespaces(engine, options.helper_image, self.run_id, options.pull)
         timeout = options.timeout
         image = ProbeImage(engine, options.probe_image, options.pull)
-        self._sidecar = ScriptedExecutor("sidecar", engine, timeout, self.run_id, self.cancelled, image)
-        self._exec = ScriptedExecutor("exec", engine, timeout, self.run_id, self.cancelled, image, self._sidecar)
+        self._sidecar = ScriptedExecutor(
+            "sidecar", engine, timeout, self.run_id, self.cancelled, image
+        )
+        self._exec = ScriptedExecutor(
+            "exec", engine, timeout, self.run_id, self.cancelled, image, self._sidecar
+        )
 
-    def run(self, plan: ProbePlan, contract: Contract, state: State,
-            progress: Progress | None = None) -> list[Result]:
+    def run(
+        self, plan: ProbePlan, contract: Contract, state: State, progress: Progress | None = None
+    ) -> list[Result]:
         """Probe every source, then repeat what disagreed with the contract, then judge.
 
         Retries run as a second pass, after every first batch has finished: a
@@ -110,9 +125,15 @@ class ProbeRunner:
         timing = self.options.timing
         results: list[Result] = list(plan.settled)
         netns = NetnsExecutor(self.prober, timing, state, self.cancelled)
-        helper = NetnsExecutor(self.helper, timing, state, self.cancelled, name="helper") if self.helper else None
+        helper = (
+            NetnsExecutor(self.helper, timing, state, self.cancelled, name="helper")
+            if self.helper
+            else None
+        )
         self._exec.absolute_names = self._sidecar.absolute_names = state.podman
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="probe")
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, self.options.concurrency), thread_name_prefix="probe"
+        )
         try:
             runs = [self._choose(sp, netns, helper) for sp in plan.sources]
             inline = [r for r in runs if isinstance(r.executor, NetnsExecutor)]
@@ -140,14 +161,24 @@ class ProbeRunner:
                         self._unretried(pending)
                     break
                 groups = self._group(pending)
-                futures = _probe([(ex, rs) for ex, rs in groups if not isinstance(ex, NetnsExecutor)], pool, window)
-                _probe([(ex, rs) for ex, rs in groups if isinstance(ex, NetnsExecutor)], pool, window)
+                futures = _probe(
+                    [(ex, rs) for ex, rs in groups if not isinstance(ex, NetnsExecutor)],
+                    pool,
+                    window,
+                )
+                _probe(
+                    [(ex, rs) for ex, rs in groups if isinstance(ex, NetnsExecutor)], pool, window
+                )
                 _wait(futures, None)
             for executor, members in self._group(inline):
                 self.notes += executor.notes(members)
             # A container that stopped or restarted while it was probed (or probed from)
             # makes its timeouts meaningless: those results become ERRORs.
-            watched = {c.id: c.started_at for c in state.containers if c.running and c.service in contract.services}
+            watched = {
+                c.id: c.started_at
+                for c in state.containers
+                if c.running and c.service in contract.services
+            }
             changed = self.engine.changed(watched)
             void = {c.service for c in state.containers if c.id in changed and c.service}
             for r in runs:
@@ -164,7 +195,9 @@ class ProbeRunner:
             self.engine.remove_run(self.run_id)
         return results
 
-    def _choose(self, sp: SourcePlan, netns: NetnsExecutor, helper: NetnsExecutor | None) -> SourceRun:
+    def _choose(
+        self, sp: SourcePlan, netns: NetnsExecutor, helper: NetnsExecutor | None
+    ) -> SourceRun:
         """The executor for one source, by --executor and by what this process can do. auto goes by trust: our
         own sockets here (netns), else in the helper, else the container's own tools (exec, moving to a sidecar
         where they are missing), or a sidecar straight away under --require-trusted."""
@@ -185,11 +218,17 @@ class ProbeRunner:
             if mode is ExecutorMode.HELPER:
                 return SourceRun(sp, helper, problem=f"helper executor: {why}")
             self._fallbacks[sp.container.id] += f"; {why}"
-        if mode is ExecutorMode.SIDECAR or (mode is ExecutorMode.AUTO and self.options.require_trusted):
+        if mode is ExecutorMode.SIDECAR or (
+            mode is ExecutorMode.AUTO and self.options.require_trusted
+        ):
             return SourceRun(sp, self._sidecar, problem=self._sidecar.image.problem() or "")
         if self.options.require_trusted:
-            return SourceRun(sp, self._exec, problem="--require-trusted: exec verdicts would rest on the "
-                                                     "container's own tools; use netns, helper or sidecar")
+            return SourceRun(
+                sp,
+                self._exec,
+                problem="--require-trusted: exec verdicts would rest on the "
+                "container's own tools; use netns, helper or sidecar",
+            )
         # exec, or auto: the first exec doubles as tool detection (see batch_script)
         return SourceRun(sp, self._exec, auto=mode is ExecutorMode.AUTO)
 
@@ -205,10 +244,17 @@ class ProbeRunner:
         for r in pending:
             for e in r.disagreeing():
                 if any(o.outcome is Outcome.TIMEOUT for o in r.obs.get(e.id, ())):
-                    r.obs[e.id] = [Observation(Outcome.ERROR, detail="timed out, and the --deadline left no time "
-                                                                   "for the retry with a longer window")]
-        self.notes.append("the --deadline passed before the retries: timeouts that a retry would have settled "
-                          "are ERROR")
+                    r.obs[e.id] = [
+                        Observation(
+                            Outcome.ERROR,
+                            detail="timed out, and the --deadline left no time "
+                            "for the retry with a longer window",
+                        )
+                    ]
+        self.notes.append(
+            "the --deadline passed before the retries: timeouts that a retry would have settled "
+            "are ERROR"
+        )
 
     def _note_fallbacks(self, runs: list[SourceRun]) -> None:
         """auto: say why netns was not possible where it was not, and what the verdicts then rest on."""
@@ -219,21 +265,28 @@ class ProbeRunner:
             return
         moved = {r.executor.name for r in runs if r.plan.container.id in self._fallbacks}
         if moved == {"helper"}:
-            self.notes.append("auto: netns not possible here (" + "; ".join(fallback)[:300] + "): the helper "
-                              f"container ({self.options.helper_image}) probed from the engine's host instead, "
-                              "with the same prober (docs/security.md)")
+            self.notes.append(
+                "auto: netns not possible here (" + "; ".join(fallback)[:300] + "): the helper "
+                f"container ({self.options.helper_image}) probed from the engine's host instead, "
+                "with the same prober (docs/security.md)"
+            )
             return
-        self.notes.append("auto: netns not possible (" + "; ".join(fallback)[:300] + "): exec or sidecar "
-                          "used, whose verdicts trust the tools they run (docs/security.md)")
+        self.notes.append(
+            "auto: netns not possible (" + "; ".join(fallback)[:300] + "): exec or sidecar "
+            "used, whose verdicts trust the tools they run (docs/security.md)"
+        )
 
 
-def _probe(groups: list[tuple[Executor, list[SourceRun]]], pool: ThreadPoolExecutor,
-           window: float | None) -> list[Future[SourceRun]]:
+def _probe(
+    groups: list[tuple[Executor, list[SourceRun]]], pool: ThreadPoolExecutor, window: float | None
+) -> list[Future[SourceRun]]:
     """Hand each executor its sources; collect the work it left running in the pool."""
     return [f for executor, members in groups for f in executor.probe(members, pool, window)]
 
 
-def _wait(futures: list[Future[SourceRun]], progress: Progress | None, offset: int = 0, total: int = 0) -> None:
+def _wait(
+    futures: list[Future[SourceRun]], progress: Progress | None, offset: int = 0, total: int = 0
+) -> None:
     """Wait for the pool's work, re-raising a worker's exception, reporting progress as sources finish."""
     for done, fut in enumerate(as_completed(futures), start=1):
         fut.result()

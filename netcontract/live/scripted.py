@@ -36,7 +36,11 @@ class ProbeImage:
         with self._lock:
             if not self._checked:
                 problem = self.engine.image_problem(self.image, self.pull)
-                self._problem = f"{problem}; set --probe-image (or NETCONTRACT_PROBE_IMAGE)" if problem else None
+                self._problem = (
+                    f"{problem}; set --probe-image (or NETCONTRACT_PROBE_IMAGE)"
+                    if problem
+                    else None
+                )
                 self._checked = True
             return self._problem
 
@@ -44,8 +48,16 @@ class ProbeImage:
 class ScriptedExecutor:
     """`exec` or `sidecar`: the batch script of each source, sources run concurrently in the pool."""
 
-    def __init__(self, name: str, engine: LiveEngine, timeout: float, run_id: str, cancelled: threading.Event,
-                 image: ProbeImage, sidecar: ScriptedExecutor | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        engine: LiveEngine,
+        timeout: float,
+        run_id: str,
+        cancelled: threading.Event,
+        image: ProbeImage,
+        sidecar: ScriptedExecutor | None = None,
+    ) -> None:
         if name not in ("exec", "sidecar"):
             raise ValueError(f"not a scripted executor: {name}")
         self.name = name
@@ -60,16 +72,21 @@ class ScriptedExecutor:
         # network of the nameserver asked (NXDOMAIN elsewhere), not the answer for NAME (docs/engines.md).
         self.absolute_names = False
 
-    def probe(self, runs: Sequence[SourceRun], pool: ThreadPoolExecutor,
-              window: float | None = None) -> list[Future[SourceRun]]:
+    def probe(
+        self, runs: Sequence[SourceRun], pool: ThreadPoolExecutor, window: float | None = None
+    ) -> list[Future[SourceRun]]:
         """Submit each source's batch to the pool; the caller waits for the futures."""
-        return [pool.submit(self._first if window is None else self._again, run, window or self.timeout)
-                for run in runs]
+        return [
+            pool.submit(self._first if window is None else self._again, run, window or self.timeout)
+            for run in runs
+        ]
 
     def notes(self, runs: Sequence[SourceRun]) -> list[str]:
         """The batch script asks A records only: say so where AAAA would have been asked."""
         if any("AAAA" in e.qtypes for r in runs for e in r.plan.expectations):
-            return ["exec/sidecar ask A records only: AAAA (IPv6 names) is checked by the netns executor"]
+            return [
+                "exec/sidecar ask A records only: AAAA (IPv6 names) is checked by the netns executor"
+            ]
         return []
 
     def _first(self, run: SourceRun, window: float) -> SourceRun:
@@ -95,7 +112,9 @@ class ScriptedExecutor:
         run.executor, run.auto = sidecar, False
         run.problem = sidecar.image.problem() or ""
 
-    def _observe(self, run: SourceRun, exps: list[Expectation], timeout: float) -> dict[str, list[Observation]]:
+    def _observe(
+        self, run: SourceRun, exps: list[Expectation], timeout: float
+    ) -> dict[str, list[Observation]]:
         from netcontract.probe.parse import lacks_tools, parse_batch
         from netcontract.probe.script import batch_script
 
@@ -120,15 +139,26 @@ class ScriptedExecutor:
                     return self._moved(run, exps, timeout)
             else:
                 argv = ["sh", "-c", batch_script(probes, timeout)]
-                code, text = self.engine.sidecar(sp.container.id, self.image.image, argv, self.run_id,
-                                                 timeout=Timing.sidecar_wait(timeout), cancelled=self.cancelled)
+                code, text = self.engine.sidecar(
+                    sp.container.id,
+                    self.image.image,
+                    argv,
+                    self.run_id,
+                    timeout=Timing.sidecar_wait(timeout),
+                    cancelled=self.cancelled,
+                )
         except EngineError as exc:
             if run.auto and "executable file not found" in str(exc):
                 self._move_to_sidecar(run)
                 return self._moved(run, exps, timeout)
-            return {e.id: [Observation(Outcome.ERROR, detail=f"{self.name} failed: {exc}")] for e in exps}
+            return {
+                e.id: [Observation(Outcome.ERROR, detail=f"{self.name} failed: {exc}")]
+                for e in exps
+            }
         parsed = parse_batch(text, probes)
-        if code not in (0, None) and not any(o.outcome is not Outcome.ERROR for o in parsed.values()):
+        if code not in (0, None) and not any(
+            o.outcome is not Outcome.ERROR for o in parsed.values()
+        ):
             detail = _first_line(text) or f"exit code {code}"
             note = f"{self.name} in {sp.container.name} failed ({detail})"
             if self.name == "exec":
@@ -140,12 +170,18 @@ class ScriptedExecutor:
             if probe.kind is ProbeKind.DNS:
                 o = replace(o, qtype="A")
             if o.outcome is Outcome.ERROR and code is not None and code >= 128:
-                o = Observation(Outcome.ERROR, detail=f"{o.detail} (exit {code}: the container stopped?)",
-                                output=o.output, tool=o.tool)
+                o = Observation(
+                    Outcome.ERROR,
+                    detail=f"{o.detail} (exit {code}: the container stopped?)",
+                    output=o.output,
+                    tool=o.tool,
+                )
             out[rid].append(o)
         return out
 
-    def _moved(self, run: SourceRun, exps: list[Expectation], timeout: float) -> dict[str, list[Observation]]:
+    def _moved(
+        self, run: SourceRun, exps: list[Expectation], timeout: float
+    ) -> dict[str, list[Observation]]:
         """The batch again, in the sidecar this source moved to (or its reason to be ERROR)."""
         if run.problem:
             return {e.id: [Observation(Outcome.ERROR, detail=run.problem)] for e in exps}

@@ -38,10 +38,16 @@ class Latest:
             rechecks = dict(self.stats.rechecks)
             rechecks[scope] = rechecks.get(scope, 0) + 1
             self.stats = replace(
-                self.stats, check_duration=update.report.duration, rechecks=rechecks,
-                events=self.stats.events + update.events, connected=True,
-                full_check_duration=update.report.duration if update.full else self.stats.full_check_duration,
-                last_full=update.at if update.full else self.stats.last_full)
+                self.stats,
+                check_duration=update.report.duration,
+                rechecks=rechecks,
+                events=self.stats.events + update.events,
+                connected=True,
+                full_check_duration=update.report.duration
+                if update.full
+                else self.stats.full_check_duration,
+                last_full=update.at if update.full else self.stats.last_full,
+            )
             self.report = update.report
 
     def note(self, line: str) -> None:
@@ -72,10 +78,15 @@ def page(report: Report | None) -> tuple[int, bytes, str, dict[str, str]]:
     """`/`: status, body, content type and extra headers: the latest report's HTML page, or 503 before one."""
     from netcontract.report import html
 
-    ctype, headers = "text/html; charset=utf-8", {"Content-Security-Policy": html.CSP, "X-Content-Type-Options": "nosniff"}
+    ctype, headers = (
+        "text/html; charset=utf-8",
+        {"Content-Security-Policy": html.CSP, "X-Content-Type-Options": "nosniff"},
+    )
     if report is None:
-        body = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>netcontract serve</title>"
-                "</head><body><p>No check has finished yet: reload in a moment.</p></body></html>\n")
+        body = (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>netcontract serve</title>'
+            "</head><body><p>No check has finished yet: reload in a moment.</p></body></html>\n"
+        )
         return 503, body.encode(), ctype, headers
     return 200, html.render(report).encode(), ctype, headers
 
@@ -104,7 +115,11 @@ def make_server(host: str, port: int, latest: Latest) -> ThreadingHTTPServer:
                 data, ctype = text.encode(), "text/plain; charset=utf-8"
             elif path == "/report.json":
                 if report is None:
-                    code, data, ctype = 503, b"no check has finished yet\n", "text/plain; charset=utf-8"
+                    code, data, ctype = (
+                        503,
+                        b"no check has finished yet\n",
+                        "text/plain; charset=utf-8",
+                    )
                 else:
                     from netcontract.report import json_report
 
@@ -112,9 +127,17 @@ def make_server(host: str, port: int, latest: Latest) -> ThreadingHTTPServer:
             elif path == "/metrics":
                 from netcontract.report.metrics import render
 
-                code, data, ctype = 200, render(report, stats), "text/plain; version=0.0.4; charset=utf-8"
+                code, data, ctype = (
+                    200,
+                    render(report, stats),
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )
             else:
-                code, data, ctype = 404, b"not found: /, /healthz, /report.json, /metrics\n", "text/plain"
+                code, data, ctype = (
+                    404,
+                    b"not found: /, /healthz, /report.json, /metrics\n",
+                    "text/plain",
+                )
             self.send_response(code)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
@@ -131,4 +154,3 @@ def make_server(host: str, port: int, latest: Latest) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
-

@@ -45,7 +45,9 @@ class WatchOptions:
     check: CheckOptions = field(default_factory=CheckOptions)
     settle: float = 0.2  # quiet time that ends a burst of events
     burst_max: float = 2.0  # a burst is re-checked after at most this long
-    grace: float = 30.0  # how long a dead or `starting` container of a touched service is waited for
+    grace: float = (
+        30.0  # how long a dead or `starting` container of a touched service is waited for
+    )
     interval: float = 300.0  # a full check every this many seconds (0: never)
     backoff_max: float = 10.0  # the longest wait between reconnection attempts
 
@@ -74,16 +76,22 @@ class Watcher:
     """Runs the loop for one contract; `on_update` gets every re-check, `on_status` one line per state change
     of the loop itself (following, connection lost, back). `stop` ends it between re-checks."""
 
-    def __init__(self, contract_path: str | Path, options: WatchOptions,
-                 engine_factory: Callable[[CheckOptions], LiveEngine] = connect,
-                 events_factory: Callable[[], EngineApi] | None = None) -> None:
+    def __init__(
+        self,
+        contract_path: str | Path,
+        options: WatchOptions,
+        engine_factory: Callable[[CheckOptions], LiveEngine] = connect,
+        events_factory: Callable[[], EngineApi] | None = None,
+    ) -> None:
         self.contract_path = str(contract_path)
         self.options = options
         self.engine_factory = engine_factory
         self.events_factory = events_factory or _events_api
         self.contract: Contract = load_contract(contract_path)
         if self.contract.orchestrator == "swarm":
-            raise UsageError("watch follows one engine's events: Swarm stacks are checked with `check --node`")
+            raise UsageError(
+                "watch follows one engine's events: Swarm stacks are checked with `check --node`"
+            )
         self.project = resolve_project(self.contract, options.check.project)
         self.networks = [t.network for t in self.contract.tiers.values()]
         self.report: Report | None = None
@@ -93,8 +101,12 @@ class Watcher:
         self._structural: set[str] = set()
 
     # -- the loop ---------------------------------------------------------------------------------
-    def run(self, on_update: Callable[[Update], None], on_status: Callable[[str], None],
-            stop: threading.Event) -> None:
+    def run(
+        self,
+        on_update: Callable[[Update], None],
+        on_status: Callable[[str], None],
+        stop: threading.Event,
+    ) -> None:
         """Follow the engine until `stop` is set; reconnect whenever the engine goes away."""
         backoff = 0.5
         lost_at: float | None = None
@@ -110,7 +122,9 @@ class Watcher:
                 backoff = min(backoff * 2, self.options.backoff_max)
                 continue
             inbox: queue.Queue[object] = queue.Queue()
-            reader = threading.Thread(target=_read, args=(stream, inbox), name="events", daemon=True)
+            reader = threading.Thread(
+                target=_read, args=(stream, inbox), name="events", daemon=True
+            )
             reader.start()
             try:
                 engine = self.engine_factory(self.options.check)
@@ -135,8 +149,13 @@ class Watcher:
             lost_at = time.monotonic()
             on_status(f"engine connection lost ({why}); reconnecting")
 
-    def _follow(self, engine: LiveEngine, inbox: queue.Queue[object], on_update: Callable[[Update], None],
-                stop: threading.Event) -> str:
+    def _follow(
+        self,
+        engine: LiveEngine,
+        inbox: queue.Queue[object],
+        on_update: Callable[[Update], None],
+        stop: threading.Event,
+    ) -> str:
         """Re-check bursts until the stream is lost (its reason returned) or `stop` is set."""
         interval = self.options.interval
         pending: list[Event] = []  # events whose scope waits for a container to come back or settle
@@ -171,7 +190,11 @@ class Watcher:
                 pending = []
                 if found.relevant:
                     services = None if found.everything else found.services
-                    on_update(self._check(engine, services, _cause(burst, self.state, state), len(burst), state))
+                    on_update(
+                        self._check(
+                            engine, services, _cause(burst, self.state, state), len(burst), state
+                        )
+                    )
                 else:
                     self.state = state
             elif interval > 0 and time.monotonic() - self.last_full >= interval:
@@ -203,23 +226,52 @@ class Watcher:
                 return True
         return False
 
-    def _check(self, engine: LiveEngine, services: frozenset[str] | None, cause: str, events: int,
-               state: State | None = None) -> Update:
+    def _check(
+        self,
+        engine: LiveEngine,
+        services: frozenset[str] | None,
+        cause: str,
+        events: int,
+        state: State | None = None,
+    ) -> Update:
         """Evaluate (everything, or the probes from and to `services`), merge, diff."""
         self.events_seen += events
         started = time.monotonic()
         state = state or engine.snapshot(self.project, self.networks)
         check = self.options.check
-        partial = evaluate(self.contract, self.contract_path, self.project, engine, state, check,
-                           only=services, started=started)
-        whole = merge(self.report, partial, services, self._structural) if self.report is not None else partial
+        partial = evaluate(
+            self.contract,
+            self.contract_path,
+            self.project,
+            engine,
+            state,
+            check,
+            only=services,
+            started=started,
+        )
+        whole = (
+            merge(self.report, partial, services, self._structural)
+            if self.report is not None
+            else partial
+        )
         whole = replace(whole, duration=time.monotonic() - started)
         changes = diff(self.report, whole)
         self.report, self.state = whole, state
-        self._structural = {r.id for r in structural_results(self.contract, state) + egress_results(self.contract, state)}
+        self._structural = {
+            r.id
+            for r in structural_results(self.contract, state) + egress_results(self.contract, state)
+        }
         if services is None:
             self.last_full = time.monotonic()
-        return Update(whole, tuple(changes), cause, services is None, services or frozenset(), events, time.time())
+        return Update(
+            whole,
+            tuple(changes),
+            cause,
+            services is None,
+            services or frozenset(),
+            events,
+            time.time(),
+        )
 
 
 def _read(stream: EventStream, inbox: queue.Queue[object]) -> None:
@@ -239,8 +291,10 @@ def _read(stream: EventStream, inbox: queue.Queue[object]) -> None:
 def _events_api() -> EngineApi:
     """The standard-library client for the environment's engine; watch needs its event stream."""
     if not speaks():
-        raise UsageError("watch reads the engine's event stream over unix:// or tcp:// (DOCKER_HOST); "
-                         "TLS and ssh engines are not supported by watch yet")
+        raise UsageError(
+            "watch reads the engine's event stream over unix:// or tcp:// (DOCKER_HOST); "
+            "TLS and ssh engines are not supported by watch yet"
+        )
     return EngineApi(env_host(), timeout=30)
 
 

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 QTYPES: dict[str, int] = {"A": 1, "AAAA": 28}
 CLASS_IN = 1
-RCODE_NAMES: dict[int, str] = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+RCODE_NAMES: dict[int, str] = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+}
 
 _HEADER = struct.Struct("!HHHHHH")
 _RR_FIXED = struct.Struct("!HHIH")  # type, class, ttl, rdlength
@@ -91,17 +98,24 @@ def validate_name(name: str) -> tuple[str, ...]:
         if not label:
             raise DnsNameError(f"DNS name {name!r} has an empty label")
         if len(label) > 63:
-            raise DnsNameError(f"DNS label {label[:20]!r}... is {len(label)} characters long (at most 63)")
+            raise DnsNameError(
+                f"DNS label {label[:20]!r}... is {len(label)} characters long (at most 63)"
+            )
         bad = set(label) - _LABEL_CHARS
         if bad:
-            raise DnsNameError(f"DNS name {name!r} has characters outside letters, digits, '-' and '_': "
-                               f"{''.join(sorted(bad))!r}")
+            raise DnsNameError(
+                f"DNS name {name!r} has characters outside letters, digits, '-' and '_': "
+                f"{''.join(sorted(bad))!r}"
+            )
     return labels
 
 
 def encode_name(name: str) -> bytes:
     """`name` in wire form: length-prefixed labels ending with the root label."""
-    return b"".join(bytes([len(label)]) + label.encode("ascii") for label in validate_name(name)) + b"\x00"
+    return (
+        b"".join(bytes([len(label)]) + label.encode("ascii") for label in validate_name(name))
+        + b"\x00"
+    )
 
 
 def build_query(qid: int, name: str, qtype: str | int) -> bytes:
@@ -109,7 +123,11 @@ def build_query(qid: int, name: str, qtype: str | int) -> bytes:
     if not 0 <= qid <= 0xFFFF:
         raise DnsError(f"query id {qid} is not a 16-bit number")
     code = qtype_code(qtype)
-    return _HEADER.pack(qid, _FLAG_RD, 1, 0, 0, 0) + encode_name(name) + struct.pack("!HH", code, CLASS_IN)
+    return (
+        _HEADER.pack(qid, _FLAG_RD, 1, 0, 0, 0)
+        + encode_name(name)
+        + struct.pack("!HH", code, CLASS_IN)
+    )
 
 
 def response_id(packet: bytes) -> int | None:
@@ -137,7 +155,9 @@ def read_name(packet: bytes, offset: int) -> tuple[str, int]:
                 raise DnsFormatError(f"compression pointer at offset {pos} is cut off")
             target = ((length & 0x3F) << 8) | packet[pos + 1]
             if target >= segment:
-                raise DnsFormatError(f"compression pointer at offset {pos} does not point back (to {target})")
+                raise DnsFormatError(
+                    f"compression pointer at offset {pos} does not point back (to {target})"
+                )
             if end is None:
                 end = pos + 2
             pos = segment = target
@@ -174,7 +194,9 @@ def parse_response(packet: bytes, qid: int, name: str, qtype: str | int) -> DnsA
         raise DnsMismatch("packet is a query, not a response")
     rcode = flags & 0x000F
     if qdcount != 1:
-        if qdcount == 0 and rcode != 0:  # some servers drop the question from an error (e.g. FORMERR)
+        if (
+            qdcount == 0 and rcode != 0
+        ):  # some servers drop the question from an error (e.g. FORMERR)
             raise DnsMismatch(f"{RCODE_NAMES.get(rcode, rcode)} without the question")
         raise DnsMismatch(f"response has {qdcount} questions, the query had 1")
     qname, pos = read_name(packet, _HEADER.size)
@@ -184,7 +206,9 @@ def parse_response(packet: bytes, qid: int, name: str, qtype: str | int) -> DnsA
     pos += 4
     want = ".".join(validate_name(name))
     if qname.lower() != want.lower() or rtype != code or rclass != CLASS_IN:
-        raise DnsMismatch(f"question {qname!r} type {rtype} class {rclass} is not {want!r} type {code} class IN")
+        raise DnsMismatch(
+            f"question {qname!r} type {rtype} class {rclass} is not {want!r} type {code} class IN"
+        )
     addresses: list[str] = []
     for index in range(ancount):
         _owner, pos = read_name(packet, pos)
@@ -201,6 +225,13 @@ def parse_response(packet: bytes, qid: int, name: str, qtype: str | int) -> DnsA
         size = 4 if code == QTYPES["A"] else 16
         if rdlength != size:
             raise DnsFormatError(f"address record of {rdlength} bytes (expected {size})")
-        addresses.append(str(ipaddress.IPv4Address(rdata) if size == 4 else ipaddress.IPv6Address(rdata)))
-    return DnsAnswer(qid=pid, rcode=rcode, addresses=tuple(addresses), truncated=bool(flags & _FLAG_TC),
-                     records=ancount)
+        addresses.append(
+            str(ipaddress.IPv4Address(rdata) if size == 4 else ipaddress.IPv6Address(rdata))
+        )
+    return DnsAnswer(
+        qid=pid,
+        rcode=rcode,
+        addresses=tuple(addresses),
+        truncated=bool(flags & _FLAG_TC),
+        records=ancount,
+    )

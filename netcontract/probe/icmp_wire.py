@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 ECHO_REQUEST = {4: 8, 6: 128}
 ECHO_REPLY = {4: 0, 6: 129}
-_ERRORS: dict[int, dict[int, str]] = {4: {3: "destination unreachable", 11: "time exceeded"},
-                                      6: {1: "destination unreachable", 3: "time exceeded"}}
+_ERRORS: dict[int, dict[int, str]] = {
+    4: {3: "destination unreachable", 11: "time exceeded"},
+    6: {1: "destination unreachable", 3: "time exceeded"},
+}
 _ECHO = struct.Struct("!BBHHH")  # type, code, checksum, id, sequence
 _IPV6_HEADER = 40
 _NEXT_ICMPV6 = 58
@@ -82,8 +84,14 @@ def parse(version: int, packet: bytes, sender: str = "") -> IcmpEvent | None:
     if quoted is None:
         return None
     ident, seq, dest = quoted
-    return IcmpEvent("error", ident, seq, peer=dest, sender=sender,
-                     reason=f"{_ERRORS[version][kind]} (code {code})")
+    return IcmpEvent(
+        "error",
+        ident,
+        seq,
+        peer=dest,
+        sender=sender,
+        reason=f"{_ERRORS[version][kind]} (code {code})",
+    )
 
 
 def _quoted_echo(version: int, quote: bytes) -> tuple[int, int, str] | None:

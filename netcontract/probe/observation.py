@@ -43,7 +43,9 @@ class Probe:
 # How a round trip was measured (netns only: exec and sidecar run the container's tools, whose timing
 # includes process start-up, so they report none).
 TCP_RTT = "tcp_info"  # the kernel's handshake RTT sample (TCP_INFO tcpi_rtt) of the connect
-RX_TIMESTAMP = "so_timestampns"  # send time to the kernel's receive timestamp (SO_TIMESTAMPNS) of the answer
+RX_TIMESTAMP = (
+    "so_timestampns"  # send time to the kernel's receive timestamp (SO_TIMESTAMPNS) of the answer
+)
 USERSPACE = "select"  # send time to the selector's wake-up: no kernel figure was available (includes scheduling)
 LATENCY_SOURCES = (TCP_RTT, RX_TIMESTAMP, USERSPACE)
 
@@ -58,8 +60,12 @@ class Observation:
     output: str = ""
     tool: str = ""
     qtype: str = ""  # DNS: the record type this answers ("A" or "AAAA")
-    latency_ms: float | None = None  # netns: the answer's round trip, measured as `latency_source` says
-    latency_source: str = ""  # one of LATENCY_SOURCES; empty when there is no figure (exec, sidecar, no answer)
+    latency_ms: float | None = (
+        None  # netns: the answer's round trip, measured as `latency_source` says
+    )
+    latency_source: str = (
+        ""  # one of LATENCY_SOURCES; empty when there is no figure (exec, sidecar, no answer)
+    )
 
     @property
     def connected(self) -> bool:
@@ -70,7 +76,11 @@ class Observation:
 def path_latency(obs: Sequence[Observation]) -> tuple[float | None, str]:
     """An expectation's round trip from its observations that got an answer: their median in ms, and how
     it was measured (`+`-joined when the observations differ); (None, "") when none has a figure."""
-    timed = [o for o in obs if o.latency_ms is not None and o.outcome not in (Outcome.ERROR, Outcome.TIMEOUT)]
+    timed = [
+        o
+        for o in obs
+        if o.latency_ms is not None and o.outcome not in (Outcome.ERROR, Outcome.TIMEOUT)
+    ]
     if not timed:
         return None, ""
     values = [o.latency_ms for o in timed if o.latency_ms is not None]

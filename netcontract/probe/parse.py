@@ -58,7 +58,7 @@ def split_batch(text: str) -> BatchOutput:
             key, _, rest = line[1:].partition("|")
             if rest.startswith(RC + " "):
                 # the first status wins: a watchdog report after a job's own is stale
-                status = rest[len(RC) + 1:].strip(" ")
+                status = rest[len(RC) + 1 :].strip(" ")
                 if key not in rcs and re.fullmatch(r"-?[0-9]{1,3}", status):
                     rcs[key] = int(status)
             elif key in rcs:
@@ -83,19 +83,29 @@ def parse_batch(text: str, probes: Sequence[Probe]) -> dict[str, Observation]:
     for p in probes:
         tool = batch.tools.get(p.kind.value, "")
         if missing:
-            out[p.key] = Observation(Outcome.ERROR, detail=f"the container has no {', '.join(missing)}", tool=tool)
+            out[p.key] = Observation(
+                Outcome.ERROR, detail=f"the container has no {', '.join(missing)}", tool=tool
+            )
         elif tool == "none":
-            out[p.key] = Observation(Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container")
+            out[p.key] = Observation(
+                Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container"
+            )
         elif p.key not in batch.per_probe:
-            out[p.key] = Observation(Outcome.ERROR, detail="no result from the probe script", tool=tool)
+            out[p.key] = Observation(
+                Outcome.ERROR, detail="no result from the probe script", tool=tool
+            )
         else:
             rc, output = batch.per_probe[p.key]
             if any(line.startswith(NOTOOL) for line in lines(output)):
                 out[p.key] = Observation(
-                    Outcome.ERROR, detail=f"no tool for a {p.kind.value} probe in this container", output=output
+                    Outcome.ERROR,
+                    detail=f"no tool for a {p.kind.value} probe in this container",
+                    output=output,
                 )
             elif rc is None:
-                out[p.key] = Observation(Outcome.ERROR, detail="probe ended without an exit status", output=output)
+                out[p.key] = Observation(
+                    Outcome.ERROR, detail="probe ended without an exit status", output=output
+                )
             else:
                 out[p.key] = classify(p.kind, tool, rc, output)
     return out
@@ -110,8 +120,10 @@ def lacks_tools(code: int | None, text: str) -> bool:
         return True
     if code not in (126, 127) or any(row.startswith(TOOLS + " ") for row in rows):
         return False
-    return any(not row.startswith("@") and ("not found" in row.lower() or "no such file" in row.lower())
-               for row in rows)
+    return any(
+        not row.startswith("@") and ("not found" in row.lower() or "no such file" in row.lower())
+        for row in rows
+    )
 
 
 def classify(kind: ProbeKind, tool: str, rc: int, output: str) -> Observation:
@@ -143,7 +155,11 @@ _REASONS: dict[str, Outcome] = {
     "timeout": Outcome.TIMEOUT,
 }
 # python3's exception names, when its message is empty (`TimeoutError: `).
-_EXCEPTIONS = {"ConnectionRefusedError": Outcome.REFUSED, "TimeoutError": Outcome.TIMEOUT, "timeout": Outcome.TIMEOUT}
+_EXCEPTIONS = {
+    "ConnectionRefusedError": Outcome.REFUSED,
+    "TimeoutError": Outcome.TIMEOUT,
+    "timeout": Outcome.TIMEOUT,
+}
 # Whole-line formats: the host is one token (`\S+`), so no word inside it can match.
 _TCP_LINES: tuple[tuple[re.Pattern[str], Outcome], ...] = (
     # openbsd nc: "nc: connect to HOST port 81 (tcp) timed out: Operation now in progress"
@@ -160,7 +176,13 @@ _PRECEDENCE = (Outcome.REFUSED, Outcome.UNREACHABLE, Outcome.TIMEOUT, Outcome.OK
 
 def _reason(line: str) -> str:
     """The last `: `-separated part of a line: where every tool puts its error text, after any name."""
-    last = line.rsplit(": ", 1)[-1] if ": " in line else line.rsplit(":", 1)[-1] if line.endswith(":") else line
+    last = (
+        line.rsplit(": ", 1)[-1]
+        if ": " in line
+        else line.rsplit(":", 1)[-1]
+        if line.endswith(":")
+        else line
+    )
     last = re.sub(r"^\[Errno -?\d+\] ", "", last.strip()).rstrip(".")
     return last.lower()
 
@@ -191,7 +213,10 @@ def parse_tcp(tool: str, rc: int, output: str) -> Observation:
         return Observation(Outcome.TIMEOUT, detail="no answer within the probe timeout")
     if rc == 0:
         return Observation(Outcome.OK, detail="connected")
-    return Observation(Outcome.ERROR, detail=f"{tool or 'tcp probe'} exited {rc}: {_first_line(text) or 'no output'}")
+    return Observation(
+        Outcome.ERROR,
+        detail=f"{tool or 'tcp probe'} exited {rc}: {_first_line(text) or 'no output'}",
+    )
 
 
 _IPV4 = r"(?:\d{1,3}\.){3}\d{1,3}"
@@ -209,10 +234,16 @@ def parse_dns(tool: str, rc: int, output: str) -> Observation:
         return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
     if rc == 2:
         return Observation(Outcome.NXDOMAIN, detail="getent: not found")
-    addrs = [first for first in (_first_field(line) for line in lines(text)) if re.fullmatch(_IPV4, first)]
+    addrs = [
+        first
+        for first in (_first_field(line) for line in lines(text))
+        if re.fullmatch(_IPV4, first)
+    ]
     if rc == 0 and addrs:
         return Observation(Outcome.OK, tuple(dict.fromkeys(addrs)))
-    return Observation(Outcome.ERROR, detail=f"getent exited {rc}: {_first_line(text) or 'no output'}")
+    return Observation(
+        Outcome.ERROR, detail=f"getent exited {rc}: {_first_line(text) or 'no output'}"
+    )
 
 
 def _first_field(line: str) -> str:
@@ -227,13 +258,18 @@ def _parse_python_dns(rc: int, text: str) -> Observation:
         addrs = tuple(a for a in first.split(" ") if re.fullmatch(_IPV4, a))
         if addrs:
             return Observation(Outcome.OK, addrs)
-        return Observation(Outcome.ERROR, detail=f"python3 printed no IPv4 address: {_first_line(text) or 'no output'}")
+        return Observation(
+            Outcome.ERROR,
+            detail=f"python3 printed no IPv4 address: {_first_line(text) or 'no output'}",
+        )
     if rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
     for line in lines(text):
         m = re.match(r"gaierror (-?\d+) ", line)
         code = m.group(1) if m else ""
-        if code in ("-2", "-5") or (not m and ("Name or service not known" in line or "not known" in line)):
+        if code in ("-2", "-5") or (
+            not m and ("Name or service not known" in line or "not known" in line)
+        ):
             return Observation(Outcome.NXDOMAIN, detail=_first_line(text))
         if code == "-3" or (not m and "Temporary failure" in line):
             return Observation(Outcome.TIMEOUT, detail=_first_line(text))
@@ -244,19 +280,27 @@ def _parse_python_dns(rc: int, text: str) -> Observation:
 _CANT_FIND = re.compile(r"\*{2,3} (?:server )?can't find (.+?): ([^:]*)", re.IGNORECASE)
 _STATUS = re.compile(r";; ->>HEADER<<-.*status: (\w+),.*|;; status: (\w+)")
 _GOT_REPLY = re.compile(r";; Got (SERVFAIL|REFUSED) reply from \S+.*")
-_NO_SERVER = re.compile(r";; (?:connection timed out.*|no servers could be reached.*|communications error.*timed out)")
+_NO_SERVER = re.compile(
+    r";; (?:connection timed out.*|no servers could be reached.*|communications error.*timed out)"
+)
 
 
 def _parse_nslookup(rc: int, text: str) -> Observation:
     """busybox and bind nslookup. The server's own address block is skipped."""
     rows = [line.strip() for line in lines(text)]
-    statuses = [m.group(2).strip().rstrip(".").lower() for m in (_CANT_FIND.fullmatch(r) for r in rows) if m]
-    header = [next(g for g in m.groups() if g).lower() for m in (_STATUS.fullmatch(r) for r in rows) if m]
+    statuses = [
+        m.group(2).strip().rstrip(".").lower() for m in (_CANT_FIND.fullmatch(r) for r in rows) if m
+    ]
+    header = [
+        next(g for g in m.groups() if g).lower() for m in (_STATUS.fullmatch(r) for r in rows) if m
+    ]
     cant_find = next((r[:200] for r in rows if _CANT_FIND.fullmatch(r)), "")
     # A "can't find" line that is no SERVFAIL and no bare "No answer" (NOERROR without a record) says the
     # name does not exist; so does a header with status NXDOMAIN.
     if "refused" in statuses or "refused" in header:
-        return Observation(Outcome.ERROR, detail=(cant_find or "REFUSED") + ": the resolver refused to answer")
+        return Observation(
+            Outcome.ERROR, detail=(cant_find or "REFUSED") + ": the resolver refused to answer"
+        )
     if any(st not in ("servfail", "no answer") for st in statuses) or "nxdomain" in header:
         return Observation(Outcome.NXDOMAIN, detail=cant_find or "NXDOMAIN")
     addrs: list[str] = []
@@ -275,15 +319,21 @@ def _parse_nslookup(rc: int, text: str) -> Observation:
     got_reply = [m.group(1) for m in (_GOT_REPLY.fullmatch(r) for r in rows) if m]
     if "servfail" in statuses or "servfail" in header or "SERVFAIL" in got_reply:
         return Observation(Outcome.SERVFAIL, detail=cant_find or "SERVFAIL: no answer")
-    if got_reply:  # ";; Got REFUSED reply" (a REFUSED status returned ERROR above): no answer, proves nothing
+    if (
+        got_reply
+    ):  # ";; Got REFUSED reply" (a REFUSED status returned ERROR above): no answer, proves nothing
         return Observation(Outcome.TIMEOUT, detail=cant_find or "REFUSED: no answer")
     if any(_NO_SERVER.fullmatch(r) or _server_failed(r) for r in rows) or rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no DNS answer within the probe timeout")
     if statuses:
         return Observation(Outcome.NXDOMAIN, detail=cant_find)
     if rc == 0 and _empty_answer(rows):
-        return Observation(Outcome.NODATA, detail="NOERROR without an address (empty answer section)")
-    return Observation(Outcome.ERROR, detail=f"nslookup exited {rc}: {_first_line(text) or 'no output'}")
+        return Observation(
+            Outcome.NODATA, detail="NOERROR without an address (empty answer section)"
+        )
+    return Observation(
+        Outcome.ERROR, detail=f"nslookup exited {rc}: {_first_line(text) or 'no output'}"
+    )
 
 
 def _empty_answer(rows: list[str]) -> bool:
@@ -291,19 +341,25 @@ def _empty_answer(rows: list[str]) -> bool:
     the querier is not on so): its answer header, then nothing at all."""
     if "Non-authoritative answer:" not in rows:
         return False
-    after = rows[rows.index("Non-authoritative answer:"):]
+    after = rows[rows.index("Non-authoritative answer:") :]
     return all(r in ("", "Non-authoritative answer:") for r in after)
 
 
 def _server_failed(row: str) -> bool:
     """`nslookup: write to '127.0.0.11': Connection refused`, `;; ...: timed out`: the resolver did not answer."""
-    return row.startswith(("nslookup:", ";;")) and _REASONS.get(_reason(row)) in (Outcome.REFUSED, Outcome.TIMEOUT)
+    return row.startswith(("nslookup:", ";;")) and _REASONS.get(_reason(row)) in (
+        Outcome.REFUSED,
+        Outcome.TIMEOUT,
+    )
 
 
-_PING_STATS = re.compile(r"(?:^|.*\s)(\d+) packets? transmitted, (\d+) (?:packets )?received.*", re.IGNORECASE)
+_PING_STATS = re.compile(
+    r"(?:^|.*\s)(\d+) packets? transmitted, (\d+) (?:packets )?received.*", re.IGNORECASE
+)
 # iputils: "From 10.0.0.1 icmp_seq=1 Destination Host Unreachable"; busybox says nothing of its own.
-_PING_UNREACHABLE = re.compile(r"From \S+(?: \(\S+\))?(?: icmp_seq=\d+)? Destination \w+ Unreachable.*",
-                               re.IGNORECASE)
+_PING_UNREACHABLE = re.compile(
+    r"From \S+(?: \(\S+\))?(?: icmp_seq=\d+)? Destination \w+ Unreachable.*", re.IGNORECASE
+)
 
 
 def parse_ping(rc: int, output: str) -> Observation:
@@ -312,9 +368,15 @@ def parse_ping(rc: int, output: str) -> Observation:
     rows = [line.strip() for line in lines(text)]
     stats = next((m for m in (_PING_STATS.fullmatch(r) for r in rows) if m), None)
     if stats and int(stats.group(2)) > 0:
-        return Observation(Outcome.OK, detail=next(r for r in rows if _PING_STATS.fullmatch(r))[:200])
-    unreachable = [r for r in rows if _PING_UNREACHABLE.fullmatch(r) or
-                   (r.startswith("ping:") and _REASONS.get(_reason(r)) is Outcome.UNREACHABLE)]
+        return Observation(
+            Outcome.OK, detail=next(r for r in rows if _PING_STATS.fullmatch(r))[:200]
+        )
+    unreachable = [
+        r
+        for r in rows
+        if _PING_UNREACHABLE.fullmatch(r)
+        or (r.startswith("ping:") and _REASONS.get(_reason(r)) is Outcome.UNREACHABLE)
+    ]
     if unreachable:
         named = next((r for r in unreachable if "nreachable" in r.lower()), "")
         return Observation(Outcome.UNREACHABLE, detail=named[:200] or "unreachable")
@@ -323,7 +385,9 @@ def parse_ping(rc: int, output: str) -> Observation:
             return Observation(Outcome.ERROR, detail=f"ping not permitted: {_first_line(text)}")
     if stats or rc in _TIMED_OUT_RC:
         return Observation(Outcome.TIMEOUT, detail="no echo reply within the probe timeout")
-    return Observation(Outcome.ERROR, detail=f"ping exited {rc}: {_first_line(text) or 'no output'}")
+    return Observation(
+        Outcome.ERROR, detail=f"ping exited {rc}: {_first_line(text) or 'no output'}"
+    )
 
 
 def _first_line(text: str) -> str:

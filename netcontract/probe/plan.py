@@ -75,7 +75,9 @@ class ProbePlan:
     """Every source's expectations, and the results already decided without a probe."""
 
     sources: tuple[SourcePlan, ...]
-    settled: tuple[Result, ...] = field(default=())  # decided without a probe (e.g. no address to probe)
+    settled: tuple[Result, ...] = field(
+        default=()
+    )  # decided without a probe (e.g. no address to probe)
 
 
 def _running(state: State, service: str) -> list[Container]:
@@ -111,11 +113,24 @@ def plan_probes(contract: Contract, state: State) -> ProbePlan:
     settled: list[Result] = []
     # a service without endpoints of its own is no source and no target: a namespace sharer is its owner's
     # namespace (the owner's results name it: actors.name_sharers), the host's is probed by probe/host_reach.py
-    running = {name: _running(state, name) for name, svc in contract.services.items() if svc.endpoints}
+    running = {
+        name: _running(state, name) for name, svc in contract.services.items() if svc.endpoints
+    }
     for src in running:
         if not running[src]:
-            settled.append(Result(result_id(Kind.PROBES, src), Kind.PROBES, src, Verdict.SKIP, "probes from " + src,
-                                  "no running container", f"see running:{src}", src=src, service=src))
+            settled.append(
+                Result(
+                    result_id(Kind.PROBES, src),
+                    Kind.PROBES,
+                    src,
+                    Verdict.SKIP,
+                    "probes from " + src,
+                    "no running container",
+                    f"see running:{src}",
+                    src=src,
+                    service=src,
+                )
+            )
             continue
         several = len(running[src]) > 1
         for source in running[src]:
@@ -126,8 +141,14 @@ def plan_probes(contract: Contract, state: State) -> ProbePlan:
     return ProbePlan(tuple(sources), tuple(settled))
 
 
-def _source_expectations(contract: Contract, state: State, running: dict[str, list[Container]], src: str,
-                         source: Container, label: str) -> tuple[list[Expectation], list[Result]]:
+def _source_expectations(
+    contract: Contract,
+    state: State,
+    running: dict[str, list[Container]],
+    src: str,
+    source: Container,
+    label: str,
+) -> tuple[list[Expectation], list[Result]]:
     src_svc = contract.services[src]
     isolate = set(contract.isolated_pairs())
     v6 = any(ep.ipv6 for ep in source.endpoints)
@@ -138,9 +159,25 @@ def _source_expectations(contract: Contract, state: State, running: dict[str, li
     groups = tuple(frozenset(_ips(running[src], n, None)) for n in source.networks)
     own = frozenset(ip for g in groups for ip in g)
     if any(ep.addresses for ep in source.endpoints):
-        exps.append(Expectation(result_id(Kind.DNS, pair(label, src)), Kind.DNS, src, src, "", ProbeKind.DNS, (src,),
-                                None, Expect.RESOLVE, f"resolves to {_one_of(groups)} ({src} itself)", own,
-                                control=True, qtypes=qtypes, groups=groups, label=label))
+        exps.append(
+            Expectation(
+                result_id(Kind.DNS, pair(label, src)),
+                Kind.DNS,
+                src,
+                src,
+                "",
+                ProbeKind.DNS,
+                (src,),
+                None,
+                Expect.RESOLVE,
+                f"resolves to {_one_of(groups)} ({src} itself)",
+                own,
+                control=True,
+                qtypes=qtypes,
+                groups=groups,
+                label=label,
+            )
+        )
     for dst, dst_svc in contract.services.items():
         if dst == src or dst not in running:
             continue
@@ -161,20 +198,57 @@ def _source_expectations(contract: Contract, state: State, running: dict[str, li
             for family in families:
                 ips = _ips(targets, network, family)
                 for port in ports:
-                    exps.append(_reach(label, src, dst, tier_key, network, ips, port, declared_shared, rule, family))
+                    exps.append(
+                        _reach(
+                            label,
+                            src,
+                            dst,
+                            tier_key,
+                            network,
+                            ips,
+                            port,
+                            declared_shared,
+                            rule,
+                            family,
+                        )
+                    )
     if _all_internal(contract, src):
         for canary in contract.policy.egress_canaries:
             kind = ProbeKind.TCP if canary.port else ProbeKind.ICMP
             what = f"{canary.host}:{canary.port}" if canary.port else canary.host
-            exps.append(Expectation(result_id(Kind.EGRESS, pair(label, what)), Kind.EGRESS, src, canary.host, "",
-                                    kind, (canary.host,), canary.port, Expect.BLOCKED,
-                                    "blocked (every tier of the service is internal)",
-                                    context="policy.egress_canaries", label=label))
+            exps.append(
+                Expectation(
+                    result_id(Kind.EGRESS, pair(label, what)),
+                    Kind.EGRESS,
+                    src,
+                    canary.host,
+                    "",
+                    kind,
+                    (canary.host,),
+                    canary.port,
+                    Expect.BLOCKED,
+                    "blocked (every tier of the service is internal)",
+                    context="policy.egress_canaries",
+                    label=label,
+                )
+            )
         for name in contract.policy.dns_egress_names:
-            exps.append(Expectation(result_id(Kind.EGRESS, pair(label, name), item="dns"), Kind.EGRESS, src, name,
-                                    "", ProbeKind.DNS, (name,), None, Expect.NO_FORWARD,
-                                    "not resolved: Docker's DNS does not forward it (SERVFAIL)",
-                                    context="policy.dns_egress_names", label=label))
+            exps.append(
+                Expectation(
+                    result_id(Kind.EGRESS, pair(label, name), item="dns"),
+                    Kind.EGRESS,
+                    src,
+                    name,
+                    "",
+                    ProbeKind.DNS,
+                    (name,),
+                    None,
+                    Expect.NO_FORWARD,
+                    "not resolved: Docker's DNS does not forward it (SERVFAIL)",
+                    context="policy.dns_egress_names",
+                    label=label,
+                )
+            )
         exps += _host(contract, state, label, src, source)
     return exps, settled
 
@@ -192,8 +266,16 @@ def _one_of(groups: tuple[frozenset[str], ...]) -> str:
     return " or ".join(dict.fromkeys(_fmt(g) for g in groups if g))
 
 
-def _dns(contract: Contract, label: str, src: str, dst: str, shared: list[str], targets: list[Container],
-         isolated: bool, qtypes: tuple[str, ...]) -> list[Expectation]:
+def _dns(
+    contract: Contract,
+    label: str,
+    src: str,
+    dst: str,
+    shared: list[str],
+    targets: list[Container],
+    isolated: bool,
+    qtypes: tuple[str, ...],
+) -> list[Expectation]:
     """What `src` must resolve of `dst`, and what it must not.
 
     The service name is an alias on every network of the target; declared
@@ -215,40 +297,111 @@ def _dns(contract: Contract, label: str, src: str, dst: str, shared: list[str], 
     for name, tiers in names.items():
         rid = result_id(Kind.DNS, pair(label, name))
         if tiers:
-            groups = tuple(g for g in (frozenset(_ips(targets, contract.tiers[t].network, None)) for t in tiers) if g)
+            groups = tuple(
+                g
+                for g in (frozenset(_ips(targets, contract.tiers[t].network, None)) for t in tiers)
+                if g
+            )
             addrs = frozenset(ip for g in groups for ip in g)
             if not targets:
                 continue  # the target is not running: running:<dst> fails already
             where = ", ".join(contract.tiers[t].network for t in tiers)
-            out.append(Expectation(rid, Kind.DNS, src, dst, tiers[0], ProbeKind.DNS, (name,), None, Expect.RESOLVE,
-                                   f"resolves to {_one_of(groups) or '(no address)'} ({dst} on {where})", addrs,
-                                   qtypes=qtypes, groups=groups, label=label))
+            out.append(
+                Expectation(
+                    rid,
+                    Kind.DNS,
+                    src,
+                    dst,
+                    tiers[0],
+                    ProbeKind.DNS,
+                    (name,),
+                    None,
+                    Expect.RESOLVE,
+                    f"resolves to {_one_of(groups) or '(no address)'} ({dst} on {where})",
+                    addrs,
+                    qtypes=qtypes,
+                    groups=groups,
+                    label=label,
+                )
+            )
         else:
-            owner_tiers = [t for t, a in contract.services[dst].aliases.items() if name in a] or list(
-                contract.services[dst].tiers)
-            why = (f"{src} is on {', '.join(src_tiers)}; {name} exists only on {', '.join(owner_tiers)}")
-            out.append(Expectation(rid, Kind.DNS, src, dst, owner_tiers[0], ProbeKind.DNS, (name,), None,
-                                   Expect.NO_RESOLVE, "does not resolve (NXDOMAIN)", context=why, qtypes=qtypes, label=label))
+            owner_tiers = [
+                t for t, a in contract.services[dst].aliases.items() if name in a
+            ] or list(contract.services[dst].tiers)
+            why = f"{src} is on {', '.join(src_tiers)}; {name} exists only on {', '.join(owner_tiers)}"
+            out.append(
+                Expectation(
+                    rid,
+                    Kind.DNS,
+                    src,
+                    dst,
+                    owner_tiers[0],
+                    ProbeKind.DNS,
+                    (name,),
+                    None,
+                    Expect.NO_RESOLVE,
+                    "does not resolve (NXDOMAIN)",
+                    context=why,
+                    qtypes=qtypes,
+                    label=label,
+                )
+            )
     return out
 
 
-def _reach(label: str, src: str, dst: str, tier: str, network: str, ips: tuple[str, ...], port: int | None,
-           allowed: bool, rule: str, family: int = 4) -> Expectation:
+def _reach(
+    label: str,
+    src: str,
+    dst: str,
+    tier: str,
+    network: str,
+    ips: tuple[str, ...],
+    port: int | None,
+    allowed: bool,
+    rule: str,
+    family: int = 4,
+) -> Expectation:
     what = str(port) if port else "icmp"
     kind = ProbeKind.TCP if port else ProbeKind.ICMP
     fam = "/ipv6" if family == 6 else ""
     over = " over IPv6" if family == 6 else ""
     via = f"{dst}'s {'port ' + str(port) if port else 'address (ICMP: no declared port)'} on {network}{over}"
     if allowed:
-        return Expectation(result_id(Kind.REACH, pair(label, dst), item=what, tier=tier + fam), Kind.REACH, src, dst,
-                           tier, kind, ips, port, Expect.CONNECT, f"connects to {via}", family=family, label=label)
+        return Expectation(
+            result_id(Kind.REACH, pair(label, dst), item=what, tier=tier + fam),
+            Kind.REACH,
+            src,
+            dst,
+            tier,
+            kind,
+            ips,
+            port,
+            Expect.CONNECT,
+            f"connects to {via}",
+            family=family,
+            label=label,
+        )
     context = rule or f"the contract does not put both {src} and {dst} on {tier}"
-    return Expectation(result_id(Kind.ISOLATION, pair(label, dst), item=what, tier=tier + fam), Kind.ISOLATION, src,
-                       dst, tier, kind, ips, port, Expect.BLOCKED, f"blocked from {via}", context=context,
-                       family=family, label=label)
+    return Expectation(
+        result_id(Kind.ISOLATION, pair(label, dst), item=what, tier=tier + fam),
+        Kind.ISOLATION,
+        src,
+        dst,
+        tier,
+        kind,
+        ips,
+        port,
+        Expect.BLOCKED,
+        f"blocked from {via}",
+        context=context,
+        family=family,
+        label=label,
+    )
 
 
-def _host(contract: Contract, state: State, label: str, src: str, source: Container) -> list[Expectation]:
+def _host(
+    contract: Contract, state: State, label: str, src: str, source: Container
+) -> list[Expectation]:
     """The Docker host, seen from a service whose tiers are all internal: each of its networks' gateways and
     the default bridge's. ICMP echo, and TCP on policy.host_ports."""
     tier_of = contract.network_tier()
@@ -269,22 +422,54 @@ def _host(contract: Contract, state: State, label: str, src: str, source: Contai
         for port in ports:
             what = f"{address}:{port}" if port else address
             kind = ProbeKind.TCP if port else ProbeKind.ICMP
-            rule = (f"host: deny on {', '.join(sorted(deny))}" if deny else
-                    "host: report (engines let internal networks reach the host; `host: deny` makes it a failure)")
-            expected = ("blocked (host: deny)" if deny else "reported: does the host answer?")
-            where = f"the host's address on {via}" if via != "bridge" else "the default bridge's host address"
-            out.append(Expectation(result_id(Kind.HOST, pair(label, what)), Kind.HOST, src, address, tier, kind,
-                                   (address,), port, Expect.BLOCKED, f"{expected} ({where})", context=rule,
-                                   family=family_of(address), report_only=report_only, label=label))
+            rule = (
+                f"host: deny on {', '.join(sorted(deny))}"
+                if deny
+                else "host: report (engines let internal networks reach the host; `host: deny` makes it a failure)"
+            )
+            expected = "blocked (host: deny)" if deny else "reported: does the host answer?"
+            where = (
+                f"the host's address on {via}"
+                if via != "bridge"
+                else "the default bridge's host address"
+            )
+            out.append(
+                Expectation(
+                    result_id(Kind.HOST, pair(label, what)),
+                    Kind.HOST,
+                    src,
+                    address,
+                    tier,
+                    kind,
+                    (address,),
+                    port,
+                    Expect.BLOCKED,
+                    f"{expected} ({where})",
+                    context=rule,
+                    family=family_of(address),
+                    report_only=report_only,
+                    label=label,
+                )
+            )
     return out
 
 
-def _no_address(label: str, src: str, dst: str, tier: str, network: str, port: int | None) -> Result:
+def _no_address(
+    label: str, src: str, dst: str, tier: str, network: str, port: int | None
+) -> Result:
     what = str(port) if port else "icmp"
-    return Result(result_id(Kind.REACH, pair(label, dst), item=what, tier=tier), Kind.REACH, pair(label, dst),
-                  Verdict.FAIL, f"connects to {dst} on {network}", f"{dst} has no address on {network}",
-                  f"{dst} is not attached to {network}, so {src} cannot reach it over tier {tier}",
-                  src=src, dst=dst, tier=tier)
+    return Result(
+        result_id(Kind.REACH, pair(label, dst), item=what, tier=tier),
+        Kind.REACH,
+        pair(label, dst),
+        Verdict.FAIL,
+        f"connects to {dst} on {network}",
+        f"{dst} has no address on {network}",
+        f"{dst} is not attached to {network}, so {src} cannot reach it over tier {tier}",
+        src=src,
+        dst=dst,
+        tier=tier,
+    )
 
 
 def narrow_plan(plan: ProbePlan, services: Collection[str]) -> ProbePlan:
@@ -301,5 +486,7 @@ def narrow_plan(plan: ProbePlan, services: Collection[str]) -> ProbePlan:
             # the source's own name stays: its answer is what makes a silent lookup mean "does not resolve"
             kept = tuple(e for e in sp.expectations if e.dst in wanted or e.control)
             sources.append(replace(sp, expectations=kept))
-    settled = tuple(r for r in plan.settled if r.src in wanted or r.dst in wanted or r.service in wanted)
+    settled = tuple(
+        r for r in plan.settled if r.src in wanted or r.dst in wanted or r.service in wanted
+    )
     return ProbePlan(tuple(sources), settled)

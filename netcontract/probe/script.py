@@ -23,9 +23,15 @@ from netcontract.probe.timing import Timing
 
 def _safe_target(target: str) -> str:
     # "name." is the absolute form (no search list), which the scripted executors ask on Podman
-    if is_address(target) or is_dns_name(target) or (target.endswith(".") and is_dns_name(target[:-1])):
+    if (
+        is_address(target)
+        or is_dns_name(target)
+        or (target.endswith(".") and is_dns_name(target[:-1]))
+    ):
         return target
-    raise UnsafeProbeError(f"refusing to put {target!r} in a probe script: not an address or a DNS name")
+    raise UnsafeProbeError(
+        f"refusing to put {target!r} in a probe script: not an address or a DNS name"
+    )
 
 
 # -- the batch script -------------------------------------------------------------------
@@ -130,8 +136,13 @@ def batch_script(probes: Sequence[Probe], timeout: float, *, require_tools: bool
     whole = Timing.whole_seconds(timeout)
     lines = [
         _PRELUDE.format(
-            timeout=f"{timeout:g}", whole=whole, py_tcp=shlex.quote(_PY_TCP), py_dns=shlex.quote(_PY_DNS),
-            tools=TOOLS, notool=NOTOOL, rc=RC,
+            timeout=f"{timeout:g}",
+            whole=whole,
+            py_tcp=shlex.quote(_PY_TCP),
+            py_dns=shlex.quote(_PY_DNS),
+            tools=TOOLS,
+            notool=NOTOOL,
+            rc=RC,
         )
     ]
     # Without sleep there is no watchdog: every probe would read as timed out at once.

@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass
 
 NETNS_FLOOR = 0.1  # seconds: no netns negative is ever judged on a shorter window
-NETNS_MULTIPLE = 10  # a source's timeouts wait at least this many times its slowest answer of the same kind
+NETNS_MULTIPLE = (
+    10  # a source's timeouts wait at least this many times its slowest answer of the same kind
+)
 
 
 @dataclass(frozen=True)

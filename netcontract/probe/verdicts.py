@@ -41,12 +41,24 @@ def _observed(obs: Sequence[Observation]) -> str:
         if o.addresses:
             parts.append(", ".join(o.addresses))
         else:
-            parts.append(o.outcome.value + (f" ({o.detail})" if o.detail and o.outcome is Outcome.ERROR else ""))
+            parts.append(
+                o.outcome.value
+                + (f" ({o.detail})" if o.detail and o.outcome is Outcome.ERROR else "")
+            )
     return "; ".join(dict.fromkeys(parts))
 
 
-def evaluate(exp: Expectation, obs: Sequence[Observation], *, source: Container, contract: Contract,
-             state: State, control_ok: bool, duration: float = 0.0, attempts: int = 1) -> Result:
+def evaluate(
+    exp: Expectation,
+    obs: Sequence[Observation],
+    *,
+    source: Container,
+    contract: Contract,
+    state: State,
+    control_ok: bool,
+    duration: float = 0.0,
+    attempts: int = 1,
+) -> Result:
     """Judge one expectation from its observations (one per target) into its Result.
 
     `control_ok` says whether the source's resolver answered its own name in the same batch; `duration`
@@ -58,13 +70,34 @@ def evaluate(exp: Expectation, obs: Sequence[Observation], *, source: Container,
         for i, o in enumerate(obs)
     )
     latency, how = path_latency(obs)
-    return Result(exp.id, exp.kind, pair(exp.label or exp.src, exp.dst), verdict, exp.expected, _observed(obs), reason,
-                  output=output, duration=duration, attempts=attempts, src=exp.src, dst=exp.dst, tier=exp.tier,
-                  containers=(source.name,), latency_ms=latency, latency_source=how)
+    return Result(
+        exp.id,
+        exp.kind,
+        pair(exp.label or exp.src, exp.dst),
+        verdict,
+        exp.expected,
+        _observed(obs),
+        reason,
+        output=output,
+        duration=duration,
+        attempts=attempts,
+        src=exp.src,
+        dst=exp.dst,
+        tier=exp.tier,
+        containers=(source.name,),
+        latency_ms=latency,
+        latency_source=how,
+    )
 
 
-def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, contract: Contract,
-           state: State, control_ok: bool) -> tuple[Verdict, str]:
+def _judge(
+    exp: Expectation,
+    obs: Sequence[Observation],
+    source: Container,
+    contract: Contract,
+    state: State,
+    control_ok: bool,
+) -> tuple[Verdict, str]:
     errors = [o for o in obs if o.outcome is Outcome.ERROR]
     if not obs:
         return Verdict.ERROR, "no observation"
@@ -77,32 +110,57 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         if bad.outcome is Outcome.ERROR:
             return Verdict.ERROR, f"probe could not run: {bad.detail}"
         if bad.outcome is Outcome.REFUSED:
-            return Verdict.FAIL, f"{exp.dst} is reachable but refuses port {exp.port}: nothing listens there"
+            return (
+                Verdict.FAIL,
+                f"{exp.dst} is reachable but refuses port {exp.port}: nothing listens there",
+            )
         why = "" if attached else f" because {exp.src} is not attached to {network}"
-        return Verdict.FAIL, f"{exp.src} cannot reach {exp.dst} on {network} ({bad.outcome.value}){why}"
+        return (
+            Verdict.FAIL,
+            f"{exp.src} cannot reach {exp.dst} on {network} ({bad.outcome.value}){why}",
+        )
     if exp.expect is Expect.BLOCKED:
         leaks = [o for o in obs if o.connected]
         if leaks:
-            how = "connects" if leaks[0].outcome is Outcome.OK else "gets `refused` (reachable, nothing listening)"
+            how = (
+                "connects"
+                if leaks[0].outcome is Outcome.OK
+                else "gets `refused` (reachable, nothing listening)"
+            )
             if exp.kind is Kind.EGRESS:
-                return Verdict.FAIL, f"{exp.src} {how} to {exp.dst}: it has a way out ({exp.context})"
+                return (
+                    Verdict.FAIL,
+                    f"{exp.src} {how} to {exp.dst}: it has a way out ({exp.context})",
+                )
             if exp.kind is Kind.HOST_REACH:
                 what = f"port {exp.port}" if exp.port else "ICMP echo"
                 seen = f"{exp.dst} answers {exp.context.split(' [')[0]} ({what}, {how})"
                 if exp.report_only:
-                    return Verdict.PASS, f"reported: {seen}; `policy.host_network: deny` makes it a failure"
-                return Verdict.FAIL, f"{seen}: internal stops forwarding, not the host [policy.host_network: deny]"
+                    return (
+                        Verdict.PASS,
+                        f"reported: {seen}; `policy.host_network: deny` makes it a failure",
+                    )
+                return (
+                    Verdict.FAIL,
+                    f"{seen}: internal stops forwarding, not the host [policy.host_network: deny]",
+                )
             if exp.kind is Kind.HOST:
                 what = f"port {exp.port}" if exp.port else "ICMP echo"
                 seen = f"the Docker host answers {exp.src} at {exp.dst} ({what})"
                 if exp.report_only:
-                    return Verdict.PASS, f"{seen}: engines allow this by design; `host: deny` on the tier fails it"
+                    return (
+                        Verdict.PASS,
+                        f"{seen}: engines allow this by design; `host: deny` on the tier fails it",
+                    )
                 return Verdict.FAIL, f"{seen} [{exp.context}]"
             cause = _leak_cause(exp, contract, network, attached)
             rule = f" [{exp.context}]" if exp.context.startswith("policy.") else ""
             return Verdict.FAIL, f"{exp.src} reaches {exp.dst} over {network} ({how}) {cause}{rule}"
         if errors:
-            return Verdict.ERROR, f"probe could not run, so isolation is unproven: {errors[0].detail}"
+            return (
+                Verdict.ERROR,
+                f"probe could not run, so isolation is unproven: {errors[0].detail}",
+            )
         if all(o.outcome in _BLOCKED for o in obs):
             return Verdict.PASS, ""
         return Verdict.ERROR, f"unexpected observation {obs[0].outcome.value}"
@@ -114,17 +172,27 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
             return Verdict.ERROR, f"probe could not run: {errors[0].detail}"
         got = [a for o in obs if o.outcome is Outcome.OK for a in o.addresses]
         if not got:
-            why = "" if attached or not network else f" because {exp.src} is not attached to {network}"
+            why = (
+                ""
+                if attached or not network
+                else f" because {exp.src} is not attached to {network}"
+            )
             seen = "/".join(dict.fromkeys(o.outcome.value for o in obs))
             return Verdict.FAIL, f"{exp.targets[0]} does not resolve from {exp.src} ({seen}){why}"
         foreign = [a for a in dict.fromkeys(got) if a not in exp.addresses]
         if foreign:
             who = "; ".join(f"{a} is {_owner(state, a)}" for a in foreign)
-            return Verdict.FAIL, f"{exp.targets[0]} also answers with addresses that are not {exp.dst}'s: {who}"
+            return (
+                Verdict.FAIL,
+                f"{exp.targets[0]} also answers with addresses that are not {exp.dst}'s: {who}",
+            )
         missing = _missing(exp, obs)
         if missing:
             who = "; ".join(f"{a} ({_owner(state, a)})" for a in missing)
-            return Verdict.FAIL, f"{exp.targets[0]} answers without some of {exp.dst}'s addresses: {who}"
+            return (
+                Verdict.FAIL,
+                f"{exp.targets[0]} answers without some of {exp.dst}'s addresses: {who}",
+            )
         return Verdict.PASS, ""
     # NO_RESOLVE: no question asked (A, and AAAA where asked) may come back with an address
     leaked = list(dict.fromkeys(a for o in obs if o.outcome is Outcome.OK for a in o.addresses))
@@ -134,15 +202,23 @@ def _judge(exp: Expectation, obs: Sequence[Observation], source: Container, cont
         src_tiers = contract.services[exp.src].tiers if exp.src in contract.services else ()
         tier_of = contract.network_tier()
         wrong = [n for n in dict.fromkeys(via) if tier_of.get(n) not in src_tiers]
-        cause = "; ".join(f"{exp.src} is attached to {n}, which the contract does not give it" for n in wrong)
-        return Verdict.FAIL, f"{exp.targets[0]} resolves from {exp.src}: {who} ({cause or exp.context})"
+        cause = "; ".join(
+            f"{exp.src} is attached to {n}, which the contract does not give it" for n in wrong
+        )
+        return (
+            Verdict.FAIL,
+            f"{exp.targets[0]} resolves from {exp.src}: {who} ({cause or exp.context})",
+        )
     unproven = [o for o in obs if o.outcome not in (Outcome.NXDOMAIN, Outcome.NODATA)]
     if not unproven:
         return Verdict.PASS, ""  # the resolver said so: NXDOMAIN, or NOERROR without an address
     if all(o.outcome in (Outcome.TIMEOUT, Outcome.SERVFAIL) for o in unproven):
         if control_ok:
             return Verdict.PASS, ""
-        return Verdict.ERROR, f"no DNS answer, and {exp.src}'s resolver did not answer its own name either"
+        return (
+            Verdict.ERROR,
+            f"no DNS answer, and {exp.src}'s resolver did not answer its own name either",
+        )
     o = unproven[0]
     return Verdict.ERROR, f"probe could not run: {o.detail or o.outcome.value}"
 
@@ -157,7 +233,9 @@ CVE_DNS = "CVE-2024-29018"
 def _forwarded(obs: Sequence[Observation]) -> list[Observation]:
     """Answers that only an upstream resolver gives for an external name: records, NXDOMAIN, NODATA (Docker's
     DNS answers SERVFAIL itself for a name it does not forward: measured on 26.1; 20.10 forwards)."""
-    return [o for o in obs if o.outcome in _UPSTREAM_ANSWERS and (o.addresses or o.tool in RCODE_TOOLS)]
+    return [
+        o for o in obs if o.outcome in _UPSTREAM_ANSWERS and (o.addresses or o.tool in RCODE_TOOLS)
+    ]
 
 
 def _judge_dns_egress(exp: Expectation, obs: Sequence[Observation]) -> tuple[Verdict, str]:
@@ -166,22 +244,33 @@ def _judge_dns_egress(exp: Expectation, obs: Sequence[Observation]) -> tuple[Ver
     forwarded = _forwarded(obs)
     if forwarded:
         got = list(dict.fromkeys(a for o in forwarded for a in o.addresses))
-        what = (f"{name} resolves from {exp.src} to {', '.join(got)}" if got else
-                f"an upstream resolver answered {forwarded[0].outcome.value.upper()} for {name} asked from {exp.src}")
-        return Verdict.FAIL, (f"{what}: Docker's DNS forwards queries from internal-only services out of the "
-                              f"internal networks, a way out for data ({CVE_DNS}) [{exp.context}]")
+        what = (
+            f"{name} resolves from {exp.src} to {', '.join(got)}"
+            if got
+            else f"an upstream resolver answered {forwarded[0].outcome.value.upper()} for {name} asked from {exp.src}"
+        )
+        return Verdict.FAIL, (
+            f"{what}: Docker's DNS forwards queries from internal-only services out of the "
+            f"internal networks, a way out for data ({CVE_DNS}) [{exp.context}]"
+        )
     errors = [o for o in obs if o.outcome is Outcome.ERROR]
     if errors:
         return Verdict.ERROR, f"probe could not run: {errors[0].detail}"
     vague = [o for o in obs if o.outcome in _UPSTREAM_ANSWERS]
     if vague:
-        return Verdict.ERROR, (f"{vague[0].tool or 'the probe tool'} cannot tell NXDOMAIN from SERVFAIL, so whether "
-                               f"{name} was forwarded is unproven: use the netns executor or an image with nslookup")
+        return Verdict.ERROR, (
+            f"{vague[0].tool or 'the probe tool'} cannot tell NXDOMAIN from SERVFAIL, so whether "
+            f"{name} was forwarded is unproven: use the netns executor or an image with nslookup"
+        )
     if all(o.outcome is Outcome.SERVFAIL for o in obs):
-        return Verdict.PASS, ("Docker's DNS answered SERVFAIL: the name did not resolve (it was not forwarded, "
-                              "or its upstream failed too)")
-    return Verdict.ERROR, (f"no DNS answer for {name}: whether it was forwarded is unproven (Docker 20.10 forwards "
-                           "and stays silent when its upstream does not answer)")
+        return Verdict.PASS, (
+            "Docker's DNS answered SERVFAIL: the name did not resolve (it was not forwarded, "
+            "or its upstream failed too)"
+        )
+    return Verdict.ERROR, (
+        f"no DNS answer for {name}: whether it was forwarded is unproven (Docker 20.10 forwards "
+        "and stays silent when its upstream does not answer)"
+    )
 
 
 def _missing(exp: Expectation, obs: Sequence[Observation]) -> list[str]:
@@ -206,7 +295,9 @@ def _missing(exp: Expectation, obs: Sequence[Observation]) -> list[str]:
 def _leak_cause(exp: Expectation, contract: Contract, network: str, src_attached: bool) -> str:
     """Why a path the contract forbids is open, from the snapshot: who is on a tier it should not be."""
     if not src_attached:
-        return f"although {exp.src} is not attached to {network} (check published ports and routing)"
+        return (
+            f"although {exp.src} is not attached to {network} (check published ports and routing)"
+        )
     tiers = {s: contract.services[s].tiers for s in (exp.src, exp.dst) if s in contract.services}
     intruders = [s for s in (exp.src, exp.dst) if s in tiers and exp.tier not in tiers[s]]
     if not intruders:
@@ -244,12 +335,17 @@ def differs(e: Expectation, obs: Sequence[Observation], resolver_ok: bool) -> bo
         case Expect.BLOCKED:
             return False  # blocked as expected (a leak returned above)
         case Expect.RESOLVE:
-            return any(o.outcome is not Outcome.OK or not set(o.addresses) <= e.addresses for o in obs)
+            return any(
+                o.outcome is not Outcome.OK or not set(o.addresses) <= e.addresses for o in obs
+            )
         case Expect.NO_FORWARD:
-            return Outcome.TIMEOUT in outcomes  # silence proves nothing yet: a longer window may get the answer
+            return (
+                Outcome.TIMEOUT in outcomes
+            )  # silence proves nothing yet: a longer window may get the answer
         case Expect.NO_RESOLVE:
             return any(o.outcome is Outcome.OK for o in obs) or (
-                bool(outcomes & {Outcome.TIMEOUT, Outcome.SERVFAIL}) and not resolver_ok)
+                bool(outcomes & {Outcome.TIMEOUT, Outcome.SERVFAIL}) and not resolver_ok
+            )
 
 
 def to_retry(exps: Sequence[Expectation], obs: Observed) -> list[Expectation]:
@@ -258,10 +354,21 @@ def to_retry(exps: Sequence[Expectation], obs: Observed) -> list[Expectation]:
     proof either: they are repeated too."""
     seen = [e for e in exps if e.id in obs]
     resolver_ok = control_ok(seen, obs)
-    starved = any(e.expect is Expect.CONNECT and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id]) for e in seen)
-    return [e for e in seen if differs(e, obs[e.id], resolver_ok)
-            or (starved and e.expect is Expect.BLOCKED and not proven_leak(e, obs[e.id])
-                and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id]))]
+    starved = any(
+        e.expect is Expect.CONNECT and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id])
+        for e in seen
+    )
+    return [
+        e
+        for e in seen
+        if differs(e, obs[e.id], resolver_ok)
+        or (
+            starved
+            and e.expect is Expect.BLOCKED
+            and not proven_leak(e, obs[e.id])
+            and any(o.outcome is Outcome.TIMEOUT for o in obs[e.id])
+        )
+    ]
 
 
 def proven_leak(e: Expectation, obs: Sequence[Observation]) -> bool:
@@ -278,31 +385,65 @@ def proven_leak(e: Expectation, obs: Sequence[Observation]) -> bool:
     return False
 
 
-def judge_source(plan: SourcePlan, obs: Observed, *, contract: Contract, state: State, problem: str = "",
-                 void: Collection[str] = (), attempts: Mapping[str, int] | None = None,
-                 duration: float = 0.0) -> list[Result]:
+def judge_source(
+    plan: SourcePlan,
+    obs: Observed,
+    *,
+    contract: Contract,
+    state: State,
+    problem: str = "",
+    void: Collection[str] = (),
+    attempts: Mapping[str, int] | None = None,
+    duration: float = 0.0,
+) -> list[Result]:
     """Every result of one source. `problem`: no executor could run its probes (all ERROR).
     `void`: services whose container stopped or restarted during the check."""
     exps = list(plan.expectations)
     if problem:
-        return [Result(e.id, e.kind, pair(e.src, e.dst), Verdict.ERROR, e.expected, "not probed", problem,
-                       src=e.src, dst=e.dst, tier=e.tier) for e in exps]
+        return [
+            Result(
+                e.id,
+                e.kind,
+                pair(e.src, e.dst),
+                Verdict.ERROR,
+                e.expected,
+                "not probed",
+                problem,
+                src=e.src,
+                dst=e.dst,
+                tier=e.tier,
+            )
+            for e in exps
+        ]
     resolver_ok = control_ok(exps, obs)
     out = []
     for e in exps:
         seen = obs.get(e.id, ())
-        r = evaluate(e, seen, source=plan.container, contract=contract, state=state, control_ok=resolver_ok,
-                     duration=duration, attempts=(attempts or {}).get(e.id, 1))
+        r = evaluate(
+            e,
+            seen,
+            source=plan.container,
+            contract=contract,
+            state=state,
+            control_ok=resolver_ok,
+            duration=duration,
+            attempts=(attempts or {}).get(e.id, 1),
+        )
         gone = [s for s in (e.src, e.dst) if s in void]
         if gone and not proven_leak(e, seen):
-            r = r.with_verdict(Verdict.ERROR, f"{gone[0]} stopped or restarted during the check, "
-                                              "so this observation proves nothing")
+            r = r.with_verdict(
+                Verdict.ERROR,
+                f"{gone[0]} stopped or restarted during the check, "
+                "so this observation proves nothing",
+            )
         out.append(r)
     return _explain_ipv6_leaks(out)
 
 
-IPV6_UNFILTERED = ("IPv4 is dropped on the same path and IPv6 connects: the engine does not filter IPv6 between "
-                   "networks (ip6tables off: the default before Docker 27, and still switchable off)")
+IPV6_UNFILTERED = (
+    "IPv4 is dropped on the same path and IPv6 connects: the engine does not filter IPv6 between "
+    "networks (ip6tables off: the default before Docker 27, and still switchable off)"
+)
 
 
 def _explain_ipv6_leaks(results: list[Result]) -> list[Result]:
@@ -311,7 +452,12 @@ def _explain_ipv6_leaks(results: list[Result]) -> list[Result]:
     out = []
     for r in results:
         twin = by_id.get(r.id.removesuffix("/ipv6")) if r.id.endswith("/ipv6") else None
-        if r.verdict is Verdict.FAIL and r.kind is Kind.ISOLATION and twin is not None and twin.verdict is Verdict.PASS:
+        if (
+            r.verdict is Verdict.FAIL
+            and r.kind is Kind.ISOLATION
+            and twin is not None
+            and twin.verdict is Verdict.PASS
+        ):
             r = r.with_verdict(Verdict.FAIL, f"{r.reason}; {IPV6_UNFILTERED}")
         out.append(r)
     return out

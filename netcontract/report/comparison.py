@@ -14,8 +14,14 @@ from netcontract.measures import Comparison, LatencyDelta, LatencyStat, Startup
 from netcontract.sanitize import line as safe
 
 # The order the changes are shown in, with their headings.
-SECTIONS = (("new-fail", "New FAIL"), ("new-error", "New ERROR"), ("fixed", "Fixed"), ("changed", "Changed"),
-            ("appeared", "New checks"), ("disappeared", "Gone checks"))
+SECTIONS = (
+    ("new-fail", "New FAIL"),
+    ("new-error", "New ERROR"),
+    ("fixed", "Fixed"),
+    ("changed", "Changed"),
+    ("appeared", "New checks"),
+    ("disappeared", "Gone checks"),
+)
 
 
 def _stat(s: LatencyStat | None) -> str:
@@ -32,9 +38,11 @@ def _secs(v: float | None) -> str:
 def headline(c: Comparison) -> str:
     """`against main.json: 1 new FAIL, 0 new ERROR, 2 fixed, 3 known FAIL, 1 regression`."""
     n = {key: len(c.of(key)) for key, _ in SECTIONS}
-    return (f"against {c.baseline}: {n['new-fail']} new FAIL, {n['new-error']} new ERROR, {n['fixed']} fixed, "
-            f"{len(c.known_failures)} known FAIL, {n['appeared']} new and {n['disappeared']} gone checks, "
-            f"{len(c.regressions)} measurement regression{'s' if len(c.regressions) != 1 else ''}")
+    return (
+        f"against {c.baseline}: {n['new-fail']} new FAIL, {n['new-error']} new ERROR, {n['fixed']} fixed, "
+        f"{len(c.known_failures)} known FAIL, {n['appeared']} new and {n['disappeared']} gone checks, "
+        f"{len(c.regressions)} measurement regression{'s' if len(c.regressions) != 1 else ''}"
+    )
 
 
 MAX_PATHS = 30  # round-trip rows shown (a pull-request comment is limited to 65,536 characters); JSON has all
@@ -56,18 +64,30 @@ def shown_paths(c: Comparison) -> tuple[list[LatencyDelta], int]:
 
 def _rows(c: Comparison, esc: Callable[[str], str]) -> tuple[list[list[str]], list[list[str]]]:
     flag = "REGRESSED"
-    lat = [[esc(f"{d.src}->{d.dst}"), d.kind, _stat(d.before), _stat(d.after),
-            flag if d.regressed else "", d.after.source if d.after else (d.before.source if d.before else "")]
-           for d in shown_paths(c)[0]]
-    up = [[esc(d.service), _secs(d.before), _secs(d.after), flag if d.regressed else "", esc(d.note)]
-          for d in c.startup]
+    lat = [
+        [
+            esc(f"{d.src}->{d.dst}"),
+            d.kind,
+            _stat(d.before),
+            _stat(d.after),
+            flag if d.regressed else "",
+            d.after.source if d.after else (d.before.source if d.before else ""),
+        ]
+        for d in shown_paths(c)[0]
+    ]
+    up = [
+        [esc(d.service), _secs(d.before), _secs(d.after), flag if d.regressed else "", esc(d.note)]
+        for d in c.startup
+    ]
     return lat, up
 
 
 def _limits(c: Comparison) -> str:
     t = c.thresholds
-    return (f"flagged past {t.latency_ratio:g}x and +{t.latency_floor_ms:g} ms (round trip), "
-            f"{(t.startup_ratio - 1) * 100:g} % and +{t.startup_floor_s:g} s (start-up)")
+    return (
+        f"flagged past {t.latency_ratio:g}x and +{t.latency_floor_ms:g} ms (round trip), "
+        f"{(t.startup_ratio - 1) * 100:g} % and +{t.startup_floor_s:g} s (start-up)"
+    )
 
 
 def text(c: Comparison, *, all_measures: bool = False) -> str:
@@ -77,7 +97,11 @@ def text(c: Comparison, *, all_measures: bool = False) -> str:
     for key, title in SECTIONS:
         for ch in c.of(key):
             was, now = ch.before or "NEW", ch.after or "GONE"
-            lines.append(safe(f"  {title}: {ch.id} ({was} -> {now})" + (f": {ch.reason}" if ch.reason else "")))
+            lines.append(
+                safe(
+                    f"  {title}: {ch.id} ({was} -> {now})" + (f": {ch.reason}" if ch.reason else "")
+                )
+            )
     lines += [safe(f"  Known FAIL: {rid}") for rid in c.known_failures]
     if not c.comparable:
         lines += [safe(f"  measurements not compared: {why}") for why in c.incomparable]
@@ -100,23 +124,36 @@ def markdown(c: Comparison, escape: Callable[[str], str]) -> str:
         items = c.of(key)
         if items:
             out.append(f"**{title}**")
-            out += [f"- `{escape(ch.id)}` ({ch.before or 'NEW'} -> {ch.after or 'GONE'})"
-                    + (f": {escape(ch.reason)}" if ch.reason else "") for ch in items]
+            out += [
+                f"- `{escape(ch.id)}` ({ch.before or 'NEW'} -> {ch.after or 'GONE'})"
+                + (f": {escape(ch.reason)}" if ch.reason else "")
+                for ch in items
+            ]
             out.append("")
     if c.known_failures:
-        out.append(f"**Known FAIL** (in the baseline too): {', '.join(f'`{escape(i)}`' for i in c.known_failures)}")
+        out.append(
+            f"**Known FAIL** (in the baseline too): {', '.join(f'`{escape(i)}`' for i in c.known_failures)}"
+        )
         out.append("")
     if not c.comparable:
-        out += [f"Measurements are shown, not flagged: {escape(why)}." for why in c.incomparable] + [""]
+        out += [
+            f"Measurements are shown, not flagged: {escape(why)}." for why in c.incomparable
+        ] + [""]
     lat, up = _rows(c, escape)
     if up:
         out += ["| service | start-up before | now | | note |", "|---|---|---|---|---|"]
         out += ["| " + " | ".join(r) + " |" for r in up] + [""]
     if lat:
-        out += ["| path | kind | round trip before | now | | measured by |", "|---|---|---|---|---|---|"]
+        out += [
+            "| path | kind | round trip before | now | | measured by |",
+            "|---|---|---|---|---|---|",
+        ]
         out += ["| " + " | ".join(r) + " |" for r in lat] + [""]
         if shown_paths(c)[1]:
-            out += [f"... and {shown_paths(c)[1]} more paths, none flagged (all of them in `diff --format json`).", ""]
+            out += [
+                f"... and {shown_paths(c)[1]} more paths, none flagged (all of them in `diff --format json`).",
+                "",
+            ]
     out.append(f"_{_limits(c)}; round trips come from the netns executor only._")
     return "\n".join(out) + "\n"
 

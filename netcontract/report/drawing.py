@@ -80,8 +80,12 @@ def build_graph(topology: Topology, violations: Sequence[Result]) -> Graph:
         flows=_flows(topology),
         members=[(s.name, t) for s in topology.services for t in s.tiers if t != s.home],
         never=list(topology.isolated),
-        arrows=[], outsiders=[], node_colour={}, tier_colour={},
-        services=services, tiers={t.key: t for t in topology.tiers},
+        arrows=[],
+        outsiders=[],
+        node_colour={},
+        tier_colour={},
+        services=services,
+        tiers={t.key: t for t in topology.tiers},
     )
     arrows: dict[tuple[str, str, str], Arrow] = {}
     for r in violations:

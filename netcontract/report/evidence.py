@@ -16,7 +16,9 @@ from netcontract.addresses import family_of, ip_or_none
 from netcontract.results import Kind, Report, Result
 
 _WINDOW = re.compile(r"\b(dns|tcp4|tcp6|icmp4|icmp6) (\d+) ms")
-_LATENCY = re.compile(r"\((\d+(?:\.\d+)?) ms\)")  # an answer: `connected (0.1 ms)`, `192.168.64.2 (2.3 ms)`
+_LATENCY = re.compile(
+    r"\((\d+(?:\.\d+)?) ms\)"
+)  # an answer: `connected (0.1 ms)`, `192.168.64.2 (2.3 ms)`
 _WAITED = re.compile(r"no answer within (\d+(?:\.\d+)?) ms")  # a timeout: the window that probe had
 _TARGET = re.compile(r"^\[[^:\]]*:([^\]]*)\]", re.M)
 
@@ -54,14 +56,24 @@ def window(r: Result, wins: dict[str, int]) -> str:
     if r.executor != "netns" or not wins or latency(r):  # an answer needs no window
         return ""
     tcp = r.kind in (Kind.REACH, Kind.ISOLATION) and ":" in r.id.split("->", 1)[-1].split("@")[0]
-    key = "dns" if r.kind is Kind.DNS else ("tcp" if tcp else "icmp") + ("6" if family(r) == "IPv6" else "4")
+    key = (
+        "dns"
+        if r.kind is Kind.DNS
+        else ("tcp" if tcp else "icmp") + ("6" if family(r) == "IPv6" else "4")
+    )
     return f"at least {wins[key]} ms for {key} timeouts in this run" if key in wins else ""
 
 
 def evidence(r: Result, wins: dict[str, int]) -> list[tuple[str, str]]:
     """(label, value) pairs of a result's evidence, only those the report has."""
-    pairs = [("executor", r.executor), ("family", family(r)), ("latency", latency(r)), ("window", window(r, wins)),
-             ("attempts", str(r.attempts) if r.attempts else ""),
-             ("batch", f"{r.duration:.2f} s (the source's probes)" if r.attempts and r.duration else ""),
-             ("container", ", ".join(r.containers)), ("declared at", r.location)]
+    pairs = [
+        ("executor", r.executor),
+        ("family", family(r)),
+        ("latency", latency(r)),
+        ("window", window(r, wins)),
+        ("attempts", str(r.attempts) if r.attempts else ""),
+        ("batch", f"{r.duration:.2f} s (the source's probes)" if r.attempts and r.duration else ""),
+        ("container", ", ".join(r.containers)),
+        ("declared at", r.location),
+    ]
     return [(k, v) for k, v in pairs if v]

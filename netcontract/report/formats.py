@@ -25,7 +25,9 @@ class ReportFormat(enum.Enum):
     MARKDOWN = "markdown"
     HTML = "html"
 
-    def renderer(self, *, colour: bool = False, quiet: bool = False, verbose: bool = False) -> Callable[[Report], str]:
+    def renderer(
+        self, *, colour: bool = False, quiet: bool = False, verbose: bool = False
+    ) -> Callable[[Report], str]:
         """The format's `render(report) -> str`; the options reach only the table, and the matrix's colour
         (it ends with the table's summary line).
         """
@@ -41,7 +43,9 @@ class ReportFormat(enum.Enum):
             case ReportFormat.MATRIX:
                 from netcontract.report import matrix, table
 
-                return lambda r: matrix.render(r, colour=colour) + "\n" + table.summary_line(r) + "\n"
+                return lambda r: (
+                    matrix.render(r, colour=colour) + "\n" + table.summary_line(r) + "\n"
+                )
             case ReportFormat.JUNIT:
                 from netcontract.report import junit
 
@@ -63,7 +67,12 @@ STDOUT: dict[str, tuple[ReportFormat, ...]] = {
     "check": (ReportFormat.TABLE, ReportFormat.JSON, ReportFormat.MATRIX),
     "lint": (ReportFormat.TABLE, ReportFormat.JSON),
 }
-ARTIFACTS: tuple[ReportFormat, ...] = (ReportFormat.JUNIT, ReportFormat.JSON, ReportFormat.MARKDOWN, ReportFormat.HTML)
+ARTIFACTS: tuple[ReportFormat, ...] = (
+    ReportFormat.JUNIT,
+    ReportFormat.JSON,
+    ReportFormat.MARKDOWN,
+    ReportFormat.HTML,
+)
 
 
 def names(formats: tuple[ReportFormat, ...]) -> list[str]:

@@ -61,7 +61,9 @@ class _Graph:
     node_colour: dict[str, str]  # service -> colour
     tier_colour: dict[str, str]  # tier -> colour
 
-    homes: dict[str, list[str]] = field(default_factory=dict)  # tier -> the services whose home it is
+    homes: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # tier -> the services whose home it is
 
     def home_members(self, tier: str) -> list[str]:
         if not self.homes:  # once, not once per tier: 8000 tiers and services stay linear
@@ -75,12 +77,21 @@ class _Graph:
 
     def sharers(self) -> list[tuple[str, str]]:
         """(sharer, namespace owner) pairs of the contract's services."""
-        return [(n, s.owner) for n, s in self.contract.services.items() if s.owner in self.contract.services]
+        return [
+            (n, s.owner)
+            for n, s in self.contract.services.items()
+            if s.owner in self.contract.services
+        ]
 
     def host_links(self) -> list[tuple[str, str]]:
         """(host-network service, internal tier) pairs."""
         internal = [k for k, t in self.contract.tiers.items() if t.internal]
-        return [(n, t) for n, s in self.contract.services.items() if s.network_mode == "host" for t in internal]
+        return [
+            (n, t)
+            for n, s in self.contract.services.items()
+            if s.network_mode == "host"
+            for t in internal
+        ]
 
 
 def home(contract: Contract, name: str) -> str:
@@ -108,13 +119,18 @@ def _colour(r: Result) -> str | None:
 
 
 def _build(contract: Contract, violations: Sequence[Result]) -> _Graph:
-    owner = {a: n for n, s in contract.services.items() for names in s.aliases.values() for a in names}
+    owner = {
+        a: n for n, s in contract.services.items() for names in s.aliases.values() for a in names
+    }
     g = _Graph(
         contract=contract,
         flows=_flows(contract),
         members=[(n, t) for n, s in contract.services.items() for t in s.tiers if t != s.home_tier],
         never=list(contract.isolated_pairs()),
-        arrows=[], outsiders=[], node_colour={}, tier_colour={},
+        arrows=[],
+        outsiders=[],
+        node_colour={},
+        tier_colour={},
     )
     arrows: dict[tuple[str, str, str], _Arrow] = {}
     for r in violations:
@@ -169,13 +185,20 @@ def _mermaid(g: _Graph) -> str:
     lines = ["flowchart LR"]
     for key, tier in c.tiers.items():
         label = f"{key}: internal" if tier.internal else key
-        lines.append(f'  subgraph {_mid("tier_", key)}["{_mtext(label)}<br/>{_mtext(tier.network)}"]')
-        lines += [f'    {_mid("svc_", n)}["{_mtext(n)}"]' if c.services[n].endpoints else
-                  f'    {_mid("svc_", n)}(["{_mtext(n)}<br/>namespace of {_mtext(c.services[n].owner)}"])'
-                  for n in g.home_members(key)]
+        lines.append(
+            f'  subgraph {_mid("tier_", key)}["{_mtext(label)}<br/>{_mtext(tier.network)}"]'
+        )
+        lines += [
+            f'    {_mid("svc_", n)}["{_mtext(n)}"]'
+            if c.services[n].endpoints
+            else f'    {_mid("svc_", n)}(["{_mtext(n)}<br/>namespace of {_mtext(c.services[n].owner)}"])'
+            for n in g.home_members(key)
+        ]
         lines.append("  end")
-    lines += [f'  {_mid("svc_", n)}{{{{"{_mtext(n)}<br/>{_mtext(c.services[n].network_mode or "")} network"}}}}'
-              for n in g.outside()]
+    lines += [
+        f'  {_mid("svc_", n)}{{{{"{_mtext(n)}<br/>{_mtext(c.services[n].network_mode or "")} network"}}}}'
+        for n in g.outside()
+    ]
     lines += [f'  {_mid("ext_", o)}[/"{_mtext(o)}"/]' for o in g.outsiders]
     links: list[str] = []
     styles: list[str] = []
@@ -190,30 +213,43 @@ def _mermaid(g: _Graph) -> str:
     for svc, other in g.members:
         link(f"{_mid('svc_', svc)} -.- {_mid('tier_', other)}", f"stroke:{MEMBER},stroke-width:1px")
     for svc, owner in g.sharers():
-        link(f"{_mid('svc_', svc)} -.-|namespace| {_mid('svc_', owner)}", f"stroke:{MEMBER},stroke-width:2px")
+        link(
+            f"{_mid('svc_', svc)} -.-|namespace| {_mid('svc_', owner)}",
+            f"stroke:{MEMBER},stroke-width:2px",
+        )
     for svc, tkey in g.host_links():
-        link(f"{_mid('svc_', svc)} -.->|host network| {_mid('tier_', tkey)}",
-             f"stroke:{INTERNAL_LINE},stroke-width:2px,stroke-dasharray:2 4,color:{INTERNAL_LINE}")
+        link(
+            f"{_mid('svc_', svc)} -.->|host network| {_mid('tier_', tkey)}",
+            f"stroke:{INTERNAL_LINE},stroke-width:2px,stroke-dasharray:2 4,color:{INTERNAL_LINE}",
+        )
     for a, b in g.never:
-        link(f"{_mid('svc_', a)} -.->|never| {_mid('svc_', b)}",
-             f"stroke:{RED},stroke-width:2px,stroke-dasharray:2 4,color:{RED}")
+        link(
+            f"{_mid('svc_', a)} -.->|never| {_mid('svc_', b)}",
+            f"stroke:{RED},stroke-width:2px,stroke-dasharray:2 4,color:{RED}",
+        )
     for arrow_ in g.arrows:
         dst = _mid("svc_", arrow_.dst) if arrow_.dst in c.services else _mid("ext_", arrow_.dst)
         label = _mtext(", ".join(arrow_.labels))
-        link(f'{_mid("svc_", arrow_.src)} ==>|"{label}"| {dst}',
-             f"stroke:{arrow_.colour},stroke-width:3px,color:{arrow_.colour}")
+        link(
+            f'{_mid("svc_", arrow_.src)} ==>|"{label}"| {dst}',
+            f"stroke:{arrow_.colour},stroke-width:3px,color:{arrow_.colour}",
+        )
     lines += links
     lines += styles
     for key, tier in c.tiers.items():
         line = g.tier_colour.get(key, INTERNAL_LINE if tier.internal else FLOW)
         fill = INTERNAL_FILL if tier.internal else "#f5f8fc"
         dash = ",stroke-dasharray:6 3" if tier.internal else ""
-        lines.append(f"  style {_mid('tier_', key)} fill:{fill},stroke:{line},stroke-width:2px{dash}")
+        lines.append(
+            f"  style {_mid('tier_', key)} fill:{fill},stroke:{line},stroke-width:2px{dash}"
+        )
     for name in c.services:
         if not c.services[name].endpoints and name not in g.node_colour:
             lines.append(f"  style {_mid('svc_', name)} stroke:{MEMBER},stroke-dasharray:4 3")
     for name, colour in g.node_colour.items():
-        lines.append(f"  style {_mid('svc_', name)} stroke:{colour},stroke-width:3px,color:{colour}")
+        lines.append(
+            f"  style {_mid('svc_', name)} stroke:{colour},stroke-width:3px,color:{colour}"
+        )
     for o in g.outsiders:
         lines.append(f"  style {_mid('ext_', o)} stroke:{RED},stroke-dasharray:3 3")
     return "\n".join(lines) + "\n"
@@ -223,7 +259,9 @@ def _mermaid(g: _Graph) -> str:
 
 
 def _q(text: str) -> str:
-    text = sanitize.block(text).replace("\\", "\\\\")  # our own "\n" stays a line break in the label
+    text = sanitize.block(text).replace(
+        "\\", "\\\\"
+    )  # our own "\n" stays a line break in the label
     return '"' + text.replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -261,7 +299,7 @@ def _dot(g: _Graph) -> str:
     lines = [
         f"digraph {_q(title)} {{",
         '  graph [rankdir=LR, compound=true, newrank=true, fontname="Helvetica", fontsize=11, '
-        'nodesep=0.35, ranksep=1.1, labelloc=b, labeljust=l];',
+        "nodesep=0.35, ranksep=1.1, labelloc=b, labeljust=l];",
         f"  label={_LEGEND};",
         '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
@@ -273,7 +311,9 @@ def _dot(g: _Graph) -> str:
         style = "rounded,filled,dashed" if internal else "rounded,filled"
         fill = INTERNAL_FILL if internal else "#f5f8fc"
         lines.append(f"  subgraph {_cluster(key)} {{")
-        lines.append(f"    graph {_attrs(label=label, labelloc='t', style=style, fillcolor=fill, color=line, penwidth='2')};")
+        lines.append(
+            f"    graph {_attrs(label=label, labelloc='t', style=style, fillcolor=fill, color=line, penwidth='2')};"
+        )
         lines.append(f"    {_anchor(key)} [shape=point, style=invis, width=0.01, height=0.01];")
         for name in g.home_members(key):
             colour = g.node_colour.get(name)
@@ -290,22 +330,50 @@ def _dot(g: _Graph) -> str:
     for name in g.outside():
         colour = g.node_colour.get(name, INTERNAL_LINE)
         label = name + "\n(" + str(c.services[name].network_mode) + " network)"
-        lines.append(f"  {_svc(name)} "
-                     + _attrs(label=label, shape="hexagon", color=colour, fontcolor=colour, style="dashed") + ";")
+        lines.append(
+            f"  {_svc(name)} "
+            + _attrs(label=label, shape="hexagon", color=colour, fontcolor=colour, style="dashed")
+            + ";"
+        )
     for svc, owner in g.sharers():
-        lines.append(f"  {_svc(svc)} -> {_svc(owner)} "
-                     + _attrs(label="namespace", style="dashed", arrowhead="none", color=MEMBER, constraint="false") + ";")
+        lines.append(
+            f"  {_svc(svc)} -> {_svc(owner)} "
+            + _attrs(
+                label="namespace",
+                style="dashed",
+                arrowhead="none",
+                color=MEMBER,
+                constraint="false",
+            )
+            + ";"
+        )
     for svc, tkey in g.host_links():
-        lines.append(f"  {_svc(svc)} -> {_anchor(tkey)} "
-                     + _attrs(lhead=_cluster(tkey), label="host network", style="dotted", color=INTERNAL_LINE,
-                              fontcolor=INTERNAL_LINE) + ";")
+        lines.append(
+            f"  {_svc(svc)} -> {_anchor(tkey)} "
+            + _attrs(
+                lhead=_cluster(tkey),
+                label="host network",
+                style="dotted",
+                color=INTERNAL_LINE,
+                fontcolor=INTERNAL_LINE,
+            )
+            + ";"
+        )
     for o in g.outsiders:
-        lines.append(f"  {_q('ext:' + o)} {_attrs(label=o, shape='note', color=RED, fontcolor=RED, style='dashed')};")
+        lines.append(
+            f"  {_q('ext:' + o)} {_attrs(label=o, shape='note', color=RED, fontcolor=RED, style='dashed')};"
+        )
     for a, b, both in g.flows:
         lines.append(
             f"  {_anchor(a)} -> {_anchor(b)} "
-            + _attrs(ltail=_cluster(a), lhead=_cluster(b), dir="both" if both else "forward",
-                     color=FLOW, penwidth="2.5", arrowsize="0.9")
+            + _attrs(
+                ltail=_cluster(a),
+                lhead=_cluster(b),
+                dir="both" if both else "forward",
+                color=FLOW,
+                penwidth="2.5",
+                arrowsize="0.9",
+            )
             + ";"
         )
     order = {t: i for i, t in enumerate(c.tiers)}
@@ -317,20 +385,33 @@ def _dot(g: _Graph) -> str:
             ends, clip = f"{_svc(svc)} -> {_anchor(other)}", {"lhead": _cluster(other)}
         lines.append(
             f"  {ends} "
-            + _attrs(**clip, style="dashed", arrowhead="none", color=MEMBER, constraint="false") + ";"
+            + _attrs(**clip, style="dashed", arrowhead="none", color=MEMBER, constraint="false")
+            + ";"
         )
     for a, b in g.never:
         lines.append(
             f"  {_svc(a)} -> {_svc(b)} "
-            + _attrs(label="never", style="dotted", color=RED, fontcolor=RED, penwidth="1.8", constraint="false")
+            + _attrs(
+                label="never",
+                style="dotted",
+                color=RED,
+                fontcolor=RED,
+                penwidth="1.8",
+                constraint="false",
+            )
             + ";"
         )
     for arrow in g.arrows:
         dst = _svc(arrow.dst) if arrow.dst in c.services else _q("ext:" + arrow.dst)
         lines.append(
             f"  {_svc(arrow.src)} -> {dst} "
-            + _attrs(label=", ".join(arrow.labels), color=arrow.colour, fontcolor=arrow.colour, penwidth="3",
-                     constraint="false" if arrow.dst in c.services else "true")
+            + _attrs(
+                label=", ".join(arrow.labels),
+                color=arrow.colour,
+                fontcolor=arrow.colour,
+                penwidth="3",
+                constraint="false" if arrow.dst in c.services else "true",
+            )
             + ";"
         )
     lines.append("}")

@@ -36,24 +36,48 @@ def result_from_dict(raw: Any) -> Result:
         raise InputError(f"result {raw['id']}: unknown kind or verdict") from None
     latency = _num(raw.get("latency_ms"))
     attempts = raw.get("attempts")
-    return Result(raw["id"], kind, _str(raw, "subject"), verdict, _str(raw, "expected"), _str(raw, "actual"),
-                  _str(raw, "reason"), duration=_num(raw.get("duration")) or 0.0,
-                  attempts=attempts if isinstance(attempts, int) else 0, src=_str(raw, "src"), dst=_str(raw, "dst"),
-                  tier=_str(raw, "tier"), executor=_str(raw, "executor"), latency_ms=latency,
-                  latency_source=_str(raw, "latency_source") if latency is not None else "")
+    return Result(
+        raw["id"],
+        kind,
+        _str(raw, "subject"),
+        verdict,
+        _str(raw, "expected"),
+        _str(raw, "actual"),
+        _str(raw, "reason"),
+        duration=_num(raw.get("duration")) or 0.0,
+        attempts=attempts if isinstance(attempts, int) else 0,
+        src=_str(raw, "src"),
+        dst=_str(raw, "dst"),
+        tier=_str(raw, "tier"),
+        executor=_str(raw, "executor"),
+        latency_ms=latency,
+        latency_source=_str(raw, "latency_source") if latency is not None else "",
+    )
 
 
 def _startup(raw: Any) -> Startup:
     if not isinstance(raw, dict) or not isinstance(raw.get("service"), str):
         raise InputError("a startup entry without a service")
-    return Startup(raw["service"], _str(raw, "container"), _str(raw, "started_at"), _str(raw, "healthy_at"),
-                   _num(raw.get("seconds")), _str(raw, "note"))
+    return Startup(
+        raw["service"],
+        _str(raw, "container"),
+        _str(raw, "started_at"),
+        _str(raw, "healthy_at"),
+        _num(raw.get("seconds")),
+        _str(raw, "note"),
+    )
 
 
 def report_from_dict(raw: Any) -> Report:
     """A Report from the JSON report's object (version 1); InputError when it is not one."""
-    if not isinstance(raw, dict) or raw.get("version") != REPORT_VERSION or not isinstance(raw.get("results"), list):
-        raise InputError(f"not a netcontract JSON report of version {REPORT_VERSION} (`check --format json`)")
+    if (
+        not isinstance(raw, dict)
+        or raw.get("version") != REPORT_VERSION
+        or not isinstance(raw.get("results"), list)
+    ):
+        raise InputError(
+            f"not a netcontract JSON report of version {REPORT_VERSION} (`check --format json`)"
+        )
     startup: list[Any] = raw["startup"] if isinstance(raw.get("startup"), list) else []
     project = raw.get("project")
     return Report(
@@ -83,4 +107,6 @@ def load_report(path: str | Path) -> Report:
     except InputError as exc:
         raise InputError(f"{os.fspath(path)}: {exc}") from None
     except (OSError, ValueError, RecursionError) as exc:
-        raise InputError(f"{os.fspath(path)}: not a JSON report: {' '.join(str(exc).split())[:160]}") from None
+        raise InputError(
+            f"{os.fspath(path)}: not a JSON report: {' '.join(str(exc).split())[:160]}"
+        ) from None

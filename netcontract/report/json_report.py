@@ -29,7 +29,11 @@ def result_dict(r: Result) -> dict[str, Any]:
         "tier": r.tier,
         "executor": r.executor,
         "containers": list(r.containers),
-        **({"latency_ms": r.latency_ms, "latency_source": r.latency_source} if r.latency_ms is not None else {}),
+        **(
+            {"latency_ms": r.latency_ms, "latency_source": r.latency_source}
+            if r.latency_ms is not None
+            else {}
+        ),
     }
 
 
@@ -44,18 +48,35 @@ def report_dict(report: Report) -> dict[str, Any]:
         "command": report.command,
         "exit_code": int(report.exit_code),
         "duration": round(report.duration, 3),
-        "summary": {"passed": s.passed, "failed": s.failed, "errors": s.errors, "skipped": s.skipped},
+        "summary": {
+            "passed": s.passed,
+            "failed": s.failed,
+            "errors": s.errors,
+            "skipped": s.skipped,
+        },
         "notes": list(report.notes),
         "engine": report.engine,
         "results": [result_dict(r) for r in report.results],
         **({"host": report.host} if report.host else {}),
-        **({"startup": [comparison.startup_dict(s) for s in report.startup]} if report.startup else {}),
-        **({"comparison": comparison.as_dict(report.comparison)} if report.comparison is not None else {}),
+        **(
+            {"startup": [comparison.startup_dict(s) for s in report.startup]}
+            if report.startup
+            else {}
+        ),
+        **(
+            {"comparison": comparison.as_dict(report.comparison)}
+            if report.comparison is not None
+            else {}
+        ),
     }
     if report.aborted is not None:  # only when the run made no verdict: older reports never have it
         a = report.aborted
-        out["error"] = {"exit_code": int(a.exit_code), "type": a.error,
-                        "message": a.lines[0] if a.lines else "", "lines": list(a.lines)}
+        out["error"] = {
+            "exit_code": int(a.exit_code),
+            "type": a.error,
+            "message": a.lines[0] if a.lines else "",
+            "lines": list(a.lines),
+        }
     return out
 
 

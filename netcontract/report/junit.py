@@ -45,13 +45,19 @@ def _body(r: Result) -> str:
 
 def _testcase(parent: ET.Element, r: Result) -> None:
     case = ET.SubElement(
-        parent, "testcase", name=_clean(r.id), classname=f"netcontract.{_clean(r.kind)}", time=_seconds(r.duration)
+        parent,
+        "testcase",
+        name=_clean(r.id),
+        classname=f"netcontract.{_clean(r.kind)}",
+        time=_seconds(r.duration),
     )
     if r.verdict is Verdict.FAIL:
         el = ET.SubElement(case, "failure", message=_clean(_message(r)), type="ContractViolation")
         el.text = _clean(_body(r))
     elif r.verdict is Verdict.ERROR:
-        el = ET.SubElement(case, "error", message=_clean(r.reason or _message(r)), type="NotEvaluated")
+        el = ET.SubElement(
+            case, "error", message=_clean(r.reason or _message(r)), type="NotEvaluated"
+        )
         el.text = _clean(_body(r))
     elif r.verdict is Verdict.SKIP:
         ET.SubElement(case, "skipped", message=_clean(r.reason or "skipped"))
@@ -79,9 +85,16 @@ def _aborted_case(parent: ET.Element, report: Report) -> None:
     a red run instead of an empty one."""
     a = report.aborted
     assert a is not None
-    case = ET.SubElement(parent, "testcase", name=_clean(f"netcontract {report.command}"), classname="netcontract.run",
-                         time=_seconds(report.duration))
-    el = ET.SubElement(case, "error", message=_clean(a.lines[0] if a.lines else a.error), type=_clean(a.error))
+    case = ET.SubElement(
+        parent,
+        "testcase",
+        name=_clean(f"netcontract {report.command}"),
+        classname="netcontract.run",
+        time=_seconds(report.duration),
+    )
+    el = ET.SubElement(
+        case, "error", message=_clean(a.lines[0] if a.lines else a.error), type=_clean(a.error)
+    )
     el.text = _clean("\n".join([*a.lines, f"exit code: {int(a.exit_code)}"]))
 
 

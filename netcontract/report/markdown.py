@@ -55,7 +55,9 @@ def escape(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("&", "&amp;").replace("<", "&lt;")  # a bare '>' is harmless mid-line
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
-    text = text.replace("[", "\\[").replace("]", "\\]")  # `[x](y)` and `![x](y)`: brackets are the link
+    text = text.replace("[", "\\[").replace(
+        "]", "\\]"
+    )  # `[x](y)` and `![x](y)`: brackets are the link
     text = sanitize.block(text)  # ANSI escapes and other control characters, visibly
     text = _MENTION.sub("@" + _ZWSP, text)
     text = _REFERENCE.sub("#" + _ZWSP, text)
@@ -94,8 +96,13 @@ def _matrix(report: Report) -> list[str]:
     if not services:
         return []
     header = ["from \\ to", *(escape(s) for s in services)]
-    rows = [[f"**{escape(src)}**", *(glyph(cells, src, dst, MARKDOWN_GLYPHS) or " " for dst in services)]
-            for src in services]
+    rows = [
+        [
+            f"**{escape(src)}**",
+            *(glyph(cells, src, dst, MARKDOWN_GLYPHS) or " " for dst in services),
+        ]
+        for src in services
+    ]
     used = {c.state for c in cells.values()}
     legend = [f"- {MARKDOWN_GLYPHS.cells[s]}: {LEGEND[s]}" for s in CellState if s in used]
     return ["", "### Reachability", "", *_table(header, rows), "", *legend]
@@ -104,17 +111,31 @@ def _matrix(report: Report) -> list[str]:
 def render(report: Report) -> str:
     """The Markdown summary: status, counts, notes, the violations table, the reachability matrix."""
     where = f"contract {escape(report.contract)}, project {escape(report.project or '-')}, {escape(report.source)}"
-    lines = [f"## netcontract {escape(report.command)}: {status_word(report)}", "", summary_line(report), "", where]
+    lines = [
+        f"## netcontract {escape(report.command)}: {status_word(report)}",
+        "",
+        summary_line(report),
+        "",
+        where,
+    ]
     if report.notes:
         lines += ["", *(f"- note: {escape(n)}" for n in report.notes)]
     if report.aborted is not None:
         a = report.aborted
-        lines += ["", f"### Why nothing was checked (exit {int(a.exit_code)})", "",
-                  *(f"- {escape(line)}" for line in a.lines)]
+        lines += [
+            "",
+            f"### Why nothing was checked (exit {int(a.exit_code)})",
+            "",
+            *(f"- {escape(line)}" for line in a.lines),
+        ]
     bad = report.violations()
     if bad:
-        lines += ["", "### Violations", "",
-                  *_table(["result", "check", "expected", "actual", "why"], _result_rows(bad))]
+        lines += [
+            "",
+            "### Violations",
+            "",
+            *_table(["result", "check", "expected", "actual", "why"], _result_rows(bad)),
+        ]
     lines += _matrix(report)
     if report.comparison is not None:
         lines += ["", comparison.markdown(report.comparison, escape).rstrip("\n")]

@@ -128,7 +128,11 @@ def glyph(cells: dict[tuple[str, str], Cell], src: str, dst: str, glyphs: Glyphs
 
 def dns_failures(report: Report) -> list[Result]:
     """The DNS results that failed or could not be checked."""
-    return [r for r in report.results if r.kind is Kind.DNS and r.verdict in (Verdict.FAIL, Verdict.ERROR)]
+    return [
+        r
+        for r in report.results
+        if r.kind is Kind.DNS and r.verdict in (Verdict.FAIL, Verdict.ERROR)
+    ]
 
 
 def _paint(text: str, state: CellState | None, colour: bool) -> str:
@@ -157,7 +161,11 @@ def _grid(services: list[str], cells: dict[tuple[str, str], Cell], colour: bool)
 
 def _legend(cells: dict[tuple[str, str], Cell], colour: bool) -> list[str]:
     used = {c.state for c in cells.values()}
-    shown = [s for s in CellState if s in used or s in (CellState.ALLOWED, CellState.BLOCKED, CellState.DIFFERS)]
+    shown = [
+        s
+        for s in CellState
+        if s in used or s in (CellState.ALLOWED, CellState.BLOCKED, CellState.DIFFERS)
+    ]
     return [f"  {_paint(TERMINAL_GLYPHS.cells[s], s, colour)}  {LEGEND[s]}" for s in shown]
 
 

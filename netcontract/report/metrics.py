@@ -40,8 +40,11 @@ def render(report: Report | None, stats: WatchStats) -> bytes:
 
     class _Latest(Collector):
         def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-            verdict = GaugeMetricFamily("netcontract_check_verdict", "A check's current verdict (1 per check).",
-                                        labels=["id", "kind", "verdict"])
+            verdict = GaugeMetricFamily(
+                "netcontract_check_verdict",
+                "A check's current verdict (1 per check).",
+                labels=["id", "kind", "verdict"],
+            )
             counts: Counter[str] = Counter()
             probes: Counter[str] = Counter()
             probe_seconds: dict[str, float] = {}
@@ -52,36 +55,66 @@ def render(report: Report | None, stats: WatchStats) -> bytes:
                     probes[r.executor] += 1
                     probe_seconds[r.executor] = probe_seconds.get(r.executor, 0.0) + r.duration
             yield verdict
-            by_verdict = GaugeMetricFamily("netcontract_checks", "Checks by current verdict.", labels=["verdict"])
+            by_verdict = GaugeMetricFamily(
+                "netcontract_checks", "Checks by current verdict.", labels=["verdict"]
+            )
             for v in Verdict:
                 by_verdict.add_metric([v.value], counts[v.value])
             yield by_verdict
-            holds = report is not None and not counts[Verdict.FAIL.value] and not counts[Verdict.ERROR.value]
-            yield GaugeMetricFamily("netcontract_contract_holds", "1 while every check passes (or is skipped).",
-                                    value=int(holds))
-            yield GaugeMetricFamily("netcontract_check_duration_seconds", "Duration of the last re-check.",
-                                    value=stats.check_duration)
-            yield GaugeMetricFamily("netcontract_full_check_duration_seconds", "Duration of the last full check.",
-                                    value=stats.full_check_duration)
-            n = GaugeMetricFamily("netcontract_probes", "Probe results in the current picture, by executor.",
-                                  labels=["executor"])
-            s = GaugeMetricFamily("netcontract_probe_duration_seconds",
-                                  "Summed duration of those probe results, by executor.", labels=["executor"])
+            holds = (
+                report is not None
+                and not counts[Verdict.FAIL.value]
+                and not counts[Verdict.ERROR.value]
+            )
+            yield GaugeMetricFamily(
+                "netcontract_contract_holds",
+                "1 while every check passes (or is skipped).",
+                value=int(holds),
+            )
+            yield GaugeMetricFamily(
+                "netcontract_check_duration_seconds",
+                "Duration of the last re-check.",
+                value=stats.check_duration,
+            )
+            yield GaugeMetricFamily(
+                "netcontract_full_check_duration_seconds",
+                "Duration of the last full check.",
+                value=stats.full_check_duration,
+            )
+            n = GaugeMetricFamily(
+                "netcontract_probes",
+                "Probe results in the current picture, by executor.",
+                labels=["executor"],
+            )
+            s = GaugeMetricFamily(
+                "netcontract_probe_duration_seconds",
+                "Summed duration of those probe results, by executor.",
+                labels=["executor"],
+            )
             for executor in sorted(probes):
                 n.add_metric([executor], probes[executor])
                 s.add_metric([executor], probe_seconds[executor])
             yield n
             yield s
-            yield GaugeMetricFamily("netcontract_last_full_check_timestamp_seconds",
-                                    "When the last full check finished (seconds since the epoch).",
-                                    value=stats.last_full)
-            rechecks = CounterMetricFamily("netcontract_rechecks", "Re-checks run, by scope.", labels=["scope"])
+            yield GaugeMetricFamily(
+                "netcontract_last_full_check_timestamp_seconds",
+                "When the last full check finished (seconds since the epoch).",
+                value=stats.last_full,
+            )
+            rechecks = CounterMetricFamily(
+                "netcontract_rechecks", "Re-checks run, by scope.", labels=["scope"]
+            )
             for scope in ("full", "partial"):
                 rechecks.add_metric([scope], stats.rechecks.get(scope, 0))
             yield rechecks
-            yield CounterMetricFamily("netcontract_engine_events", "Engine events seen.", value=stats.events)
-            yield GaugeMetricFamily("netcontract_engine_connected", "1 while the engine's event stream is followed.",
-                                    value=int(stats.connected))
+            yield CounterMetricFamily(
+                "netcontract_engine_events", "Engine events seen.", value=stats.events
+            )
+            yield GaugeMetricFamily(
+                "netcontract_engine_connected",
+                "1 while the engine's event stream is followed.",
+                value=int(stats.connected),
+            )
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Latest())

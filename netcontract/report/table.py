@@ -28,8 +28,10 @@ def _detail(r: Result) -> str:
 def summary_line(report: Report) -> str:
     """`contract holds`, `contract VIOLATED` or `contract NOT EVALUATED (errors)`, with counts and duration."""
     s = report.summary
-    head = "contract holds" if report.exit_code == 0 else (
-        "contract VIOLATED" if s.failed else "contract NOT EVALUATED (errors)"
+    head = (
+        "contract holds"
+        if report.exit_code == 0
+        else ("contract VIOLATED" if s.failed else "contract NOT EVALUATED (errors)")
     )
     return (
         f"{head}: {s.total} checks, {s.passed} passed, {s.failed} failed, "
@@ -37,11 +39,17 @@ def summary_line(report: Report) -> str:
     )
 
 
-def render(report: Report, *, colour: bool = False, quiet: bool = False, verbose: bool = False) -> str:
+def render(
+    report: Report, *, colour: bool = False, quiet: bool = False, verbose: bool = False
+) -> str:
     """The terminal table: a header, the notes, one line per result (FAIL and ERROR only with `quiet`;
     timings with `verbose`), the violations in detail, the summary line. `colour` paints the verdicts.
     """
-    lines = [safe(f"netcontract {report.command}: {report.contract} (project {report.project or '-'}, {report.source})")]
+    lines = [
+        safe(
+            f"netcontract {report.command}: {report.contract} (project {report.project or '-'}, {report.source})"
+        )
+    ]
     lines += [f"note: {safe(n)}" for n in report.notes]
     shown = [r for r in report.results if not quiet or r.verdict in (Verdict.FAIL, Verdict.ERROR)]
     if shown:
@@ -49,7 +57,9 @@ def render(report: Report, *, colour: bool = False, quiet: bool = False, verbose
         for r in shown:
             row = [_paint(r.verdict.value, r.verdict, colour), safe(r.id), _detail(r)]
             if verbose:
-                row.append(f"{r.duration * 1000:.0f}ms" + (f" x{r.attempts}" if r.attempts > 1 else ""))
+                row.append(
+                    f"{r.duration * 1000:.0f}ms" + (f" x{r.attempts}" if r.attempts > 1 else "")
+                )
             rows.append(row)
         lines += ["", tabulate(rows, tablefmt="plain")]
     bad = report.violations()

@@ -48,11 +48,15 @@ def _own(path: Path, what: str) -> bool:
     except FileNotFoundError:
         return False
     if stat.S_ISLNK(st.st_mode):
-        raise ScaffoldError(f"{path} is a symbolic link, not the {what} scaffold writes: "
-                            "not following it; move it away; nothing changed")
+        raise ScaffoldError(
+            f"{path} is a symbolic link, not the {what} scaffold writes: "
+            "not following it; move it away; nothing changed"
+        )
     if not stat.S_ISREG(st.st_mode):
-        raise ScaffoldError(f"{path} is not a regular file, so not the {what} scaffold writes: "
-                            "move it away; nothing changed")
+        raise ScaffoldError(
+            f"{path} is not a regular file, so not the {what} scaffold writes: "
+            "move it away; nothing changed"
+        )
     return True
 
 
@@ -79,14 +83,18 @@ def _target(p: Path) -> Path:
     try:
         return p.resolve(strict=True)
     except (OSError, RuntimeError):  # RuntimeError: a loop, on Python 3.11
-        raise ScaffoldError(f"{p}: a symlink that leads nowhere (or in a loop): nothing changed") from None
+        raise ScaffoldError(
+            f"{p}: a symlink that leads nowhere (or in a loop): nothing changed"
+        ) from None
 
 
 def _check_owner(p: Path, st: os.stat_result) -> None:
     euid = os.geteuid()
     if euid != 0 and st.st_uid != euid:
-        raise ScaffoldError(f"{p}: owned by uid {st.st_uid}; scaffold would make it yours: run it as that user "
-                            "(or root); nothing written")
+        raise ScaffoldError(
+            f"{p}: owned by uid {st.st_uid}; scaffold would make it yours: run it as that user "
+            "(or root); nothing written"
+        )
 
 
 def write(path: str | Path, original: str, text: str, notes: list[str] | None = None) -> Path:
@@ -115,7 +123,9 @@ def write(path: str | Path, original: str, text: str, notes: list[str] | None = 
     return backup
 
 
-def _reuse_backup(p: Path, backup: Path, digest: Path, current: bytes, notes: list[str] | None) -> None:
+def _reuse_backup(
+    p: Path, backup: Path, digest: Path, current: bytes, notes: list[str] | None
+) -> None:
     """FILE.backup exists: keep it if scaffold made it (its digest matches FILE), or if an earlier run
     stopped before replacing FILE (FILE.backup is FILE as it is now); refuse anything else."""
     has_digest = _own(digest, "digest")
@@ -123,8 +133,10 @@ def _reuse_backup(p: Path, backup: Path, digest: Path, current: bytes, notes: li
         return  # scaffolded before and untouched since: the first backup is the original
     if _read_own(backup) == current:
         if notes is not None:
-            notes.append(f"an earlier scaffold of {p.name} stopped before it finished ({backup.name} is "
-                         f"{p.name} as it is now): finishing it, with {backup.name} as the original")
+            notes.append(
+                f"an earlier scaffold of {p.name} stopped before it finished ({backup.name} is "
+                f"{p.name} as it is now): finishing it, with {backup.name} as the original"
+            )
         return
     if not has_digest:
         raise ScaffoldError(
@@ -145,7 +157,9 @@ def restore(path: str | Path) -> Path:
         raise ScaffoldError(f"{p}: no {backup.name}: nothing to restore")
     if not _own(digest, "digest"):
         target = _target(p)
-        if target.exists() and target.read_bytes() == _read_own(backup):  # an earlier restore stopped here
+        if target.exists() and target.read_bytes() == _read_own(
+            backup
+        ):  # an earlier restore stopped here
             backup.unlink()
             fsync_dir(backup.parent)
             return backup
@@ -166,7 +180,9 @@ def restore(path: str | Path) -> Path:
             )
         st = os.stat(target)
         _check_owner(p, st)
-        atomic_replace(target, original, like=st, strict_owner=True)  # the link, mode and owner stay
+        atomic_replace(
+            target, original, like=st, strict_owner=True
+        )  # the link, mode and owner stay
         digest.unlink()
         backup.unlink()
         fsync_dir(backup.parent)

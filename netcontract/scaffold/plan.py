@@ -58,10 +58,14 @@ class Plan:
 
     def diff(self) -> str:
         """The change as a unified diff, original first."""
-        return "".join(difflib.unified_diff(
-            self.original.splitlines(keepends=True), self.text.splitlines(keepends=True),
-            fromfile=f"{self.path} (now)", tofile=f"{self.path} (scaffolded)",
-        ))
+        return "".join(
+            difflib.unified_diff(
+                self.original.splitlines(keepends=True),
+                self.text.splitlines(keepends=True),
+                fromfile=f"{self.path} (now)",
+                tofile=f"{self.path} (scaffolded)",
+            )
+        )
 
 
 def plan_scaffold(
@@ -79,10 +83,14 @@ def plan_scaffold(
     try:
         doc = YAML(typ="rt").load(original)
     except YAMLError as exc:
-        raise ScaffoldError(f"{path}: ruamel.yaml cannot read it: {str(exc).splitlines()[0]}") from None
+        raise ScaffoldError(
+            f"{path}: ruamel.yaml cannot read it: {str(exc).splitlines()[0]}"
+        ) from None
     services = doc.get("services")
     if position(doc, "services") is None or not hasattr(services, "lc") or services.fa.flow_style():
-        raise ScaffoldError(f"{path}: services must be a block mapping written in the file for scaffold to edit it")
+        raise ScaffoldError(
+            f"{path}: services must be a block mapping written in the file for scaffold to edit it"
+        )
     names = _compose_names(contract, compose, dict(service_map or {}), path)
     lines = original.splitlines(keepends=True)
     style = _style(lines, doc, services, original)
@@ -107,14 +115,18 @@ def plan_scaffold(
     return Plan(path, original, text, tuple(notes))
 
 
-def _compose_names(contract: Contract, compose: ComposeProject, service_map: dict[str, str], path: str) -> dict[str, str]:
+def _compose_names(
+    contract: Contract, compose: ComposeProject, service_map: dict[str, str], path: str
+) -> dict[str, str]:
     check_service_map(contract, service_map)
     names = {name: service_map.get(name, name) for name in contract.services}
     present = [s.name for s in compose.services]
     for name, compose_name in names.items():
         if compose.service(compose_name) is None:
             hint = did_you_mean(compose_name, present, cutoff=0.5, then=f" pass --map {name}={{}}")
-            raise ScaffoldError(f"{path}: contract service {name!r} has no service {compose_name!r} here{hint}")
+            raise ScaffoldError(
+                f"{path}: contract service {name!r} has no service {compose_name!r} here{hint}"
+            )
     return names
 
 
@@ -142,7 +154,9 @@ def _tier_keys(contract: Contract, compose: ComposeProject, doc: Any, path: str)
     declared = doc.get("networks") or {}
     keys = {}
     for tier_key, tier in contract.tiers.items():
-        existing = [k for k, n in compose.networks.items() if n.name == tier.network and (k in declared)]
+        existing = [
+            k for k, n in compose.networks.items() if n.name == tier.network and (k in declared)
+        ]
         if existing:
             keys[tier_key] = existing[0]
         elif tier_key in declared:
@@ -156,8 +170,12 @@ def _tier_keys(contract: Contract, compose: ComposeProject, doc: Any, path: str)
 
 
 def _notes(
-    contract: Contract, compose: ComposeProject, names: Mapping[str, str], keys: Mapping[str, str],
-    desired: Mapping[str, Entries], unpublish: bool,
+    contract: Contract,
+    compose: ComposeProject,
+    names: Mapping[str, str],
+    keys: Mapping[str, str],
+    desired: Mapping[str, Entries],
+    unpublish: bool,
 ) -> list[str]:
     notes = []
     left = {n.key for s in compose.services if s.name in desired for n in s.networks}
@@ -185,28 +203,50 @@ def _notes(
 
 
 def _verify(
-    contract: Contract, compose: ComposeProject, names: Mapping[str, str], path: str,
-    original: str, text: str, unpublish: bool,
+    contract: Contract,
+    compose: ComposeProject,
+    names: Mapping[str, str],
+    path: str,
+    original: str,
+    text: str,
+    unpublish: bool,
 ) -> None:
     """Refuse unless the candidate meets the network rules and changes nothing but networks."""
     try:
-        candidate = load_project(ComposeOptions(files=(path,), project=compose.name, loader="builtin"), lambda _: text)
+        candidate = load_project(
+            ComposeOptions(files=(path,), project=compose.name, loader="builtin"), lambda _: text
+        )
     except NetcontractError as exc:
-        raise ScaffoldError(f"{path}: the rewritten file would not load ({exc}); nothing written") from None
+        raise ScaffoldError(
+            f"{path}: the rewritten file would not load ({exc}); nothing written"
+        ) from None
     rename = {compose_name: name for name, compose_name in names.items()}
     for r in structural_results(contract, to_state(candidate, rename)):
         if r.verdict is Verdict.FAIL and r.kind in ("network", "networks", "alias"):
-            raise ScaffoldError(f"{path}: the rewritten file would still fail {r.id}: {r.reason}; nothing written")
-    dropped = {names[n] for n, s in contract.services.items() if unpublish and any(contract.tiers[t].internal for t in s.tiers)}
+            raise ScaffoldError(
+                f"{path}: the rewritten file would still fail {r.id}: {r.reason}; nothing written"
+            )
+    dropped = {
+        names[n]
+        for n, s in contract.services.items()
+        if unpublish and any(contract.tiers[t].internal for t in s.tiers)
+    }
     if _without_networks(parse_compose_text(original, path)[0], dropped) != _without_networks(
         parse_compose_text(text, path)[0], dropped
     ):
-        raise ScaffoldError(f"{path}: the rewrite changed more than networks (a netcontract bug); nothing written")
+        raise ScaffoldError(
+            f"{path}: the rewrite changed more than networks (a netcontract bug); nothing written"
+        )
 
 
 def _verify_with_compose(
-    contract: Contract, compose: ComposeProject, names: Mapping[str, str], path: str,
-    original: str, text: str, unpublish: bool,
+    contract: Contract,
+    compose: ComposeProject,
+    names: Mapping[str, str],
+    path: str,
+    original: str,
+    text: str,
+    unpublish: bool,
 ) -> list[str]:
     """The same two checks on Compose's own reading of both texts, when the command selected it."""
     from netcontract.compose.loader import describe, read_texts
@@ -216,21 +256,33 @@ def _verify_with_compose(
         return []
     binary, (before, after) = read
     if isinstance(before, NetcontractError):
-        return [f"{binary.name} {binary.version} cannot read {path} as it is ({before}): the result was checked "
-                "with netcontract's reader only"]
+        return [
+            f"{binary.name} {binary.version} cannot read {path} as it is ({before}): the result was checked "
+            "with netcontract's reader only"
+        ]
     if isinstance(after, NetcontractError):
-        raise ScaffoldError(f"{path}: {binary.name} {binary.version} would not read the rewritten file ({after}); "
-                            "nothing written")
+        raise ScaffoldError(
+            f"{path}: {binary.name} {binary.version} would not read the rewritten file ({after}); "
+            "nothing written"
+        )
     (old_model, _), (new_model, candidate) = before, after
     rename = {compose_name: name for name, compose_name in names.items()}
     for r in structural_results(contract, to_state(candidate, rename)):
         if r.verdict is Verdict.FAIL and r.kind in ("network", "networks", "alias"):
-            raise ScaffoldError(f"{path}: read by {binary.name} {binary.version}, the rewritten file would still fail "
-                                f"{r.id}: {r.reason}; nothing written")
-    dropped = {names[n] for n, s in contract.services.items() if unpublish and any(contract.tiers[t].internal for t in s.tiers)}
+            raise ScaffoldError(
+                f"{path}: read by {binary.name} {binary.version}, the rewritten file would still fail "
+                f"{r.id}: {r.reason}; nothing written"
+            )
+    dropped = {
+        names[n]
+        for n, s in contract.services.items()
+        if unpublish and any(contract.tiers[t].internal for t in s.tiers)
+    }
     if _without_networks(old_model.active, dropped) != _without_networks(new_model.active, dropped):
-        raise ScaffoldError(f"{path}: read by {binary.name} {binary.version}, the rewrite changed more than networks "
-                            "(a netcontract bug); nothing written")
+        raise ScaffoldError(
+            f"{path}: read by {binary.name} {binary.version}, the rewrite changed more than networks "
+            "(a netcontract bug); nothing written"
+        )
     return [f"the result was checked with {describe(binary)}"]
 
 
@@ -238,7 +290,11 @@ def _without_networks(data: Mapping[str, Any], unpublished: set[str]) -> dict[st
     out = {k: v for k, v in data.items() if k != "networks"}
     services = out.get("services") or {}
     out["services"] = {
-        name: {k: v for k, v in (svc or {}).items() if k != "networks" and not (k == "ports" and name in unpublished)}
+        name: {
+            k: v
+            for k, v in (svc or {}).items()
+            if k != "networks" and not (k == "ports" and name in unpublished)
+        }
         for name, svc in services.items()
     }
     return out

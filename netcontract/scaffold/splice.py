@@ -45,7 +45,9 @@ def block_end(lines: Sequence[str], start: int, col: int) -> int:
         if not _is_content(line):
             continue
         body = line.lstrip(" ")
-        if _indent(line) > col or (_indent(line) == col and (body.startswith("- ") or body.rstrip() == "-")):
+        if _indent(line) > col or (
+            _indent(line) == col and (body.startswith("- ") or body.rstrip() == "-")
+        ):
             end = i + 1
             continue
         break
@@ -65,10 +67,17 @@ def apply_edits(lines: Sequence[str], edits: Iterable[Edit], newline: str) -> st
     ordered = sorted(edits, key=lambda e: (e.start, e.end))
     for a, b in itertools.pairwise(ordered):
         if b.start < a.end:
-            raise ValueError(f"overlapping edits at lines {a.start + 1}-{a.end} and {b.start + 1}-{b.end}")
+            raise ValueError(
+                f"overlapping edits at lines {a.start + 1}-{a.end} and {b.start + 1}-{b.end}"
+            )
     out = list(lines)
     for edit in reversed(ordered):
-        if edit.lines and edit.start > 0 and edit.start == len(out) and not out[-1].endswith(("\n", "\r")):
+        if (
+            edit.lines
+            and edit.start > 0
+            and edit.start == len(out)
+            and not out[-1].endswith(("\n", "\r"))
+        ):
             out[-1] += newline
         out[edit.start : edit.end] = list(edit.lines)
     return "".join(out)

@@ -38,8 +38,10 @@ from netcontract.swarm.nodes import (
 
 CONNECT_TIMEOUT = 5.0  # seconds for a node's engine to answer its first ping
 
-NETNS_PROBLEM = ("a swarm task runs on its node's engine, and the netns executor enters only containers of an "
-                 "engine on this host")
+NETNS_PROBLEM = (
+    "a swarm task runs on its node's engine, and the netns executor enters only containers of an "
+    "engine on this host"
+)
 
 
 class NoNamespaces:
@@ -49,7 +51,9 @@ class NoNamespaces:
         """Always NETNS_PROBLEM: a task's pid belongs to its node, not to this host."""
         return NETNS_PROBLEM
 
-    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+    def run(
+        self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None
+    ) -> NetnsRun:
         """An empty run: no source ever reaches it (see `problem`)."""
         return NetnsRun()
 
@@ -57,14 +61,21 @@ class NoNamespaces:
 class SwarmEngine:
     """The LiveEngine of a swarm: reads from the manager and the nodes, runs probes on each task's node."""
 
-    def __init__(self, manager: str, engines: Mapping[str, docker_engine.Engine],
-                 unreachable: Mapping[str, str], version: str = "") -> None:
+    def __init__(
+        self,
+        manager: str,
+        engines: Mapping[str, docker_engine.Engine],
+        unreachable: Mapping[str, str],
+        version: str = "",
+    ) -> None:
         self.manager = manager
         self.engines = dict(engines)  # node name -> its engine (only nodes that answered)
         self.unreachable = dict(unreachable)  # node name -> why not
         self.version = version
         self._where: dict[str, str] = {}  # container id -> node name (from the last snapshot)
-        self._blind: dict[str, str] = {}  # container id -> why it cannot be reached (its node was not read)
+        self._blind: dict[
+            str, str
+        ] = {}  # container id -> why it cannot be reached (its node was not read)
         self._lock = threading.Lock()
 
     # -- reading ------------------------------------------------------------------------------
@@ -76,14 +87,20 @@ class SwarmEngine:
         UsageError without a stack name; EngineError when the manager cannot be read.
         """
         if not project:
-            raise UsageError("a swarm check needs the stack name: `project:` in the contract or --project")
+            raise UsageError(
+                "a swarm check needs the stack name: `project:` in the contract or --project"
+            )
         wanted = list(dict.fromkeys(networks))
         api = self.engines[self.manager].api
         with docker_engine.sdk_errors(f"reading the swarm from manager {self.manager}"):
             nodes = api.nodes()
             services = api.services(filters={"label": f"{STACK_LABEL}={project}"})
             ids = {s["ID"] for s in services}
-            tasks = [t for t in api.tasks(filters={"desired-state": "running"}) if t.get("ServiceID") in ids]
+            tasks = [
+                t
+                for t in api.tasks(filters={"desired-state": "running"})
+                if t.get("ServiceID") in ids
+            ]
             found = self._networks(api, wanted)
         unreachable = dict(self.unreachable)
         for n in nodes:  # a node the manager knows but nobody named (or that is down)
@@ -117,19 +134,38 @@ class SwarmEngine:
                         on.setdefault(ep.network, node)
         extra = sorted(set(on) - set(found))
         with docker_engine.sdk_errors(f"reading networks from manager {self.manager}"):
-            found.update({n: raw for n, raw in self._networks(api, extra).items() if raw.get("Scope") == "swarm"})
+            found.update(
+                {
+                    n: raw
+                    for n, raw in self._networks(api, extra).items()
+                    if raw.get("Scope") == "swarm"
+                }
+            )
         for name in extra:
             if name not in found:
                 with docker_engine.sdk_errors(f"reading network {name} on node {on[name]}"):
                     found.update(self._networks(self.engines[on[name]].api, [name]))
         read = SwarmRead(
-            project=project, manager=self.manager, nodes=nodes, services=services, tasks=tasks,
-            networks=tuple(docker_engine.network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found),
-            containers=per_node, unreachable=unreachable, engine=self.version)
+            project=project,
+            manager=self.manager,
+            nodes=nodes,
+            services=services,
+            tasks=tasks,
+            networks=tuple(
+                docker_engine.network_from_inspect(found[n])
+                for n in [*wanted, *extra]
+                if n in found
+            ),
+            containers=per_node,
+            unreachable=unreachable,
+            engine=self.version,
+        )
         state = build_state(read)
         with self._lock:
             self._where = {c.id: c.node for c in state.containers if c.node}
-            self._blind = {c.id: f"{c.label}: {c.unreadable}" for c in state.containers if c.unreadable}
+            self._blind = {
+                c.id: f"{c.label}: {c.unreadable}" for c in state.containers if c.unreadable
+            }
         return state
 
     @staticmethod
@@ -143,19 +179,28 @@ class SwarmEngine:
                 out[raw["Name"]] = api.inspect_network(raw["Id"])
         return out
 
-    def _read_node(self, eng: docker_engine.Engine, project: str, wanted: list[str]
-                   ) -> tuple[list[tuple[Container, Mapping[str, str]]], dict[str, dict[str, Any]]]:
+    def _read_node(
+        self, eng: docker_engine.Engine, project: str, wanted: list[str]
+    ) -> tuple[list[tuple[Container, Mapping[str, str]]], dict[str, dict[str, Any]]]:
         """The stack's containers on this node and every container attached to a tier network here."""
         api = eng.api
         with docker_engine.sdk_errors("reading the node's containers"):
-            ids = {c["Id"] for c in api.containers(all=True, filters={"label": f"{STACK_LABEL}={project}"})}
+            ids = {
+                c["Id"]
+                for c in api.containers(all=True, filters={"label": f"{STACK_LABEL}={project}"})
+            }
             nets = self._networks(api, wanted)
             for raw in nets.values():
                 # local endpoints only; `lb-<network>` is the node's load-balancer endpoint, not a container
                 ids |= {cid for cid in (raw.get("Containers") or {}) if not cid.startswith("lb-")}
         raws = docker_engine.inspect_containers_raw(api, sorted(ids))
         out: list[tuple[Container, Mapping[str, str]]] = [
-            (docker_engine.container_from_inspect(r), dict((r.get("Config") or {}).get("Labels") or {})) for r in raws]
+            (
+                docker_engine.container_from_inspect(r),
+                dict((r.get("Config") or {}).get("Labels") or {}),
+            )
+            for r in raws
+        ]
         return out, nets
 
     # -- probing on the task's node ---------------------------------------------------------------
@@ -167,17 +212,28 @@ class SwarmEngine:
             raise EngineError(blind)
         if node is None or node not in self.engines:
             why = self.unreachable.get(node or "", "not in the last snapshot")
-            raise EngineError(f"container {container_id[:12]}: node {node or '?'} cannot be reached ({why})")
+            raise EngineError(
+                f"container {container_id[:12]}: node {node or '?'} cannot be reached ({why})"
+            )
         return self.engines[node]
 
     def exec(self, container_id: str, argv: list[str]) -> tuple[int | None, str]:
         """Run argv in the task's container on its own node's engine; EngineError when that node cannot be reached."""
         return self._engine_of(container_id).exec(container_id, argv)
 
-    def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
-                cancelled: threading.Event | None = None) -> tuple[int | None, str]:
+    def sidecar(
+        self,
+        source_id: str,
+        image: str,
+        argv: list[str],
+        run_id: str,
+        timeout: float,
+        cancelled: threading.Event | None = None,
+    ) -> tuple[int | None, str]:
         """Run argv in a sidecar on the source task's own node; EngineError when that node cannot be reached."""
-        return self._engine_of(source_id).sidecar(source_id, image, argv, run_id, timeout, cancelled)
+        return self._engine_of(source_id).sidecar(
+            source_id, image, argv, run_id, timeout, cancelled
+        )
 
     def image_problem(self, image: str, pull: bool) -> str | None:
         """The probe image must be on every node that has a task (nodes pull from their own registry, if any)."""
@@ -207,7 +263,9 @@ class SwarmEngine:
 
     def helper(self, image: str, argv: list[str], run_id: str, pull: bool) -> Any:
         """Not yet on a swarm: one helper per node is planned (docs/swarm.md); EngineError says so."""
-        raise EngineError("the helper executor does not run on Swarm nodes yet: use exec or sidecar")
+        raise EngineError(
+            "the helper executor does not run on Swarm nodes yet: use exec or sidecar"
+        )
 
     def remove_run(self, run_id: str) -> int:
         """Remove this run's probe containers from every node's engine; how many were removed."""
@@ -230,17 +288,27 @@ def connect_swarm(nodes: Sequence[NodeRef], timeout: float = 30) -> SwarmEngine:
         client = docker_engine.connect(timeout=timeout)
         refs: list[tuple[NodeRef, Any]] = [(NodeRef("", docker_engine._host()), client)]
     else:
+
         def one(ref: NodeRef) -> tuple[NodeRef, Any]:
             try:
-                return ref, docker_engine.connect_url(ref.url, timeout=timeout, connect_timeout=CONNECT_TIMEOUT)
+                return ref, docker_engine.connect_url(
+                    ref.url, timeout=timeout, connect_timeout=CONNECT_TIMEOUT
+                )
             except EngineError as exc:
                 return ref, exc
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             refs = list(pool.map(one, nodes))
-    unreachable = {ref.name: str(c).removeprefix("cannot reach the Docker engine at ") for ref, c in refs
-                   if isinstance(c, EngineError)}
-    answered = [(ref, docker_engine.sdk_engine(c, timeout)) for ref, c in refs if not isinstance(c, EngineError)]
+    unreachable = {
+        ref.name: str(c).removeprefix("cannot reach the Docker engine at ")
+        for ref, c in refs
+        if isinstance(c, EngineError)
+    }
+    answered = [
+        (ref, docker_engine.sdk_engine(c, timeout))
+        for ref, c in refs
+        if not isinstance(c, EngineError)
+    ]
     try:
         return _identify(answered, unreachable)
     except BaseException:
@@ -249,16 +317,23 @@ def connect_swarm(nodes: Sequence[NodeRef], timeout: float = 30) -> SwarmEngine:
         raise
 
 
-def _identify(answered: list[tuple[NodeRef, docker_engine.Engine]], unreachable: dict[str, str]) -> SwarmEngine:
+def _identify(
+    answered: list[tuple[NodeRef, docker_engine.Engine]], unreachable: dict[str, str]
+) -> SwarmEngine:
     infos = {}
     for ref, eng in answered:
         with docker_engine.sdk_errors(f"asking node {ref.name or ref.url} for its swarm state"):
             infos[id(eng)] = eng.api.info()
-    manager = next((e for _, e in answered if (infos[id(e)].get("Swarm") or {}).get("ControlAvailable")), None)
+    manager = next(
+        (e for _, e in answered if (infos[id(e)].get("Swarm") or {}).get("ControlAvailable")), None
+    )
     if manager is None:
         down = "; ".join(f"{n}: {why}" for n, why in sorted(unreachable.items()))
         asked = ", ".join(r.name or r.url for r, _ in answered) or "none"
-        raise EngineError(f"no swarm manager answers (asked: {asked}" + (f"; not reached: {down})" if down else ")"))
+        raise EngineError(
+            f"no swarm manager answers (asked: {asked}"
+            + (f"; not reached: {down})" if down else ")")
+        )
     with docker_engine.sdk_errors("listing the swarm's nodes"):
         hostnames = node_names(manager.api.nodes())
     engines: dict[str, docker_engine.Engine] = {}
@@ -267,18 +342,26 @@ def _identify(answered: list[tuple[NodeRef, docker_engine.Engine]], unreachable:
         swarm = infos[id(eng)].get("Swarm") or {}
         actual = hostnames.get(str(swarm.get("NodeID") or ""))
         if actual is None:
-            raise UsageError(f"--node {ref.name or ref.url}: the engine at {ref.url} is not a node of this swarm "
-                             f"(its swarm state: {swarm.get('LocalNodeState') or 'inactive'})")
+            raise UsageError(
+                f"--node {ref.name or ref.url}: the engine at {ref.url} is not a node of this swarm "
+                f"(its swarm state: {swarm.get('LocalNodeState') or 'inactive'})"
+            )
         if ref.name and ref.name != actual:
-            raise UsageError(f"--node {ref.name}={ref.url}: that engine is swarm node {actual}, not {ref.name}")
+            raise UsageError(
+                f"--node {ref.name}={ref.url}: that engine is swarm node {actual}, not {ref.name}"
+            )
         engines[actual] = eng
         if eng is manager:
             manager_name = actual
     for name in unreachable:
         if name not in hostnames.values():
-            raise UsageError(f"--node {name}: no node of this swarm has that hostname "
-                             f"(nodes: {', '.join(sorted(hostnames.values()))})")
+            raise UsageError(
+                f"--node {name}: no node of this swarm has that hostname "
+                f"(nodes: {', '.join(sorted(hostnames.values()))})"
+            )
     info = infos[id(manager)]
-    version = (f"Docker {info.get('ServerVersion', '?')} (client API {getattr(manager.api, 'api_version', '?')}; "
-               f"swarm: manager {manager_name}, {len(engines)} of {len(hostnames)} node engines answered)")
+    version = (
+        f"Docker {info.get('ServerVersion', '?')} (client API {getattr(manager.api, 'api_version', '?')}; "
+        f"swarm: manager {manager_name}, {len(engines)} of {len(hostnames)} node engines answered)"
+    )
     return SwarmEngine(manager_name, engines, unreachable, version)

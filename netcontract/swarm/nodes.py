@@ -35,7 +35,9 @@ TASK_ID_LABEL = "com.docker.swarm.task.id"
 
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 _SCHEMES = ("tcp://", "unix://", "ssh://", "http://", "https://")
-_CONTEXT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.+-]{0,127}")  # the docker CLI's rule for context names
+_CONTEXT_NAME = re.compile(
+    r"[a-zA-Z0-9][a-zA-Z0-9_.+-]{0,127}"
+)  # the docker CLI's rule for context names
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,22 @@ def parse_node(text: str) -> NodeRef:
     if not sep or not name or not url:
         raise UsageError(f"--node {text!r}: expected NAME=URL, e.g. node1=tcp://10.0.0.5:2375")
     if not _NODE_NAME.fullmatch(name):
-        raise UsageError(f"--node {name!r}: a node name is a hostname (letters, digits, '.', '-', '_')")
+        raise UsageError(
+            f"--node {name!r}: a node name is a hostname (letters, digits, '.', '-', '_')"
+        )
     if url.startswith("context:"):
         if not _CONTEXT_NAME.fullmatch(url.removeprefix("context:")):
             raise UsageError(f"--node {name}: {url!r} is not a Docker context name (context:NAME)")
         return NodeRef(name, url)
-    if not url.startswith(_SCHEMES) or len(url) > 512 or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise UsageError(f"--node {name}: {url!r} is not an engine URL (tcp://HOST:PORT, unix:///PATH, ssh://... "
-                         "or context:NAME)")
+    if (
+        not url.startswith(_SCHEMES)
+        or len(url) > 512
+        or any(ch.isspace() or ord(ch) < 32 for ch in url)
+    ):
+        raise UsageError(
+            f"--node {name}: {url!r} is not an engine URL (tcp://HOST:PORT, unix:///PATH, ssh://... "
+            "or context:NAME)"
+        )
     return NodeRef(name, url)
 
 
@@ -81,7 +91,7 @@ def stack_service(labels: Mapping[str, str], project: str) -> str | None:
     full = labels.get(SWARM_SERVICE_LABEL) or ""
     if labels.get(STACK_LABEL) != project or not full.startswith(f"{project}_"):
         return None
-    return full[len(project) + 1:] or None
+    return full[len(project) + 1 :] or None
 
 
 @dataclass(frozen=True)
@@ -94,19 +104,24 @@ class SwarmRead:
     services: Sequence[Mapping[str, Any]]  # manager: GET /services, the stack's
     tasks: Sequence[Mapping[str, Any]]  # manager: GET /tasks, desired state running
     networks: Sequence[Network]  # the tier networks and the others the tasks are on
-    containers: Mapping[str, Sequence[tuple[Container, Mapping[str, str]]]]  # node -> (container, its labels)
+    containers: Mapping[
+        str, Sequence[tuple[Container, Mapping[str, str]]]
+    ]  # node -> (container, its labels)
     unreachable: Mapping[str, str]  # node -> why its engine was not read
     engine: str = ""
 
 
 def node_names(nodes: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Swarm node id -> hostname."""
-    return {str(n.get("ID")): str((n.get("Description") or {}).get("Hostname") or n.get("ID")) for n in nodes}
+    return {
+        str(n.get("ID")): str((n.get("Description") or {}).get("Hostname") or n.get("ID"))
+        for n in nodes
+    }
 
 
 def _short_service(raw: Mapping[str, Any], project: str) -> str:
     name = str((raw.get("Spec") or {}).get("Name") or "")
-    return name[len(project) + 1:] if name.startswith(f"{project}_") else name
+    return name[len(project) + 1 :] if name.startswith(f"{project}_") else name
 
 
 def _global(raw: Mapping[str, Any]) -> bool:
@@ -131,8 +146,16 @@ def _aliases(service: Mapping[str, Any], net_name: Mapping[str, str]) -> dict[st
 
 def _published(service: Mapping[str, Any]) -> tuple[PublishedPort, ...]:
     ports = (service.get("Endpoint") or {}).get("Ports") or ()
-    return tuple(PublishedPort(int(p.get("TargetPort") or 0), str(p.get("Protocol") or "tcp"), "",
-                               str(p.get("PublishedPort") or "")) for p in ports if p.get("PublishedPort"))
+    return tuple(
+        PublishedPort(
+            int(p.get("TargetPort") or 0),
+            str(p.get("Protocol") or "tcp"),
+            "",
+            str(p.get("PublishedPort") or ""),
+        )
+        for p in ports
+        if p.get("PublishedPort")
+    )
 
 
 def vips(service: Mapping[str, Any], net_name: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -154,7 +177,9 @@ def _with_aliases(ep: Endpoint, extra: Sequence[str]) -> Endpoint:
     return replace(ep, aliases=tuple(dict.fromkeys((*ep.aliases, *extra))))
 
 
-def _attachment_endpoints(task: Mapping[str, Any], aliases: Mapping[str, tuple[str, ...]]) -> tuple[Endpoint, ...]:
+def _attachment_endpoints(
+    task: Mapping[str, Any], aliases: Mapping[str, tuple[str, ...]]
+) -> tuple[Endpoint, ...]:
     """The manager's record of a task's attachments (addresses with their prefix length)."""
     out = []
     for att in task.get("NetworksAttachments") or ():
@@ -188,7 +213,9 @@ def build_state(read: SwarmRead) -> State:
     for task in read.tasks:
         for att in task.get("NetworksAttachments") or ():
             net = att.get("Network") or {}
-            net_name.setdefault(str(net.get("ID") or ""), str((net.get("Spec") or {}).get("Name") or ""))
+            net_name.setdefault(
+                str(net.get("ID") or ""), str((net.get("Spec") or {}).get("Name") or "")
+            )
     services = {str(s.get("ID")): s for s in read.services}
     tasks = {str(t.get("ID")): t for t in read.tasks if str(t.get("ServiceID")) in services}
     aliases = {sid: _aliases(s, net_name) for sid, s in services.items()}
@@ -208,10 +235,19 @@ def build_state(read: SwarmRead) -> State:
             seen_tasks.add(tid)
             service = services[str(task.get("ServiceID"))]
             spec_aliases = aliases[str(task.get("ServiceID"))]
-            containers.append(replace(
-                c, project=project, service=short, name=task_name(service, task, node), node=node,
-                endpoints=tuple(_with_aliases(ep, spec_aliases.get(ep.network, ())) for ep in c.endpoints),
-                published=tuple(dict.fromkeys((*c.published, *_published(service))))))
+            containers.append(
+                replace(
+                    c,
+                    project=project,
+                    service=short,
+                    name=task_name(service, task, node),
+                    node=node,
+                    endpoints=tuple(
+                        _with_aliases(ep, spec_aliases.get(ep.network, ())) for ep in c.endpoints
+                    ),
+                    published=tuple(dict.fromkeys((*c.published, *_published(service)))),
+                )
+            )
     for tid, task in sorted(tasks.items()):
         if tid in seen_tasks:
             continue
@@ -219,29 +255,54 @@ def build_state(read: SwarmRead) -> State:
         node_id = str(task.get("NodeID") or "")
         node = hostnames.get(node_id, node_id) if node_id else ""
         status = _task_status(task)
-        cid = str(((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") or tid)
+        cid = str(
+            ((task.get("Status") or {}).get("ContainerStatus") or {}).get("ContainerID") or tid
+        )
         if not node:
             why = ""  # not scheduled yet: the task's state says so (pending)
         elif node in read.unreachable:
             why = f"node {node} was not read ({read.unreachable[node]}); only the manager's record of this task is known"
         elif status == "running":
-            why = f"the manager says it runs on node {node}, whose engine has no container {cid[:12]}"
+            why = (
+                f"the manager says it runs on node {node}, whose engine has no container {cid[:12]}"
+            )
         else:
             why = ""  # the node was read and the task has no container yet (starting, preparing): a true state
-        containers.append(Container(cid, task_name(service, task, node or "?"), project,
-                                    _short_service(service, project), status,
-                                    endpoints=_attachment_endpoints(task, aliases[str(task.get("ServiceID"))]),
-                                    published=_published(service), node=node, unreadable=why))
-    vip_list = tuple((_short_service(s, project), net, addr) for s in read.services if endpoint_mode(s) == "vip"
-                     for net, addr in vips(s, net_name))
+        containers.append(
+            Container(
+                cid,
+                task_name(service, task, node or "?"),
+                project,
+                _short_service(service, project),
+                status,
+                endpoints=_attachment_endpoints(task, aliases[str(task.get("ServiceID"))]),
+                published=_published(service),
+                node=node,
+                unreadable=why,
+            )
+        )
+    vip_list = tuple(
+        (_short_service(s, project), net, addr)
+        for s in read.services
+        if endpoint_mode(s) == "vip"
+        for net, addr in vips(s, net_name)
+    )
     read_nodes = sorted(read.containers)
-    notes = [f"swarm: stack {project}, {len(tasks)} tasks of {len(services)} services; manager {read.manager}; "
-             f"nodes read: {', '.join(read_nodes) or 'none'}"]
+    notes = [
+        f"swarm: stack {project}, {len(tasks)} tasks of {len(services)} services; manager {read.manager}; "
+        f"nodes read: {', '.join(read_nodes) or 'none'}"
+    ]
     notes += [f"swarm: node {n} not read: {why}" for n, why in sorted(read.unreachable.items())]
-    return State(project=project, networks=tuple(read.networks),
-                 containers=tuple(sorted(containers, key=lambda c: (c.name, c.id))), engine=read.engine,
-                 notes=tuple(notes), orchestrator="swarm", unreachable=tuple(sorted(read.unreachable.items())),
-                 vips=vip_list)
+    return State(
+        project=project,
+        networks=tuple(read.networks),
+        containers=tuple(sorted(containers, key=lambda c: (c.name, c.id))),
+        engine=read.engine,
+        notes=tuple(notes),
+        orchestrator="swarm",
+        unreachable=tuple(sorted(read.unreachable.items())),
+        vips=vip_list,
+    )
 
 
 def explain_unreadable(results: Sequence[Result], state: State) -> list[Result]:
@@ -252,15 +313,21 @@ def explain_unreadable(results: Sequence[Result], state: State) -> list[Result]:
     for r in results:
         for svc in (r.src, r.dst):
             task = blind.get(svc)
-            if task is not None and r.verdict is Verdict.ERROR and r.reason.startswith(f"{svc} stopped or restarted"):
+            if (
+                task is not None
+                and r.verdict is Verdict.ERROR
+                and r.reason.startswith(f"{svc} stopped or restarted")
+            ):
                 r = r.with_verdict(Verdict.ERROR, f"not evaluated: {task.label}: {task.unreadable}")
                 break
         out.append(r)
     return out
 
 
-VIP_NOTE = ("the same source reaches the tasks' own addresses on this path, so the virtual IP's load balancing "
-            "does not forward: Swarm's VIPs need IPVS in the nodes' kernel (ip_vs)")
+VIP_NOTE = (
+    "the same source reaches the tasks' own addresses on this path, so the virtual IP's load balancing "
+    "does not forward: Swarm's VIPs need IPVS in the nodes' kernel (ip_vs)"
+)
 
 
 def explain_vips(results: Sequence[Result]) -> list[Result]:

@@ -31,7 +31,9 @@ def _running(state: State, service: str) -> list[Container]:
 
 
 def _task_ips(containers: list[Container], network: str) -> frozenset[str]:
-    return frozenset(a for c in containers for ep in (c.endpoint(network),) if ep for a in ep.addresses)
+    return frozenset(
+        a for c in containers for ep in (c.endpoint(network),) if ep for a in ep.addresses
+    )
 
 
 def swarm_plan(contract: Contract, state: State, plan: ProbePlan) -> tuple[ProbePlan, list[str]]:
@@ -50,13 +52,19 @@ def swarm_plan(contract: Contract, state: State, plan: ProbePlan) -> tuple[Probe
     notes = []
     vip_services = sorted({s for s, _ in vip})
     if vip_services:
-        unprobed = [s for s in vip_services if s in contract.services and not contract.services[s].ports]
-        notes.append(f"swarm: vip mode: {', '.join(vip_services)}; their names are expected to resolve to their "
-                     "virtual IPs, which are probed with TCP on the declared ports (a VIP answers no ICMP); a VIP "
-                     "that times out while the task addresses connect points at the nodes' load balancing "
-                     "(IPVS)")
+        unprobed = [
+            s for s in vip_services if s in contract.services and not contract.services[s].ports
+        ]
+        notes.append(
+            f"swarm: vip mode: {', '.join(vip_services)}; their names are expected to resolve to their "
+            "virtual IPs, which are probed with TCP on the declared ports (a VIP answers no ICMP); a VIP "
+            "that times out while the task addresses connect points at the nodes' load balancing "
+            "(IPVS)"
+        )
         if unprobed:
-            notes.append(f"swarm: the virtual IPs of {', '.join(unprobed)} were not probed: no declared port")
+            notes.append(
+                f"swarm: the virtual IPs of {', '.join(unprobed)} were not probed: no declared port"
+            )
     return ProbePlan(tuple(sources), plan.settled), notes
 
 
@@ -66,8 +74,13 @@ def _shared_networks(contract: Contract, src: str, dst: str) -> list[tuple[str, 
     return [(t, contract.tiers[t].network) for t in contract.services[src].tiers if t in theirs]
 
 
-def _tasks_names(contract: Contract, sp: SourcePlan, label: str, running: dict[str, list[Container]],
-                 isolate: set[tuple[str, str]]) -> list[Expectation]:
+def _tasks_names(
+    contract: Contract,
+    sp: SourcePlan,
+    label: str,
+    running: dict[str, list[Container]],
+    isolate: set[tuple[str, str]],
+) -> list[Expectation]:
     out = []
     src = sp.service
     for dst in contract.services:
@@ -78,33 +91,71 @@ def _tasks_names(contract: Contract, sp: SourcePlan, label: str, running: dict[s
             groups = tuple(g for g in (_task_ips(running[dst], net) for _, net in shared) if g)
             where = ", ".join(net for _, net in shared)
             shown = " or ".join(", ".join(sorted(g)) for g in groups) or "(no address)"
-            out.append(Expectation(rid, Kind.DNS, src, dst, shared[0][0], ProbeKind.DNS, (name,), None,
-                                   Expect.RESOLVE, f"resolves to {shown} ({dst}'s tasks on {where})",
-                                   frozenset(a for g in groups for a in g), groups=groups, label=label))
+            out.append(
+                Expectation(
+                    rid,
+                    Kind.DNS,
+                    src,
+                    dst,
+                    shared[0][0],
+                    ProbeKind.DNS,
+                    (name,),
+                    None,
+                    Expect.RESOLVE,
+                    f"resolves to {shown} ({dst}'s tasks on {where})",
+                    frozenset(a for g in groups for a in g),
+                    groups=groups,
+                    label=label,
+                )
+            )
         elif (src, dst) in isolate:
-            out.append(Expectation(rid, Kind.DNS, src, dst, contract.services[dst].tiers[0], ProbeKind.DNS, (name,),
-                                   None, Expect.NO_RESOLVE, "does not resolve",
-                                   context=f"policy.isolate: {src} -> {dst}", label=label))
+            out.append(
+                Expectation(
+                    rid,
+                    Kind.DNS,
+                    src,
+                    dst,
+                    contract.services[dst].tiers[0],
+                    ProbeKind.DNS,
+                    (name,),
+                    None,
+                    Expect.NO_RESOLVE,
+                    "does not resolve",
+                    context=f"policy.isolate: {src} -> {dst}",
+                    label=label,
+                )
+            )
     return out
 
 
-def _vip_name(e: Expectation, contract: Contract, sp: SourcePlan, vip: dict[tuple[str, str], str]) -> Expectation:
+def _vip_name(
+    e: Expectation, contract: Contract, sp: SourcePlan, vip: dict[tuple[str, str], str]
+) -> Expectation:
     """In vip mode the service name and its aliases resolve to the VIP on the shared network, not the tasks."""
     if e.kind is not Kind.DNS or e.expect is not Expect.RESOLVE or e.dst not in contract.services:
         return e
     if not any(s == e.dst for s, _ in vip) or e.targets[0].startswith("tasks."):
         return e
-    nets = ([ep.network for ep in sp.container.endpoints] if e.dst == sp.service
-            else [net for _, net in _shared_networks(contract, sp.service, e.dst)])
+    nets = (
+        [ep.network for ep in sp.container.endpoints]
+        if e.dst == sp.service
+        else [net for _, net in _shared_networks(contract, sp.service, e.dst)]
+    )
     groups = tuple(frozenset({vip[(e.dst, n)]}) for n in nets if (e.dst, n) in vip)
     if not groups:
         return e
     shown = " or ".join(next(iter(g)) for g in groups)
-    return replace(e, addresses=frozenset(a for g in groups for a in g), groups=groups,
-                   expected=f"resolves to {shown} ({e.dst}'s virtual IP)")
+    return replace(
+        e,
+        addresses=frozenset(a for g in groups for a in g),
+        groups=groups,
+        expected=f"resolves to {shown} ({e.dst}'s virtual IP)",
+    )
 
 
-def _vip_reach(contract: Contract, sp: SourcePlan, label: str, vip: dict[tuple[str, str], str]) -> list[Expectation]:
+def _vip_reach(
+    contract: Contract, sp: SourcePlan, label: str, vip: dict[tuple[str, str], str]
+) -> list[Expectation]:
     out = []
     src = sp.service
     for dst, svc in contract.services.items():
@@ -115,28 +166,57 @@ def _vip_reach(contract: Contract, sp: SourcePlan, label: str, vip: dict[tuple[s
             if address is None:
                 continue
             for port in svc.ports:
-                out.append(Expectation(
-                    result_id(Kind.REACH, pair(label, dst), item=str(port), tier=f"{tier}/vip"), Kind.REACH, src,
-                    dst, tier, ProbeKind.TCP, (address,), port, Expect.CONNECT,
-                    f"connects to {dst}'s virtual IP {address} port {port} on {net}", label=label))
+                out.append(
+                    Expectation(
+                        result_id(Kind.REACH, pair(label, dst), item=str(port), tier=f"{tier}/vip"),
+                        Kind.REACH,
+                        src,
+                        dst,
+                        tier,
+                        ProbeKind.TCP,
+                        (address,),
+                        port,
+                        Expect.CONNECT,
+                        f"connects to {dst}'s virtual IP {address} port {port} on {net}",
+                        label=label,
+                    )
+                )
     return out
 
 
-def _siblings(contract: Contract, sp: SourcePlan, label: str, running: dict[str, list[Container]]
-              ) -> list[Expectation]:
+def _siblings(
+    contract: Contract, sp: SourcePlan, label: str, running: dict[str, list[Container]]
+) -> list[Expectation]:
     """The other tasks of the source's own service, on each of its tiers: they must connect."""
     src = sp.service
     others = [c for c in running[src] if c.id != sp.container.id]
     out = []
     for tier in contract.services[src].tiers:
         net = contract.tiers[tier].network
-        ips = tuple(sorted(a for c in others for ep in (c.endpoint(net),) if ep and ep.ipv4 for a in (ep.ipv4,)))
+        ips = tuple(
+            sorted(
+                a for c in others for ep in (c.endpoint(net),) if ep and ep.ipv4 for a in (ep.ipv4,)
+            )
+        )
         if not ips:
             continue
         for port in contract.services[src].ports or (None,):
             what = f"port {port}" if port else "address (ICMP: no declared port)"
-            out.append(Expectation(
-                result_id(Kind.REACH, pair(label, src), item=str(port) if port else "icmp", tier=tier), Kind.REACH,
-                src, src, tier, ProbeKind.TCP if port else ProbeKind.ICMP, ips, port, Expect.CONNECT,
-                f"connects to its sibling tasks' {what} on {net}", label=label))
+            out.append(
+                Expectation(
+                    result_id(
+                        Kind.REACH, pair(label, src), item=str(port) if port else "icmp", tier=tier
+                    ),
+                    Kind.REACH,
+                    src,
+                    src,
+                    tier,
+                    ProbeKind.TCP if port else ProbeKind.ICMP,
+                    ips,
+                    port,
+                    Expect.CONNECT,
+                    f"connects to its sibling tasks' {what} on {net}",
+                    label=label,
+                )
+            )
     return out

@@ -22,7 +22,9 @@ RED = "rgb(214, 39, 40)"  # report/graph.py RED, #d62728
 def browser(width: int, height: int) -> Iterator[Any]:
     """Headless Chromium at width x height, its performance (network) and console logs on."""
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
@@ -30,15 +32,28 @@ def browser(width: int, height: int) -> Iterator[Any]:
     os.environ.setdefault("SE_AVOID_STATS", "true")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}", "--hide-scrollbars", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-default-apps", "--disable-extensions", "--force-device-scale-factor=1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     if width < 500:  # a desktop window is at least 500 px wide: emulate the phone's screen instead
-        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": width, "height": height,
-                                                                              "pixelRatio": 1}})
+        options.add_experimental_option(
+            "mobileEmulation",
+            {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}},
+        )
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:
         yield driver
@@ -75,7 +90,10 @@ def check_page(page: Path, leak: str, out: Path) -> Path:
             "var cols = Array.from(document.querySelectorAll('.matrix thead th[data-s]')).map(th => th.title);"
             "var row = Array.from(document.querySelectorAll('.matrix tbody tr'))"
             "  .find(tr => tr.querySelector('th').textContent.split('. ')[1] === arguments[0]);"
-            "return row.querySelectorAll('td')[cols.indexOf(arguments[1])];", src, dst)
+            "return row.querySelectorAll('td')[cols.indexOf(arguments[1])];",
+            src,
+            dst,
+        )
         assert cell.text == "✗" and cell.get_attribute("class") == "md" and cell.is_displayed()
         assert cell.value_of_css_property("background-color") == "rgba(213, 94, 0, 1)"
 
@@ -83,12 +101,18 @@ def check_page(page: Path, leak: str, out: Path) -> Path:
         failing = driver.find_element("xpath", f"//article[.//code[text()={json.dumps(leak)}]]")
         assert failing.is_displayed() and "expected" in failing.text and "evidence" in failing.text
         assert "executor " in failing.text  # netns, exec or sidecar: whoever made the observation
-        line_id = failing.find_element("css selector", "a[href^='#r']").get_attribute("href").split("#")[1]
+        line_id = (
+            failing.find_element("css selector", "a[href^='#r']")
+            .get_attribute("href")
+            .split("#")[1]
+        )
         line = driver.find_element("id", line_id)
         assert line.is_displayed() and line.text.startswith("isolation :5432@data_tier")
 
         # the graph draws the failing flow, red and with its symbol
-        edge = driver.find_element("css selector", f'#tier-graph g.edge.fail[data-src="{src}"][data-dst="{dst}"]')
+        edge = driver.find_element(
+            "css selector", f'#tier-graph g.edge.fail[data-src="{src}"][data-dst="{dst}"]'
+        )
         assert edge.is_displayed() and "✗" in edge.find_element("css selector", "text").text
         assert edge.find_element("css selector", "path").value_of_css_property("stroke") == RED
 
@@ -109,7 +133,11 @@ def check_page(page: Path, leak: str, out: Path) -> Path:
         assert _visible(driver, ".pairs i[class^=P], .its > li[class^=P]") == []
         assert line.is_displayed() and failing.is_displayed()
         shown = driver.find_element("id", "shown").text
-        assert shown.startswith("showing ") and shown.endswith(f" of {total} lines") and int(shown.split()[1]) < total
+        assert (
+            shown.startswith("showing ")
+            and shown.endswith(f" of {total} lines")
+            and int(shown.split()[1]) < total
+        )
         passes = driver.find_element("css selector", "input[name=v][value=P]")
         passes.click()  # back on
         select = driver.find_element("css selector", "select[name=s]")
@@ -117,16 +145,22 @@ def check_page(page: Path, leak: str, out: Path) -> Path:
             if option.text == "dashboard":
                 option.click()
                 break
-        assert not failing.is_displayed() and not line.is_displayed()  # frontend -> db is not about dashboard
+        assert (
+            not failing.is_displayed() and not line.is_displayed()
+        )  # frontend -> db is not about dashboard
         assert _visible(driver, ".pairs i") and all(
-            "dashboard" in el.find_element("xpath", "ancestor::div[@class='grp']").text.split("\n")[0]
+            "dashboard"
+            in el.find_element("xpath", "ancestor::div[@class='grp']").text.split("\n")[0]
             or el.find_element("xpath", "ancestor::li[1]/b").text == "dashboard"
-            for el in _visible(driver, ".pairs i"))
+            for el in _visible(driver, ".pairs i")
+        )
         assert cell.get_attribute("class") == "md off"  # the matrix dims what the filter leaves out
         select.find_element("css selector", "option[value='']").click()
         kind = driver.find_element("css selector", "select[name=k]")
         kind.find_element("xpath", "option[text()='dns']").click()
-        assert _visible(driver, ".pairs i") and all(el.text.startswith("dns ") for el in _visible(driver, ".pairs i"))
+        assert _visible(driver, ".pairs i") and all(
+            el.text.startswith("dns ") for el in _visible(driver, ".pairs i")
+        )
         assert not failing.is_displayed()
 
         # self-contained: the only request was the page itself, and nothing complained (CSP, script errors)
@@ -136,7 +170,9 @@ def check_page(page: Path, leak: str, out: Path) -> Path:
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == [], severe
 
-    with browser(390, 844) as phone:  # a phone-sized viewport: nothing wider than the screen but the scrollers
+    with browser(
+        390, 844
+    ) as phone:  # a phone-sized viewport: nothing wider than the screen but the scrollers
         phone.get(page.as_uri())
         assert phone.find_element("id", "summary").is_displayed()
         assert phone.execute_script("return window.innerWidth") == 390

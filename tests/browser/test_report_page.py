@@ -30,7 +30,9 @@ LEAK = "isolation:frontend->db:5432@data_tier"
 
 def test_the_page_of_a_forbidden_connect_in_chromium(tmp_path: Path) -> None:
     report = load_report(ASSET, CONTRACT)
-    assert any(r.id == LEAK and r.verdict.value == "FAIL" for r in report.results)  # the recorded leak
+    assert any(
+        r.id == LEAK and r.verdict.value == "FAIL" for r in report.results
+    )  # the recorded leak
     page = tmp_path / "report.html"
     page.write_text(html.render(report), encoding="utf-8")
     shot = check_page(page, LEAK, tmp_path)

@@ -19,8 +19,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-GIT_ID = ["-c", "user.name=netcontract tests", "-c", "user.email=tests@netcontract.invalid",
-          "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+GIT_ID = [
+    "-c",
+    "user.name=netcontract tests",
+    "-c",
+    "user.email=tests@netcontract.invalid",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "init.defaultBranch=main",
+]
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -98,6 +106,8 @@ def installed(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def user_env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: no PYTHONPATH into this checkout, no virtualenv of ours."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
+    }
     env.update(NO_COLOR="1", **extra)
     return env

@@ -14,17 +14,29 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = str(Path(sys.executable).parent / "docker-compose")
 STACK = ROOT / "docker-compose.test.yaml"
 PROJECT = "devonboarder"
-PROBE_IMAGE = "netcontract-test/probe:local"  # built by scripts/build-images.sh (make images), never pulled
+PROBE_IMAGE = (
+    "netcontract-test/probe:local"  # built by scripts/build-images.sh (make images), never pulled
+)
 
 
 def _compose(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([COMPOSE, "-f", str(STACK), "-p", PROJECT, *args], capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [COMPOSE, "-f", str(STACK), "-p", PROJECT, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _running() -> bool:
-    proc = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return bool(proc.stdout.split())
 
 

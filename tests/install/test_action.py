@@ -35,18 +35,34 @@ class Runner:
     path: list[str]
 
     def files(self) -> dict[str, Path]:
-        return {n: self.temp / f"{n.lower()}.txt" for n in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_PATH")}
+        return {
+            n: self.temp / f"{n.lower()}.txt"
+            for n in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_PATH")
+        }
 
     def step(self, step: dict[str, Any], inputs: dict[str, str], extra_env: dict[str, str]) -> int:
         values = {k: v.get("default", "") for k, v in ACTION["inputs"].items()} | inputs
         env = user_env(**extra_env)
-        env.update({k: _EXPR.sub(lambda m: values[m.group(1)], str(v)) for k, v in (step.get("env") or {}).items()})
+        env.update(
+            {
+                k: _EXPR.sub(lambda m: values[m.group(1)], str(v))
+                for k, v in (step.get("env") or {}).items()
+            }
+        )
         env.update({k: str(v) for k, v in self.files().items()})
-        env.update(GITHUB_ACTION_PATH=str(self.action_path), RUNNER_TEMP=str(self.temp),
-                   GITHUB_WORKSPACE=str(self.workspace), GITHUB_ACTIONS="true", CI="true")
+        env.update(
+            GITHUB_ACTION_PATH=str(self.action_path),
+            RUNNER_TEMP=str(self.temp),
+            GITHUB_WORKSPACE=str(self.workspace),
+            GITHUB_ACTIONS="true",
+            CI="true",
+        )
         env["PATH"] = os.pathsep.join([*self.path, env["PATH"]])
-        proc = run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=self.workspace,
-                   env=env)
+        proc = run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=self.workspace,
+            env=env,
+        )
         self.log = proc.stdout + proc.stderr
         added = self.files()["GITHUB_PATH"]
         if added.exists():  # GITHUB_PATH: prepended to PATH for the steps after this one
@@ -64,7 +80,9 @@ class Runner:
 
 
 @pytest.fixture(scope="module")
-def installed_runner(source_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Runner:
+def installed_runner(
+    source_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
+) -> Runner:
     """The install step, once: netcontract from the action's own path into $RUNNER_TEMP, bin on GITHUB_PATH."""
     temp = tmp_path_factory.mktemp("runner-temp")
     r = Runner(source_repo[0], temp, temp, [])
@@ -78,7 +96,12 @@ def installed_runner(source_repo: tuple[Path, str], tmp_path_factory: pytest.Tem
 @pytest.fixture
 def runner(installed_runner: Runner, tmp_path: Path) -> Iterator[Runner]:
     """A fresh job (workspace, output and summary files) that reuses the installed netcontract."""
-    job = Runner(installed_runner.action_path, tmp_path / "temp", tmp_path / "ws", list(installed_runner.path))
+    job = Runner(
+        installed_runner.action_path,
+        tmp_path / "temp",
+        tmp_path / "ws",
+        list(installed_runner.path),
+    )
     job.temp.mkdir()
     job.workspace.mkdir()
     (job.workspace / "contracts").mkdir()
@@ -93,8 +116,11 @@ def _check(r: Runner, inputs: dict[str, str], **env: str) -> int:
 
 
 def test_a_dead_engine_fails_the_step_with_exit_3_and_a_summary(runner: Runner) -> None:
-    code = _check(runner, {"contract": "contracts/devonboarder.yaml"},
-                  DOCKER_HOST=f"unix://{runner.temp}/no-engine.sock")
+    code = _check(
+        runner,
+        {"contract": "contracts/devonboarder.yaml"},
+        DOCKER_HOST=f"unix://{runner.temp}/no-engine.sock",
+    )
     assert code == 3, runner.log
     out = runner.outputs()
     reports = Path(out["reports-dir"])
@@ -107,23 +133,42 @@ def test_a_dead_engine_fails_the_step_with_exit_3_and_a_summary(runner: Runner) 
 
 
 def test_an_invalid_contract_is_exit_4_and_lint_runs_first(runner: Runner) -> None:
-    (runner.workspace / "bad.yaml").write_text("version: 1\ntiers: {t: {network: n}}\nservices: {a: {tiers: [u]}}\n")
-    code = _check(runner, {"contract": "bad.yaml", "compose-files": "compose.yaml", "reports-dir": "out/nc"})
+    (runner.workspace / "bad.yaml").write_text(
+        "version: 1\ntiers: {t: {network: n}}\nservices: {a: {tiers: [u]}}\n"
+    )
+    code = _check(
+        runner, {"contract": "bad.yaml", "compose-files": "compose.yaml", "reports-dir": "out/nc"}
+    )
     assert code == 4, runner.log
     reports = runner.workspace / "out" / "nc"
     assert runner.outputs() == {"reports-dir": str(reports), "exit-code": "4"}
     summary = runner.summary()
-    assert summary.index("## netcontract lint: INVALID CONTRACT") < summary.index("## netcontract check: INVALID")
-    assert {p.name for p in reports.iterdir()} == {"junit.xml", "report.json", "summary.md", "lint-junit.xml",
-                                                    "lint-report.json", "lint-summary.md"}
+    assert summary.index("## netcontract lint: INVALID CONTRACT") < summary.index(
+        "## netcontract check: INVALID"
+    )
+    assert {p.name for p in reports.iterdir()} == {
+        "junit.xml",
+        "report.json",
+        "summary.md",
+        "lint-junit.xml",
+        "lint-report.json",
+        "lint-summary.md",
+    }
 
 
 @pytest.mark.docker
 def test_the_action_checks_the_live_stack(runner: Runner) -> None:
     with running_stack():
-        code = _check(runner, {"contract": "contracts/devonboarder.yaml", "compose-files": "compose.yaml",
-                               "executor": "auto", "args": "--no-pull --wait 60"},
-                      NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE)
+        code = _check(
+            runner,
+            {
+                "contract": "contracts/devonboarder.yaml",
+                "compose-files": "compose.yaml",
+                "executor": "auto",
+                "args": "--no-pull --wait 60",
+            },
+            NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE,
+        )
     assert code == 0, runner.log
     assert runner.outputs()["exit-code"] == "0"
     summary = runner.summary()

@@ -48,14 +48,19 @@ def test_act_runs_the_action_offline(source_repo: tuple[Path, str], tmp_path: Pa
     repo = tmp_path / "repo"
     (repo / ".github" / "workflows").mkdir(parents=True)
     (repo / ".github" / "workflows" / "nc.yml").write_text(
-        WORKFLOW.format(source=source_repo[0], sock=tmp_path / "no-engine.sock"))
+        WORKFLOW.format(source=source_repo[0], sock=tmp_path / "no-engine.sock")
+    )
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "workflow")
     home = tmp_path / "home"
     home.mkdir()
-    proc = run([ACT, "push", "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode"], cwd=repo,
-               env=user_env(HOME=str(home)), timeout=600)
+    proc = run(
+        [ACT, "push", "-P", "ubuntu-latest=-self-hosted", "--action-offline-mode"],
+        cwd=repo,
+        env=user_env(HOME=str(home)),
+        timeout=600,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert "netcontract, version 0.1.0" in log  # the install step ran, from the action's own path

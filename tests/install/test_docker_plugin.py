@@ -61,19 +61,39 @@ def test_docker_lists_and_runs_the_plugin(docker_cli: str, home: Path) -> None:
 
 
 def test_exit_codes_pass_through_docker(docker_cli: str, home: Path, tmp_path: Path) -> None:
-    code, out, err = _docker(docker_cli, home, "netcontract", "lint", "-c", CONTRACT, "-f", STACK,
-                             "--compose-loader", "builtin", "-q")
+    code, out, err = _docker(
+        docker_cli,
+        home,
+        "netcontract",
+        "lint",
+        "-c",
+        CONTRACT,
+        "-f",
+        STACK,
+        "--compose-loader",
+        "builtin",
+        "-q",
+    )
     assert code == 0, out + err
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\ntiers: {t: {network: n}}\nservices: {a: {tiers: [u]}}\n")
     code, _, err = _docker(docker_cli, home, "netcontract", "check", "-c", str(bad))
     assert code == 4 and "unknown tier 'u'" in err
-    code, _, err = _docker(docker_cli, home, "netcontract", "check", "-c", CONTRACT,
-                           DOCKER_HOST=f"unix://{tmp_path}/no-engine.sock")
+    code, _, err = _docker(
+        docker_cli,
+        home,
+        "netcontract",
+        "check",
+        "-c",
+        CONTRACT,
+        DOCKER_HOST=f"unix://{tmp_path}/no-engine.sock",
+    )
     assert code == 3 and err.startswith("netcontract: cannot reach the Docker engine"), err
 
 
-def test_docker_config_moves_the_plugin_dir(docker_cli: str, installed: CleanVenv, tmp_path: Path) -> None:
+def test_docker_config_moves_the_plugin_dir(
+    docker_cli: str, installed: CleanVenv, tmp_path: Path
+) -> None:
     cfg = tmp_path / "cfg"
     env = user_env(HOME=str(tmp_path / "nohome"), DOCKER_CONFIG=str(cfg))
     assert run([installed.exe("netcontract"), "install-docker-plugin"], env=env).returncode == 0

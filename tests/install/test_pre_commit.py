@@ -18,50 +18,64 @@ COMPOSE = (ROOT / "docker-compose.test.yaml").read_text()
 
 @pytest.fixture(scope="module")
 def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pre-commit-home")  # the hook's environment is installed once, here
+    return tmp_path_factory.mktemp(
+        "pre-commit-home"
+    )  # the hook's environment is installed once, here
 
 
-def _app(where: Path, source: tuple[Path, str], compose_name: str, compose_text: str = COMPOSE) -> Path:
+def _app(
+    where: Path, source: tuple[Path, str], compose_name: str, compose_text: str = COMPOSE
+) -> Path:
     where.mkdir()
     git(where, "init", "-q")
     (where / "netcontract.yaml").write_text(CONTRACT)
     (where / compose_name).write_text(compose_text)
     (where / "README.md").write_text("an application\n")
     (where / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {source[0]}\n    rev: {source[1]}\n    hooks:\n      - id: netcontract-lint\n")
+        f"repos:\n  - repo: {source[0]}\n    rev: {source[1]}\n    hooks:\n      - id: netcontract-lint\n"
+    )
     git(where, "add", "-A")
     return where
 
 
 def _run(app: Path, home: Path, *files: str) -> tuple[int, str]:
-    proc = run([PRE_COMMIT, "run", "--files", *files], cwd=app, env=user_env(PRE_COMMIT_HOME=str(home)))
+    proc = run(
+        [PRE_COMMIT, "run", "--files", *files], cwd=app, env=user_env(PRE_COMMIT_HOME=str(home))
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("name", ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"])
-def test_the_hook_runs_for_every_default_compose_name(tmp_path: Path, source_repo: tuple[Path, str],
-                                                      pre_commit_home: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]
+)
+def test_the_hook_runs_for_every_default_compose_name(
+    tmp_path: Path, source_repo: tuple[Path, str], pre_commit_home: Path, name: str
+) -> None:
     app = _app(tmp_path / "app", source_repo, name)
     code, out = _run(app, pre_commit_home, name)
     assert code == 0, out
     assert "netcontract lint" in out and "Passed" in out, out
 
 
-def test_the_hook_runs_when_the_contract_changes(tmp_path: Path, source_repo: tuple[Path, str],
-                                                 pre_commit_home: Path) -> None:
+def test_the_hook_runs_when_the_contract_changes(
+    tmp_path: Path, source_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
     app = _app(tmp_path / "app", source_repo, "compose.yaml")
     code, out = _run(app, pre_commit_home, "netcontract.yaml")
     assert code == 0 and "Passed" in out, out
 
 
-def test_the_hook_skips_other_files(tmp_path: Path, source_repo: tuple[Path, str], pre_commit_home: Path) -> None:
+def test_the_hook_skips_other_files(
+    tmp_path: Path, source_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
     app = _app(tmp_path / "app", source_repo, "compose.yaml")
     code, out = _run(app, pre_commit_home, "README.md")
     assert code == 0 and "(no files to check)Skipped" in out, out
 
 
-def test_the_hook_fails_a_compose_file_that_breaks_the_contract(tmp_path: Path, source_repo: tuple[Path, str],
-                                                                pre_commit_home: Path) -> None:
+def test_the_hook_fails_a_compose_file_that_breaks_the_contract(
+    tmp_path: Path, source_repo: tuple[Path, str], pre_commit_home: Path
+) -> None:
     # frontend joins the internal data tier, which the contract does not give it
     lines = COMPOSE.splitlines()
     start = lines.index("  frontend:")

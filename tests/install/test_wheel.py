@@ -29,7 +29,9 @@ def _tracked(*patterns: str) -> set[str]:
 def test_the_wheel_carries_every_module_and_both_commands(dist: Dist) -> None:
     with zipfile.ZipFile(dist.wheel) as whl:
         names = set(whl.namelist())
-        entry_points = next(whl.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
+        entry_points = next(
+            whl.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt")
+        )
         meta = next(whl.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     modules = {p for p in _tracked("netcontract") if p.endswith(".py")}
     assert modules and modules <= names, modules - names
@@ -44,11 +46,23 @@ def test_the_sdist_carries_the_tests_docs_and_tooling(dist: Dist) -> None:
     with tarfile.open(dist.sdist) as tar:
         top = tar.getnames()[0].split("/")[0]
         names = {n.removeprefix(top + "/") for n in tar.getnames()}
-    wanted = _tracked("netcontract", "tests", "docs", "contracts", "scripts", "benchmarks", ".github", ".ci")
-    wanted |= {"LICENSE", "README.md", "Makefile", "pyproject.toml", "docker-compose.test.yaml", "Dockerfile",
-               "action.yml", ".pre-commit-hooks.yaml"}
+    wanted = _tracked(
+        "netcontract", "tests", "docs", "contracts", "scripts", "benchmarks", ".github", ".ci"
+    )
+    wanted |= {
+        "LICENSE",
+        "README.md",
+        "Makefile",
+        "pyproject.toml",
+        "docker-compose.test.yaml",
+        "Dockerfile",
+        "action.yml",
+        ".pre-commit-hooks.yaml",
+    }
     assert wanted <= names, sorted(wanted - names)
-    built = re.compile(r"^images/[^/]+/(busybox|listen)$|__pycache__|\.pyc$")  # build-images.sh's artefacts
+    built = re.compile(
+        r"^images/[^/]+/(busybox|listen)$|__pycache__|\.pyc$"
+    )  # build-images.sh's artefacts
     assert not [n for n in names if built.search(n)]
 
 
@@ -63,11 +77,19 @@ def outside(tmp_path: Path) -> Path:
 def test_the_installed_wheel_runs_outside_the_checkout(installed: CleanVenv, outside: Path) -> None:
     proc = run([installed.exe("netcontract"), "--version"], cwd=outside, env=user_env())
     assert (proc.returncode, proc.stdout) == (0, "netcontract, version 0.1.0\n"), proc.stderr
-    where = run([installed.exe("python"), "-c", "import netcontract; print(netcontract.__file__)"],
-                cwd=outside, env=user_env()).stdout.strip()
-    assert Path(where).is_relative_to(installed.root) and not Path(where).is_relative_to(ROOT), where
-    proc = run([installed.exe("netcontract"), "lint", "-c", "contract.yaml", "--format", "json"],
-               cwd=outside, env=user_env())
+    where = run(
+        [installed.exe("python"), "-c", "import netcontract; print(netcontract.__file__)"],
+        cwd=outside,
+        env=user_env(),
+    ).stdout.strip()
+    assert Path(where).is_relative_to(installed.root) and not Path(where).is_relative_to(ROOT), (
+        where
+    )
+    proc = run(
+        [installed.exe("netcontract"), "lint", "-c", "contract.yaml", "--format", "json"],
+        cwd=outside,
+        env=user_env(),
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     report = json.loads(proc.stdout)
     assert report["summary"]["failed"] == 0 and report["summary"]["passed"] > 10
@@ -82,9 +104,23 @@ def live_stack() -> Iterator[None]:
 
 
 @pytest.mark.docker
-def test_the_installed_wheel_checks_the_live_stack(installed: CleanVenv, outside: Path, live_stack: None) -> None:
-    proc = run([installed.exe("netcontract"), "check", "-c", "contract.yaml", "--no-pull", "-q",
-                "--json", "reports/report.json"], cwd=outside, env=user_env(NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE))
+def test_the_installed_wheel_checks_the_live_stack(
+    installed: CleanVenv, outside: Path, live_stack: None
+) -> None:
+    proc = run(
+        [
+            installed.exe("netcontract"),
+            "check",
+            "-c",
+            "contract.yaml",
+            "--no-pull",
+            "-q",
+            "--json",
+            "reports/report.json",
+        ],
+        cwd=outside,
+        env=user_env(NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE),
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     assert "contract holds" in proc.stdout
     report = json.loads((outside / "reports" / "report.json").read_text())
@@ -93,8 +129,11 @@ def test_the_installed_wheel_checks_the_live_stack(installed: CleanVenv, outside
 
 def _dockerignore_context(dest: Path) -> list[str]:
     """Copy what the top-level .dockerignore lets into the image's build context (`*`, then `!path` entries)."""
-    rules = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    rules = [
+        ln.strip()
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     assert rules[0] == "*", "the context starts from nothing and names what it needs"
     kept = [r[1:].rstrip("/") for r in rules[1:] if r.startswith("!")]
     for rel in kept:
@@ -112,7 +151,9 @@ def test_the_image_build_context_builds_netcontract(tmp_path: Path) -> None:
     ctx.mkdir()
     kept = _dockerignore_context(ctx)
     assert {"pyproject.toml", "README.md", "LICENSE", "netcontract"} <= set(kept)
-    proc = run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "out"), str(ctx)])
+    proc = run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "out"), str(ctx)]
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (wheel,) = (tmp_path / "out").glob("netcontract-*.whl")
     with zipfile.ZipFile(wheel) as whl:

@@ -46,9 +46,20 @@ STACK_FILE = REPO / "docker-compose.test.yaml"
 CONTRACT = REPO / "contracts" / "devonboarder.yaml"
 
 PROJECT = "devonboarder"
-SERVICES = ("traefik", "auth-service", "backend", "discord-integration", "dashboard", "frontend", "db")
-NETWORKS = {"auth_tier": "devonboarder_auth_tier", "api_tier": "devonboarder_api_tier",
-            "data_tier": "devonboarder_data_tier"}
+SERVICES = (
+    "traefik",
+    "auth-service",
+    "backend",
+    "discord-integration",
+    "dashboard",
+    "frontend",
+    "db",
+)
+NETWORKS = {
+    "auth_tier": "devonboarder_auth_tier",
+    "api_tier": "devonboarder_api_tier",
+    "data_tier": "devonboarder_data_tier",
+}
 PROBE_IMAGE = "netcontract-test/probe:local"  # built by scripts/build-images.sh, never pulled
 BUSYBOX_IMAGE = "netcontract-test/busybox:local"
 TEST_LABEL = "org.netcontract.test=1"
@@ -63,8 +74,12 @@ SERVICE_LABEL = "com.docker.compose.service"
 
 def _docker_problem() -> str | None:
     try:
-        proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except FileNotFoundError:
         return "the docker CLI is not installed"
     except subprocess.TimeoutExpired:
@@ -81,8 +96,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     problem = _docker_problem()
     if problem is None:
         return
-    reason = (f"no Docker engine: {problem}; the live integration tests need one "
-              "(scripts/ensure-docker.sh installs and starts it)")
+    reason = (
+        f"no Docker engine: {problem}; the live integration tests need one "
+        "(scripts/ensure-docker.sh installs and starts it)"
+    )
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         raise pytest.UsageError(f"CI is set but {reason}")
     for item in ours:
@@ -92,11 +109,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # -- small process helpers -----------------------------------------------------------------
 
 
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def docker(
+    *args: str, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the docker CLI; raise with its stderr when `check` and it fails."""
     proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
+        raise AssertionError(
+            f"docker {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}"
+        )
     return proc
 
 
@@ -105,9 +126,13 @@ def compose(*args: str, files: Sequence[Path] = (), timeout: float = 180) -> Non
     argv = [COMPOSE, "-f", str(STACK_FILE)]
     for f in files:
         argv += ["-f", str(f)]
-    proc = subprocess.run([*argv, "-p", PROJECT, *args], capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [*argv, "-p", PROJECT, *args], capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
-        raise AssertionError(f"docker-compose {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
+        raise AssertionError(
+            f"docker-compose {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}"
+        )
 
 
 def ids(kind: str, *filters: str) -> list[str]:
@@ -160,39 +185,78 @@ class CliRun(NamedTuple):
 class Netcontract:
     """Runs .venv/bin/netcontract with the local probe image; `check` always adds --no-pull."""
 
-    env: dict[str, str] = field(default_factory=lambda: {
-        **os.environ, "NETCONTRACT_PROBE_IMAGE": PROBE_IMAGE, "NO_COLOR": "1",
-    })
+    env: dict[str, str] = field(
+        default_factory=lambda: {
+            **os.environ,
+            "NETCONTRACT_PROBE_IMAGE": PROBE_IMAGE,
+            "NO_COLOR": "1",
+        }
+    )
     started: list[subprocess.Popen[str]] = field(default_factory=list)
     prefix: tuple[str, ...] = ()  # e.g. setpriv dropping CAP_SYS_ADMIN (see `cli_no_netns`)
 
     def argv(self, *args: str, contract: Path = CONTRACT, fmt: str = "json") -> list[str]:
-        return [*self.prefix, NETCONTRACT, "check", "-c", str(contract), "--no-pull", "--format", fmt, *args]
+        return [
+            *self.prefix,
+            NETCONTRACT,
+            "check",
+            "-c",
+            str(contract),
+            "--no-pull",
+            "--format",
+            fmt,
+            *args,
+        ]
 
     def run(self, *argv: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliRun:
-        proc = subprocess.run([*self.prefix, NETCONTRACT, *argv], capture_output=True, text=True, timeout=timeout,
-                              env={**self.env, **(env or {})}, cwd=REPO)
+        proc = subprocess.run(
+            [*self.prefix, NETCONTRACT, *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **(env or {})},
+            cwd=REPO,
+        )
         return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
-    def check(self, *args: str, contract: Path = CONTRACT, fmt: str = "json",
-              env: dict[str, str] | None = None, timeout: float = 120) -> CliRun:
-        return self.run(*self.argv(*args, contract=contract, fmt=fmt)[len(self.prefix) + 1:], env=env,
-                        timeout=timeout)
+    def check(
+        self,
+        *args: str,
+        contract: Path = CONTRACT,
+        fmt: str = "json",
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> CliRun:
+        return self.run(
+            *self.argv(*args, contract=contract, fmt=fmt)[len(self.prefix) + 1 :],
+            env=env,
+            timeout=timeout,
+        )
 
     def start(self, *args: str, contract: Path = CONTRACT) -> subprocess.Popen[str]:
         """A check in the background (for signals and kills); finish it with `finish`."""
-        proc = subprocess.Popen(self.argv(*args, contract=contract), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=self.env, cwd=REPO)
+        proc = subprocess.Popen(
+            self.argv(*args, contract=contract),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            cwd=REPO,
+        )
         self.started.append(proc)
         return proc
 
     @staticmethod
-    def wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 20) -> None:
+    def wait_for(
+        proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 20
+    ) -> None:
         """Return as soon as `ready()` holds (polled every 20 ms) while the background check runs."""
         deadline = time.monotonic() + timeout
         while not ready():
             if proc.poll() is not None:
-                raise AssertionError(f"netcontract exited ({proc.returncode}) before the awaited moment")
+                raise AssertionError(
+                    f"netcontract exited ({proc.returncode}) before the awaited moment"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"the awaited moment did not come within {timeout:g} s")
             time.sleep(0.02)
@@ -204,7 +268,9 @@ class Netcontract:
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            raise AssertionError(f"netcontract did not finish within {timeout:g} s (killed):\n{err}") from None
+            raise AssertionError(
+                f"netcontract did not finish within {timeout:g} s (killed):\n{err}"
+            ) from None
         return CliRun(proc.returncode, out, err)
 
 
@@ -257,7 +323,9 @@ class Contracts:
         path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return path
 
-    def variant(self, change: Callable[[dict[str, Any]], None], name: str = "contract.yaml") -> Path:
+    def variant(
+        self, change: Callable[[dict[str, Any]], None], name: str = "contract.yaml"
+    ) -> Path:
         data = self.data()
         change(data)
         return self.write(data, name)
@@ -283,18 +351,34 @@ def contracts(tmp_path: Path) -> Contracts:
 @pytest.fixture(scope="session")
 def built_images() -> None:
     """The FROM-scratch test images; build-images.sh skips what is up to date."""
-    proc = subprocess.run([str(REPO / "scripts" / "build-images.sh")], capture_output=True, text=True,
-                          timeout=600, cwd=REPO)
+    proc = subprocess.run(
+        [str(REPO / "scripts" / "build-images.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
     if proc.returncode != 0:
-        pytest.fail(f"scripts/build-images.sh exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        pytest.fail(
+            f"scripts/build-images.sh exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
 
 
 def _other_projects_containers() -> set[str]:
     """Short ids of containers of other compose projects (e.g. the benchmark's ncbench*)."""
-    out = docker("ps", "-a", "--filter", f"label={PROJECT_LABEL}",
-                 "--format", f'{{{{.ID}}}} {{{{.Label "{PROJECT_LABEL}"}}}}').stdout
-    return {line.split()[0][:12] for line in out.splitlines()
-            if len(line.split()) == 2 and line.split()[1] != PROJECT}
+    out = docker(
+        "ps",
+        "-a",
+        "--filter",
+        f"label={PROJECT_LABEL}",
+        "--format",
+        f'{{{{.ID}}}} {{{{.Label "{PROJECT_LABEL}"}}}}',
+    ).stdout
+    return {
+        line.split()[0][:12]
+        for line in out.splitlines()
+        if len(line.split()) == 2 and line.split()[1] != PROJECT
+    }
 
 
 def probe_leftovers() -> list[str]:
@@ -304,8 +388,14 @@ def probe_leftovers() -> list[str]:
     finished there must be none of ours: a leftover is a netcontract bug. (A
     concurrent benchmark run on its own ncbench* stacks is not ours to judge.)
     """
-    out = docker("ps", "-a", "--filter", f"label={PROBE_LABEL}",
-                 "--format", f'{{{{.ID}}}} {{{{.Names}}}} {{{{.Label "{SOURCE_LABEL}"}}}}').stdout
+    out = docker(
+        "ps",
+        "-a",
+        "--filter",
+        f"label={PROBE_LABEL}",
+        "--format",
+        f'{{{{.ID}}}} {{{{.Names}}}} {{{{.Label "{SOURCE_LABEL}"}}}}',
+    ).stdout
     others = _other_projects_containers()
     return [line for line in out.splitlines() if not set(line.split()[2:3]) & others]
 
@@ -324,8 +414,14 @@ def remove_test_objects() -> list[str]:
     for cid in sorted(mine):
         if docker("rm", "-f", "-v", cid, check=False).returncode != 0:
             stuck.append(f"container {cid}")
-    nets = docker("network", "ls", "--filter", f"label={TEST_LABEL}",
-                  "--format", f'{{{{.Name}}}} {{{{.Label "{PROJECT_LABEL}"}}}}').stdout
+    nets = docker(
+        "network",
+        "ls",
+        "--filter",
+        f"label={TEST_LABEL}",
+        "--format",
+        f'{{{{.Name}}}} {{{{.Label "{PROJECT_LABEL}"}}}}',
+    ).stdout
     for line in nets.splitlines():
         name, _, project = line.partition(" ")
         if project.strip() in ("", PROJECT):
@@ -382,15 +478,25 @@ class Stack:
 
     project: str = PROJECT
     services: tuple[str, ...] = SERVICES
-    networks: dict[str, str] = field(default_factory=lambda: dict(NETWORKS))  # tier -> Docker network
+    networks: dict[str, str] = field(
+        default_factory=lambda: dict(NETWORKS)
+    )  # tier -> Docker network
     assets: Path = ASSETS
     docker = staticmethod(docker)
     compose = staticmethod(compose)
 
     def container(self, service: str) -> str:
         """The name of the service's (single) container."""
-        out = docker("ps", "-a", "--filter", f"label={PROJECT_LABEL}={self.project}",
-                     "--filter", f"label={SERVICE_LABEL}={service}", "--format", "{{.Names}}").stdout.split()
+        out = docker(
+            "ps",
+            "-a",
+            "--filter",
+            f"label={PROJECT_LABEL}={self.project}",
+            "--filter",
+            f"label={SERVICE_LABEL}={service}",
+            "--format",
+            "{{.Names}}",
+        ).stdout.split()
         assert len(out) == 1, f"expected one container for service {service}, found {out}"
         return out[0]
 
@@ -411,9 +517,16 @@ class Stack:
         """Services without exactly one running, healthy container."""
         bad = []
         for service in self.services:
-            out = docker("ps", "-a", "--filter", f"label={PROJECT_LABEL}={self.project}",
-                         "--filter", f"label={SERVICE_LABEL}={service}",
-                         "--format", "{{.State}} {{.Status}}").stdout.splitlines()
+            out = docker(
+                "ps",
+                "-a",
+                "--filter",
+                f"label={PROJECT_LABEL}={self.project}",
+                "--filter",
+                f"label={SERVICE_LABEL}={service}",
+                "--format",
+                "{{.State}} {{.Status}}",
+            ).stdout.splitlines()
             if len(out) != 1 or not out[0].startswith("running") or "(healthy)" not in out[0]:
                 bad.append(f"{service}: {out or 'no container'}")
         return bad
@@ -430,21 +543,39 @@ class Stack:
         argv = ["ps", "--filter", f"label={PROBE_LABEL}=1"]
         if not running:
             argv.append("-a")
-        out = docker(*argv, "--format", f'{{{{.ID}}}} {{{{.Label "{SOURCE_LABEL}"}}}}').stdout.splitlines()
+        out = docker(
+            *argv, "--format", f'{{{{.ID}}}} {{{{.Label "{SOURCE_LABEL}"}}}}'
+        ).stdout.splitlines()
         if service is not None:
             wanted = {self.container_id(service)[:12]}
         else:  # the stack's containers, and any that are no container of another project
-            wanted = {line.split()[1] for line in out if len(line.split()) == 2} - _other_projects_containers()
-        return [line.split()[0] for line in out if len(line.split()) == 2 and line.split()[1] in wanted]
+            wanted = {
+                line.split()[1] for line in out if len(line.split()) == 2
+            } - _other_projects_containers()
+        return [
+            line.split()[0] for line in out if len(line.split()) == 2 and line.split()[1] in wanted
+        ]
 
     def sidecar_sources(self, since: float, until: float) -> set[str]:
         """Services that probe sidecars were created for between `since` and `until` (unix time).
 
         Ask soon: the engine keeps only its last 256 events, and the ids are today's containers'.
         """
-        out = docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--filter", "type=container",
-                     "--filter", "event=create", "--filter", f"label={PROBE_LABEL}=1",
-                     "--format", f'{{{{index .Actor.Attributes "{SOURCE_LABEL}"}}}}').stdout.split()
+        out = docker(
+            "events",
+            "--since",
+            f"{since:.3f}",
+            "--until",
+            f"{until:.3f}",
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--filter",
+            f"label={PROBE_LABEL}=1",
+            "--format",
+            f'{{{{index .Actor.Attributes "{SOURCE_LABEL}"}}}}',
+        ).stdout.split()
         by_id = {self.container_id(s)[:12]: s for s in self.services}
         return {by_id.get(short, f"unknown container {short}") for short in out}
 
@@ -457,8 +588,11 @@ class Stack:
             except docker_sdk.errors.NotFound:
                 continue  # finished in between
             config = ex.get("ProcessConfig") or {}
-            if ex.get("Running") and config.get("entrypoint") == "sh" and "@@done" in " ".join(
-                    config.get("arguments") or ()):
+            if (
+                ex.get("Running")
+                and config.get("entrypoint") == "sh"
+                and "@@done" in " ".join(config.get("arguments") or ())
+            ):
                 return True
         return False
 
@@ -515,12 +649,20 @@ class TestObjects:
         self.networks.append(name)
         return name
 
-    def container(self, name: str, *args: str, image: str = BUSYBOX_IMAGE, options: Sequence[str] = (),
-                  dns: str = "127.0.0.1") -> str:
+    def container(
+        self,
+        name: str,
+        *args: str,
+        image: str = BUSYBOX_IMAGE,
+        options: Sequence[str] = (),
+        dns: str = "127.0.0.1",
+    ) -> str:
         """`docker run -d` of `image` with `args`; no DNS query may leave: the upstream resolver is 127.0.0.1,
         or `dns`, which must be a resolver of the test's own (tests/integration/test_paths_live.py's canary)."""
         self.containers.append(name)
-        docker("run", "-d", "--name", name, "--label", TEST_LABEL, "--dns", dns, *options, image, *args)
+        docker(
+            "run", "-d", "--name", name, "--label", TEST_LABEL, "--dns", dns, *options, image, *args
+        )
         return name
 
     def remove(self) -> None:
@@ -528,8 +670,12 @@ class TestObjects:
             docker("rm", "-f", "-v", *self.containers, check=False)
         for net in self.networks:
             # a stack container may still be attached (the test failed before its restore ran)
-            for cid in json.loads(docker("network", "inspect", net, check=False).stdout or "[{}]")[0].get(
-                    "Containers", {}) or {}:
+            for cid in (
+                json.loads(docker("network", "inspect", net, check=False).stdout or "[{}]")[0].get(
+                    "Containers", {}
+                )
+                or {}
+            ):
                 docker("network", "disconnect", "-f", net, cid, check=False)
             docker("network", "rm", net, check=False)
 
@@ -571,6 +717,9 @@ def healthy_run(stack: Stack) -> HealthyRun:
     # read now what later tests change: addresses (recreated containers) and the
     # engine's event buffer (it keeps only the last 256 events)
     sidecars = stack.sidecar_sources(started, ended)
-    addresses = {(s, net): ep["IPAddress"] for s in stack.services
-                 for net, ep in stack.inspect(s)["NetworkSettings"]["Networks"].items()}
+    addresses = {
+        (s, net): ep["IPAddress"]
+        for s in stack.services
+        for net, ep in stack.inspect(s)["NetworkSettings"]["Networks"].items()
+    }
     return HealthyRun(run, addresses, sidecars)

@@ -39,7 +39,9 @@ def _attr(kind: int, payload: bytes) -> bytes:
 
 def _message(msg: int, queue: int, attrs: bytes, seq: int, flags: int = NLM_F_REQUEST) -> bytes:
     body = struct.pack("=BB", socket.AF_UNSPEC, 0) + struct.pack("!H", queue) + attrs
-    return struct.pack("=IHHII", 16 + len(body), (NFNL_SUBSYS_QUEUE << 8) | msg, flags, seq, 0) + body
+    return (
+        struct.pack("=IHHII", 16 + len(body), (NFNL_SUBSYS_QUEUE << 8) | msg, flags, seq, 0) + body
+    )
 
 
 def _packet_ids(data: bytes) -> list[int]:
@@ -69,10 +71,24 @@ def main(queue: int, delay_ms: float) -> None:
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
     sock.bind((0, 0))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    sock.send(_message(MSG_CONFIG, queue, _attr(CFG_CMD, struct.pack("!BBH", CMD_BIND, 0, socket.AF_INET)), 1,
-                       NLM_F_REQUEST | NLM_F_ACK))
-    sock.send(_message(MSG_CONFIG, queue, _attr(CFG_PARAMS, struct.pack("!IB", 0xFFFF, COPY_META)), 2,
-                       NLM_F_REQUEST | NLM_F_ACK))
+    sock.send(
+        _message(
+            MSG_CONFIG,
+            queue,
+            _attr(CFG_CMD, struct.pack("!BBH", CMD_BIND, 0, socket.AF_INET)),
+            1,
+            NLM_F_REQUEST | NLM_F_ACK,
+        )
+    )
+    sock.send(
+        _message(
+            MSG_CONFIG,
+            queue,
+            _attr(CFG_PARAMS, struct.pack("!IB", 0xFFFF, COPY_META)),
+            2,
+            NLM_F_REQUEST | NLM_F_ACK,
+        )
+    )
     print("ready", flush=True)
     running = [True]
     signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
@@ -92,7 +108,11 @@ def main(queue: int, delay_ms: float) -> None:
         while held and (held[0][0] <= now or not running[0]):
             _, pid = heapq.heappop(held)
             seq += 1
-            sock.send(_message(MSG_VERDICT, queue, _attr(VERDICT_HDR, struct.pack("!II", NF_ACCEPT, pid)), seq))
+            sock.send(
+                _message(
+                    MSG_VERDICT, queue, _attr(VERDICT_HDR, struct.pack("!II", NF_ACCEPT, pid)), seq
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,11 @@ import pytest
 pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
-COMPOSE = [str(Path(sys.executable).parent / "docker-compose"), "-f", str(REPO / "docker-compose.test.yaml")]
+COMPOSE = [
+    str(Path(sys.executable).parent / "docker-compose"),
+    "-f",
+    str(REPO / "docker-compose.test.yaml"),
+]
 API = "devonboarder_api_tier"
 RELIABLE = ("--retries", "2")  # a reachable path slow under load gets two longer attempts
 
@@ -69,8 +73,12 @@ def extra_service(stack: Any, tmp_path: Path) -> Iterator[Any]:
 
     yield add
     for override, name in made:
-        subprocess.run([*COMPOSE, "-f", str(override), "-p", "devonboarder", "rm", "-fsv", name],
-                       capture_output=True, text=True, timeout=180)
+        subprocess.run(
+            [*COMPOSE, "-f", str(override), "-p", "devonboarder", "rm", "-fsv", name],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
 
 
 # -- 1. a compose service sharing db's namespace ------------------------------------------------------
@@ -85,18 +93,25 @@ def test_a_compose_service_in_dbs_namespace(stack, cli, contracts, extra_service
     assert r.code == 1, r
     assert failed(r) == {"namespace:db:debug"}, r
     res = r.result("namespace:db:debug")
-    assert res["containers"] == [debug] and f"shares the network namespace of db ({stack.container('db')})" in \
-        res["reason"]
+    assert (
+        res["containers"] == [debug]
+        and f"shares the network namespace of db ({stack.container('db')})" in res["reason"]
+    )
     # not probed twice: db's probe results are debug's reach too, and say so
     from_db = [x for x in r.report["results"] if x["src"] == "db" and x["attempts"]]
     assert from_db and all(debug in x["containers"] for x in from_db)
     assert any(debug in n and "share" in n for n in r.report["notes"]), r.report["notes"]
     assert not [x for x in r.report["results"] if x["src"] == "debug"]
 
-    declared = contracts.variant(lambda c: c["services"].update({"debug": {"network_mode": "service:db"}}))
+    declared = contracts.variant(
+        lambda c: c["services"].update({"debug": {"network_mode": "service:db"}})
+    )
     ok = cli.check(*RELIABLE, contract=declared)
     assert ok.code == 0, ok
-    assert ok.result("namespace:db:debug")["verdict"] == "PASS" and ok.result("running:debug")["verdict"] == "PASS"
+    assert (
+        ok.result("namespace:db:debug")["verdict"] == "PASS"
+        and ok.result("running:debug")["verdict"] == "PASS"
+    )
 
 
 # -- 2. a compose service on the host's network ---------------------------------------------------------
@@ -114,15 +129,21 @@ def test_a_compose_service_on_the_host_network(stack, cli, contracts, extra_serv
     assert reached["verdict"] == "PASS" and reached["actual"] == "ok", reached
     assert reached["reason"].startswith("reported: ") and agent in reached["containers"]
 
-    declared = contracts.variant(lambda c: c["services"].update({"agent": {"network_mode": "host"}}))
+    declared = contracts.variant(
+        lambda c: c["services"].update({"agent": {"network_mode": "host"}})
+    )
     ok = cli.check(*RELIABLE, contract=declared)
     assert ok.code == 0, ok
     assert ok.result("host-network:agent")["verdict"] == "PASS"
     assert ok.result("host-reach:db:5432@data_tier")["actual"] == "ok"
 
 
-def test_host_network_outside_the_project_is_reported_and_denied_on_request(stack, cli, contracts, objects):
-    name = objects.container(objects.unique("nc-hostnet"), "sleep", "600", options=["--network", "host"])
+def test_host_network_outside_the_project_is_reported_and_denied_on_request(
+    stack, cli, contracts, objects
+):
+    name = objects.container(
+        objects.unique("nc-hostnet"), "sleep", "600", options=["--network", "host"]
+    )
 
     r = cli.check(*RELIABLE)
     assert r.code == 0, r
@@ -140,14 +161,30 @@ def test_host_network_outside_the_project_is_reported_and_denied_on_request(stac
 
 def test_docker_run_in_dbs_namespace(stack, cli, contracts, objects):
     name = objects.unique("nc-netshoot")
-    objects.containers.append(name)  # removed by the fixture; --dns cannot go with a container network
-    run("docker", "run", "-d", "--name", name, "--label", "org.netcontract.test=1",
-        "--network", f"container:{stack.container('db')}", "netcontract-test/busybox:local", "sleep", "600")
+    objects.containers.append(
+        name
+    )  # removed by the fixture; --dns cannot go with a container network
+    run(
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        "org.netcontract.test=1",
+        "--network",
+        f"container:{stack.container('db')}",
+        "netcontract-test/busybox:local",
+        "sleep",
+        "600",
+    )
 
     r = cli.check(*RELIABLE)
     assert r.code == 1, r
     assert failed(r) == {f"namespace:db:{name}"}, r
-    assert f"{name} shares the network namespace of db" in r.result(f"namespace:db:{name}")["reason"]
+    assert (
+        f"{name} shares the network namespace of db" in r.result(f"namespace:db:{name}")["reason"]
+    )
 
     declared = contracts.variant(lambda c: c["services"]["db"].update({"shared_by": [name]}))
     ok = cli.check(*RELIABLE, contract=declared)
@@ -159,7 +196,9 @@ def test_docker_run_in_dbs_namespace(stack, cli, contracts, objects):
 
 
 def test_a_foreign_container_on_a_project_network(stack, cli, contracts, objects):
-    name = objects.container(objects.unique("nc-visitor"), "sleep", "600", options=["--network", API])
+    name = objects.container(
+        objects.unique("nc-visitor"), "sleep", "600", options=["--network", API]
+    )
 
     r = cli.check(*RELIABLE)
     assert r.code == 1, r

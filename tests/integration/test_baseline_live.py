@@ -31,9 +31,30 @@ def _flagged(comparison: dict) -> list[tuple[str, str, str]]:
 
 
 def _synack_rule(action: str, pid: int, dst_ip: str) -> list[str]:
-    return ["nsenter", "-t", str(pid), "-n", "iptables", "-w", "-t", "mangle", action, "OUTPUT", "-p", "tcp",
-            "--tcp-flags", "SYN,ACK", "SYN,ACK", "-d", dst_ip, "-j", "NFQUEUE", "--queue-num", str(QUEUE),
-            "--queue-bypass"]
+    return [
+        "nsenter",
+        "-t",
+        str(pid),
+        "-n",
+        "iptables",
+        "-w",
+        "-t",
+        "mangle",
+        action,
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "--tcp-flags",
+        "SYN,ACK",
+        "SYN,ACK",
+        "-d",
+        dst_ip,
+        "-j",
+        "NFQUEUE",
+        "--queue-num",
+        str(QUEUE),
+        "--queue-bypass",
+    ]
 
 
 def test_a_delayed_path_is_flagged_and_no_other(stack, cli, tmp_path: Path) -> None:
@@ -47,20 +68,38 @@ def test_a_delayed_path_is_flagged_and_no_other(stack, cli, tmp_path: Path) -> N
     db_pid = stack.inspect("db")["State"]["Pid"]
     backend_ip = stack.ip("backend", DATA)
     # db's SYN-ACKs to backend wait DELAY_MS in a queue of our own (tests/integration/delayer.py)
-    subprocess.run(_synack_rule("-I", db_pid, backend_ip), check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        _synack_rule("-I", db_pid, backend_ip), check=True, capture_output=True, timeout=30
+    )
     delayer = None
     try:
-        delayer = subprocess.Popen(["nsenter", "-t", str(db_pid), "-n", sys.executable, str(HERE / "delayer.py"),
-                                    str(QUEUE), str(DELAY_MS)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+        delayer = subprocess.Popen(
+            [
+                "nsenter",
+                "-t",
+                str(db_pid),
+                "-n",
+                sys.executable,
+                str(HERE / "delayer.py"),
+                str(QUEUE),
+                str(DELAY_MS),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert delayer.stdout is not None and delayer.stdout.readline().strip() == "ready"
         run = cli.check("--executor", "netns", "--baseline", str(base))
-        slow = cli.check("--executor", "netns", "--baseline", str(base), "--fail-on", "regression", fmt="table")
+        slow = cli.check(
+            "--executor", "netns", "--baseline", str(base), "--fail-on", "regression", fmt="table"
+        )
     finally:
         if delayer is not None:
             delayer.terminate()
             delayer.communicate(timeout=10)
-        subprocess.run(_synack_rule("-D", db_pid, backend_ip), check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            _synack_rule("-D", db_pid, backend_ip), check=True, capture_output=True, timeout=30
+        )
 
     assert run.code == 0, run  # the exit code is unchanged without --fail-on
     comparison = run.report["comparison"]
@@ -81,15 +120,23 @@ def test_a_delayed_path_is_flagged_and_no_other(stack, cli, tmp_path: Path) -> N
     assert cli.run("diff", str(base), str(new), "--fail-on", "new-fail").code == 0
 
 
-def test_a_slower_healthcheck_flags_that_service_start_up(stack, cli, restore, tmp_path: Path) -> None:
+def test_a_slower_healthcheck_flags_that_service_start_up(
+    stack, cli, restore, tmp_path: Path
+) -> None:
     restore("frontend")
     stack.compose("up", "-d", "--force-recreate", "--wait", "frontend")
     base = _baseline(cli, tmp_path)
     before = {s["service"]: s for s in json.loads(base.read_text())["startup"]}
     assert before["frontend"]["seconds"] is not None, before["frontend"]
 
-    stack.compose("up", "-d", "--force-recreate", "--wait", "frontend",
-                  files=[stack.assets / "compose.frontend-slow-health.yaml"])
+    stack.compose(
+        "up",
+        "-d",
+        "--force-recreate",
+        "--wait",
+        "frontend",
+        files=[stack.assets / "compose.frontend-slow-health.yaml"],
+    )
     run = cli.check("--executor", "netns", "--baseline", str(base))
 
     assert run.code == 0, run
@@ -98,11 +145,15 @@ def test_a_slower_healthcheck_flags_that_service_start_up(stack, cli, restore, t
     assert flagged == ["frontend"], comparison["startup"]
     row = next(d for d in comparison["startup"] if d["service"] == "frontend")
     assert row["after"] > row["before"] + 1.0, row  # the first probe came 2 s later
-    gated = cli.check("--executor", "netns", "--baseline", str(base), "--fail-on", "regression", fmt="table")
+    gated = cli.check(
+        "--executor", "netns", "--baseline", str(base), "--fail-on", "regression", fmt="table"
+    )
     assert gated.code == 1 and "REGRESSED start-up frontend" in gated.out, gated
 
 
-def test_a_new_forbidden_connect_is_a_new_fail_and_a_shared_one_is_known(stack, cli, restore, tmp_path: Path) -> None:
+def test_a_new_forbidden_connect_is_a_new_fail_and_a_shared_one_is_known(
+    stack, cli, restore, tmp_path: Path
+) -> None:
     restore("frontend", "dashboard")
     stack.docker("network", "connect", DATA, stack.container("frontend"))
     base = _baseline(cli, tmp_path)
@@ -115,10 +166,14 @@ def test_a_new_forbidden_connect_is_a_new_fail_and_a_shared_one_is_known(stack, 
     comparison = run.report["comparison"]
     new_fail = {c["id"] for c in comparison["changes"] if c["category"] == "new-fail"}
     assert "isolation:dashboard->db:5432@data_tier" in new_fail, new_fail
-    was_failing = {r["id"] for r in json.loads(base.read_text())["results"] if r["verdict"] == "FAIL"}
+    was_failing = {
+        r["id"] for r in json.loads(base.read_text())["results"] if r["verdict"] == "FAIL"
+    }
     assert "isolation:frontend->db:5432@data_tier" in was_failing
     assert not new_fail & was_failing, new_fail & was_failing
-    assert set(comparison["known_failures"]) == was_failing & {r["id"] for r in run.verdicts("FAIL")}
+    assert set(comparison["known_failures"]) == was_failing & {
+        r["id"] for r in run.verdicts("FAIL")
+    }
     new = tmp_path / "new.json"
     new.write_text(run.out)
     text = cli.run("diff", str(base), str(new), "--fail-on", "new-fail")

@@ -23,7 +23,11 @@ DATA = "devonboarder_data_tier"
 def test_one_run_writes_junit_markdown_and_json(stack, cli, restore, tmp_path: Path) -> None:
     restore("frontend")
     stack.docker("network", "connect", DATA, stack.container("frontend"))
-    junit, md, js = tmp_path / "r" / "junit.xml", tmp_path / "r" / "summary.md", tmp_path / "r" / "report.json"
+    junit, md, js = (
+        tmp_path / "r" / "junit.xml",
+        tmp_path / "r" / "summary.md",
+        tmp_path / "r" / "report.json",
+    )
 
     run = cli.check("--junit", str(junit), "--markdown", str(md), "--json", str(js), fmt="table")
 
@@ -43,7 +47,11 @@ def test_one_run_writes_junit_markdown_and_json(stack, cli, restore, tmp_path: P
     skipped = {c.name for c in cases if any(isinstance(r, Skipped) for r in c.result)}
     assert len(failed) == summary["failed"] and len(errors) == summary["errors"]
     assert len(skipped) == summary["skipped"]
-    assert {"networks:frontend", "isolation:frontend->db:5432@data_tier", "dns:frontend->database"} <= failed
+    assert {
+        "networks:frontend",
+        "isolation:frontend->db:5432@data_tier",
+        "dns:frontend->database",
+    } <= failed
 
     text = md.read_text()
     assert "FAILED" in text and "isolation:frontend->db:5432@data_tier" in text
@@ -51,13 +59,34 @@ def test_one_run_writes_junit_markdown_and_json(stack, cli, restore, tmp_path: P
 
 
 def _validate(mode: str, log_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NETCONTRACT": str(REPO / ".venv" / "bin" / "netcontract"), "LOG_DIR": str(log_dir),
-           "NETCONTRACT_PROBE_IMAGE": "netcontract-test/probe:local", "NO_COLOR": "1"}
-    return subprocess.run(["bash", str(REPO / "scripts" / "validate_network_contracts.sh"), "--mode", mode,
-                           "--", "--no-pull", "-q"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "NETCONTRACT": str(REPO / ".venv" / "bin" / "netcontract"),
+        "LOG_DIR": str(log_dir),
+        "NETCONTRACT_PROBE_IMAGE": "netcontract-test/probe:local",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [
+            "bash",
+            str(REPO / "scripts" / "validate_network_contracts.sh"),
+            "--mode",
+            mode,
+            "--",
+            "--no-pull",
+            "-q",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_validation_script_strict_fails_and_warn_passes_a_violated_stack(stack, restore, tmp_path: Path) -> None:
+def test_validation_script_strict_fails_and_warn_passes_a_violated_stack(
+    stack, restore, tmp_path: Path
+) -> None:
     restore("frontend")
     stack.docker("network", "connect", DATA, stack.container("frontend"))
 

@@ -25,7 +25,9 @@ LOCAL_PROBE_IMAGE = "netcontract-test/probe:local"
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 @pytest.fixture
@@ -38,7 +40,14 @@ def live_stack(request: pytest.FixtureRequest) -> None:
             pytest.skip("docker info fails: no Docker engine to draft from")
     deadline = time.monotonic() + 60
     while True:
-        done = _docker("ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}", "--format", "{{.Status}}")
+        done = _docker(
+            "ps",
+            "-a",
+            "--filter",
+            f"label=com.docker.compose.project={PROJECT}",
+            "--format",
+            "{{.Status}}",
+        )
         statuses = done.stdout.split("\n")[:-1]
         if statuses and all(s.startswith("Up") and "(healthy)" in s for s in statuses):
             return
@@ -64,11 +73,15 @@ def test_live_draft_describes_the_test_stack(live_stack: None, tmp_path: Path) -
     draft = contract_from_data(data, str(path))
     real = load_contract(ROOT / "contracts" / "devonboarder.yaml")
     assert draft.project == PROJECT
-    assert {t.network: t.internal for t in draft.tiers.values()} == {t.network: t.internal for t in real.tiers.values()}
+    assert {t.network: t.internal for t in draft.tiers.values()} == {
+        t.network: t.internal for t in real.tiers.values()
+    }
     net = {k: t.network for k, t in draft.tiers.items()}
     real_net = {k: t.network for k, t in real.tiers.items()}
     for name, svc in real.services.items():
-        assert {net[t] for t in draft.services[name].tiers} == {real_net[t] for t in svc.tiers}, name
+        assert {net[t] for t in draft.services[name].tiers} == {real_net[t] for t in svc.tiers}, (
+            name
+        )
         assert {real_net[t]: set(a) for t, a in svc.aliases.items()} == {
             net[t]: set(a) for t, a in draft.services[name].aliases.items()
         }, name
@@ -82,12 +95,20 @@ def test_live_draft_passes_check_on_the_same_stack(live_stack: None, tmp_path: P
     assert code == 0, out
     image = os.environ.get("NETCONTRACT_PROBE_IMAGE") or LOCAL_PROBE_IMAGE
     if _docker("image", "inspect", image).returncode != 0:
-        pytest.skip(f"probe image {image} is not built (scripts/build-images.sh); structural check passed")
-    code, out, _ = _run("check", "-c", str(path), "--probe-image", image, "--no-pull", "--format", "json")
+        pytest.skip(
+            f"probe image {image} is not built (scripts/build-images.sh); structural check passed"
+        )
+    code, out, _ = _run(
+        "check", "-c", str(path), "--probe-image", image, "--no-pull", "--format", "json"
+    )
     assert code == 0, out
     # "holds" only counts if the probes ran: an empty report also exits 0
     kinds: dict[str, int] = {}
     for r in json.loads(out)["results"]:
         if r["attempts"]:
             kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
-    assert kinds.get("reach", 0) >= 10 and kinds.get("isolation", 0) >= 10 and kinds.get("dns", 0) >= 10, kinds
+    assert (
+        kinds.get("reach", 0) >= 10
+        and kinds.get("isolation", 0) >= 10
+        and kinds.get("dns", 0) >= 10
+    ), kinds

@@ -38,17 +38,40 @@ def musl_deployment(built_images: None, objects: Any, tmp_path: Path) -> dict[st
     outer = objects.network(f"{project}_outer")
 
     def service(name: str, network: str, *args: str, options: tuple[str, ...] = ()) -> str:
-        return objects.container(f"{project}-{name}", *args, image=ALPINE_IMAGE, options=[
-            "--label", f"{PROJECT_LABEL}={project}", "--label", f"{SERVICE_LABEL}={name}",
-            "--network", network, "--network-alias", name, *options])
+        return objects.container(
+            f"{project}-{name}",
+            *args,
+            image=ALPINE_IMAGE,
+            options=[
+                "--label",
+                f"{PROJECT_LABEL}={project}",
+                "--label",
+                f"{SERVICE_LABEL}={name}",
+                "--network",
+                network,
+                "--network-alias",
+                name,
+                *options,
+            ],
+        )
 
-    service("client", inner, "sh", "-c", "ip route del default 2>/dev/null; exec sleep 600",
-            options=("--cap-add", "NET_ADMIN"))
+    service(
+        "client",
+        inner,
+        "sh",
+        "-c",
+        "ip route del default 2>/dev/null; exec sleep 600",
+        options=("--cap-add", "NET_ADMIN"),
+    )
     service("peer", inner, "httpd", "-f", "-p", "80", "-h", "/")
     service("web", outer, "httpd", "-f", "-p", "80", "-h", "/")
     for _ in range(50):  # the container's shell drops the route just after it starts
-        routes = subprocess.run(["docker", "exec", f"{project}-client", "ip", "route"], capture_output=True,
-                                text=True, timeout=30)
+        routes = subprocess.run(
+            ["docker", "exec", f"{project}-client", "ip", "route"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if routes.returncode == 0 and "default" not in routes.stdout:
             break
         time.sleep(0.1)
@@ -60,7 +83,9 @@ def musl_deployment(built_images: None, objects: Any, tmp_path: Path) -> dict[st
         "services:\n"
         "  client: {tiers: [inner]}\n"
         "  peer: {tiers: [inner], ports: [80, 81]}\n"
-        "  web: {tiers: [outer], ports: [80]}\n", encoding="utf-8")
+        "  web: {tiers: [outer], ports: [80]}\n",
+        encoding="utf-8",
+    )
     return {"contract": contract, "client": f"{project}-client"}
 
 
@@ -71,7 +96,9 @@ def test_exec_verdicts_on_musl_wording(cli, musl_deployment):
     reach = run.result("reach:client->peer:80@inner")
     assert (reach["verdict"], reach["actual"], reach["executor"]) == ("PASS", "ok", "exec"), reach
 
-    refused = run.result("reach:client->peer:81@inner")  # the contract says 81; nothing listens there
+    refused = run.result(
+        "reach:client->peer:81@inner"
+    )  # the contract says 81; nothing listens there
     assert (refused["verdict"], refused["actual"]) == ("FAIL", "refused"), refused
     assert "Connection refused" in refused["output"], refused
 
@@ -96,4 +123,6 @@ def test_exec_verdicts_on_musl_wording(cli, musl_deployment):
     assert control["verdict"] == "PASS", control
     assert not run.verdicts("ERROR"), run.verdicts("ERROR")
     assert run.code == 1, run  # the refused port 81 alone
-    assert [r["id"] for r in run.verdicts("FAIL")] == ["reach:client->peer:81@inner"], run.verdicts("FAIL")
+    assert [r["id"] for r in run.verdicts("FAIL")] == ["reach:client->peer:81@inner"], run.verdicts(
+        "FAIL"
+    )

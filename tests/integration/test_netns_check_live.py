@@ -36,8 +36,22 @@ def probe_results(run: Any) -> list[dict[str, Any]]:
 
 
 def engine_events(since: float, until: float) -> list[dict[str, Any]]:
-    out = subprocess.run(["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-                          "--format", "{{json .}}"], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [
+            "docker",
+            "events",
+            "--since",
+            f"{since:.3f}",
+            "--until",
+            f"{until:.3f}",
+            "--format",
+            "{{json .}}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -45,7 +59,9 @@ def healthcheck_commands(stack: Any) -> set[str]:
     """The exec commands of the stack's own healthchecks (compose runs them; they are not netcontract's)."""
     out = set()
     for service in stack.services:
-        test = ((stack.inspect(service).get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+        test = ((stack.inspect(service).get("Config") or {}).get("Healthcheck") or {}).get(
+            "Test"
+        ) or []
         if test and test[0] == "CMD-SHELL":
             out.add(f"/bin/sh -c {test[1]}")
         elif test and test[0] == "CMD":
@@ -78,20 +94,41 @@ def test_netns_run_creates_no_container_and_no_exec(stack, cli):
     for r in probes:
         by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + 1
     # the probes ran: every kind, in numbers the 7-service contract calls for
-    assert by_kind.get("reach", 0) >= 20 and by_kind.get("isolation", 0) >= 20 and by_kind.get("dns", 0) >= 20, by_kind
+    assert (
+        by_kind.get("reach", 0) >= 20
+        and by_kind.get("isolation", 0) >= 20
+        and by_kind.get("dns", 0) >= 20
+    ), by_kind
     assert {r["executor"] for r in probes} == {"netns"}
     # of the engine's events in that time, those about the stack's containers or about probe containers
     # (other processes may use the engine meanwhile: they are not this run's)
     ours = {stack.container_id(s) for s in stack.services}
     events = engine_events(started, ended)
     health = healthcheck_commands(stack)
-    execs = [e for e in events if str(e.get("status", "")).startswith("exec_create: ") and e.get("id") in ours
-             and e["status"].removeprefix("exec_create: ").strip() not in health]
-    created = [e for e in events if e.get("Type") == "container" and e.get("Action") == "create"
-               and ("org.netcontract.probe" in (e.get("Actor") or {}).get("Attributes", {})
-                    or (e.get("Actor") or {}).get("Attributes", {}).get("com.docker.compose.project") == "devonboarder")]
+    execs = [
+        e
+        for e in events
+        if str(e.get("status", "")).startswith("exec_create: ")
+        and e.get("id") in ours
+        and e["status"].removeprefix("exec_create: ").strip() not in health
+    ]
+    created = [
+        e
+        for e in events
+        if e.get("Type") == "container"
+        and e.get("Action") == "create"
+        and (
+            "org.netcontract.probe" in (e.get("Actor") or {}).get("Attributes", {})
+            or (e.get("Actor") or {}).get("Attributes", {}).get("com.docker.compose.project")
+            == "devonboarder"
+        )
+    ]
     assert execs == [] and created == [], (execs, created)
-    note = [n for n in run.report["notes"] if n.startswith("netns: timeouts judged on windows of at least")]
+    note = [
+        n
+        for n in run.report["notes"]
+        if n.startswith("netns: timeouts judged on windows of at least")
+    ]
     assert note, run.report["notes"]
 
 
@@ -104,8 +141,14 @@ def test_lying_tools_change_an_exec_verdict_but_not_a_netns_one(stack, cli, rest
     # that claims -z (so the probe script picks it) and says "timed out" on every port, and a sleep.
     box = "/usr/libexec/netcontract-slim/busybox"
     liar = '#!/bin/sh\n[ "$1" = -h ] && { echo "  -z  zero-I/O mode"; exit 0; }\necho "nc: timed out"; exit 1\n'
-    stack.docker("exec", frontend, "sh", "-c",
-                 f'printf "%s" "$0" > /bin/nc && {box} chmod +x /bin/nc && {box} ln -s {box} /bin/sleep', liar)
+    stack.docker(
+        "exec",
+        frontend,
+        "sh",
+        "-c",
+        f'printf "%s" "$0" > /bin/nc && {box} chmod +x /bin/nc && {box} ln -s {box} /bin/sleep',
+        liar,
+    )
 
     lied_to = cli.check("--executor", "exec", "--timeout", "2")
     truth = cli.check(*NETNS, "--timeout", "2")
@@ -126,8 +169,12 @@ def test_under_load_no_reachable_path_is_reported_blocked(stack, cli, busy_cores
         run = cli.check(*NETNS)
         reach = [r for r in probe_results(run) if r["kind"] == "reach"]
         assert len(reach) >= 20
-        wrong = [f"{r['id']}: {r['actual']} ({r['reason']})" for r in reach if r["verdict"] != "PASS"]
-        assert not wrong, f"run {attempt}: reachable paths reported as not reachable:\n" + "\n".join(wrong)
+        wrong = [
+            f"{r['id']}: {r['actual']} ({r['reason']})" for r in reach if r["verdict"] != "PASS"
+        ]
+        assert not wrong, (
+            f"run {attempt}: reachable paths reported as not reachable:\n" + "\n".join(wrong)
+        )
         assert run.code == 0, run
 
 

@@ -48,8 +48,9 @@ def docker(*args: str) -> str:
 
 def _ula() -> str:
     """A random /64 of the unique-local range (fd00::/8): our own network, nothing outside."""
-    return "fd{:02x}:{:04x}:{:04x}:{:04x}::/64".format(random.randrange(256), *(random.randrange(65536)
-                                                                                 for _ in range(3)))
+    return "fd{:02x}:{:04x}:{:04x}:{:04x}::/64".format(
+        random.randrange(256), *(random.randrange(65536) for _ in range(3))
+    )
 
 
 @pytest.fixture
@@ -58,18 +59,39 @@ def dual_stack(objects: Any, tmp_path: Path) -> dict[str, Any]:
     project = objects.unique("nc6")
     net_a = objects.network(f"{project}_a", "--ipv6", "--subnet", _ula())
     net_b = objects.network(f"{project}_b", "--ipv6", "--subnet", _ula())
-    def labels(service: str) -> list[str]:  # as compose makes them: labels, and the service name as an alias
-        return ["--label", f"{PROJECT_LABEL}={project}", "--label", f"{SERVICE_LABEL}={service}",
-                "--network-alias", service]
 
-    objects.container(f"{project}-web", "httpd", "-f", "-p", "80", "-h", "/", options=[*labels("web"), "--network",
-                                                                                         net_b])
-    objects.container(f"{project}-client", "sleep", "600", options=[*labels("client"), "--network", net_a])
+    def labels(
+        service: str,
+    ) -> list[str]:  # as compose makes them: labels, and the service name as an alias
+        return [
+            "--label",
+            f"{PROJECT_LABEL}={project}",
+            "--label",
+            f"{SERVICE_LABEL}={service}",
+            "--network-alias",
+            service,
+        ]
+
+    objects.container(
+        f"{project}-web",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/",
+        options=[*labels("web"), "--network", net_b],
+    )
+    objects.container(
+        f"{project}-client", "sleep", "600", options=[*labels("client"), "--network", net_a]
+    )
     contract = tmp_path / "dual.yaml"
     contract.write_text(
         f"version: 1\nproject: {project}\n"
         f"tiers:\n  tier_a: {{network: {net_a}, ipv6: true}}\n  tier_b: {{network: {net_b}, ipv6: true}}\n"
-        "services:\n  client: {tiers: [tier_a]}\n  web: {tiers: [tier_b], ports: [80]}\n", encoding="utf-8")
+        "services:\n  client: {tiers: [tier_a]}\n  web: {tiers: [tier_b], ports: [80]}\n",
+        encoding="utf-8",
+    )
     return {"contract": contract, "project": project}
 
 
@@ -83,24 +105,38 @@ def test_dual_stack_isolation_is_probed_over_both_families(stack, cli, dual_stac
     if EXPECT_IP6_FILTER:
         assert v6["verdict"] == "PASS", v6
         assert run.code == 0, run
-        assert any("IPv6" in n and "filters IPv6" in n for n in run.report["notes"]), run.report["notes"]
+        assert any("IPv6" in n and "filters IPv6" in n for n in run.report["notes"]), run.report[
+            "notes"
+        ]
     else:
-        assert v6["verdict"] == "FAIL" and v6["actual"] == "ok", (v6["actual"], v6["output"], v6["reason"])
+        assert v6["verdict"] == "FAIL" and v6["actual"] == "ok", (
+            v6["actual"],
+            v6["output"],
+            v6["reason"],
+        )
         assert "over IPv6" in v6["expected"]
         assert "IPv4 is dropped on the same path and IPv6 connects" in v6["reason"]
         assert "ip6tables" in v6["reason"]
         assert run.code == 1, run
-        assert any(n.startswith("IPv6: 2 of 2 IPv6 paths the contract forbids connect")
-                   for n in run.report["notes"]), run.report["notes"]
+        assert any(
+            n.startswith("IPv6: 2 of 2 IPv6 paths the contract forbids connect")
+            for n in run.report["notes"]
+        ), run.report["notes"]
         assert run.result("isolation:web->client:icmp@tier_a/ipv6")["verdict"] == "FAIL"
     assert run.report["engine"].startswith("Docker ")
     # the resolver control and the names resolve over both families
     control = run.result("dns:client->client")
-    assert control["verdict"] == "PASS" and ":" in control["actual"] and "." in control["actual"], control
+    assert control["verdict"] == "PASS" and ":" in control["actual"] and "." in control["actual"], (
+        control
+    )
 
 
 def test_an_ipv6_declaration_is_checked(stack, cli, dual_stack, tmp_path):
-    text = dual_stack["contract"].read_text(encoding="utf-8").replace("ipv6: true}\n  tier_b", "ipv6: false}\n  tier_b")
+    text = (
+        dual_stack["contract"]
+        .read_text(encoding="utf-8")
+        .replace("ipv6: true}\n  tier_b", "ipv6: false}\n  tier_b")
+    )
     path = tmp_path / "no-v6.yaml"
     path.write_text(text, encoding="utf-8")
     run = cli.check("--no-probes", contract=path)
@@ -117,8 +153,23 @@ def test_a_second_replica_on_a_forbidden_tier_leaks_from_itself(stack, cli, obje
     # and then joined to data_tier, which the contract does not give frontend
     first = stack.container("frontend")
     name = objects.unique("devonboarder-frontend-extra")
-    objects.container(name, "httpd", "-f", "-p", "3000", "-h", "/", options=[
-        "--label", f"{PROJECT_LABEL}=devonboarder", "--label", f"{SERVICE_LABEL}=frontend", "--network", API])
+    objects.container(
+        name,
+        "httpd",
+        "-f",
+        "-p",
+        "3000",
+        "-h",
+        "/",
+        options=[
+            "--label",
+            f"{PROJECT_LABEL}=devonboarder",
+            "--label",
+            f"{SERVICE_LABEL}=frontend",
+            "--network",
+            API,
+        ],
+    )
     docker("network", "connect", DATA, name)
 
     run = cli.check(*NETNS, "--timeout", "2")
@@ -163,13 +214,20 @@ def _dockerd_netns() -> str:
 def host_listener(stack: Any) -> Iterator[tuple[str, int]]:
     """A TCP listener on the engine host's own address on data_tier (the bridge gateway), in the engine's
     network namespace; it accepts and closes."""
-    gateway = docker("network", "inspect", DATA, "--format", "{{(index .IPAM.Config 0).Gateway}}").strip()
+    gateway = docker(
+        "network", "inspect", DATA, "--format", "{{(index .IPAM.Config 0).Gateway}}"
+    ).strip()
     port = random.randrange(20000, 30000)
-    code = ("import socket,sys\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-            "s.bind((sys.argv[1],int(sys.argv[2])))\ns.listen(16)\nprint('ready',flush=True)\n"
-            "while True:\n c,_=s.accept()\n c.close()\n")
-    proc = subprocess.Popen(["nsenter", f"--net={_dockerd_netns()}", sys.executable, "-c", code, gateway, str(port)],
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import socket,sys\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+        "s.bind((sys.argv[1],int(sys.argv[2])))\ns.listen(16)\nprint('ready',flush=True)\n"
+        "while True:\n c,_=s.accept()\n c.close()\n"
+    )
+    proc = subprocess.Popen(
+        ["nsenter", f"--net={_dockerd_netns()}", sys.executable, "-c", code, gateway, str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         yield gateway, port
@@ -199,7 +257,9 @@ def test_host_listener_is_reported_then_denied(stack, cli, contracts, host_liste
 
 # -- DNS egress from a service whose tiers are all internal (CVE-2024-29018) -----------------------------
 
-EGRESS_NAME = "egress-canary.netcontract.test"  # .test: reserved (RFC 6761); only our canary answers it
+EGRESS_NAME = (
+    "egress-canary.netcontract.test"  # .test: reserved (RFC 6761); only our canary answers it
+)
 CANARY_ADDRESS = "192.0.2.7"  # TEST-NET-1: an answer, never contacted
 
 _CANARY = """
@@ -236,29 +296,70 @@ def dns_egress(objects: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     project = objects.unique("ncdns")
     net_open = objects.network(f"{project}_open")
     net_int = objects.network(f"{project}_vault", "--internal")
-    gateway = docker("network", "inspect", net_open, "--format", "{{(index .IPAM.Config 0).Gateway}}").strip()
+    gateway = docker(
+        "network", "inspect", net_open, "--format", "{{(index .IPAM.Config 0).Gateway}}"
+    ).strip()
     log = tmp_path / "canary.log"
-    proc = subprocess.Popen(["nsenter", f"--net={_dockerd_netns()}", sys.executable, "-c", _CANARY, gateway,
-                             str(log), EGRESS_NAME, CANARY_ADDRESS], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            "nsenter",
+            f"--net={_dockerd_netns()}",
+            sys.executable,
+            "-c",
+            _CANARY,
+            gateway,
+            str(log),
+            EGRESS_NAME,
+            CANARY_ADDRESS,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
 
         def labels(service: str) -> list[str]:
-            return ["--label", f"{PROJECT_LABEL}={project}", "--label", f"{SERVICE_LABEL}={service}",
-                    "--network-alias", service]
+            return [
+                "--label",
+                f"{PROJECT_LABEL}={project}",
+                "--label",
+                f"{SERVICE_LABEL}={service}",
+                "--network-alias",
+                service,
+            ]
 
-        web = objects.container(f"{project}-web", "sleep", "600", dns=gateway,
-                                options=[*labels("web"), "--network", net_open])
-        vault = objects.container(f"{project}-vault", "sleep", "600", dns=gateway,
-                                  options=[*labels("vault"), "--network", net_int])
+        web = objects.container(
+            f"{project}-web",
+            "sleep",
+            "600",
+            dns=gateway,
+            options=[*labels("web"), "--network", net_open],
+        )
+        vault = objects.container(
+            f"{project}-vault",
+            "sleep",
+            "600",
+            dns=gateway,
+            options=[*labels("vault"), "--network", net_int],
+        )
         contract = tmp_path / "dns-egress.yaml"
         contract.write_text(
             f"version: 1\nproject: {project}\n"
             f"tiers:\n  open: {{network: {net_open}}}\n  vault: {{network: {net_int}, internal: true}}\n"
             "services:\n  web: {tiers: [open]}\n  vault: {tiers: [vault]}\n"
-            f"policy:\n  dns_egress_names: [{EGRESS_NAME}]\n", encoding="utf-8")
-        vault_ip = docker("inspect", vault, "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
-        yield {"contract": contract, "web": web, "vault": vault, "vault_ip": vault_ip.strip(), "log": log}
+            f"policy:\n  dns_egress_names: [{EGRESS_NAME}]\n",
+            encoding="utf-8",
+        )
+        vault_ip = docker(
+            "inspect", vault, "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+        )
+        yield {
+            "contract": contract,
+            "web": web,
+            "vault": vault,
+            "vault_ip": vault_ip.strip(),
+            "log": log,
+        }
     finally:
         proc.kill()
         proc.wait()
@@ -271,8 +372,12 @@ def _engine_major(report: dict[str, Any]) -> int:
 @pytest.mark.parametrize("executor", ["netns", "exec"])
 def test_dns_egress_from_an_internal_only_service(stack, cli, dns_egress, executor):
     # the canary answers, and a service on a normal network reaches it through Docker's DNS (forwarded)
-    shown = subprocess.run(["docker", "exec", dns_egress["web"], "nslookup", EGRESS_NAME, "127.0.0.11"],
-                           capture_output=True, text=True, timeout=30)
+    shown = subprocess.run(
+        ["docker", "exec", dns_egress["web"], "nslookup", EGRESS_NAME, "127.0.0.11"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert CANARY_ADDRESS in shown.stdout, shown.stdout + shown.stderr
 
     run = cli.check("--executor", executor, "--timeout", "2", contract=dns_egress["contract"])
@@ -283,7 +388,9 @@ def test_dns_egress_from_an_internal_only_service(stack, cli, dns_egress, execut
     if _engine_major(run.report) < 26:
         # measured on 20.10: the query is forwarded from vault's namespace and the upstream's answer comes back
         assert r["verdict"] == "FAIL" and r["actual"] == CANARY_ADDRESS, r
-        assert r["reason"].startswith(f"{EGRESS_NAME} resolves from vault to {CANARY_ADDRESS}: Docker's DNS forwards")
+        assert r["reason"].startswith(
+            f"{EGRESS_NAME} resolves from vault to {CANARY_ADDRESS}: Docker's DNS forwards"
+        )
         assert "CVE-2024-29018" in r["reason"]
         assert from_vault, asked
         assert run.code == 1, run

@@ -24,7 +24,11 @@ DATA = "devonboarder_data_tier"
 API = "devonboarder_api_tier"
 AUTH = "devonboarder_auth_tier"
 BLOCKED = {"timeout", "unreachable"}  # what a dropped or unroutable probe looks like
-TOOLLESS = ("db", "frontend", "dashboard")  # db: no shell; frontend, dashboard: dash without nc/nslookup/ping
+TOOLLESS = (
+    "db",
+    "frontend",
+    "dashboard",
+)  # db: no shell; frontend, dashboard: dash without nc/nslookup/ping
 # Runs whose expected connections must not be lost to a loaded machine: a path
 # that should connect gets two longer attempts ...
 RELIABLE = ("--retries", "2")
@@ -35,7 +39,9 @@ LEAK = ("--timeout", "3")
 
 def probe_results(run: Any, src: str | None = None) -> list[dict[str, Any]]:
     """The results of live probes (their ids carry an arrow), optionally from one source service."""
-    return [r for r in run.report["results"] if "->" in r["id"] and (src is None or r["src"] == src)]
+    return [
+        r for r in run.report["results"] if "->" in r["id"] and (src is None or r["src"] == src)
+    ]
 
 
 def failed_ids(run: Any) -> set[str]:
@@ -50,14 +56,24 @@ def failed_ids(run: Any) -> set[str]:
     [
         # DNS: a name resolves to exactly the target's address on the shared tier ...
         pytest.param("dns:backend->db", ("ip", "db", DATA), id="dns-resolves-service-name"),
-        pytest.param("dns:traefik->auth.devonboarder.internal", ("ip", "auth-service", AUTH),
-                     id="dns-resolves-alias-on-its-tier"),
+        pytest.param(
+            "dns:traefik->auth.devonboarder.internal",
+            ("ip", "auth-service", AUTH),
+            id="dns-resolves-alias-on-its-tier",
+        ),
         pytest.param("dns:db->backend", ("ip", "backend", DATA), id="dns-resolves-from-bare-db"),
         # ... and does not resolve from outside it (no answer counts once the resolver proved alive; 26.1's
         # resolver answers SERVFAIL where 20.10's is silent)
-        pytest.param("dns:frontend->database", BLOCKED | {"nxdomain", "servfail"}, id="dns-alias-absent-off-tier"),
-        pytest.param("dns:auth-service->api.devonboarder.internal", BLOCKED | {"nxdomain", "servfail"},
-                     id="dns-alias-absent-on-other-tier-of-same-service"),
+        pytest.param(
+            "dns:frontend->database",
+            BLOCKED | {"nxdomain", "servfail"},
+            id="dns-alias-absent-off-tier",
+        ),
+        pytest.param(
+            "dns:auth-service->api.devonboarder.internal",
+            BLOCKED | {"nxdomain", "servfail"},
+            id="dns-alias-absent-on-other-tier-of-same-service",
+        ),
         # reach: TCP connects across a shared tier
         pytest.param("reach:frontend->backend:8001@api_tier", {"ok"}, id="reach-from-slim"),
         pytest.param("reach:auth-service->db:5432@data_tier", {"ok"}, id="reach-bare-target"),
@@ -65,8 +81,11 @@ def failed_ids(run: Any) -> set[str]:
         # isolation: dropped, never refused
         pytest.param("isolation:frontend->db:5432@data_tier", BLOCKED, id="isolation-policy-pair"),
         pytest.param("isolation:db->traefik:80@auth_tier", BLOCKED, id="isolation-internal-tier"),
-        pytest.param("isolation:auth-service->backend:8001@api_tier", BLOCKED,
-                     id="isolation-other-network-of-shared-service"),
+        pytest.param(
+            "isolation:auth-service->backend:8001@api_tier",
+            BLOCKED,
+            id="isolation-other-network-of-shared-service",
+        ),
     ],
 )
 def test_probe_passes_on_healthy_stack(healthy_run, rid, observed):
@@ -92,7 +111,9 @@ def test_egress_structural_passes_on_healthy_stack(healthy_run):
 
 def test_auto_executor_probes_from_inside_every_namespace_as_root(healthy_run):
     db = probe_results(healthy_run.run, "db")
-    assert len(db) >= 15 and all(r["verdict"] == "PASS" for r in db), [r for r in db if r["verdict"] != "PASS"]
+    assert len(db) >= 15 and all(r["verdict"] == "PASS" for r in db), [
+        r for r in db if r["verdict"] != "PASS"
+    ]
     # root on the engine's host: netns for every source, tools or not, and no sidecar
     assert {r["executor"] for r in probe_results(healthy_run.run)} == {"netns"}
     assert healthy_run.sidecar_sources == set()
@@ -105,7 +126,9 @@ def test_auto_executor_without_netns_uses_exec_and_sidecars(stack, cli_no_netns)
 
     assert run.code == 0, run
     db = probe_results(run, "db")
-    assert len(db) >= 15 and all(r["verdict"] == "PASS" for r in db), [r for r in db if r["verdict"] != "PASS"]
+    assert len(db) >= 15 and all(r["verdict"] == "PASS" for r in db), [
+        r for r in db if r["verdict"] != "PASS"
+    ]
     # exec where the tools exist, a sidecar only for the three images without them
     assert stack.sidecar_sources(started, ended) == set(TOOLLESS)
     assert {r["executor"] for r in probe_results(run, "backend")} == {"exec"}
@@ -131,7 +154,9 @@ def test_exec_executor_without_tools_is_error_never_pass(stack, cli):
         run = cli.check("--executor", "exec", *RELIABLE)
         toolless = [r for s in TOOLLESS for r in probe_results(run, s)]
         assert toolless
-        wrong = [f"{r['verdict']} {r['id']}: {r['actual']}" for r in toolless if r["verdict"] != "ERROR"]
+        wrong = [
+            f"{r['verdict']} {r['id']}: {r['actual']}" for r in toolless if r["verdict"] != "ERROR"
+        ]
         assert not wrong, "\n".join(wrong)
         assert all(r["reason"] for r in toolless)
         # busybox sources have their tools and still pass
@@ -143,7 +168,9 @@ def test_exec_executor_without_tools_is_error_never_pass(stack, cli):
 def test_exec_executor_on_shell_less_source_explains_the_error(stack, cli):
     run = cli.check("--executor", "exec")
     db = probe_results(run, "db")
-    assert db and all(r["verdict"] == "ERROR" for r in db), [r for r in db if r["verdict"] != "ERROR"]
+    assert db and all(r["verdict"] == "ERROR" for r in db), [
+        r for r in db if r["verdict"] != "ERROR"
+    ]
     assert all("use --executor auto or sidecar" in r["reason"] for r in db), db[0]["reason"]
     isolation = [r for r in db if r["kind"] == "isolation"]
     assert isolation and all("isolation is unproven" in r["reason"] for r in isolation)
@@ -159,7 +186,11 @@ def test_missing_probe_image_is_error_naming_the_option(stack, cli_no_netns):
         results = probe_results(run, service)
         assert results and all(r["verdict"] == "ERROR" for r in results), service
         for r in results:
-            assert image in r["reason"] and "--no-pull" in r["reason"] and "--probe-image" in r["reason"], r
+            assert (
+                image in r["reason"]
+                and "--no-pull" in r["reason"]
+                and "--probe-image" in r["reason"]
+            ), r
     # sources with their own tools do not need the image
     assert all(r["verdict"] == "PASS" for r in probe_results(run, "backend"))
     # and nothing was pulled
@@ -229,7 +260,10 @@ def test_refused_port_is_a_failure_not_isolation(stack, cli, contracts):
     run = cli.check(*RELIABLE, contract=path)
 
     assert run.code == 1, run
-    assert failed_ids(run) == {"reach:backend->db:5433@data_tier", "reach:auth-service->db:5433@data_tier"}
+    assert failed_ids(run) == {
+        "reach:backend->db:5433@data_tier",
+        "reach:auth-service->db:5433@data_tier",
+    }
     r = run.result("reach:backend->db:5433@data_tier")
     assert r["actual"] == "refused"
     assert r["reason"] == "db is reachable but refuses port 5433: nothing listens there"
@@ -243,15 +277,19 @@ def test_refused_port_is_a_failure_not_isolation(stack, cli, contracts):
 
 def test_egress_canary_blocked_then_reached(stack, cli, contracts, objects, restore):
     net = objects.network(objects.unique("nc-test-canary-net"))
-    canary = objects.container(objects.unique("nc-test-canary"), "httpd", "-f", "-p", "8080",
-                               options=["--network", net])
-    ip = stack.docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{net}").IPAddress}}}}',
-                      canary).stdout.strip()
+    canary = objects.container(
+        objects.unique("nc-test-canary"), "httpd", "-f", "-p", "8080", options=["--network", net]
+    )
+    ip = stack.docker(
+        "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{net}").IPAddress}}}}', canary
+    ).stdout.strip()
     deadline = time.monotonic() + 10
     while ":8080 " not in stack.docker("exec", canary, "netstat", "-ltn").stdout:
         assert time.monotonic() < deadline, "the canary's httpd did not start listening"
         time.sleep(0.1)
-    path = contracts.variant(lambda d: d["policy"].update(egress_canaries=[{"host": ip, "port": 8080}]))
+    path = contracts.variant(
+        lambda d: d["policy"].update(egress_canaries=[{"host": ip, "port": 8080}])
+    )
     rid = f"egress:db->{ip}:8080"
 
     # db sits on the internal data_tier only: it has no way to the canary
@@ -307,7 +345,11 @@ def test_container_killed_mid_check(stack, cli, restore, service, executor):
     run = cli.finish(proc, timeout=60)  # no hang
 
     from_dead = probe_results(run, service)
-    negatives = [r for r in from_dead if r["kind"] == "isolation" or r["expected"].startswith("does not resolve")]
+    negatives = [
+        r
+        for r in from_dead
+        if r["kind"] == "isolation" or r["expected"].startswith("does not resolve")
+    ]
     assert negatives
     passed = [f"{r['id']}: {r['actual']}" for r in negatives if r["verdict"] == "PASS"]
     assert not passed, "isolation proven from a container that was dying:\n" + "\n".join(passed)
@@ -337,7 +379,9 @@ def test_interrupt_removes_every_sidecar(stack, cli, sig):
 
 
 def test_wait_names_the_service_that_never_came(stack, cli, contracts):
-    path = contracts.variant(lambda d: d["services"].update(ghost={"tiers": ["api_tier"], "ports": [9999]}))
+    path = contracts.variant(
+        lambda d: d["services"].update(ghost={"tiers": ["api_tier"], "ports": [9999]})
+    )
 
     t0 = time.monotonic()
     code, out, err = cli.check("--wait", "3", contract=path)
@@ -346,33 +390,52 @@ def test_wait_names_the_service_that_never_came(stack, cli, contracts):
     assert code == 3, (code, out, err)
     assert out == ""
     assert err.splitlines() == [
-        "netcontract: stack not ready after 3s: ghost not running and healthy (project devonboarder)"]
+        "netcontract: stack not ready after 3s: ghost not running and healthy (project devonboarder)"
+    ]
     assert 3 <= elapsed < 30
 
 
-@pytest.mark.parametrize("name", ["db;touch pwned", "db$(touch pwned)", "`touch pwned`", "db && touch pwned",
-                                  "db\ntouch pwned", "-db"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "db;touch pwned",
+        "db$(touch pwned)",
+        "`touch pwned`",
+        "db && touch pwned",
+        "db\ntouch pwned",
+        "-db",
+    ],
+)
 def test_shell_breaking_service_name_is_rejected_at_load(cli, contracts, name):
-    path = contracts.variant(lambda d: d["services"].update({name: {"tiers": ["api_tier"], "ports": [1234]}}))
+    path = contracts.variant(
+        lambda d: d["services"].update({name: {"tiers": ["api_tier"], "ports": [1234]}})
+    )
 
     # no engine at all: the contract must be refused before anything is asked of Docker
     code, out, err = cli.check(contract=path, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
 
     assert code == 4, (code, out, err)
     assert out == ""
-    assert err.endswith(": service name is not a valid DNS label (lower-case letters, digits, '-', '_'; "
-                        "at most 63 characters; no shell metacharacters)\n")
+    assert err.endswith(
+        ": service name is not a valid DNS label (lower-case letters, digits, '-', '_'; "
+        "at most 63 characters; no shell metacharacters)\n"
+    )
     assert err.startswith(f"{path}: services.")
 
 
 def test_shell_breaking_canary_host_is_rejected_at_load(cli, contracts):
     # found by this suite: the host used to load unchecked and crash the runner (traceback, exit 1)
-    path = contracts.variant(lambda d: d["policy"].update(
-        egress_canaries=[{"host": "$(touch /tmp/pwned)", "port": 8080}]))
+    path = contracts.variant(
+        lambda d: d["policy"].update(
+            egress_canaries=[{"host": "$(touch /tmp/pwned)", "port": 8080}]
+        )
+    )
 
     code, out, err = cli.check(contract=path, env={"DOCKER_HOST": "unix:///nonexistent.sock"})
 
     assert code == 4, (code, out, err)
     assert out == ""
     assert len(err.splitlines()) == 1, err
-    assert err.startswith(f"{path}: policy.egress_canaries[0].host: '$(touch /tmp/pwned)' is not a valid")
+    assert err.startswith(
+        f"{path}: policy.egress_canaries[0].host: '$(touch /tmp/pwned)' is not a valid"
+    )

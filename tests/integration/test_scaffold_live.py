@@ -41,19 +41,40 @@ RENAMED = {"dashboard": "dashboard-service"}  # contract name -> the dev file's 
 HEALTH = {"interval": "1s", "timeout": "1s", "retries": 30, "start_period": "0s"}
 TEST_LABELS = {"org.netcontract.test": "1"}
 # What needs the upstream sources, the host or a registry: none of it exists here.
-DROPPED = ("build", "volumes", "env_file", "environment", "labels", "ports", "restart", "working_dir",
-           "healthcheck", "command", "entrypoint", "image", "depends_on")
+DROPPED = (
+    "build",
+    "volumes",
+    "env_file",
+    "environment",
+    "labels",
+    "ports",
+    "restart",
+    "working_dir",
+    "healthcheck",
+    "command",
+    "entrypoint",
+    "image",
+    "depends_on",
+)
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, check=True)
 
 
-def _compose(derived: Path, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([COMPOSE, "-f", str(derived), "-p", PROJECT, *args],
-                          capture_output=True, text=True, timeout=timeout)
+def _compose(
+    derived: Path, *args: str, check: bool = True, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [COMPOSE, "-f", str(derived), "-p", PROJECT, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"docker-compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.strip()}")
+        raise AssertionError(
+            f"docker-compose {' '.join(args)} exited {proc.returncode}:\n{proc.stderr.strip()}"
+        )
     return proc
 
 
@@ -102,12 +123,21 @@ def _standin(scaffolded: dict[str, Any], ports: dict[str, int]) -> dict[str, Any
         if name == "db":
             # distroless stand-in, probed through a sidecar; the listener handles SIGTERM itself
             # and must stay a single binary, so no init (as in docker-compose.test.yaml)
-            svc.update(image=BARE_IMAGE, command=["/listen", str(port)],
-                       healthcheck={"test": ["CMD", "/listen", "--check", str(port)], **HEALTH})
+            svc.update(
+                image=BARE_IMAGE,
+                command=["/listen", str(port)],
+                healthcheck={"test": ["CMD", "/listen", "--check", str(port)], **HEALTH},
+            )
         elif port is not None:
-            svc.update(image=BUSYBOX_IMAGE, init=True, command=["listen", str(port)],
-                       healthcheck={"test": ["CMD", "nc", "-w", "1", "127.0.0.1", str(port), "-e", "true"],
-                                    **HEALTH})
+            svc.update(
+                image=BUSYBOX_IMAGE,
+                init=True,
+                command=["listen", str(port)],
+                healthcheck={
+                    "test": ["CMD", "nc", "-w", "1", "127.0.0.1", str(port), "-e", "true"],
+                    **HEALTH,
+                },
+            )
         else:  # outside the contract (bot): only has to run
             svc.update(image=BUSYBOX_IMAGE, init=True, command=["sleep", "3600"])
     data.pop("volumes", None)  # no service mounts one any more
@@ -124,12 +154,15 @@ def standin_stack(tmp_path: Path) -> Iterator[list[Path]]:
     for derived in made:
         proc = _compose(derived, "down", "-v", "--remove-orphans", "--timeout", "5", check=False)
         assert proc.returncode == 0, f"docker-compose down failed:\n{proc.stderr}"
-    left = _docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}").stdout.split()
+    left = _docker(
+        "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}"
+    ).stdout.split()
     assert not left, f"containers of project {PROJECT} left behind: {left}"
 
 
 def test_scaffolded_dev_file_stack_passes_check_live(
-        tmp_path: Path, cli: Any, built_images: None, standin_stack: list[Path]) -> None:
+    tmp_path: Path, cli: Any, built_images: None, standin_stack: list[Path]
+) -> None:
     contract = _contract_copy(tmp_path)
     project_dir = tmp_path / PROJECT  # the directory name is the compose project name
     project_dir.mkdir()
@@ -142,10 +175,15 @@ def test_scaffolded_dev_file_stack_passes_check_live(
     assert lint.code == 0, lint
     scaffolded_text = scaffolded.read_text(encoding="utf-8")
 
-    ports = {name: spec["ports"][0] for name, spec in yaml.safe_load(contract.read_text())["services"].items()}
+    ports = {
+        name: spec["ports"][0]
+        for name, spec in yaml.safe_load(contract.read_text())["services"].items()
+    }
     scaffolded_data = yaml.safe_load(scaffolded_text)
     derived = project_dir / "docker-compose.standin.yaml"
-    derived.write_text(yaml.safe_dump(_standin(scaffolded_data, ports), sort_keys=False), encoding="utf-8")
+    derived.write_text(
+        yaml.safe_dump(_standin(scaffolded_data, ports), sort_keys=False), encoding="utf-8"
+    )
     # the memberships and aliases are the scaffolded ones, service for service
     standin = yaml.safe_load(derived.read_text(encoding="utf-8"))
     for name, svc in standin["services"].items():
@@ -158,9 +196,14 @@ def test_scaffolded_dev_file_stack_passes_check_live(
 
     check = cli.check(contract=contract)
     failures = [r for r in check.report["results"] if r["verdict"] != "PASS"]
-    assert not failures, "not PASS:\n" + "\n".join(
-        f"  {r['verdict']} {r['id']}: {r.get('reason') or r}" for r in failures) + f"\n{check}"
+    assert not failures, (
+        "not PASS:\n"
+        + "\n".join(f"  {r['verdict']} {r['id']}: {r.get('reason') or r}" for r in failures)
+        + f"\n{check}"
+    )
     assert check.code == 0, check
     assert check.report["results"], check
     kinds = {r["id"].split(":")[0] for r in check.report["results"]}
-    assert {"running", "networks", "alias", "reach", "isolation", "dns"} <= kinds, kinds  # live probes ran
+    assert {"running", "networks", "alias", "reach", "isolation", "dns"} <= kinds, (
+        kinds
+    )  # live probes ran

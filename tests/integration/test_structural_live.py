@@ -39,28 +39,63 @@ def test_healthy_stack_passes_every_check(healthy_run):
     run = healthy_run.run
     assert run.code == 0, run
     report = run.report
-    not_passed = [f"{r['verdict']} {r['id']}: {r['reason']}" for r in report["results"] if r["verdict"] != "PASS"]
+    not_passed = [
+        f"{r['verdict']} {r['id']}: {r['reason']}"
+        for r in report["results"]
+        if r["verdict"] != "PASS"
+    ]
     assert not not_passed, "\n".join(not_passed)
     assert report["exit_code"] == 0
     assert report["project"] == "devonboarder"
-    assert report["summary"] == {"passed": len(report["results"]), "failed": 0, "errors": 0, "skipped": 0}
+    assert report["summary"] == {
+        "passed": len(report["results"]),
+        "failed": 0,
+        "errors": 0,
+        "skipped": 0,
+    }
     # "holds" counts only if the probes ran, from every service, of every kind
     probed = [r for r in report["results"] if r["attempts"]]
     for kind, least in (("reach", 20), ("isolation", 20), ("dns", 20), ("host", 1)):
         assert sum(r["kind"] == kind for r in probed) >= least, kind
-    assert {r["src"] for r in probed} >= {"traefik", "auth-service", "backend", "discord-integration", "dashboard",
-                                          "frontend", "db"}
+    assert {r["src"] for r in probed} >= {
+        "traefik",
+        "auth-service",
+        "backend",
+        "discord-integration",
+        "dashboard",
+        "frontend",
+        "db",
+    }
     # every kind of check ran, and every service was a probe source
     kinds = {r["kind"] for r in report["results"]}
-    assert kinds >= {"network", "running", "networks", "alias", "foreign", "exposure", "alias-unique",
-                     "egress", "dns", "reach", "isolation"}
+    assert kinds >= {
+        "network",
+        "running",
+        "networks",
+        "alias",
+        "foreign",
+        "exposure",
+        "alias-unique",
+        "egress",
+        "dns",
+        "reach",
+        "isolation",
+    }
     assert {r["src"] for r in report["results"] if r["kind"] in ("dns", "reach", "isolation")} == {
-        "traefik", "auth-service", "backend", "discord-integration", "dashboard", "frontend", "db"}
+        "traefik",
+        "auth-service",
+        "backend",
+        "discord-integration",
+        "dashboard",
+        "frontend",
+        "db",
+    }
 
 
 def test_programmatic_check_matches_the_cli_and_prints_nothing(stack, healthy_run, capsys):
-    options = CheckOptions(run=RunOptions(probe_image="netcontract-test/probe:local", pull=False,
-                                                 retries=2))
+    options = CheckOptions(
+        run=RunOptions(probe_image="netcontract-test/probe:local", pull=False, retries=2)
+    )
     report = check(CONTRACT, options)
     assert capsys.readouterr() == ("", "")
     assert int(report.exit_code) == 0, [r for r in report.results if r.verdict != "PASS"]
@@ -106,18 +141,24 @@ def test_frontend_connected_to_data_tier(stack, cli, restore):
     r = run.result("networks:frontend")
     assert r["expected"] == API
     assert r["actual"] == f"{API}, {DATA}"
-    assert r["reason"] == (f"frontend ({name}) is attached to {DATA} (tier data_tier), "
-                           "which the contract does not give it")
+    assert r["reason"] == (
+        f"frontend ({name}) is attached to {DATA} (tier data_tier), "
+        "which the contract does not give it"
+    )
     # frontend is a contract service, so data_tier holds no *foreign* container
     assert run.result("foreign:data_tier")["verdict"] == "PASS"
 
 
 def test_db_without_its_database_alias(stack, cli, restore):
     restore("db")
-    stack.compose("up", "-d", "--wait", "db", files=[stack.assets / "compose.db-without-database-alias.yaml"])
+    stack.compose(
+        "up", "-d", "--wait", "db", files=[stack.assets / "compose.db-without-database-alias.yaml"]
+    )
     name = stack.container("db")
     aliases = stack.inspect("db")["NetworkSettings"]["Networks"][DATA]["Aliases"]
-    assert "database" not in aliases and "db.devonboarder.internal" in aliases  # the override did its job
+    assert (
+        "database" not in aliases and "db.devonboarder.internal" in aliases
+    )  # the override did its job
 
     run = cli.check("--no-probes")
 
@@ -139,19 +180,25 @@ def test_foreign_container_on_data_tier(stack, cli, objects):
     run = cli.check("--no-probes")
 
     assert run.code == 1, run
-    assert failed_ids(run) == {f"foreign:data_tier:{impostor}"}  # one id per foreign actor (issue 19)
+    assert failed_ids(run) == {
+        f"foreign:data_tier:{impostor}"
+    }  # one id per foreign actor (issue 19)
     r = run.result(f"foreign:data_tier:{impostor}")
     assert r["expected"] == "only auth-service, backend, db"
     assert r["actual"] == impostor and r["containers"] == [impostor]
-    assert r["reason"] == (f"{impostor} is on {DATA} (tier data_tier): on internal tier data_tier ({DATA}), a network "
-                           "created by the project, it reaches every member, and it is not a service of the contract "
-                           "(nor in tiers.data_tier.admit)")
+    assert r["reason"] == (
+        f"{impostor} is on {DATA} (tier data_tier): on internal tier data_tier ({DATA}), a network "
+        "created by the project, it reaches every member, and it is not a service of the contract "
+        "(nor in tiers.data_tier.admit)"
+    )
     assert run.result("running:db")["actual"] == f"{stack.container('db')}: running, healthy"
 
 
 def test_db_publishing_its_port(stack, cli, restore):
     restore("db")
-    stack.compose("up", "-d", "--wait", "db", files=[stack.assets / "compose.db-published-port.yaml"])
+    stack.compose(
+        "up", "-d", "--wait", "db", files=[stack.assets / "compose.db-published-port.yaml"]
+    )
     name = stack.container("db")
 
     run = cli.check("--no-probes")
@@ -161,8 +208,10 @@ def test_db_publishing_its_port(stack, cli, restore):
     r = run.result("exposure:db")
     assert r["expected"] == "no published ports (member of internal data_tier)"
     assert r["actual"] == "127.0.0.1:15432->5432/tcp"
-    assert r["reason"] == (f"db ({name}) publishes 127.0.0.1:15432->5432/tcp on the host, "
-                           "which bypasses the isolation of data_tier")
+    assert r["reason"] == (
+        f"db ({name}) publishes 127.0.0.1:15432->5432/tcp on the host, "
+        "which bypasses the isolation of data_tier"
+    )
 
 
 # -- services are matched by labels, never by container name --------------------------------
@@ -189,15 +238,22 @@ def test_renamed_container_is_still_its_service(stack, cli, request):
 @pytest.mark.parametrize(
     ("change", "line"),
     [
-        pytest.param(lambda d: d["services"]["backend"].update(tiers=["api_tier", "auth_tier", "dta_tier"]),
-                     "services.backend.tiers[2]: unknown tier 'dta_tier' (did you mean 'data_tier'?)",
-                     id="unknown-tier"),
-        pytest.param(lambda d: d["services"]["db"].update(port=5432),
-                     "services.db.port: unknown key (did you mean 'ports'?)", id="unknown-key"),
-        pytest.param(lambda d: d["services"]["db"]["aliases"]["data_tier"].append("Bad Alias!"),
-                     "services.db.aliases.data_tier[2]: 'Bad Alias!' is not a valid DNS name (lower-case "
-                     "letters, digits, '-', '_', dot-separated labels of at most 63 characters)",
-                     id="bad-alias"),
+        pytest.param(
+            lambda d: d["services"]["backend"].update(tiers=["api_tier", "auth_tier", "dta_tier"]),
+            "services.backend.tiers[2]: unknown tier 'dta_tier' (did you mean 'data_tier'?)",
+            id="unknown-tier",
+        ),
+        pytest.param(
+            lambda d: d["services"]["db"].update(port=5432),
+            "services.db.port: unknown key (did you mean 'ports'?)",
+            id="unknown-key",
+        ),
+        pytest.param(
+            lambda d: d["services"]["db"]["aliases"]["data_tier"].append("Bad Alias!"),
+            "services.db.aliases.data_tier[2]: 'Bad Alias!' is not a valid DNS name (lower-case "
+            "letters, digits, '-', '_', dot-separated labels of at most 63 characters)",
+            id="bad-alias",
+        ),
     ],
 )
 def test_invalid_contract_exits_4_with_one_line(cli, contracts, change, line):
@@ -207,7 +263,9 @@ def test_invalid_contract_exits_4_with_one_line(cli, contracts, change, line):
 
     assert code == 4, (code, out, err)
     assert out == ""
-    (got,) = err.splitlines()  # one line: the file, the line and column of the key, the path, the message
+    (got,) = (
+        err.splitlines()
+    )  # one line: the file, the line and column of the key, the path, the message
     assert re.fullmatch(rf"{re.escape(str(path))}:\d+:\d+: {re.escape(line)}", got), got
     assert "Traceback" not in err
 

@@ -38,8 +38,9 @@ class Lines:
     """A running netcontract watch/serve: its stdout and stderr lines as they come."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                     cwd=REPO)
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+        )
         self.out: queue.Queue[str] = queue.Queue()
         self.err: queue.Queue[str] = queue.Queue()
         self.seen_out: list[str] = []
@@ -64,7 +65,9 @@ class Lines:
                 line = q.get(timeout=min(left, 0.5))
             except queue.Empty:
                 if self.proc.poll() is not None and q.empty():
-                    raise AssertionError(f"exited {self.proc.returncode} before the awaited line\n{self}") from None
+                    raise AssertionError(
+                        f"exited {self.proc.returncode} before the awaited line\n{self}"
+                    ) from None
                 continue
             seen.append(line)
             if match(line):
@@ -85,12 +88,21 @@ class Lines:
         for q, seen in ((self.out, self.seen_out), (self.err, self.seen_err)):
             while not q.empty():
                 seen.append(q.get())
-        return "--- stdout ---\n" + "\n".join(self.seen_out[-40:]) + "\n--- stderr ---\n" + "\n".join(
-            self.seen_err[-40:])
+        return (
+            "--- stdout ---\n"
+            + "\n".join(self.seen_out[-40:])
+            + "\n--- stderr ---\n"
+            + "\n".join(self.seen_err[-40:])
+        )
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "NETCONTRACT_PROBE_IMAGE": "netcontract-test/probe:local", "NO_COLOR": "1", **extra}
+    return {
+        **os.environ,
+        "NETCONTRACT_PROBE_IMAGE": "netcontract-test/probe:local",
+        "NO_COLOR": "1",
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -170,8 +182,16 @@ def test_a_restart_is_not_a_failure(stack, restore, watch) -> None:
     backend = stack.container("backend")
     stack.docker("restart", "-t", "1", backend)
     # the re-check after the restart, once backend is running and healthy again
-    done = _json(run.wait("out", lambda line: "container" in str(_json(line).get("event", "")) and backend in str(
-        _json(line).get("event", "")), timeout=90))
+    done = _json(
+        run.wait(
+            "out",
+            lambda line: (
+                "container" in str(_json(line).get("event", ""))
+                and backend in str(_json(line).get("event", ""))
+            ),
+            timeout=90,
+        )
+    )
     lines = [_json(line) for line in run.seen_out]
     bad = [row for row in lines if row.get("verdict") in ("FAIL", "ERROR")]
     assert bad == [], run
@@ -288,14 +308,20 @@ def test_serve_health_follows_a_forbidden_connect_and_metrics_parse(stack, resto
 
     code, text = _get(base + "/report.json")
     report = json.loads(text)
-    assert code == 200 and any(r["id"] == LEAK and r["verdict"] == "FAIL" for r in report["results"])
+    assert code == 200 and any(
+        r["id"] == LEAK and r["verdict"] == "FAIL" for r in report["results"]
+    )
     code, page = _get(base + "/")  # the HTML page of the same latest report
-    assert code == 200 and "contract VIOLATED" in page and f'<code>{html.escape(LEAK)}</code>' in page
+    assert (
+        code == 200 and "contract VIOLATED" in page and f"<code>{html.escape(LEAK)}</code>" in page
+    )
     code, metrics = _get(base + "/metrics")
     assert code == 200
     families = {f.name: f for f in text_string_to_metric_families(metrics)}
     assert families["netcontract_contract_holds"].samples[0].value == 0
-    verdicts = {s.labels["id"]: s.labels["verdict"] for s in families["netcontract_check_verdict"].samples}
+    verdicts = {
+        s.labels["id"]: s.labels["verdict"] for s in families["netcontract_check_verdict"].samples
+    }
     assert verdicts[LEAK] == "FAIL" and len(verdicts) == len(report["results"])
     assert families["netcontract_engine_events"].samples[0].value >= 1
 

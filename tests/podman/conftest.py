@@ -17,12 +17,16 @@ from pathlib import Path
 
 import pytest
 
-_WHY = ("NETCONTRACT_PODMAN_HOST is not set: run `scripts/ensure-podman.sh`, then "
-        "NETCONTRACT_PODMAN_HOST=$(scripts/ensure-podman.sh --host) pytest tests/podman")
+_WHY = (
+    "NETCONTRACT_PODMAN_HOST is not set: run `scripts/ensure-podman.sh`, then "
+    "NETCONTRACT_PODMAN_HOST=$(scripts/ensure-podman.sh --host) pytest tests/podman"
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "podman: needs rootful Podman's API (scripts/ensure-podman.sh)")
+    config.addinivalue_line(
+        "markers", "podman: needs rootful Podman's API (scripts/ensure-podman.sh)"
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -43,8 +47,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def podman_host() -> str:
     host = os.environ["NETCONTRACT_PODMAN_HOST"]
-    proc = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True,
-                          text=True, timeout=30, env={**os.environ, "DOCKER_HOST": host})
+    proc = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "DOCKER_HOST": host},
+    )
     if proc.returncode != 0:  # in the environment but not answering: an error, never a skip
         raise AssertionError(f"Podman at {host} does not answer: {proc.stderr.strip()}")
     return host

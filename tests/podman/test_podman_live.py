@@ -27,7 +27,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-FILES = ["-f", str(REPO / "docker-compose.test.yaml"), "-f", str(REPO / "tests" / "podman" / "compose.podman.yaml")]
+FILES = [
+    "-f",
+    str(REPO / "docker-compose.test.yaml"),
+    "-f",
+    str(REPO / "tests" / "podman" / "compose.podman.yaml"),
+]
 CONTRACT = REPO / "contracts" / "devonboarder.yaml"
 PROJECT = "devonboarder"
 TIERS = {"auth_tier": False, "api_tier": False, "data_tier": True}  # tier -> internal
@@ -35,8 +40,13 @@ TEST_LABEL = "org.netcontract.test=1"
 
 
 def run(argv: list[str], host: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "DOCKER_HOST": host})
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "DOCKER_HOST": host},
+    )
 
 
 def ok(argv: list[str], host: str) -> str:
@@ -46,12 +56,29 @@ def ok(argv: list[str], host: str) -> str:
 
 
 def down(host: str) -> None:
-    run([str(BIN / "docker-compose"), *FILES, "-p", PROJECT, "down", "--volumes", "--remove-orphans",
-         "--timeout", "2"], host)
+    run(
+        [
+            str(BIN / "docker-compose"),
+            *FILES,
+            "-p",
+            PROJECT,
+            "down",
+            "--volumes",
+            "--remove-orphans",
+            "--timeout",
+            "2",
+        ],
+        host,
+    )
     for kind in ("ps -aq", "network ls -q"):
-        found = run(["docker", *kind.split(), "--filter", f"label={TEST_LABEL}"], host).stdout.split()
+        found = run(
+            ["docker", *kind.split(), "--filter", f"label={TEST_LABEL}"], host
+        ).stdout.split()
         if found:
-            run(["docker", *(["rm", "-f"] if kind.startswith("ps") else ["network", "rm"]), *found], host)
+            run(
+                ["docker", *(["rm", "-f"] if kind.startswith("ps") else ["network", "rm"]), *found],
+                host,
+            )
 
 
 @pytest.fixture
@@ -67,7 +94,19 @@ def up(host: str) -> None:
 
 
 def check(host: str) -> tuple[int, dict[str, Any]]:
-    proc = run([str(BIN / "netcontract"), "check", "-c", str(CONTRACT), "--wait", "30", "--format", "json"], host)
+    proc = run(
+        [
+            str(BIN / "netcontract"),
+            "check",
+            "-c",
+            str(CONTRACT),
+            "--wait",
+            "30",
+            "--format",
+            "json",
+        ],
+        host,
+    )
     assert proc.stdout.strip(), f"no report (exit {proc.returncode}): {proc.stderr.strip()}"
     return proc.returncode, json.loads(proc.stdout)
 
@@ -77,10 +116,18 @@ def plain_networks(host: str) -> None:
     bridge names: netavark 1.4 leaves an isolated network's DROP rules behind when it is removed, and a
     new network that gets the same podmanN bridge name would inherit them (docs/engines.md)."""
     for tier, internal in TIERS.items():
-        body = {"name": f"{PROJECT}_{tier}", "driver": "bridge", "internal": internal, "dns_enabled": True,
-                "network_interface": f"ncplain{tier.split('_')[0]}",  # Podman 4.3's CLI has no flag for it
-                "labels": {"org.netcontract.test": "1", "com.docker.compose.project": PROJECT,
-                           "com.docker.compose.network": tier}}
+        body = {
+            "name": f"{PROJECT}_{tier}",
+            "driver": "bridge",
+            "internal": internal,
+            "dns_enabled": True,
+            "network_interface": f"ncplain{tier.split('_')[0]}",  # Podman 4.3's CLI has no flag for it
+            "labels": {
+                "org.netcontract.test": "1",
+                "com.docker.compose.project": PROJECT,
+                "com.docker.compose.network": tier,
+            },
+        }
         status, answer = libpod_post(host, "/v4.0.0/libpod/networks/create", body)
         assert status == 200 and "isolate" not in (answer.get("options") or {}), (status, answer)
 
@@ -111,8 +158,12 @@ def common_truths(report: dict[str, Any]) -> None:
     dns = [r for r in results if r["kind"] == "dns"]
     reach = [r for r in results if r["kind"] == "reach"]
     running = [r for r in results if r["kind"] == "running"]
-    assert dns and all(r["verdict"] == "PASS" for r in dns), [r for r in dns if r["verdict"] != "PASS"]
-    assert reach and all(r["verdict"] == "PASS" for r in reach), [r for r in reach if r["verdict"] != "PASS"]
+    assert dns and all(r["verdict"] == "PASS" for r in dns), [
+        r for r in dns if r["verdict"] != "PASS"
+    ]
+    assert reach and all(r["verdict"] == "PASS" for r in reach), [
+        r for r in reach if r["verdict"] != "PASS"
+    ]
     assert len(running) == 7 and all(r["verdict"] == "PASS" for r in running), running
     assert all("never ran its healthcheck" in r["actual"] for r in running), running
     health = [n for n in report["notes"] if n.startswith("health not judged")]
@@ -120,7 +171,9 @@ def common_truths(report: dict[str, Any]) -> None:
     assert not any("Docker" in n and "predates" in n for n in report["notes"]), report["notes"]
 
 
-def test_plain_podman_networks_fail_isolation_and_the_report_names_the_isolate_option(stack: str) -> None:
+def test_plain_podman_networks_fail_isolation_and_the_report_names_the_isolate_option(
+    stack: str,
+) -> None:
     plain_networks(stack)
     up(stack)
     code, report = check(stack)
@@ -135,9 +188,15 @@ def test_plain_podman_networks_fail_isolation_and_the_report_names_the_isolate_o
 def test_the_same_stack_on_isolated_networks_holds(stack: str) -> None:
     up(stack)
     for tier in TIERS:
-        raw = json.loads(ok(["podman", "--remote", "--url", stack, "network", "inspect", f"{PROJECT}_{tier}"],
-                            stack))[0]
-        assert raw["options"].get("isolate") == "true", raw  # set by Podman's compatible API, not by compose
+        raw = json.loads(
+            ok(
+                ["podman", "--remote", "--url", stack, "network", "inspect", f"{PROJECT}_{tier}"],
+                stack,
+            )
+        )[0]
+        assert raw["options"].get("isolate") == "true", (
+            raw
+        )  # set by Podman's compatible API, not by compose
     code, report = check(stack)
     common_truths(report)
     assert code == 0 and not by_verdict(report, "FAIL"), by_verdict(report, "FAIL")
@@ -157,16 +216,44 @@ def test_netns_enters_a_container_in_a_user_namespace_of_its_own(stack: str) -> 
 
     net = "ncpodman_userns"
     ok(["docker", "network", "create", "--label", TEST_LABEL, net], stack)
-    ok(["podman", "--remote", "--url", stack, "run", "-d", "--label", TEST_LABEL, "--name", "ncpodman-userns",
-        "--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536", "--network", net,
-        "netcontract-test/busybox:local", "httpd", "-f", "-p", "8080", "-h", "/www"], stack)
+    ok(
+        [
+            "podman",
+            "--remote",
+            "--url",
+            stack,
+            "run",
+            "-d",
+            "--label",
+            TEST_LABEL,
+            "--name",
+            "ncpodman-userns",
+            "--uidmap",
+            "0:100000:65536",
+            "--gidmap",
+            "0:100000:65536",
+            "--network",
+            net,
+            "netcontract-test/busybox:local",
+            "httpd",
+            "-f",
+            "-p",
+            "8080",
+            "-h",
+            "/www",
+        ],
+        stack,
+    )
     raw = json.loads(ok(["docker", "inspect", "ncpodman-userns"], stack))[0]
     pid, address = raw["State"]["Pid"], raw["NetworkSettings"]["Networks"][net]["IPAddress"]
     gateway = raw["NetworkSettings"]["Networks"][net]["Gateway"]
     assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
     container = Container(raw["Id"], "ncpodman-userns", None, None, "running", pid=pid)
     assert HostNamespaces().problem(container) is None
-    probes = (Probe("tcp", ProbeKind.TCP, address, 8080), Probe("dns", ProbeKind.DNS, "ncpodman-userns"))
+    probes = (
+        Probe("tcp", ProbeKind.TCP, address, 8080),
+        Probe("dns", ProbeKind.DNS, "ncpodman-userns"),
+    )
     run = run_netns([NetnsSource("s", pid, probes, resolvers=(gateway,))], 2.0)
     tcp, dns = run.observations[("s", "tcp")], run.observations[("s", "dns")]
     assert tcp.outcome is Outcome.OK, tcp
@@ -177,8 +264,23 @@ def test_the_sidecar_executor_reads_podman_dns_as_the_netns_one_does(stack: str)
     """exec and sidecar ask the container's own resolver (busybox nslookup), in the absolute form on Podman:
     its `search dns.podman` would otherwise answer NAME.dns.podman for the nameserver's network only."""
     up(stack)
-    proc = run([str(BIN / "netcontract"), "check", "-c", str(CONTRACT), "--wait", "30", "--format", "json",
-                "--executor", "sidecar", "--probe-image", "netcontract-test/probe:local"], stack)
+    proc = run(
+        [
+            str(BIN / "netcontract"),
+            "check",
+            "-c",
+            str(CONTRACT),
+            "--wait",
+            "30",
+            "--format",
+            "json",
+            "--executor",
+            "sidecar",
+            "--probe-image",
+            "netcontract-test/probe:local",
+        ],
+        stack,
+    )
     report = json.loads(proc.stdout)
     common_truths(report)
     assert proc.returncode == 0 and not by_verdict(report, "FAIL"), by_verdict(report, "FAIL")

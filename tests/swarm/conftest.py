@@ -22,8 +22,10 @@ import docker as docker_sdk
 import pytest
 from swarm_bed import Bed, have_bed
 
-_WHY = ("the swarm test bed is not in the environment: `make swarm-up`, then `scripts/swarm/ci.sh --tests-only` "
-        "(or export the lines of `scripts/swarm/status.sh --env`)")
+_WHY = (
+    "the swarm test bed is not in the environment: `make swarm-up`, then `scripts/swarm/ci.sh --tests-only` "
+    "(or export the lines of `scripts/swarm/status.sh --env`)"
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,7 +58,9 @@ def bed() -> Bed:
         c = docker_sdk.DockerClient(base_url=url, timeout=10)
         try:
             c.ping()
-        except Exception as exc:  # the bed is in the environment but does not answer: an error, not a skip
+        except (
+            Exception
+        ) as exc:  # the bed is in the environment but does not answer: an error, not a skip
             raise AssertionError(f"swarm node {name} ({url}) does not answer: {exc}") from None
         finally:
             c.close()

@@ -21,8 +21,11 @@ CONTRACT = REPO / "tests" / "swarm" / "contract.yaml"
 PROBE_IMAGE = "netcontract-test/probe:local"
 STACK = "nctest"
 NODE_COUNT = 3
-WANTED = ("NCSWARM_MANAGER", *(f"NCSWARM_NODE{i}" for i in range(1, NODE_COUNT + 1)),
-          *(f"NCSWARM_NODE{i}_NAME" for i in range(1, NODE_COUNT + 1)))
+WANTED = (
+    "NCSWARM_MANAGER",
+    *(f"NCSWARM_NODE{i}" for i in range(1, NODE_COUNT + 1)),
+    *(f"NCSWARM_NODE{i}_NAME" for i in range(1, NODE_COUNT + 1)),
+)
 
 
 def have_bed() -> bool:
@@ -48,27 +51,56 @@ class Bed:
     """The running test bed: its nodes, the manager's docker CLI, netcontract against it."""
 
     def __init__(self) -> None:
-        self.nodes = {os.environ[f"NCSWARM_NODE{i}_NAME"]: os.environ[f"NCSWARM_NODE{i}"]
-                      for i in range(1, NODE_COUNT + 1)}
+        self.nodes = {
+            os.environ[f"NCSWARM_NODE{i}_NAME"]: os.environ[f"NCSWARM_NODE{i}"]
+            for i in range(1, NODE_COUNT + 1)
+        }
         self.manager = os.environ["NCSWARM_MANAGER"]
 
     def node_args(self) -> list[str]:
         return [a for name, url in self.nodes.items() for a in ("--node", f"{name}={url}")]
 
-    def check(self, *extra: str, tmp: Path, contract: Path = CONTRACT, nodes: list[str] | None = None,
-              env: dict[str, str] | None = None) -> Checked:
+    def check(
+        self,
+        *extra: str,
+        tmp: Path,
+        contract: Path = CONTRACT,
+        nodes: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Checked:
         out = tmp / f"report-{time.monotonic_ns()}.json"
-        argv = [sys.executable, "-m", "netcontract", "check", "-c", str(contract),
-                *(self.node_args() if nodes is None else nodes), "--no-pull",
-                "--probe-image", PROBE_IMAGE, "-q", "--json", str(out), *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "netcontract",
+            "check",
+            "-c",
+            str(contract),
+            *(self.node_args() if nodes is None else nodes),
+            "--no-pull",
+            "--probe-image",
+            PROBE_IMAGE,
+            "-q",
+            "--json",
+            str(out),
+            *extra,
+        ]
         t0 = time.monotonic()
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, **(env or {})})
+        p = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+        )
         took = time.monotonic() - t0
         report = json.loads(out.read_text()) if out.exists() else {}
         return Checked(p.returncode, report, p.stdout, p.stderr, took)
 
-    def docker(self, *args: str, host: str | None = None, check: bool = True,
-               timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def docker(
+        self, *args: str, host: str | None = None, check: bool = True, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
         """The docker CLI against the manager (or `host`; "" for the host engine, where the nodes are)."""
         env = dict(os.environ)
         target = self.manager if host is None else host
@@ -76,12 +108,18 @@ class Bed:
             env["DOCKER_HOST"] = target
         else:
             env.pop("DOCKER_HOST", None)
-        p = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, timeout=timeout)
+        p = subprocess.run(
+            ["docker", *args], capture_output=True, text=True, env=env, timeout=timeout
+        )
         if check and p.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()[:500]}")
+            raise AssertionError(
+                f"docker {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()[:500]}"
+            )
         return p
 
-    def node_exec(self, node: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def node_exec(
+        self, node: str, *argv: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """A command in the node container itself (its own iptables), through the host engine."""
         return self.docker("exec", node, *argv, host="", check=check)
 
@@ -102,7 +140,11 @@ class Bed:
         try:
             services = m.api.services(filters={"label": f"com.docker.stack.namespace={STACK}"})
             ids = {s["ID"] for s in services}
-            tasks = [t for t in m.api.tasks(filters={"desired-state": "running"}) if t["ServiceID"] in ids]
+            tasks = [
+                t
+                for t in m.api.tasks(filters={"desired-state": "running"})
+                if t["ServiceID"] in ids
+            ]
             for s in services:
                 state = (s.get("UpdateStatus") or {}).get("State")
                 if state in ("updating", "rollback_started", "paused", "rollback_paused"):
@@ -124,9 +166,15 @@ class Bed:
         for node, url in self.nodes.items():
             c = docker_sdk.DockerClient(base_url=url, timeout=20)
             try:
-                health = [x["State"].get("Health", {}).get("Status") for x in
-                          (c.api.inspect_container(i["Id"]) for i in
-                           c.api.containers(filters={"label": f"com.docker.stack.namespace={STACK}"}))]
+                health = [
+                    x["State"].get("Health", {}).get("Status")
+                    for x in (
+                        c.api.inspect_container(i["Id"])
+                        for i in c.api.containers(
+                            filters={"label": f"com.docker.stack.namespace={STACK}"}
+                        )
+                    )
+                ]
                 if any(h not in (None, "healthy") for h in health):
                     return f"{node}: a task is not healthy yet"
                 for net, count in attached.items():
@@ -136,7 +184,9 @@ class Bed:
                     v = c.api.inspect_network(found[0]["Id"], verbose=True)
                     if not v.get("Containers"):
                         continue
-                    seen = sum(len(s.get("Tasks") or ()) for s in (v.get("Services") or {}).values())
+                    seen = sum(
+                        len(s.get("Tasks") or ()) for s in (v.get("Services") or {}).values()
+                    )
                     if seen != count:
                         return f"{node}: {net}: {seen} of {count} tasks in its view"
             finally:
@@ -152,8 +202,7 @@ class Bed:
             if got.code == 0 or time.monotonic() > end:
                 break
             time.sleep(3)
-        assert got.code == 0, f"the contract does not hold after the restore:\n{got.stdout[-3000:]}\n{got.stderr}"
+        assert got.code == 0, (
+            f"the contract does not hold after the restore:\n{got.stdout[-3000:]}\n{got.stderr}"
+        )
         return got
-
-
-

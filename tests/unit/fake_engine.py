@@ -85,7 +85,9 @@ def dual_stack_raw() -> dict[str, Any]:
     for n in raw["networks"]:
         n["EnableIPv6"] = True
         subnet = n["IPAM"]["Config"][0]["Subnet"]
-        n["IPAM"]["Config"].append({"Subnet": v6(subnet.split("/")[0]).rsplit("::", 1)[0] + "::/64"})
+        n["IPAM"]["Config"].append(
+            {"Subnet": v6(subnet.split("/")[0]).rsplit("::", 1)[0] + "::/64"}
+        )
     for c in raw["containers"]:
         for ep in c["NetworkSettings"]["Networks"].values():
             ep["GlobalIPv6Address"] = v6(ep["IPAddress"])
@@ -116,11 +118,21 @@ class World:
     """Answers by source container id (or ANY). Absent TCP/ICMP entries are dropped (timeout); absent
     names are NXDOMAIN."""
 
-    tcp: dict[tuple[str, str, int], Outcome] = field(default_factory=dict)  # (src, ip, port) -> its outcome
-    icmp: dict[tuple[str, str], Outcome] = field(default_factory=dict)  # (src, ip) -> OK/UNREACHABLE
-    dns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (src, name) -> addresses
-    dns_silent: set[tuple[str, str]] = field(default_factory=set)  # (src, name): the resolver never answers
-    latency: dict[tuple[str, str], float] = field(default_factory=dict)  # (src, target) -> seconds to answer
+    tcp: dict[tuple[str, str, int], Outcome] = field(
+        default_factory=dict
+    )  # (src, ip, port) -> its outcome
+    icmp: dict[tuple[str, str], Outcome] = field(
+        default_factory=dict
+    )  # (src, ip) -> OK/UNREACHABLE
+    dns: dict[tuple[str, str], tuple[str, ...]] = field(
+        default_factory=dict
+    )  # (src, name) -> addresses
+    dns_silent: set[tuple[str, str]] = field(
+        default_factory=set
+    )  # (src, name): the resolver never answers
+    latency: dict[tuple[str, str], float] = field(
+        default_factory=dict
+    )  # (src, target) -> seconds to answer
 
     @classmethod
     def from_state(cls, contract: Contract, state: State) -> World:
@@ -205,12 +217,16 @@ class World:
 
 _RUN = re.compile(r"^run (p\d+) (tcp|dns|icmp) (\S+)(?: (\d+))? &", re.MULTILINE)
 _WINDOW = re.compile(r"^T=([0-9.]+)$", re.MULTILINE)
-_MISSING = re.compile(r'^\[ "\$\w+" = none \] && \{ echo "@@missing (\w+)"; exit 3; \}$', re.MULTILINE)
+_MISSING = re.compile(
+    r'^\[ "\$\w+" = none \] && \{ echo "@@missing (\w+)"; exit 3; \}$', re.MULTILINE
+)
 
 BUSYBOX_TOOLS = {"tcp": "nc-e", "dns": "nslookup", "icmp": "ping"}
 FULL_TOOLS = {"tcp": "nc-z", "dns": "nslookup", "icmp": "ping"}
-NO_SHELL = ('OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": '
-            'executable file not found in $PATH: unknown\r\n')
+NO_SHELL = (
+    'OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": '
+    "executable file not found in $PATH: unknown\r\n"
+)
 
 
 @dataclass(frozen=True)
@@ -225,8 +241,10 @@ def read_script(script: str) -> tuple[float, list[ScriptProbe]]:
     """The window (T=) and the probes (`run pN ...` lines) of a batch script."""
     m = _WINDOW.search(script)
     assert m, "no T= line in the batch script"
-    probes = [ScriptProbe(k, kind, target.strip("'"), int(port) if port else None)
-              for k, kind, target, port in _RUN.findall(script)]
+    probes = [
+        ScriptProbe(k, kind, target.strip("'"), int(port) if port else None)
+        for k, kind, target, port in _RUN.findall(script)
+    ]
     return float(m.group(1)), probes
 
 
@@ -251,12 +269,15 @@ def _nslookup(name: str, found: Sequence[str]) -> tuple[int, str]:
     addresses = of_family(found, "A")
     if not addresses:
         return 1, head + f"*** Can't find {name}: No answer"
-    body = "Non-authoritative answer:\n" + "".join(f"Name:\t{name}\nAddress: {a}\n" for a in addresses)
+    body = "Non-authoritative answer:\n" + "".join(
+        f"Name:\t{name}\nAddress: {a}\n" for a in addresses
+    )
     return 0, head + body
 
 
-def probe_output(world: World, src: str, window: float, p: ScriptProbe, tools: Mapping[str, str]
-                 ) -> tuple[int | None, str]:
+def probe_output(
+    world: World, src: str, window: float, p: ScriptProbe, tools: Mapping[str, str]
+) -> tuple[int | None, str]:
     """(exit status, output) of one probe as the batch script prints them; None: the watchdog reports 143."""
     tool = tools.get(p.kind, "none")
     if tool == "none":
@@ -276,8 +297,10 @@ def probe_output(world: World, src: str, window: float, p: ScriptProbe, tools: M
         return None, ""
     if p.kind == "icmp":
         if world.icmp_outcome(src, ip) is Outcome.OK:
-            return 0, (f"PING {ip} ({ip}): 56 data bytes\n64 bytes from {ip}: seq=0 ttl=64 time=0.1 ms\n\n"
-                       f"--- {ip} ping statistics ---\n1 packets transmitted, 1 packets received, 0% packet loss")
+            return 0, (
+                f"PING {ip} ({ip}): 56 data bytes\n64 bytes from {ip}: seq=0 ttl=64 time=0.1 ms\n\n"
+                f"--- {ip} ping statistics ---\n1 packets transmitted, 1 packets received, 0% packet loss"
+            )
         return None, ""
     assert p.port is not None
     outcome = world.tcp_outcome(src, ip, p.port)
@@ -290,12 +313,21 @@ def probe_output(world: World, src: str, window: float, p: ScriptProbe, tools: M
     return None, ""
 
 
-def batch_output(world: World, src: str, script: str, tools: Mapping[str, str], *,
-                 has_sleep: bool = True, stop_after: int | None = None) -> tuple[int, str]:
+def batch_output(
+    world: World,
+    src: str,
+    script: str,
+    tools: Mapping[str, str],
+    *,
+    has_sleep: bool = True,
+    stop_after: int | None = None,
+) -> tuple[int, str]:
     """(exit code, output) of a whole batch; `stop_after`: the container is killed after that many probes."""
     window, probes = read_script(script)
-    lines = [f"@@tools tcp={tools.get('tcp', 'none')} dns={tools.get('dns', 'none')} "
-             f"icmp={tools.get('icmp', 'none')}"]
+    lines = [
+        f"@@tools tcp={tools.get('tcp', 'none')} dns={tools.get('dns', 'none')} "
+        f"icmp={tools.get('icmp', 'none')}"
+    ]
     if not has_sleep:
         return 3, "\n".join([*lines, "@@missing sleep"]) + "\n"
     for kind in _MISSING.findall(script):
@@ -346,9 +378,15 @@ class Sidecar(Exec):
 class FakeEngine:
     """A LiveEngine with canned answers. Every knob is keyed by container id."""
 
-    def __init__(self, state: State, world: World | None = None, contract: Contract | None = None) -> None:
-        self.states: list[State] = [state]  # snapshot() returns these in turn, then the last one forever
-        self.world = world if world is not None else World.from_state(contract or devonboarder(), state)
+    def __init__(
+        self, state: State, world: World | None = None, contract: Contract | None = None
+    ) -> None:
+        self.states: list[State] = [
+            state
+        ]  # snapshot() returns these in turn, then the last one forever
+        self.world = (
+            world if world is not None else World.from_state(contract or devonboarder(), state)
+        )
         self.calls: Counter[str] = Counter()
         self.execs: list[Exec] = []
         self.sidecars: list[Sidecar] = []
@@ -357,12 +395,18 @@ class FakeEngine:
         self.removed: list[str] = []
         self.tools: dict[str, dict[str, str]] = {}  # container id -> its tools (default FULL_TOOLS)
         self.no_sleep: set[str] = set()
-        self.no_shell: dict[str, str] = {}  # container id -> "exit" (status 127 and the runtime's text) or "raise"
+        self.no_shell: dict[
+            str, str
+        ] = {}  # container id -> "exit" (status 127 and the runtime's text) or "raise"
         self.exec_errors: dict[str, BaseException] = {}  # raised by exec() for that container
         self.sidecar_errors: dict[str, BaseException] = {}
-        self.killed_after: dict[str, int] = {}  # the container dies (exit 137) after this many probes
+        self.killed_after: dict[
+            str, int
+        ] = {}  # the container dies (exit 137) after this many probes
         self.canned: dict[str, tuple[int | None, str]] = {}  # exec() returns exactly this
-        self.sidecar_canned: dict[str, tuple[int | None, str]] = {}  # sidecar() returns exactly this
+        self.sidecar_canned: dict[
+            str, tuple[int | None, str]
+        ] = {}  # sidecar() returns exactly this
         self.restarted: set[str] = set()  # changed() reports these
         self.image_problem_text: str | None = None
         self.snapshot_error: BaseException | None = None
@@ -395,9 +439,14 @@ class FakeEngine:
         if how is not None:
             return 127, NO_SHELL
         assert argv[:2] == ["sh", "-c"], argv
-        code, text = batch_output(self.world, container_id, argv[2], self.tools.get(container_id, FULL_TOOLS),
-                                  has_sleep=container_id not in self.no_sleep,
-                                  stop_after=self.killed_after.get(container_id))
+        code, text = batch_output(
+            self.world,
+            container_id,
+            argv[2],
+            self.tools.get(container_id, FULL_TOOLS),
+            has_sleep=container_id not in self.no_sleep,
+            stop_after=self.killed_after.get(container_id),
+        )
         return code, text
 
     def image_problem(self, image: str, pull: bool) -> str | None:
@@ -405,8 +454,15 @@ class FakeEngine:
             self.calls["image_problem"] += 1
         return self.image_problem_text
 
-    def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
-                cancelled: threading.Event | None = None) -> tuple[int | None, str]:
+    def sidecar(
+        self,
+        source_id: str,
+        image: str,
+        argv: list[str],
+        run_id: str,
+        timeout: float,
+        cancelled: threading.Event | None = None,
+    ) -> tuple[int | None, str]:
         call = Sidecar(source_id, list(argv), image, run_id, timeout, cancelled)
         with self._lock:
             self.calls["sidecar"] += 1
@@ -457,8 +513,13 @@ class ProberRun:
         return [(p.kind, p.target, p.port) for s in self.sources if s.key == key for p in s.probes]
 
     def qtypes_of(self, key: str, name: str) -> list[str]:
-        return [p.qtype for s in self.sources if s.key == key for p in s.probes
-                if p.kind is ProbeKind.DNS and p.target == name]
+        return [
+            p.qtype
+            for s in self.sources
+            if s.key == key
+            for p in s.probes
+            if p.kind is ProbeKind.DNS and p.target == name
+        ]
 
     @property
     def keys(self) -> list[str]:
@@ -469,29 +530,45 @@ class ProberRun:
         """What the runner asked for, by its probe keys: "gateways" (g0: the host's IPv6 addresses), "names"
         (n0: resolving name targets) or "probes" (p0: the expectations)."""
         first = {p.key[0] for s in self.sources for p in s.probes}
-        return {"g": "gateways", "n": "names"}.get(first.pop(), "probes") if len(first) == 1 else "probes"
+        return (
+            {"g": "gateways", "n": "names"}.get(first.pop(), "probes")
+            if len(first) == 1
+            else "probes"
+        )
 
 
 class FakeProber:
     """A NamespaceProber answering from a World, as live.netns would (tool "netns", latencies in ms)."""
 
-    def __init__(self, world: World, problems: Mapping[str, str] | None = None, default_problem: str | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        world: World,
+        problems: Mapping[str, str] | None = None,
+        default_problem: str | None = None,
+    ) -> None:
         self.world = world
         self.problems = dict(problems or {})
         self.default_problem = default_problem
         self.runs: list[ProberRun] = []
         self.asked: list[str] = []  # container ids problem() was asked about
-        self.canned: dict[tuple[str, ProbeKind, str, int | None], Observation] = {}  # replaces the World's answer
-        self.silent: set[tuple[str, str]] = set()  # (source, target): no observation at all comes back
+        self.canned: dict[
+            tuple[str, ProbeKind, str, int | None], Observation
+        ] = {}  # replaces the World's answer
+        self.silent: set[tuple[str, str]] = (
+            set()
+        )  # (source, target): no observation at all comes back
         self.on_run: Callable[[Sequence[NetnsSource], float], None] | None = None
-        self.stretches = True  # False: windows never grow in a run (as if slow answers came after the expiries)
+        self.stretches = (
+            True  # False: windows never grow in a run (as if slow answers came after the expiries)
+        )
 
     def problem(self, container: Container) -> str | None:
         self.asked.append(container.id)
         return self.problems.get(container.id, self.default_problem)
 
-    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+    def run(
+        self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None
+    ) -> NetnsRun:
         self.runs.append(ProberRun(tuple(sources), window, stretch))
         if self.on_run is not None:
             self.on_run(sources, window)
@@ -507,11 +584,17 @@ class FakeProber:
                 for p in s.probes:
                     delay = self.world.delay(s.key, p.target)
                     kind = path_kind(p.kind, 6 if ":" in p.target else 4)
-                    if (s.key, p.target) not in self.silent and delay < windows.get(kind, window) and \
-                            self._answers(s.key, p):
+                    if (
+                        (s.key, p.target) not in self.silent
+                        and delay < windows.get(kind, window)
+                        and self._answers(s.key, p)
+                    ):
                         slowest[kind] = max(slowest.get(kind, 0.0), delay)
-            grown = {k: max(window, min(stretch.cap, stretch.multiple * v)) for k, v in slowest.items()} \
-                if stretch is not None else {}
+            grown = (
+                {k: max(window, min(stretch.cap, stretch.multiple * v)) for k, v in slowest.items()}
+                if stretch is not None
+                else {}
+            )
             if grown == windows:
                 break
             windows = grown
@@ -524,14 +607,18 @@ class FakeProber:
                 delay = self.world.delay(s.key, p.target)
                 had = windows.get(path_kind(p.kind, 6 if ":" in p.target else 4), window)
                 canned = self.canned.get((s.key, p.kind, p.target, p.port))
-                obs = canned or self._observe(s.key, p.kind, p.target, p.port, delay >= had, p.qtype)
+                obs = canned or self._observe(
+                    s.key, p.kind, p.target, p.port, delay >= had, p.qtype
+                )
                 out.observations[key] = obs
                 if obs.outcome is Outcome.TIMEOUT:
                     out.waited_ms[key] = had * 1000
                 if obs.outcome not in (Outcome.TIMEOUT, Outcome.ERROR):
                     out.latency_ms[key] = delay * 1000
                     if p.kind is ProbeKind.TCP and obs.outcome is Outcome.OK:
-                        out.slowest_tcp_ok_ms[s.key] = max(out.slowest_tcp_ok_ms.get(s.key, 0.0), delay * 1000)
+                        out.slowest_tcp_ok_ms[s.key] = max(
+                            out.slowest_tcp_ok_ms.get(s.key, 0.0), delay * 1000
+                        )
         return out
 
     def _answers(self, src: str, p: Probe) -> bool:
@@ -540,8 +627,9 @@ class FakeProber:
         obs = canned or self._observe(src, p.kind, p.target, p.port, False, p.qtype)
         return obs.outcome not in (Outcome.TIMEOUT, Outcome.ERROR)
 
-    def _observe(self, src: str, kind: ProbeKind, target: str, port: int | None, late: bool, qtype: str
-                 ) -> Observation:
+    def _observe(
+        self, src: str, kind: ProbeKind, target: str, port: int | None, late: bool, qtype: str
+    ) -> Observation:
         if kind is ProbeKind.DNS:
             found = self.world.lookup(src, target)
             if found is None or late:
@@ -550,14 +638,23 @@ class FakeProber:
                 return Observation(Outcome.NXDOMAIN, detail="NXDOMAIN", tool="netns")
             addresses = of_family(found, qtype)
             if not addresses:
-                return Observation(Outcome.NODATA, detail=f"NOERROR without {qtype} record", tool="netns")
+                return Observation(
+                    Outcome.NODATA, detail=f"NOERROR without {qtype} record", tool="netns"
+                )
             return Observation(Outcome.OK, addresses, ", ".join(addresses), tool="netns")
-        outcome = (self.world.icmp_outcome(src, target) if kind is ProbeKind.ICMP
-                   else self.world.tcp_outcome(src, target, port or 0))
+        outcome = (
+            self.world.icmp_outcome(src, target)
+            if kind is ProbeKind.ICMP
+            else self.world.tcp_outcome(src, target, port or 0)
+        )
         if late:
             outcome = Outcome.TIMEOUT
-        return Observation(outcome, detail=outcome.value, output=f"{kind.value} {target}:{port}: {outcome.value}",
-                           tool="netns")
+        return Observation(
+            outcome,
+            detail=outcome.value,
+            output=f"{kind.value} {target}:{port}: {outcome.value}",
+            tool="netns",
+        )
 
 
 # -- a stack to run the runner on ------------------------------------------------------------
@@ -584,11 +681,18 @@ class Stack:
     def runner(self, **options: Any) -> ProbeRunner:
         return ProbeRunner(self.engine, RunOptions(**options), self.prober)
 
-    def run(self, *services: str, runner: ProbeRunner | None = None,
-            progress: Callable[[int, int], None] | None = None, **options: Any) -> dict[str, Result]:
+    def run(
+        self,
+        *services: str,
+        runner: ProbeRunner | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        **options: Any,
+    ) -> dict[str, Result]:
         """Probe from `services` (every source when none is named); results by id."""
         runner = runner or self.runner(**options)
-        results = runner.run(plan_for(self.contract, self.state, *services), self.contract, self.state, progress)
+        results = runner.run(
+            plan_for(self.contract, self.state, *services), self.contract, self.state, progress
+        )
         self.last_runner = runner
         by_id = {r.id: r for r in results}
         assert len(by_id) == len(results), "duplicate result ids"
@@ -603,7 +707,9 @@ class Stack:
         return next(e for s in plan.sources for e in s.expectations if e.id == rid)
 
     @classmethod
-    def with_canary(cls, folder: Path, host: str = "egress-canary", port: int | None = 8080) -> Stack:
+    def with_canary(
+        cls, folder: Path, host: str = "egress-canary", port: int | None = 8080
+    ) -> Stack:
         """The stack under the devonboarder contract plus one egress canary (db's tiers are all internal)."""
         text = CONTRACT.read_text() + f"  egress_canaries:\n    - host: {host}\n"
         if port is not None:

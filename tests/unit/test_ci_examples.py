@@ -26,7 +26,9 @@ def steps() -> list[dict[str, Any]]:
 
 
 def _index(steps: list[dict[str, Any]], pattern: str) -> int:
-    hits = [i for i, s in enumerate(steps) if re.search(pattern, s.get("run", "") + s.get("uses", ""))]
+    hits = [
+        i for i, s in enumerate(steps) if re.search(pattern, s.get("run", "") + s.get("uses", ""))
+    ]
     assert len(hits) == 1, pattern
     return hits[0]
 
@@ -47,8 +49,10 @@ def test_workflow_runs_the_steps_in_order(steps: list[dict[str, Any]]) -> None:
 
 def test_check_writes_all_three_reports(steps: list[dict[str, Any]]) -> None:
     run = steps[_index(steps, r"netcontract check")]["run"]
-    assert ("netcontract check -c contracts/devonboarder.yaml --junit reports/junit.xml "
-            "--markdown reports/summary.md --json reports/report.json") in run
+    assert (
+        "netcontract check -c contracts/devonboarder.yaml --junit reports/junit.xml "
+        "--markdown reports/summary.md --json reports/report.json"
+    ) in run
     assert "if" not in steps[_index(steps, r"netcontract check")]  # its exit code gates the job
 
 
@@ -73,12 +77,28 @@ def test_pre_commit_hook() -> None:
     assert hook["language"] == "python"
     files = re.compile(hook["files"])
     # every name Compose reads by default, override files, and the contract names lint finds without -c
-    for name in ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml",
-                 "compose.override.yaml", "deploy/docker-compose.prod.yaml", "docker-compose.ci.yml",
-                 "netcontract.yaml", "netcontract.yml", ".netcontract.yaml", "deploy/.netcontract.yml"):
+    for name in (
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yml",
+        "docker-compose.yaml",
+        "compose.override.yaml",
+        "deploy/docker-compose.prod.yaml",
+        "docker-compose.ci.yml",
+        "netcontract.yaml",
+        "netcontract.yml",
+        ".netcontract.yaml",
+        "deploy/.netcontract.yml",
+    ):
         assert files.search(name), name
-    for name in ("README.md", "docker-compose.yaml.bak", "contracts/devonboarder.json", "mycompose.yaml",
-                 "composer.yaml", "netcontract.yaml.orig"):
+    for name in (
+        "README.md",
+        "docker-compose.yaml.bak",
+        "contracts/devonboarder.json",
+        "mycompose.yaml",
+        "composer.yaml",
+        "netcontract.yaml.orig",
+    ):
         assert not files.search(name), name
 
 
@@ -91,13 +111,20 @@ def _schema_check(schema: str, *files: str) -> None:
     import sys
 
     exe = str(Path(sys.executable).parent / "check-jsonschema")
-    proc = subprocess.run([exe, "--builtin-schema", schema, *(str(ROOT / f) for f in files)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [exe, "--builtin-schema", schema, *(str(ROOT / f) for f in files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_workflows_match_githubs_schema() -> None:
-    workflows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    workflows = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.yml")
+    )
     assert ".github/workflows/release.yml" in workflows
     _schema_check("vendor.github-workflows", *workflows)
     _schema_check("custom.github-workflows-require-timeout", *workflows)
@@ -113,7 +140,9 @@ def test_release_builds_then_publishes_tags_with_trusted_publishing() -> None:
     assert wf["permissions"] == {"contents": "read"}  # nothing may write by default
     build, publish = wf["jobs"]["build"], wf["jobs"]["publish"]
     runs = "\n".join(s.get("run", "") for s in build["steps"])
-    assert "python -m build" in runs and "dist/*.whl" in runs  # built, then installed into a clean venv
+    assert (
+        "python -m build" in runs and "dist/*.whl" in runs
+    )  # built, then installed into a clean venv
     assert publish["needs"] == "build"
     assert publish["if"] == "startsWith(github.ref, 'refs/tags/v')"
     assert publish["permissions"] == {"id-token": "write"}  # OIDC for PyPI, and nothing else
@@ -131,7 +160,10 @@ def test_action_installs_its_own_ref_and_exposes_the_reports() -> None:
     install, check = action["runs"]["steps"]
     assert "$GITHUB_ACTION_PATH/scripts/action/install.sh" in install["run"]
     assert check["id"] == "check" and "$GITHUB_ACTION_PATH/scripts/action/check.sh" in check["run"]
-    for step in (install, check):  # inputs reach the scripts as environment variables, never as shell text
+    for step in (
+        install,
+        check,
+    ):  # inputs reach the scripts as environment variables, never as shell text
         assert "${{" not in step["run"]
     for script in ("install.sh", "check.sh"):
         assert (ROOT / "scripts" / "action" / script).stat().st_mode & 0o100

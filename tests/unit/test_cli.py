@@ -36,9 +36,13 @@ def test_invalid_contract_exits_4_with_one_line(tmp_path: Path) -> None:
 
 
 def test_stopped_daemon_exits_3_with_one_line(tmp_path: Path) -> None:
-    code, out, err = invoke("check", "-c", CONTRACT, env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    code, out, err = invoke(
+        "check", "-c", CONTRACT, env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
+    )
     assert code == 3 and out == ""
-    assert len(err.splitlines()) == 1 and err.startswith("netcontract: cannot reach the Docker engine")
+    assert len(err.splitlines()) == 1 and err.startswith(
+        "netcontract: cannot reach the Docker engine"
+    )
     assert "Traceback" not in err
 
 
@@ -64,7 +68,14 @@ def test_schema_prints_json_schemas() -> None:
 def test_help_teaches_exit_codes_and_executors() -> None:
     code, out, _ = invoke("check", "--help")
     assert code == 0
-    for text in ("Exit codes:", "--executor", "--probe-image", "NETCONTRACT_PROBE_IMAGE", "--junit", "--wait"):
+    for text in (
+        "Exit codes:",
+        "--executor",
+        "--probe-image",
+        "NETCONTRACT_PROBE_IMAGE",
+        "--junit",
+        "--wait",
+    ):
         assert text in out
 
 
@@ -91,8 +102,13 @@ def test_every_error_class_has_one_exit_code() -> None:
     }
     for cls, code in expected.items():
         assert cls.exit_code is code, cls.__name__
-    declared = {c for c in vars(errors).values()
-                if isinstance(c, type) and issubclass(c, errors.NetcontractError) and c is not errors.NetcontractError}
+    declared = {
+        c
+        for c in vars(errors).values()
+        if isinstance(c, type)
+        and issubclass(c, errors.NetcontractError)
+        and c is not errors.NetcontractError
+    }
     assert declared - {errors.InputError} == set(expected)
 
 

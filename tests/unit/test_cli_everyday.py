@@ -55,15 +55,19 @@ def test_the_search_stops_at_the_git_root(tmp_path: Path) -> None:
     (repo / "deploy").mkdir()
     with pytest.raises(NoContractError) as err:
         find_contract(repo / "deploy")
-    assert str(err.value) == (f"no contract: -c not given and no {', '.join(CONTRACT_NAMES)} found in "
-                              f"{repo / 'deploy'} or its parents up to {repo} (the git root)")
+    assert str(err.value) == (
+        f"no contract: -c not given and no {', '.join(CONTRACT_NAMES)} found in "
+        f"{repo / 'deploy'} or its parents up to {repo} (the git root)"
+    )
 
 
 def test_two_names_in_one_directory_are_ambiguous(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / "netcontract.yaml").write_text("x")
     (tmp_path / ".netcontract.yaml").write_text("y")
-    with pytest.raises(NoContractError, match=r"holds netcontract\.yaml and \.netcontract\.yaml: pass -c"):
+    with pytest.raises(
+        NoContractError, match=r"holds netcontract\.yaml and \.netcontract\.yaml: pass -c"
+    ):
         find_contract(tmp_path)
 
 
@@ -74,7 +78,9 @@ def test_a_directory_with_the_name_is_not_a_contract(tmp_path: Path) -> None:
         find_contract(tmp_path)
 
 
-def test_lint_without_c_uses_the_discovered_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lint_without_c_uses_the_discovered_contract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / "netcontract.yaml").write_text(CONTRACT_TEXT)
     (tmp_path / "compose.yaml").write_text((ROOT / "docker-compose.test.yaml").read_text())
@@ -84,15 +90,18 @@ def test_lint_without_c_uses_the_discovered_contract(tmp_path: Path, monkeypatch
     assert json.loads(out)["contract"] == "netcontract.yaml"
 
 
-def test_check_without_c_and_nothing_found_is_one_line_exit_2(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_without_c_and_nothing_found_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
     for command in ("check", "lint", "graph"):
         code, out, err = invoke(command)
         assert code == 2 and out == "", command
-        assert err == (f"netcontract: no contract: -c not given and no {', '.join(CONTRACT_NAMES)} found in "
-                       f"{tmp_path}\n"), command
+        assert err == (
+            f"netcontract: no contract: -c not given and no {', '.join(CONTRACT_NAMES)} found in "
+            f"{tmp_path}\n"
+        ), command
 
 
 # -- colour ---------------------------------------------------------------------------------------------
@@ -106,20 +115,32 @@ def violated(tmp_path: Path) -> list[str]:
     """lint of a compose file that puts `a` on no network of the contract: one FAIL, coloured or not."""
     (tmp_path / "c.yaml").write_text(BAD)
     (tmp_path / "compose.yaml").write_text("name: p\nservices: {a: {image: x}}\n")
-    return ["-c", str(tmp_path / "c.yaml"), "-f", str(tmp_path / "compose.yaml"), "--compose-loader", "builtin"]
+    return [
+        "-c",
+        str(tmp_path / "c.yaml"),
+        "-f",
+        str(tmp_path / "compose.yaml"),
+        "--compose-loader",
+        "builtin",
+    ]
 
 
-@pytest.mark.parametrize(("args", "env", "coloured"), [
-    ([], {}, False),  # not a terminal
-    (["--color", "always"], {}, True),
-    (["--colour", "always"], {"NO_COLOR": "1"}, True),  # the option wins over the environment
-    (["--color", "never"], {"FORCE_COLOR": "1"}, False),
-    ([], {"FORCE_COLOR": "1"}, True),
-    ([], {"FORCE_COLOR": "0"}, False),
-    ([], {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
-    (["--color", "auto"], {"NO_COLOR": ""}, False),  # empty NO_COLOR is unset (no-color.org)
-])
-def test_colour_choice(violated: list[str], args: list[str], env: dict[str, str], coloured: bool) -> None:
+@pytest.mark.parametrize(
+    ("args", "env", "coloured"),
+    [
+        ([], {}, False),  # not a terminal
+        (["--color", "always"], {}, True),
+        (["--colour", "always"], {"NO_COLOR": "1"}, True),  # the option wins over the environment
+        (["--color", "never"], {"FORCE_COLOR": "1"}, False),
+        ([], {"FORCE_COLOR": "1"}, True),
+        ([], {"FORCE_COLOR": "0"}, False),
+        ([], {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        (["--color", "auto"], {"NO_COLOR": ""}, False),  # empty NO_COLOR is unset (no-color.org)
+    ],
+)
+def test_colour_choice(
+    violated: list[str], args: list[str], env: dict[str, str], coloured: bool
+) -> None:
     clean = {"NO_COLOR": None, "FORCE_COLOR": None}
     code, out, _ = invoke("lint", *violated, *args, env={**clean, **env})  # type: ignore[dict-item]
     assert code == 1
@@ -139,28 +160,39 @@ def test_a_bad_colour_is_a_usage_error() -> None:
 # -- shell completion ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("shell", "marker"), [
-    ("bash", "complete -o nosort -F _netcontract_completion netcontract"),
-    ("zsh", "compdef _netcontract_completion netcontract"),
-    ("fish", "complete --no-files --command netcontract"),
-])
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o nosort -F _netcontract_completion netcontract"),
+        ("zsh", "compdef _netcontract_completion netcontract"),
+        ("fish", "complete --no-files --command netcontract"),
+    ],
+)
 def test_completion_script_is_produced(shell: str, marker: str) -> None:
     """The documented one-liners (README, `Shell completion`) print a script for each shell."""
     env = {**os.environ, "_NETCONTRACT_COMPLETE": f"{shell}_source"}
-    proc = subprocess.run([NETCONTRACT], env=env, capture_output=True, text=True,
-                          timeout=30, check=False)
+    proc = subprocess.run(
+        [NETCONTRACT], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert marker in proc.stdout
 
 
 def test_completion_completes_commands_and_options() -> None:
-    env = {**os.environ, "_NETCONTRACT_COMPLETE": "bash_complete", "COMP_WORDS": "netcontract ch", "COMP_CWORD": "1"}
-    proc = subprocess.run([NETCONTRACT], env=env, capture_output=True, text=True,
-                          timeout=30, check=False)
+    env = {
+        **os.environ,
+        "_NETCONTRACT_COMPLETE": "bash_complete",
+        "COMP_WORDS": "netcontract ch",
+        "COMP_CWORD": "1",
+    }
+    proc = subprocess.run(
+        [NETCONTRACT], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
     assert proc.stdout.split() == ["plain,check"]
     env.update(COMP_WORDS="netcontract check --exec", COMP_CWORD="2")
-    proc = subprocess.run([NETCONTRACT], env=env, capture_output=True, text=True,
-                          timeout=30, check=False)
+    proc = subprocess.run(
+        [NETCONTRACT], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
     assert proc.stdout.split() == ["plain,--executor"]
 
 
@@ -170,12 +202,23 @@ def test_completion_completes_commands_and_options() -> None:
 def test_help_and_version_import_no_heavy_module() -> None:
     """--help and --version stay fast (docs/performance.md, benchmarks/startup.py measures them): the CLI's
     import pulls in neither pydantic, yaml, the Docker SDK nor the live checker."""
-    code = ("import sys, netcontract.cli.main; "
-            "print('\\n'.join(sorted(m for m in sys.modules)))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    code = "import sys, netcontract.cli.main; print('\\n'.join(sorted(m for m in sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
     loaded = set(proc.stdout.split())
-    heavy = {"pydantic", "yaml", "docker", "ruamel", "tabulate", "netcontract.contract", "netcontract.live.checker",
-             "netcontract.live.runner", "netcontract.swarm.nodes", "netcontract.yaml_input"}
+    heavy = {
+        "pydantic",
+        "yaml",
+        "docker",
+        "ruamel",
+        "tabulate",
+        "netcontract.contract",
+        "netcontract.live.checker",
+        "netcontract.live.runner",
+        "netcontract.swarm.nodes",
+        "netcontract.yaml_input",
+    }
     assert not heavy & loaded, heavy & loaded
 
 

@@ -56,8 +56,10 @@ def test_invalid_contract_exits_4_with_one_line_per_issue(tmp_path: Path) -> Non
     assert code == 4 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 2
-    assert lines == [f"{bad}:4:15: services.x.tiers[0]: unknown tier 'b'",
-                     f"{bad}:5:15: services.y.tiers[0]: unknown tier 'c'"]
+    assert lines == [
+        f"{bad}:4:15: services.x.tiers[0]: unknown tier 'b'",
+        f"{bad}:5:15: services.y.tiers[0]: unknown tier 'c'",
+    ]
 
 
 def _fake_check(report: Report | Exception) -> object:
@@ -71,11 +73,30 @@ def _fake_check(report: Report | Exception) -> object:
 
 
 def test_live_draws_failures_red(monkeypatch: pytest.MonkeyPatch) -> None:
-    bad = Result("isolation:frontend->db:5432", "isolation", "frontend->db", Verdict.FAIL, "blocked", "ok",
-                 src="frontend", dst="db")
-    good = Result("reach:backend->db:5432@data_tier", "reach", "backend->db", Verdict.PASS, "ok", "ok",
-                  src="backend", dst="db")
-    monkeypatch.setattr("netcontract.live.checker.check", _fake_check(Report(CONTRACT, (bad, good), project="other")))
+    bad = Result(
+        "isolation:frontend->db:5432",
+        "isolation",
+        "frontend->db",
+        Verdict.FAIL,
+        "blocked",
+        "ok",
+        src="frontend",
+        dst="db",
+    )
+    good = Result(
+        "reach:backend->db:5432@data_tier",
+        "reach",
+        "backend->db",
+        Verdict.PASS,
+        "ok",
+        "ok",
+        src="backend",
+        dst="db",
+    )
+    monkeypatch.setattr(
+        "netcontract.live.checker.check",
+        _fake_check(Report(CONTRACT, (bad, good), project="other")),
+    )
     code, out, err = _run("-c", CONTRACT, "--live", "--project", "other")
     assert code == 0
     assert 'svc_frontend ==>|"isolation"| svc_db' in out
@@ -84,11 +105,16 @@ def test_live_draws_failures_red(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "contract VIOLATED" in err
 
 
-@pytest.mark.parametrize(("error", "code"), [
-    (EngineError("cannot connect to the Docker daemon"), 3),
-    (NoProjectError("no compose project"), 2),
-])
-def test_live_errors_map_to_exit_codes(monkeypatch: pytest.MonkeyPatch, error: Exception, code: int) -> None:
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (EngineError("cannot connect to the Docker daemon"), 3),
+        (NoProjectError("no compose project"), 2),
+    ],
+)
+def test_live_errors_map_to_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, code: int
+) -> None:
     monkeypatch.setattr("netcontract.live.checker.check", _fake_check(error))
     got, out, err = _run("-c", CONTRACT, "--live", "--project", "other")
     assert got == code and out == ""

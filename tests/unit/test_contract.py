@@ -105,7 +105,10 @@ def test_isolate_contradicting_memberships() -> None:
     d = base()
     d["policy"]["isolate"] = ["backend -> db"]
     (line,) = errors_of(d)
-    assert line == "c.yaml: policy.isolate[0]: backend and db share tier 'data_tier', so Docker lets backend reach db"
+    assert (
+        line
+        == "c.yaml: policy.isolate[0]: backend and db share tier 'data_tier', so Docker lets backend reach db"
+    )
 
 
 def test_isolate_unknown_service_and_bad_arrow() -> None:
@@ -119,7 +122,9 @@ def test_isolate_unknown_service_and_bad_arrow() -> None:
 def test_version_must_be_1() -> None:
     d = base()
     d["version"] = 2
-    assert errors_of(d) == ["c.yaml: version: unsupported version 2 (this netcontract reads version 1)"]
+    assert errors_of(d) == [
+        "c.yaml: version: unsupported version 2 (this netcontract reads version 1)"
+    ]
 
 
 def test_malformed_yaml_is_one_line(tmp_path: Path) -> None:
@@ -160,6 +165,8 @@ def test_egress_canary_host_must_be_an_address_or_a_name() -> None:
     d = base()
     d["policy"]["egress_canaries"] = [{"host": "10.0.0.1;reboot", "port": 80}]
     (line,) = errors_of(d)
-    assert line.startswith("c.yaml: policy.egress_canaries[0].host: '10.0.0.1;reboot' is not a valid DNS name")
+    assert line.startswith(
+        "c.yaml: policy.egress_canaries[0].host: '10.0.0.1;reboot' is not a valid DNS name"
+    )
     d["policy"]["egress_canaries"] = [{"host": "172.30.0.5", "port": 8080}, {"host": "canary.test"}]
     assert len(contract_from_data(d).policy.egress_canaries) == 2

@@ -13,7 +13,9 @@ from netcontract.probe.dns_wire import DnsFormatError, DnsMismatch, DnsNameError
 QID = 0x1234
 
 
-def header(qid: int = QID, flags: int = 0x8180, qd: int = 1, an: int = 0, ns: int = 0, ar: int = 0) -> bytes:
+def header(
+    qid: int = QID, flags: int = 0x8180, qd: int = 1, an: int = 0, ns: int = 0, ar: int = 0
+) -> bytes:
     return struct.pack("!HHHHHH", qid, flags, qd, an, ns, ar)
 
 
@@ -21,11 +23,15 @@ def question(name: str = "peer", qtype: int = 1, qclass: int = 1) -> bytes:
     return dns_wire.encode_name(name) + struct.pack("!HH", qtype, qclass)
 
 
-def record(rtype: int, rdata: bytes, owner: bytes = b"\xc0\x0c", rclass: int = 1, ttl: int = 600) -> bytes:
+def record(
+    rtype: int, rdata: bytes, owner: bytes = b"\xc0\x0c", rclass: int = 1, ttl: int = 600
+) -> bytes:
     return owner + struct.pack("!HHIH", rtype, rclass, ttl, len(rdata)) + rdata
 
 
-def response(*records: bytes, flags: int = 0x8180, name: str = "peer", qtype: int = 1, qid: int = QID) -> bytes:
+def response(
+    *records: bytes, flags: int = 0x8180, name: str = "peer", qtype: int = 1, qid: int = QID
+) -> bytes:
     return header(qid, flags, an=len(records)) + question(name, qtype) + b"".join(records)
 
 
@@ -47,7 +53,9 @@ def test_query_bytes() -> None:
     assert dns_wire.build_query(7, "peer.", 28) == dns_wire.build_query(7, "peer", "aaaa")
 
 
-@pytest.mark.parametrize("name", ["", ".", "a..b", ".a", "a" * 64, "ünï.example", "a b", "a/b", "x" * 250 + ".abcd"])
+@pytest.mark.parametrize(
+    "name", ["", ".", "a..b", ".a", "a" * 64, "ünï.example", "a b", "a/b", "x" * 250 + ".abcd"]
+)
 def test_bad_names_are_refused_before_encoding(name: str) -> None:
     with pytest.raises(DnsNameError):
         dns_wire.build_query(1, name, "A")
@@ -77,8 +85,14 @@ def test_query_id_must_be_16_bit() -> None:
 
 
 def test_noerror_with_a_records() -> None:
-    answer = dns_wire.parse_response(response(record(1, A_PEER), record(1, A_OTHER)), QID, "peer", "A")
-    assert (answer.rcode, answer.addresses, answer.truncated) == (0, ("172.20.0.3", "172.20.0.9"), False)
+    answer = dns_wire.parse_response(
+        response(record(1, A_PEER), record(1, A_OTHER)), QID, "peer", "A"
+    )
+    assert (answer.rcode, answer.addresses, answer.truncated) == (
+        0,
+        ("172.20.0.3", "172.20.0.9"),
+        False,
+    )
     assert answer.rcode_name == "NOERROR"
 
 
@@ -105,22 +119,27 @@ def test_nodata_nxdomain_servfail() -> None:
 
 
 def test_question_is_compared_without_case() -> None:
-    assert dns_wire.parse_response(response(record(1, A_PEER), name="PeEr"), QID, "peer.", "A").addresses
+    assert dns_wire.parse_response(
+        response(record(1, A_PEER), name="PeEr"), QID, "peer.", "A"
+    ).addresses
 
 
 def test_truncation_bit_is_reported() -> None:
     assert dns_wire.parse_response(response(flags=0x8380), QID, "peer", "A").truncated
 
 
-@pytest.mark.parametrize(("packet", "why"), [
-    (response(record(1, A_PEER), qid=QID + 1), "id"),
-    (response(record(1, A_PEER), flags=0x0100), "query"),
-    (response(record(1, A_PEER), name="other"), "question"),
-    (response(record(28, AAAA_PEER), qtype=28), "question"),
-    (header(an=0, qd=0, flags=0x8182), "without the question"),
-    (header(qd=2) + question() + question(), "2 questions"),
-    (header() + question(qclass=3), "class"),
-])
+@pytest.mark.parametrize(
+    ("packet", "why"),
+    [
+        (response(record(1, A_PEER), qid=QID + 1), "id"),
+        (response(record(1, A_PEER), flags=0x0100), "query"),
+        (response(record(1, A_PEER), name="other"), "question"),
+        (response(record(28, AAAA_PEER), qtype=28), "question"),
+        (header(an=0, qd=0, flags=0x8182), "without the question"),
+        (header(qd=2) + question() + question(), "2 questions"),
+        (header() + question(qclass=3), "class"),
+    ],
+)
 def test_answers_to_something_else_are_mismatches(packet: bytes, why: str) -> None:
     with pytest.raises(DnsMismatch, match=why):
         dns_wire.parse_response(packet, QID, "peer", "A")
@@ -145,14 +164,20 @@ def test_compression_pointers_are_followed() -> None:
     packet = response(record(1, A_PEER, owner=owner), record(1, A_OTHER, owner=b"\xc0\x16"))
     assert dns_wire.read_name(packet, 12 + 10) == ("www.peer", 12 + 10 + 6)
     assert dns_wire.read_name(packet, 12 + 10 + 6 + 14) == ("www.peer", 12 + 10 + 6 + 14 + 2)
-    assert dns_wire.parse_response(packet, QID, "peer", "A").addresses == ("172.20.0.3", "172.20.0.9")
+    assert dns_wire.parse_response(packet, QID, "peer", "A").addresses == (
+        "172.20.0.3",
+        "172.20.0.9",
+    )
 
 
-@pytest.mark.parametrize("owner", [
-    b"\xc0\x16",  # points at itself (offset 22)
-    b"\xc0\x17",  # points forward
-    b"\x01a\xc0\x16",  # a label, then back to the start of this same name: a loop
-])
+@pytest.mark.parametrize(
+    "owner",
+    [
+        b"\xc0\x16",  # points at itself (offset 22)
+        b"\xc0\x17",  # points forward
+        b"\x01a\xc0\x16",  # a label, then back to the start of this same name: a loop
+    ],
+)
 def test_pointer_loops_and_forward_pointers_do_not_hang(owner: bytes) -> None:
     packet = response(record(1, A_PEER, owner=owner))
     started = time.monotonic()

@@ -23,13 +23,20 @@ def test_plugin_dir_follows_docker_config_then_home() -> None:
 def test_the_launcher_quotes_the_interpreter(tmp_path: Path) -> None:
     odd = tmp_path / "it's a dir" / "python3"
     odd.parent.mkdir()
-    odd.write_text(f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n")  # this venv's python, from an odd path
+    odd.write_text(
+        f"#!/bin/sh\nexec '{sys.executable}' \"$@\"\n"
+    )  # this venv's python, from an odd path
     odd.chmod(0o755)
     script = tmp_path / "docker-netcontract"
     script.write_text(launcher(str(odd)))
     script.chmod(0o755)
-    proc = subprocess.run([str(script), "docker-cli-plugin-metadata"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], check=False)
+    proc = subprocess.run(
+        [str(script), "docker-cli-plugin-metadata"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
     assert json.loads(proc.stdout) == metadata(), proc.stderr
 
 

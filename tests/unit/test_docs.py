@@ -33,7 +33,7 @@ def _blocks(path: Path) -> list[tuple[int, str, str, bool]]:
             continue
         before = next((ln.strip() for ln in reversed(lines[:i]) if ln.strip()), "")
         end = lines.index("```", i + 1)
-        out.append((i + 1, m.group(1), "\n".join(lines[i + 1:end]) + "\n", before == INVALID))
+        out.append((i + 1, m.group(1), "\n".join(lines[i + 1 : end]) + "\n", before == INVALID))
         i = end + 1
     return out
 
@@ -45,19 +45,33 @@ YAML = [(n, text, bad) for n, lang, text, bad in CONTRACT_BLOCKS if lang == "yam
 def test_there_is_one_example_per_kind_of_expectation() -> None:
     assert sum(1 for _, _, bad in YAML if not bad) >= 8
     text = CONTRACT_MD.read_text(encoding="utf-8")
-    for heading in ("Tiers and network flags", "Service membership and home tier", "DNS aliases", "Ports",
-                    "Health", "policy.allow", "policy.isolate", "Egress canaries"):
+    for heading in (
+        "Tiers and network flags",
+        "Service membership and home tier",
+        "DNS aliases",
+        "Ports",
+        "Health",
+        "policy.allow",
+        "policy.isolate",
+        "Egress canaries",
+    ):
         assert f"\n## {heading}\n" in text, heading
 
 
-@pytest.mark.parametrize(("line", "text"), [(n, t) for n, t, bad in YAML if not bad],
-                         ids=[f"line{n}" for n, _, bad in YAML if not bad])
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [(n, t) for n, t, bad in YAML if not bad],
+    ids=[f"line{n}" for n, _, bad in YAML if not bad],
+)
 def test_valid_examples_load(line: int, text: str) -> None:
     contract_from_data(parse_yaml(text, f"contract.md:{line}"), f"contract.md:{line}")
 
 
-@pytest.mark.parametrize(("line", "text"), [(n, t) for n, t, bad in YAML if bad],
-                         ids=[f"line{n}" for n, _, bad in YAML if bad])
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [(n, t) for n, t, bad in YAML if bad],
+    ids=[f"line{n}" for n, _, bad in YAML if bad],
+)
 def test_invalid_examples_are_rejected(line: int, text: str) -> None:
     with pytest.raises(ContractError):
         contract_from_data(parse_yaml(text, "contract.yaml"), "contract.yaml")
@@ -76,7 +90,9 @@ def test_documented_error_messages_are_the_real_ones() -> None:
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_contract_docs", ROOT / "scripts" / "gen_contract_docs.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_contract_docs", ROOT / "scripts" / "gen_contract_docs.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -107,12 +123,21 @@ def test_generator_rejects_a_doc_without_markers() -> None:
 
 def test_ci_doc_lists_every_exit_code() -> None:
     text = CI_MD.read_text(encoding="utf-8")
-    for code in (ExitCode.OK, ExitCode.VIOLATED, ExitCode.USAGE, ExitCode.NOT_EVALUATED, ExitCode.INVALID_CONTRACT):
+    for code in (
+        ExitCode.OK,
+        ExitCode.VIOLATED,
+        ExitCode.USAGE,
+        ExitCode.NOT_EVALUATED,
+        ExitCode.INVALID_CONTRACT,
+    ):
         assert re.search(rf"^\| {int(code)} \|", text, re.MULTILINE), code
 
 
 def test_ci_doc_uses_the_script_and_workflow_that_exist() -> None:
     text = CI_MD.read_text(encoding="utf-8")
-    for rel in ("scripts/validate_network_contracts.sh", ".github/workflows/network-contract.yml",
-                ".pre-commit-hooks.yaml"):
+    for rel in (
+        "scripts/validate_network_contracts.sh",
+        ".github/workflows/network-contract.yml",
+        ".pre-commit-hooks.yaml",
+    ):
         assert rel in text and (ROOT / rel).exists(), rel

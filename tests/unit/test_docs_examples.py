@@ -41,7 +41,7 @@ def _blocks() -> list[tuple[str, str, str, bool]]:
             indent = m.group(1)
             end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
             before = next((ln.strip() for ln in reversed(lines[:i]) if ln.strip()), "")
-            text = "\n".join(ln.removeprefix(indent) for ln in lines[i + 1:end]) + "\n"
+            text = "\n".join(ln.removeprefix(indent) for ln in lines[i + 1 : end]) + "\n"
             out.append((f"{path.relative_to(ROOT)}:{i + 1}", m.group(2), text, before == INVALID))
             i = end + 1
     return out
@@ -75,7 +75,9 @@ def test_yaml_examples(where: str, text: str, bad: bool) -> None:
     steps = data if isinstance(data, list) else [data]
     for step in steps:
         if isinstance(step, dict) and "netcontract@" in str(step.get("uses", "")):
-            assert set(step.get("with") or {}) <= inputs, f"{where}: the action has no input {step['with']}"
+            assert set(step.get("with") or {}) <= inputs, (
+                f"{where}: the action has no input {step['with']}"
+            )
 
 
 def _command_lines(text: str, console: bool) -> list[str]:
@@ -89,13 +91,21 @@ def _command_lines(text: str, console: bool) -> list[str]:
         line = re.sub(r"^(?:[A-Z_]+=\S+\s+)+", "", line)  # VAR=value netcontract ...
         if line.startswith("docker netcontract "):
             line = line.removeprefix("docker ")
-        if line.startswith("netcontract ") and "..." not in line and not line.split()[1].endswith(":"):
+        if (
+            line.startswith("netcontract ")
+            and "..." not in line
+            and not line.split()[1].endswith(":")
+        ):
             out.append(re.sub(r"\[(-[^\]]*)\]", r"\1", line))
     return out
 
 
-COMMANDS = [(w, line) for w, lang, t, _ in BLOCKS if lang in SHELLS | {"console"}
-            for line in _command_lines(t, lang == "console")]
+COMMANDS = [
+    (w, line)
+    for w, lang, t, _ in BLOCKS
+    if lang in SHELLS | {"console"}
+    for line in _command_lines(t, lang == "console")
+]
 
 
 def _argv(line: str) -> list[str]:
@@ -104,7 +114,9 @@ def _argv(line: str) -> list[str]:
     lex.commenters = "#"
     argv = []
     for token in lex:
-        if token in ("|", "||", "&&", ";", ">", ">>", "<", "&", "2>&1") or token.startswith(("$(", ">")):
+        if token in ("|", "||", "&&", ";", ">", ">>", "<", "&", "2>&1") or token.startswith(
+            ("$(", ">")
+        ):
             break
         argv.append(token)
     return argv[1:]
@@ -125,7 +137,10 @@ def test_command_examples_parse(where: str, line: str) -> None:
     except click.exceptions.Exit:
         assert argv in (["--version"], ["--help"], ["-h"]), f"{where}: {line!r}"
         return
-    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]  # click 8.2: the subcommand and its arguments
+    rest = [
+        *getattr(ctx, "_protected_args", []),
+        *ctx.args,
+    ]  # click 8.2: the subcommand and its arguments
     if not rest:  # `netcontract --version` or `--help` ran at parse time (click exits for them)
         return
     name, *args = rest

@@ -27,7 +27,9 @@ def _contract(text: str) -> Contract:
 
 
 def _compose_draft(path: Path, **kw: object) -> str:
-    return draft_from_compose(ComposeOptions(files=(str(path),), environ={}, **kw), "netcontract init")  # type: ignore[arg-type]
+    return draft_from_compose(
+        ComposeOptions(files=(str(path),), environ={}, **kw), "netcontract init"
+    )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("path", [DEV_FILE, TEST_STACK], ids=["dev-file", "test-stack"])
@@ -43,9 +45,18 @@ def test_draft_of_the_dev_file() -> None:
     text = _compose_draft(DEV_FILE)
     c = _contract(text)
     assert c.project == "devonboarder"
-    assert {k: t.network for k, t in c.tiers.items()} == {"devonboarder_network": "devonboarder_network"}
+    assert {k: t.network for k, t in c.tiers.items()} == {
+        "devonboarder_network": "devonboarder_network"
+    }
     assert list(c.services) == [
-        "traefik", "db", "auth-service", "backend", "discord-integration", "bot", "frontend", "dashboard-service",
+        "traefik",
+        "db",
+        "auth-service",
+        "backend",
+        "discord-integration",
+        "bot",
+        "frontend",
+        "dashboard-service",
     ]
     assert c.services["db"].ports == (5432,)
     assert c.services["traefik"].ports == (80, 443, 8080, 8443)
@@ -72,26 +83,54 @@ def test_draft_of_the_test_stack_is_the_devonboarder_contract() -> None:
 
 
 def _live(name: str, service: str, endpoints: tuple[Endpoint, ...], **kw: object) -> Container:
-    return Container(id=f"{name:0<64}", name=name, project="shop", service=service, status="running",
-                     endpoints=endpoints, **kw)  # type: ignore[arg-type]
+    return Container(
+        id=f"{name:0<64}",
+        name=name,
+        project="shop",
+        service=service,
+        status="running",
+        endpoints=endpoints,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_draft_from_a_live_like_state() -> None:
-    web = _live("shop-web-1", "web", (
-        Endpoint("shop_front", aliases=("shop-web-1", "shop-web-100", "web", "www.shop.internal")),  # short id
-        Endpoint("shop_back", aliases=("web", "Upper.Case", "db")),  # "db" is db's own name on back
-    ), health="unhealthy")
-    db = _live("shop-db-1", "db", (Endpoint("shop_back", aliases=("db", "database")),),
-               published=(PublishedPort(5432, host_port="5432"),))
+    web = _live(
+        "shop-web-1",
+        "web",
+        (
+            Endpoint(
+                "shop_front", aliases=("shop-web-1", "shop-web-100", "web", "www.shop.internal")
+            ),  # short id
+            Endpoint(
+                "shop_back", aliases=("web", "Upper.Case", "db")
+            ),  # "db" is db's own name on back
+        ),
+        health="unhealthy",
+    )
+    db = _live(
+        "shop-db-1",
+        "db",
+        (Endpoint("shop_back", aliases=("db", "database")),),
+        published=(PublishedPort(5432, host_port="5432"),),
+    )
     host = _live("shop-agent-1", "agent", (Endpoint("host"),), network_mode="host")
-    stranger = Container(id="f" * 64, name="intruder", project="other", service="x", status="running",
-                         endpoints=(Endpoint("shop_back"),))
+    stranger = Container(
+        id="f" * 64,
+        name="intruder",
+        project="other",
+        service="x",
+        status="running",
+        endpoints=(Endpoint("shop_back"),),
+    )
     state = State(
         project="shop",
         networks=(Network("shop_front", "bridge", False), Network("shop_back", "bridge", True)),
         containers=(web, db, host, stranger),
     )
-    text = draft_contract(state, DraftHints(command="netcontract init --from-live", ports={"web": (8080, 70000)}))
+    text = draft_contract(
+        state, DraftHints(command="netcontract init --from-live", ports={"web": (8080, 70000)})
+    )
     c = _contract(text)
     assert set(c.tiers) == {"front", "back"} and c.tiers["back"].internal
     assert c.services["web"].tiers == ("front", "back")
@@ -105,12 +144,24 @@ def test_draft_from_a_live_like_state() -> None:
     assert "alias 'Upper.Case' on back left out: not a lower-case DNS name" in text
     assert "alias db on back left out: db has it too" in text
     assert "publishes 5432->5432/tcp on the host while on internal back" in text
-    assert "also attached, not of this stack: x (intruder) (check reports foreign:back:intruder; list it in " \
-           "`admit` if it belongs here)" in text
+    assert (
+        "also attached, not of this stack: x (intruder) (check reports foreign:back:intruder; list it in "
+        "`admit` if it belongs here)" in text
+    )
 
 
-@pytest.mark.parametrize(("text", "quoted"), [("web", "web"), ("yes", '"yes"'), ("on", '"on"'), ("123", '"123"'),
-                                              ("a b", '"a b"'), ("null", '"null"'), ("1.5", '"1.5"')])
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("web", "web"),
+        ("yes", '"yes"'),
+        ("on", '"on"'),
+        ("123", '"123"'),
+        ("a b", '"a b"'),
+        ("null", '"null"'),
+        ("1.5", '"1.5"'),
+    ],
+)
 def test_scalars_read_back_as_strings(text: str, quoted: str) -> None:
     assert scalar(text) == quoted
     assert yaml.safe_load(f"k: {scalar(text)}")["k"] == text

@@ -56,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
 def server(tmp_path: Path) -> Iterator[_Server]:
     sock = tmp_path / "docker.sock"
     srv = _Server(str(sock), _Handler)
-    srv.routes = {"/version": (200, json.dumps({"Version": "26.1.5", "ApiVersion": "1.45"}).encode())}
+    srv.routes = {
+        "/version": (200, json.dumps({"Version": "26.1.5", "ApiVersion": "1.45"}).encode())
+    }
     srv.seen = []
     srv.close_after = False
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -89,7 +91,9 @@ def test_filters_and_flags_are_encoded_as_the_engine_reads_them(server: _Server)
     assert api.networks(["a", "b"]) == [{"Name": "a"}]
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(server.seen[1]).query)
     assert query == {"all": ["1"], "filters": ['{"label": ["com.docker.compose.project=p"]}']}
-    assert urllib.parse.parse_qs(urllib.parse.urlsplit(server.seen[2]).query) == {"filters": ['{"name": ["a", "b"]}']}
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(server.seen[2]).query) == {
+        "filters": ['{"name": ["a", "b"]}']
+    }
 
 
 def test_names_are_quoted_into_paths(server: _Server) -> None:
@@ -123,14 +127,18 @@ def test_a_connection_the_engine_closed_is_made_again(server: _Server) -> None:
     api.close()
 
 
-def test_no_engine_is_one_line_for_the_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_engine_is_one_line_for_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
     monkeypatch.delenv("DOCKER_CERT_PATH", raising=False)
     with pytest.raises(EngineError) as err:
         docker_engine.connect_read(1)
-    assert str(err.value) == (f"cannot reach the Docker engine (unix://{tmp_path}/nothing.sock): the daemon is not "
-                              "running (start it, or set DOCKER_HOST)")
+    assert str(err.value) == (
+        f"cannot reach the Docker engine (unix://{tmp_path}/nothing.sock): the daemon is not "
+        "running (start it, or set DOCKER_HOST)"
+    )
 
 
 def test_a_server_that_is_no_engine_is_refused(server: _Server) -> None:
@@ -139,16 +147,20 @@ def test_a_server_that_is_no_engine_is_refused(server: _Server) -> None:
         api_for(server)
 
 
-@pytest.mark.parametrize(("host", "env", "expected"), [
-    ("unix:///var/run/docker.sock", {}, True),
-    ("tcp://10.0.0.2:2375", {}, True),
-    ("tcp://10.0.0.2:2376", {"DOCKER_TLS_VERIFY": "1"}, False),
-    ("tcp://10.0.0.2:2376", {"DOCKER_CERT_PATH": "/certs"}, False),
-    ("ssh://me@host", {}, False),
-    ("npipe:////./pipe/docker_engine", {}, False),
-])
-def test_which_hosts_it_speaks_to(host: str, env: dict[str, str], expected: bool,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("host", "env", "expected"),
+    [
+        ("unix:///var/run/docker.sock", {}, True),
+        ("tcp://10.0.0.2:2375", {}, True),
+        ("tcp://10.0.0.2:2376", {"DOCKER_TLS_VERIFY": "1"}, False),
+        ("tcp://10.0.0.2:2376", {"DOCKER_CERT_PATH": "/certs"}, False),
+        ("ssh://me@host", {}, False),
+        ("npipe:////./pipe/docker_engine", {}, False),
+    ],
+)
+def test_which_hosts_it_speaks_to(
+    host: str, env: dict[str, str], expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for var in ("DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
         monkeypatch.delenv(var, raising=False)
     for k, v in env.items():
@@ -157,23 +169,43 @@ def test_which_hosts_it_speaks_to(host: str, env: dict[str, str], expected: bool
 
 
 def test_the_snapshot_reads_through_it(server: _Server) -> None:
-    net = {"Name": "p_data", "Id": "n1", "Driver": "bridge", "Internal": True,
-           "IPAM": {"Config": [{"Subnet": "10.9.0.0/24", "Gateway": "10.9.0.1"}]},
-           "Containers": {"c1": {}}}
-    ctr = {"Id": "c1", "Name": "/p-db-1", "State": {"Status": "running", "Pid": 42},
-           "Config": {"Labels": {"com.docker.compose.project": "p", "com.docker.compose.service": "db"}},
-           "NetworkSettings": {"Networks": {"p_data": {"IPAddress": "10.9.0.2", "DNSNames": ["db"]}}}}
-    server.routes.update({
-        "/v1.45/networks": (200, json.dumps([net]).encode()),
-        "/v1.45/networks/n1": (200, json.dumps(net).encode()),
-        "/v1.45/networks/bridge": (404, b'{"message": "network bridge not found"}'),
-        "/v1.45/containers/json": (200, b'[{"Id": "c1"}]'),
-        "/v1.45/containers/c1/json": (200, json.dumps(ctr).encode()),
-    })
+    net = {
+        "Name": "p_data",
+        "Id": "n1",
+        "Driver": "bridge",
+        "Internal": True,
+        "IPAM": {"Config": [{"Subnet": "10.9.0.0/24", "Gateway": "10.9.0.1"}]},
+        "Containers": {"c1": {}},
+    }
+    ctr = {
+        "Id": "c1",
+        "Name": "/p-db-1",
+        "State": {"Status": "running", "Pid": 42},
+        "Config": {
+            "Labels": {"com.docker.compose.project": "p", "com.docker.compose.service": "db"}
+        },
+        "NetworkSettings": {"Networks": {"p_data": {"IPAddress": "10.9.0.2", "DNSNames": ["db"]}}},
+    }
+    server.routes.update(
+        {
+            "/v1.45/networks": (200, json.dumps([net]).encode()),
+            "/v1.45/networks/n1": (200, json.dumps(net).encode()),
+            "/v1.45/networks/bridge": (404, b'{"message": "network bridge not found"}'),
+            "/v1.45/containers/json": (200, b'[{"Id": "c1"}]'),
+            "/v1.45/containers/c1/json": (200, json.dumps(ctr).encode()),
+        }
+    )
     state = docker_engine.snapshot(api_for(server), "p", ["p_data"])
-    assert [(n.name, n.internal, n.gateways) for n in state.networks] == [("p_data", True, ("10.9.0.1",))]
+    assert [(n.name, n.internal, n.gateways) for n in state.networks] == [
+        ("p_data", True, ("10.9.0.1",))
+    ]
     (c,) = state.containers
-    assert (c.name, c.service, c.pid, c.endpoints[0].addresses) == ("p-db-1", "db", 42, ("10.9.0.2",))
+    assert (c.name, c.service, c.pid, c.endpoints[0].addresses) == (
+        "p-db-1",
+        "db",
+        42,
+        ("10.9.0.2",),
+    )
     assert state.engine == "Docker 26.1.5 (API 1.45, client API 1.45)"
 
 
@@ -186,18 +218,43 @@ def test_an_engine_error_while_reading_is_engine_error(server: _Server) -> None:
 
 def test_a_podman_snapshot_names_podman_and_reads_netavarks_options(server: _Server) -> None:
     """Podman's compatible network inspect shows Options {} where `isolate` is set; its own API has it."""
-    server.routes["/version"] = (200, json.dumps({
-        "Version": "4.3.1", "ApiVersion": "1.41",
-        "Components": [{"Name": "Podman Engine", "Version": "4.3.1", "Details": {"APIVersion": "4.3.1"}}]}).encode())
-    net = {"Name": "p_data", "Id": "n1", "Driver": "bridge", "Internal": True, "Options": {},
-           "IPAM": {"Config": [{"Subnet": "10.89.1.0/24", "Gateway": "10.89.1.1"}]}, "Containers": {}}
-    server.routes.update({
-        "/v1.41/networks": (200, json.dumps([net]).encode()),
-        "/v1.41/networks/n1": (200, json.dumps(net).encode()),
-        "/v1.41/networks/bridge": (404, b'{"message": "network bridge not found"}'),
-        "/v1.41/containers/json": (200, b"[]"),
-        "/v4.3.1/libpod/networks/p_data/json": (200, b'{"name": "p_data", "options": {"isolate": "true"}}'),
-    })
+    server.routes["/version"] = (
+        200,
+        json.dumps(
+            {
+                "Version": "4.3.1",
+                "ApiVersion": "1.41",
+                "Components": [
+                    {
+                        "Name": "Podman Engine",
+                        "Version": "4.3.1",
+                        "Details": {"APIVersion": "4.3.1"},
+                    }
+                ],
+            }
+        ).encode(),
+    )
+    net = {
+        "Name": "p_data",
+        "Id": "n1",
+        "Driver": "bridge",
+        "Internal": True,
+        "Options": {},
+        "IPAM": {"Config": [{"Subnet": "10.89.1.0/24", "Gateway": "10.89.1.1"}]},
+        "Containers": {},
+    }
+    server.routes.update(
+        {
+            "/v1.41/networks": (200, json.dumps([net]).encode()),
+            "/v1.41/networks/n1": (200, json.dumps(net).encode()),
+            "/v1.41/networks/bridge": (404, b'{"message": "network bridge not found"}'),
+            "/v1.41/containers/json": (200, b"[]"),
+            "/v4.3.1/libpod/networks/p_data/json": (
+                200,
+                b'{"name": "p_data", "options": {"isolate": "true"}}',
+            ),
+        }
+    )
     state = docker_engine.snapshot(api_for(server), "p", ["p_data"])
     assert state.engine.startswith("Podman 4.3.1 (API 1.41") and state.podman
     assert state.networks[0].options == (("isolate", "true"),)

@@ -16,7 +16,9 @@ from netcontract.report.graph import FLOW, ORANGE, RED, render_graph
 from netcontract.results import Result, Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="Graphviz `dot` is not installed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +26,17 @@ def contract() -> Contract:
     return load_contract(ROOT / "contracts" / "devonboarder.yaml")
 
 
-def _fail(kind: str, subject: str, src: str = "", dst: str = "", verdict: Verdict = Verdict.FAIL) -> Result:
+def _fail(
+    kind: str, subject: str, src: str = "", dst: str = "", verdict: Verdict = Verdict.FAIL
+) -> Result:
     return Result(f"{kind}:{subject}", kind, subject, verdict, "e", "a", "why", src=src, dst=dst)
 
 
 VIOLATIONS = [
     _fail("isolation", "frontend->db", "frontend", "db"),
-    _fail("dns", "db.devonboarder.internal", "frontend", "db.devonboarder.internal"),  # alias -> its owner
+    _fail(
+        "dns", "db.devonboarder.internal", "frontend", "db.devonboarder.internal"
+    ),  # alias -> its owner
     _fail("egress", "db->canary", "db", "canary.test"),  # not a service: its own node
     _fail("reach", "backend->db", "backend", "db", Verdict.ERROR),
     _fail("reach", "traefik->backend", "traefik", "backend", Verdict.PASS),  # a pass draws nothing
@@ -43,7 +49,9 @@ class DotGraph:
     """Graphviz's own reading of the DOT text (`dot -Tjson`): clusters, nodes, edges."""
 
     def __init__(self, text: str) -> None:
-        done = subprocess.run(["dot", "-Tjson"], input=text, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            ["dot", "-Tjson"], input=text, capture_output=True, text=True, check=True
+        )
         assert done.stderr == "", done.stderr  # no warnings: every ltail/lhead names a real cluster
         data: dict[str, Any] = json.loads(done.stdout)
         objects = data["objects"]
@@ -68,7 +76,11 @@ def test_dot_tiers_are_clusters_with_home_services(contract: Contract) -> None:
     assert set(g.clusters) == {"cluster_auth_tier", "cluster_api_tier", "cluster_data_tier"}
     assert g.members("cluster_auth_tier") == {"tier:auth_tier", "svc:traefik", "svc:auth-service"}
     assert g.members("cluster_api_tier") == {
-        "tier:api_tier", "svc:backend", "svc:discord-integration", "svc:dashboard", "svc:frontend"
+        "tier:api_tier",
+        "svc:backend",
+        "svc:discord-integration",
+        "svc:dashboard",
+        "svc:frontend",
     }
     assert g.members("cluster_data_tier") == {"tier:data_tier", "svc:db"}
 
@@ -115,8 +127,14 @@ def test_dot_joins_services_to_their_other_tiers(contract: Contract) -> None:
 def test_dot_isolate_pairs_are_red_dotted_never_edges(contract: Contract) -> None:
     g = DotGraph(render_graph(contract, "dot"))
     never = {(e["tail"], e["head"]) for e in g.edges if e.get("label") == "never"}
-    assert never == {("svc:frontend", "svc:db"), ("svc:dashboard", "svc:db"), ("svc:traefik", "svc:db")}
-    assert all(e["color"] == RED and e["style"] == "dotted" for e in g.edges if e.get("label") == "never")
+    assert never == {
+        ("svc:frontend", "svc:db"),
+        ("svc:dashboard", "svc:db"),
+        ("svc:traefik", "svc:db"),
+    }
+    assert all(
+        e["color"] == RED and e["style"] == "dotted" for e in g.edges if e.get("label") == "never"
+    )
 
 
 @needs_dot
@@ -142,11 +160,13 @@ def test_dot_renders_to_svg(contract: Contract) -> None:
 
 
 def test_dot_quotes_names() -> None:
-    odd = contract_from_data({
-        "version": 1,
-        "tiers": {"t": {"network": "net.with.dots"}},
-        "services": {"a_b": {"tiers": ["t"]}},
-    })
+    odd = contract_from_data(
+        {
+            "version": 1,
+            "tiers": {"t": {"network": "net.with.dots"}},
+            "services": {"a_b": {"tiers": ["t"]}},
+        }
+    )
     text = render_graph(odd, "dot")
     assert '"svc:a_b"' in text and "net.with.dots" in text
 
@@ -180,7 +200,12 @@ def test_mermaid_groups_services_by_home_tier(contract: Contract) -> None:
     subgraphs, _, _ = _mermaid_parts(text)
     assert subgraphs == {
         "tier_auth_tier": ["svc_traefik", "svc_auth_2d_service"],
-        "tier_api_tier": ["svc_backend", "svc_discord_2d_integration", "svc_dashboard", "svc_frontend"],
+        "tier_api_tier": [
+            "svc_backend",
+            "svc_discord_2d_integration",
+            "svc_dashboard",
+            "svc_frontend",
+        ],
         "tier_data_tier": ["svc_db"],
     }
     assert 'tier_data_tier["data_tier: internal' in text
@@ -223,9 +248,11 @@ def _with_actors(contract: Contract) -> Contract:
     return contract_from_data(data)
 
 
-def test_mermaid_draws_sharers_beside_their_owner_and_host_services_outside(contract: Contract) -> None:
+def test_mermaid_draws_sharers_beside_their_owner_and_host_services_outside(
+    contract: Contract,
+) -> None:
     text = render_graph(_with_actors(contract), "mermaid")
-    data_tier = text.split('subgraph tier_data_tier')[1].split("  end")[0]
+    data_tier = text.split("subgraph tier_data_tier")[1].split("  end")[0]
     assert 'svc_debug(["debug<br/>namespace of db"])' in data_tier  # stadium, in db's home tier
     assert "svc_debug -.-|namespace| svc_db" in text
     assert 'svc_agent{{"agent<br/>host network"}}' in text and "svc_agent" not in data_tier
@@ -239,4 +266,6 @@ def test_dot_draws_sharers_dashed_and_host_services_as_hexagons(contract: Contra
     assert '"svc:debug" [label="debug\\n(namespace of db)", style="rounded,dashed"];' in text
     assert '"svc:agent" [label="agent\\n(host network)", shape="hexagon"' in text
     assert '"svc:debug" -> "svc:db" [label="namespace"' in text
-    assert '"svc:agent" -> "tier:data_tier" [lhead="cluster_data_tier", label="host network"' in text
+    assert (
+        '"svc:agent" -> "tier:data_tier" [lhead="cluster_data_tier", label="host network"' in text
+    )

@@ -24,17 +24,28 @@ from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 
 
 def test_sources_round_trip() -> None:
-    sources = [NetnsSource("c1", 4242, (Probe("p0", ProbeKind.TCP, "10.0.0.2", 5432),
-                                        Probe("p1", ProbeKind.DNS, "db", None, "AAAA"),
-                                        Probe("p2", ProbeKind.ICMP, "fd00::2")), ("10.89.0.1",))]
+    sources = [
+        NetnsSource(
+            "c1",
+            4242,
+            (
+                Probe("p0", ProbeKind.TCP, "10.0.0.2", 5432),
+                Probe("p1", ProbeKind.DNS, "db", None, "AAAA"),
+                Probe("p2", ProbeKind.ICMP, "fd00::2"),
+            ),
+            ("10.89.0.1",),
+        )
+    ]
     assert sources_from_wire(json.loads(json.dumps(sources_to_wire(sources)))) == sources
 
 
 def test_runs_round_trip() -> None:
     run = NetnsRun()
-    run.observations = {("c1", "p0"): Observation(Outcome.OK, (), "", "connect 10.0.0.2:5432: connected", "netns"),
-                        ("c1", "p1"): Observation(Outcome.OK, ("fd00::2",), "", "AAAA db", "netns", "AAAA"),
-                        ("c1", "p2"): Observation(Outcome.TIMEOUT, tool="netns")}
+    run.observations = {
+        ("c1", "p0"): Observation(Outcome.OK, (), "", "connect 10.0.0.2:5432: connected", "netns"),
+        ("c1", "p1"): Observation(Outcome.OK, ("fd00::2",), "", "AAAA db", "netns", "AAAA"),
+        ("c1", "p2"): Observation(Outcome.TIMEOUT, tool="netns"),
+    }
     run.latency_ms = {("c1", "p0"): 0.081, ("c1", "p1"): 0.4}
     run.slowest_tcp_ok_ms = {"c1": 0.081}
     run.waited_ms = {("c1", "p2"): 100.0}
@@ -43,15 +54,29 @@ def test_runs_round_trip() -> None:
 
 def test_the_bundle_is_the_prober_and_nothing_heavier() -> None:
     modules = json.loads(bundle())["modules"]
-    assert {"netcontract", "netcontract.live", "netcontract.live.netns", "netcontract.live.netns.agent",
-            "netcontract.live.netns.enter", "netcontract.live.netns.selector", "netcontract.live.netns.tasks",
-            "netcontract.probe.dns_wire", "netcontract.probe.icmp_wire", "netcontract.probe.observation",
-            "netcontract.addresses"} <= set(modules)
+    assert {
+        "netcontract",
+        "netcontract.live",
+        "netcontract.live.netns",
+        "netcontract.live.netns.agent",
+        "netcontract.live.netns.enter",
+        "netcontract.live.netns.selector",
+        "netcontract.live.netns.tasks",
+        "netcontract.probe.dns_wire",
+        "netcontract.probe.icmp_wire",
+        "netcontract.probe.observation",
+        "netcontract.addresses",
+    } <= set(modules)
     # no module that needs a third-party package: the helper's image has python3 and nothing else
     for name, module in modules.items():
         for heavy in ("pydantic", "docker", "click", "yaml", "ruamel"):
-            assert f"import {heavy}" not in module["source"] and f"from {heavy}" not in module["source"], name
-    assert modules["netcontract.live"]["package"] and not modules["netcontract.addresses"]["package"]
+            assert (
+                f"import {heavy}" not in module["source"]
+                and f"from {heavy}" not in module["source"]
+            ), name
+    assert (
+        modules["netcontract.live"]["package"] and not modules["netcontract.addresses"]["package"]
+    )
 
 
 def test_the_bootstrap_serves_from_memory() -> None:
@@ -64,17 +89,30 @@ def test_the_bootstrap_serves_from_memory() -> None:
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
     closed.close()
-    proc = subprocess.Popen([sys.executable, "-I", "-c", BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd="/", env={"PATH": os.environ.get("PATH", "")})
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-c", BOOTSTRAP],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd="/",
+        env={"PATH": os.environ.get("PATH", "")},
+    )
     assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(bundle(idle=30))
         proc.stdin.write(b'{"op": "hello"}\n')
         proc.stdin.flush()
         assert json.loads(proc.stdout.readline()) == {"python": sys.version.split()[0]}
-        probes = [Probe("open", ProbeKind.TCP, "127.0.0.1", port), Probe("closed", ProbeKind.TCP, "127.0.0.1", closed_port)]
-        request = {"op": "run", "sources": sources_to_wire([NetnsSource("self", proc.pid, tuple(probes))]),
-                   "window": 1.0, "stretch": None}
+        probes = [
+            Probe("open", ProbeKind.TCP, "127.0.0.1", port),
+            Probe("closed", ProbeKind.TCP, "127.0.0.1", closed_port),
+        ]
+        request = {
+            "op": "run",
+            "sources": sources_to_wire([NetnsSource("self", proc.pid, tuple(probes))]),
+            "window": 1.0,
+            "stretch": None,
+        }
         proc.stdin.write(json.dumps(request).encode() + b"\n")
         proc.stdin.flush()
         run = run_from_wire(json.loads(proc.stdout.readline())["run"])

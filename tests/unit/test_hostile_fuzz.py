@@ -33,8 +33,13 @@ _DEEP = int(os.environ.get("NETCONTRACT_FUZZ_EXAMPLES", "0"))
 
 def _fuzz(examples: int) -> settings:
     # no deadline: nothing in the suite is timed (benchmarks/hostile.py measures the corpus)
-    return settings(max_examples=_DEEP or examples, deadline=None, derandomize=not _DEEP, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=_DEEP or examples,
+        deadline=None,
+        derandomize=not _DEEP,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 FUZZ = _fuzz(300)
@@ -60,12 +65,51 @@ networks:
   front: {internal: true}
 """
 # What YAML and our messages trip over: indicators, anchors, tags, escapes, line breaks of every kind.
-YAML_BITS = st.sampled_from([
-    "&a ", "*a", "<<: *a\n", "!!str ", "!!python/name:os.system ", "!x ", "? ", ": ", "- ", "[", "]", "{", "}",
-    ",", "#", "'", '"', "|\n", ">\n", "\n", "\r\n", "\t", "  ", "\x00", "\x1b[2J", "\x85", "\u2028", "\ufeff",
-    "9" * 5000, "0x" + "f" * 3000, "1:2:3", ".inf", "~", "yes", "2001-12-14", "\\u0000", "%YAML 1.1\n", "---\n",
-    "...\n", "é", "\U0001f600",
-])
+YAML_BITS = st.sampled_from(
+    [
+        "&a ",
+        "*a",
+        "<<: *a\n",
+        "!!str ",
+        "!!python/name:os.system ",
+        "!x ",
+        "? ",
+        ": ",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "#",
+        "'",
+        '"',
+        "|\n",
+        ">\n",
+        "\n",
+        "\r\n",
+        "\t",
+        "  ",
+        "\x00",
+        "\x1b[2J",
+        "\x85",
+        "\u2028",
+        "\ufeff",
+        "9" * 5000,
+        "0x" + "f" * 3000,
+        "1:2:3",
+        ".inf",
+        "~",
+        "yes",
+        "2001-12-14",
+        "\\u0000",
+        "%YAML 1.1\n",
+        "---\n",
+        "...\n",
+        "é",
+        "\U0001f600",
+    ]
+)
 TEXT = st.one_of(
     st.text(max_size=300),
     st.lists(st.one_of(YAML_BITS, st.text(max_size=8)), max_size=60).map("".join),
@@ -75,7 +119,8 @@ TEXT = st.one_of(
 def _mutated(base: str) -> st.SearchStrategy[str]:
     """`base` with a few pieces of TEXT spliced in: mostly valid documents, broken in interesting places."""
     return st.lists(st.tuples(st.integers(0, len(base)), TEXT), max_size=4).map(
-        lambda cuts: _splice(base, cuts))
+        lambda cuts: _splice(base, cuts)
+    )
 
 
 def _splice(base: str, cuts: list[tuple[int, str]]) -> str:
@@ -112,14 +157,21 @@ def test_contract_loader_text(text: str) -> None:
 
 JSONISH = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)),
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=30,
 )
 
 
 @_fuzz(150)  # pydantic on every example: the slowest of these
-@given(st.dictionaries(st.sampled_from(["version", "project", "tiers", "services", "policy", "x"]), JSONISH,
-                       max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["version", "project", "tiers", "services", "policy", "x"]),
+        JSONISH,
+        max_size=5,
+    )
+)
 def test_contract_loader_structures(data: dict[str, Any]) -> None:
     _load_contract(yaml.safe_dump(data, allow_unicode=True))
 
@@ -140,18 +192,52 @@ def test_compose_reader(text: str) -> None:
 
 # -- the probe-output parser --------------------------------------------------------------------------------
 
-PROBES = [Probe("p0", ProbeKind.TCP, "10.0.0.3", 80), Probe("p1", ProbeKind.DNS, "db"),
-          Probe("p2", ProbeKind.ICMP, "10.0.0.4")]
-OUTPUT_BITS = st.sampled_from([
-    "@@tools tcp=nc-z dns=nslookup icmp=ping\n", "@@tools tcp=bash dns=getent icmp=none\n", "@@done\n",
-    "@@missing sleep\n", "@p0|", "@p1|", "@p2|", "@@rc 0\n", "@@rc 1\n", "@@rc 143\n", "@@rc x\n", "@@notool tcp\n",
-    "Server: 127.0.0.11\n", "Name: db\n", "Address: 172.22.0.2\n", "** server can't find db: NXDOMAIN\n",
-    "*** Can't find db: No answer\n", "nc: connect to x port 80 (tcp) failed: Connection refused\n",
-    "Connection to x 80 port [tcp/*] succeeded!\n", "1 packets transmitted, 1 packets received\n",
-    "From 10.0.0.1 icmp_seq=1 Destination Host Unreachable\n", "nxdomain", "timeout", "unreachable", "refused",
-    "\r", "\x0b", "\x1c", "\x85", "\u2028", "\x1b[2J", "\x00", "\n",
-])
-OUTPUT = st.one_of(st.text(max_size=300), st.lists(st.one_of(OUTPUT_BITS, st.text(max_size=6)), max_size=40).map("".join))
+PROBES = [
+    Probe("p0", ProbeKind.TCP, "10.0.0.3", 80),
+    Probe("p1", ProbeKind.DNS, "db"),
+    Probe("p2", ProbeKind.ICMP, "10.0.0.4"),
+]
+OUTPUT_BITS = st.sampled_from(
+    [
+        "@@tools tcp=nc-z dns=nslookup icmp=ping\n",
+        "@@tools tcp=bash dns=getent icmp=none\n",
+        "@@done\n",
+        "@@missing sleep\n",
+        "@p0|",
+        "@p1|",
+        "@p2|",
+        "@@rc 0\n",
+        "@@rc 1\n",
+        "@@rc 143\n",
+        "@@rc x\n",
+        "@@notool tcp\n",
+        "Server: 127.0.0.11\n",
+        "Name: db\n",
+        "Address: 172.22.0.2\n",
+        "** server can't find db: NXDOMAIN\n",
+        "*** Can't find db: No answer\n",
+        "nc: connect to x port 80 (tcp) failed: Connection refused\n",
+        "Connection to x 80 port [tcp/*] succeeded!\n",
+        "1 packets transmitted, 1 packets received\n",
+        "From 10.0.0.1 icmp_seq=1 Destination Host Unreachable\n",
+        "nxdomain",
+        "timeout",
+        "unreachable",
+        "refused",
+        "\r",
+        "\x0b",
+        "\x1c",
+        "\x85",
+        "\u2028",
+        "\x1b[2J",
+        "\x00",
+        "\n",
+    ]
+)
+OUTPUT = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.one_of(OUTPUT_BITS, st.text(max_size=6)), max_size=40).map("".join),
+)
 
 
 @FUZZ
@@ -162,9 +248,12 @@ def test_probe_batches(text: str) -> None:
 
 
 @FUZZ
-@given(st.sampled_from(list(ProbeKind)), st.sampled_from(["nc-z", "nc-e", "bash", "python3", "nslookup", "getent",
-                                                          "ping", "", "none"]),
-       st.integers(-1, 255), OUTPUT)
+@given(
+    st.sampled_from(list(ProbeKind)),
+    st.sampled_from(["nc-z", "nc-e", "bash", "python3", "nslookup", "getent", "ping", "", "none"]),
+    st.integers(-1, 255),
+    OUTPUT,
+)
 def test_probe_outputs(kind: ProbeKind, tool: str, rc: int, output: str) -> None:
     obs = classify(kind, tool, rc, output)
     assert isinstance(obs.outcome, Outcome) and len(obs.detail) <= 250 and obs.output == output
@@ -173,7 +262,12 @@ def test_probe_outputs(kind: ProbeKind, tool: str, rc: int, output: str) -> None
 
 
 @FUZZ
-@given(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?){0,3}", fullmatch=True))
+@given(
+    st.from_regex(
+        r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?){0,3}",
+        fullmatch=True,
+    )
+)
 def test_no_name_changes_a_verdict(name: str) -> None:
     """Whatever DNS name the tools echo, the outcome is the one of the line format around it."""
     answer = f"Server: 127.0.0.11\nAddress: 127.0.0.11:53\n\nName:\t{name}\nAddress: 172.22.0.5\n"
@@ -191,10 +285,42 @@ def test_no_name_changes_a_verdict(name: str) -> None:
 # -- interpolation and .env files ------------------------------------------------------------------
 
 # The pieces of `${...}` syntax, nests and doublings of every depth, and what splits lines.
-INTERP_BITS = st.sampled_from([
-    "$", "$$", "${", "}", "{", "A", "B", "BIG", "_", ":-", "-", ":?", "?", ":+", "+", ":", "/", "x", " ", "\n",
-    "\r", "\\", '"', "'", "#", "=", "export ", "${A:-" * 40, "}" * 40, "${BIG}" * 50, "\u2028", "\x00",
-])
+INTERP_BITS = st.sampled_from(
+    [
+        "$",
+        "$$",
+        "${",
+        "}",
+        "{",
+        "A",
+        "B",
+        "BIG",
+        "_",
+        ":-",
+        "-",
+        ":?",
+        "?",
+        ":+",
+        "+",
+        ":",
+        "/",
+        "x",
+        " ",
+        "\n",
+        "\r",
+        "\\",
+        '"',
+        "'",
+        "#",
+        "=",
+        "export ",
+        "${A:-" * 40,
+        "}" * 40,
+        "${BIG}" * 50,
+        "\u2028",
+        "\x00",
+    ]
+)
 ENV = {"A": "1", "E": "", "BIG": "b" * 4096}
 
 
@@ -205,7 +331,9 @@ def test_fuzz_interpolation_ends_in_a_value_or_one_line(text: str) -> None:
     try:
         out = interp.text(text)
     except InterpolationLimit as exc:
-        assert "\n" not in str(exc) and ("nested deeper than" in str(exc) or "expands to more than" in str(exc))
+        assert "\n" not in str(exc) and (
+            "nested deeper than" in str(exc) or "expands to more than" in str(exc)
+        )
         return
     except InterpolationError as exc:
         assert len(str(exc)) < 1000
@@ -216,8 +344,15 @@ def test_fuzz_interpolation_ends_in_a_value_or_one_line(text: str) -> None:
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from(["V", "W", "A", "BIG", "x y", "1A"]), st.lists(INTERP_BITS, max_size=12)
-                          .map("".join)), max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["V", "W", "A", "BIG", "x y", "1A"]),
+            st.lists(INTERP_BITS, max_size=12).map("".join),
+        ),
+        max_size=40,
+    )
+)
 def test_fuzz_dotenv_ends_in_values_or_one_line(lines: list[tuple[str, str]]) -> None:
     text = "\n".join(f"{k}={v}" for k, v in lines)
     try:
@@ -229,7 +364,12 @@ def test_fuzz_dotenv_ends_in_values_or_one_line(lines: list[tuple[str, str]]) ->
 
 
 def test_a_doubling_env_file_stops_at_the_budget() -> None:
-    text = "V0=" + "x" * 16 + "\n" + "".join(f"V{i}=${{V{i - 1}}}${{V{i - 1}}}\n" for i in range(1, 64))
+    text = (
+        "V0="
+        + "x" * 16
+        + "\n"
+        + "".join(f"V{i}=${{V{i - 1}}}${{V{i - 1}}}\n" for i in range(1, 64))
+    )
     try:
         parse_dotenv(text, {})
     except InterpolationLimit as exc:

@@ -31,7 +31,9 @@ COMPOSE = str(ROOT / "tests" / "assets" / "devonboarder" / "docker-compose.dev.y
 NETCONTRACT = Path(sys.executable).with_name("netcontract")
 BUILTIN = ["--compose-loader", "builtin"]  # netcontract's reader: the one these limits belong to
 
-MEGABYTES = 200  # peak memory of a refusal; time is measured by benchmarks/hostile.py, never asserted here
+MEGABYTES = (
+    200  # peak memory of a refusal; time is measured by benchmarks/hostile.py, never asserted here
+)
 HANG = 60  # seconds after which a run is a hang, not a slow run
 
 
@@ -80,8 +82,13 @@ COMPOSE_CASES = {
 
 def test_every_corpus_file_has_a_case() -> None:
     assert {p.name for p in CORPUS.glob("*.yaml")} == (
-        set(CONTRACT_CASES) | set(COMPOSE_CASES)
-        | {"sexagesimal.contract.yaml", "newline-in-names.contract.yaml", "ansi-in-keys.contract.yaml"}
+        set(CONTRACT_CASES)
+        | set(COMPOSE_CASES)
+        | {
+            "sexagesimal.contract.yaml",
+            "newline-in-names.contract.yaml",
+            "ansi-in-keys.contract.yaml",
+        }
     )
 
 
@@ -89,7 +96,11 @@ def test_every_corpus_file_has_a_case() -> None:
 @pytest.mark.parametrize("command", ["lint", "graph"])
 def test_hostile_contract_exits_4_with_one_line(name: str, command: str) -> None:
     path = str(CORPUS / name)
-    args = ["lint", "-c", path, "-f", COMPOSE, *BUILTIN] if command == "lint" else ["graph", "-c", path]
+    args = (
+        ["lint", "-c", path, "-f", COMPOSE, *BUILTIN]
+        if command == "lint"
+        else ["graph", "-c", path]
+    )
     code, out, err = _run(*args)
     assert code == 4 and out == ""
     assert CONTRACT_CASES[name] in _one_line(err, path)
@@ -99,7 +110,11 @@ def test_hostile_contract_exits_4_with_one_line(name: str, command: str) -> None
 @pytest.mark.parametrize("command", ["lint", "init"])
 def test_hostile_compose_file_exits_3_with_one_line(name: str, command: str) -> None:
     path = str(CORPUS / name)
-    args = (["lint", "-c", CONTRACT, "-f", path] if command == "lint" else ["init", "--from-compose", path])
+    args = (
+        ["lint", "-c", CONTRACT, "-f", path]
+        if command == "lint"
+        else ["init", "--from-compose", path]
+    )
     code, out, err = _run(*args, *BUILTIN)
     assert code == 3 and out == ""
     assert COMPOSE_CASES[name] in _one_line(err, path)
@@ -107,7 +122,10 @@ def test_hostile_compose_file_exits_3_with_one_line(name: str, command: str) -> 
 
 def test_many_problems_are_a_bounded_list(tmp_path: Path) -> None:
     c = tmp_path / "c.yaml"
-    c.write_text("version: 1\ntiers: {}\nservices:\n" + "".join(f"  s{i}: {{tiers: [nope]}}\n" for i in range(500)))
+    c.write_text(
+        "version: 1\ntiers: {}\nservices:\n"
+        + "".join(f"  s{i}: {{tiers: [nope]}}\n" for i in range(500))
+    )
     code, _, err = _run("graph", "-c", str(c))
     lines = err.splitlines()
     assert code == 4 and len(lines) == 21 and lines[-1] == f"{c}: ... and 480 more problems"
@@ -115,7 +133,12 @@ def test_many_problems_are_a_bounded_list(tmp_path: Path) -> None:
 
 def test_names_and_keys_from_the_file_are_escaped_and_cut(tmp_path: Path) -> None:
     code, _, err = _run("graph", "-c", str(CORPUS / "ansi-in-keys.contract.yaml"))
-    assert code == 4 and "\x1b" not in err and "\x07" not in err and "'\\x1b[2J\\x1b]0;owned\\x07'" in err
+    assert (
+        code == 4
+        and "\x1b" not in err
+        and "\x07" not in err
+        and "'\\x1b[2J\\x1b]0;owned\\x07'" in err
+    )
     c = tmp_path / "c.yaml"
     c.write_text(f"version: 1\ntiers: {{}}\nservices:\n  {'x' * 60_000}: {{tiers: [t]}}\n")
     code, _, err = _run("graph", "-c", str(c))
@@ -169,7 +192,9 @@ def test_unreadable_inputs_are_refused_at_once(tmp_path: Path, case: str) -> Non
         (["init", "--from-compose", path, *BUILTIN], 3),
         (["scaffold", "-c", CONTRACT, "-f", path], 3),
     ]
-    if case != "10 MB file":  # env files are read by compose/reader.py:read_env, without the size limit
+    if (
+        case != "10 MB file"
+    ):  # env files are read by compose/reader.py:read_env, without the size limit
         runs.append((["lint", "-c", CONTRACT, "-f", COMPOSE, "--env-file", path, *BUILTIN], 3))
     for args, want in runs:
         code, out, err = _run(*args)
@@ -200,8 +225,13 @@ def measured(*args: str) -> dict[str, Any]:
     """Run `netcontract ARGS` in a subprocess of a fresh interpreter: its exit code, stderr, CPU seconds
     (user + system: what the case costs, whatever else the machine runs), wall time and peak RSS
     (getrusage of the children of that interpreter: the netcontract process alone)."""
-    done = subprocess.run([sys.executable, "-c", _MEASURE, str(NETCONTRACT), *args],
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(NETCONTRACT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
@@ -213,8 +243,12 @@ def _flat(d: Path) -> Path:
 
 def _block_nest(d: Path) -> Path:
     p = d / "nest.yaml"
-    p.write_text("services:\n  web: {image: nginx}\nx-deep:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(1000))
-                 + "  " * 1001 + "v: 1\n")
+    p.write_text(
+        "services:\n  web: {image: nginx}\nx-deep:\n"
+        + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(1000))
+        + "  " * 1001
+        + "v: 1\n"
+    )
     return p
 
 
@@ -243,7 +277,9 @@ def test_big_compose_cases_in_a_subprocess(tmp_path: Path, case: str) -> None:
     got = measured("lint", "-c", CONTRACT, "-f", path, *BUILTIN)
     assert got["code"] == 3, got
     assert isinstance(got["err"], str) and message in _one_line(got["err"], path)
-    assert got["rss_mb"] < MEGABYTES, got  # time is the benchmark's (benchmarks/hostile.py), not a test's
+    assert got["rss_mb"] < MEGABYTES, (
+        got
+    )  # time is the benchmark's (benchmarks/hostile.py), not a test's
 
 
 @pytest.mark.parametrize("case", ["billion laughs", "sexagesimal", "FIFO", "10 MB file"])
@@ -258,14 +294,21 @@ def test_big_contract_cases_in_a_subprocess(tmp_path: Path, case: str) -> None:
     got = measured("graph", "-c", str(path))
     assert got["code"] == code, got
     assert isinstance(got["err"], str) and message in got["err"] and "Traceback" not in got["err"]
-    assert got["rss_mb"] < MEGABYTES, got  # time is the benchmark's (benchmarks/hostile.py), not a test's
+    assert got["rss_mb"] < MEGABYTES, (
+        got
+    )  # time is the benchmark's (benchmarks/hostile.py), not a test's
 
 
 def test_billion_laughs_with_the_default_compose_loader() -> None:
     path = str(CORPUS / "billion-laughs.compose.yaml")
     # its own session: on a timeout the whole group goes, Compose's process included
-    proc = subprocess.Popen([str(NETCONTRACT), "lint", "-c", CONTRACT, "-f", path], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(NETCONTRACT), "lint", "-c", CONTRACT, "-f", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _, err = proc.communicate(timeout=HANG)
     except subprocess.TimeoutExpired:
@@ -277,15 +320,23 @@ def test_billion_laughs_with_the_default_compose_loader() -> None:
 
 # -- the last resort: an exception nobody expected is one line and exit 70 in every command -------------
 
-@pytest.mark.parametrize(("command", "target"), [
-    (["lint", "-c", CONTRACT, "-f", COMPOSE, *BUILTIN], "netcontract.compose.lint.lint"),
-    (["graph", "-c", CONTRACT], "netcontract.report.graph.render_graph"),
-    (["init", "--from-compose", COMPOSE, *BUILTIN], "netcontract.draft.sources.draft_from_compose"),
-    (["scaffold", "-c", CONTRACT, "-f", COMPOSE], "netcontract.scaffold.plan.plan_scaffold"),
-    (["lint", "-c", CONTRACT, "-f", COMPOSE, *BUILTIN], "netcontract.yaml_input.read_input"),
-])
-def test_an_unexpected_exception_is_one_line_and_exit_70(command: list[str], target: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [
+        (["lint", "-c", CONTRACT, "-f", COMPOSE, *BUILTIN], "netcontract.compose.lint.lint"),
+        (["graph", "-c", CONTRACT], "netcontract.report.graph.render_graph"),
+        (
+            ["init", "--from-compose", COMPOSE, *BUILTIN],
+            "netcontract.draft.sources.draft_from_compose",
+        ),
+        (["scaffold", "-c", CONTRACT, "-f", COMPOSE], "netcontract.scaffold.plan.plan_scaffold"),
+        (["lint", "-c", CONTRACT, "-f", COMPOSE, *BUILTIN], "netcontract.yaml_input.read_input"),
+    ],
+)
+def test_an_unexpected_exception_is_one_line_and_exit_70(
+    command: list[str], target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("something nobody expected\nwith a second line \x1b[2J")
 
@@ -297,5 +348,8 @@ def test_an_unexpected_exception_is_one_line_and_exit_70(command: list[str], tar
             monkeypatch.setattr(f"{where}.read_input", boom)
     code, _, err = _run(*command)
     assert code == 70
-    assert err.count("\n") == 1 and "internal error: RuntimeError: something nobody expected with a second line" in err
+    assert (
+        err.count("\n") == 1
+        and "internal error: RuntimeError: something nobody expected with a second line" in err
+    )
     assert "\x1b" not in err and "Traceback" not in err

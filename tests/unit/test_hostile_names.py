@@ -18,7 +18,13 @@ from netcontract.probe.script import batch_script
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = json.loads((ROOT / "tests" / "hostile" / "names.json").read_text(encoding="utf-8"))
-RULES = (names.is_label, names.is_dns_name, names.is_network_name, names.is_tier_key, names.is_project_name)
+RULES = (
+    names.is_label,
+    names.is_dns_name,
+    names.is_network_name,
+    names.is_tier_key,
+    names.is_project_name,
+)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.__name__)
@@ -44,7 +50,9 @@ def _contract(**changes: Any) -> dict[str, Any]:
         "version": 1,
         "project": "shop",
         "tiers": {"front": {"network": "shop_front"}},
-        "services": {"web": {"tiers": ["front"], "aliases": {"front": ["www.shop"]}, "ports": [80]}},
+        "services": {
+            "web": {"tiers": ["front"], "aliases": {"front": ["www.shop"]}, "ports": [80]}
+        },
         "policy": {"isolate": [], "egress_canaries": [{"host": "example.com"}]},
     }
     data.update(changes)
@@ -53,7 +61,9 @@ def _contract(**changes: Any) -> dict[str, Any]:
 
 WHERE = {
     "service name": lambda n: _contract(services={n: {"tiers": ["front"]}}),
-    "tier key": lambda n: _contract(tiers={n: {"network": "shop_front"}}, services={"web": {"tiers": [n]}}),
+    "tier key": lambda n: _contract(
+        tiers={n: {"network": "shop_front"}}, services={"web": {"tiers": [n]}}
+    ),
     "alias": lambda n: _contract(services={"web": {"tiers": ["front"], "aliases": {"front": [n]}}}),
     "network": lambda n: _contract(tiers={"front": {"network": n}}),
     "project": lambda n: _contract(project=n),
@@ -62,9 +72,13 @@ WHERE = {
 
 
 @pytest.mark.parametrize("where", sorted(WHERE))
-@pytest.mark.parametrize("name", ["db\n", "shop\n", "www.shop\n", "shop_front\n", "db\r", "db\x1b[2J", "db "])
+@pytest.mark.parametrize(
+    "name", ["db\n", "shop\n", "www.shop\n", "shop_front\n", "db\r", "db\x1b[2J", "db "]
+)
 def test_the_contract_refuses_the_name_everywhere(where: str, name: str) -> None:
-    assert contract_from_data(WHERE[where]("ok-name" if where != "tier key" else "ok"))  # the shape is fine
+    assert contract_from_data(
+        WHERE[where]("ok-name" if where != "tier key" else "ok")
+    )  # the shape is fine
     with pytest.raises(ContractError) as exc:
         contract_from_data(WHERE[where](name))
     assert all("\n" not in line and "\x1b" not in line for line in exc.value.lines())
@@ -74,10 +88,15 @@ def test_a_contract_file_with_newlines_in_its_names_exits_4() -> None:
     with pytest.raises(ContractError) as exc:
         load_contract(ROOT / "tests" / "hostile" / "yaml" / "newline-in-names.contract.yaml")
     text = "\n".join(exc.value.lines())  # the shape pass stops before the rules on keys and project
-    assert "'shop_front\\n' is not a valid Docker network name" in text and "'www\\n' is not a valid DNS name" in text
+    assert (
+        "'shop_front\\n' is not a valid Docker network name" in text
+        and "'www\\n' is not a valid DNS name" in text
+    )
 
 
-@pytest.mark.parametrize("target", ["db\n", "db\n.example", "1.2.3.4\n", "$(reboot)", "db\r", "db..", ".", "$(reboot)."])
+@pytest.mark.parametrize(
+    "target", ["db\n", "db\n.example", "1.2.3.4\n", "$(reboot)", "db\r", "db..", ".", "$(reboot)."]
+)
 def test_the_probe_script_refuses_a_hostile_target(target: str) -> None:
     with pytest.raises(UnsafeProbeError):
         batch_script([Probe("p0", ProbeKind.DNS, target)], 1.0)

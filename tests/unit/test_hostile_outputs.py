@@ -50,7 +50,9 @@ def test_lint_never_overwrites_its_inputs(inputs: tuple[Path, Path]) -> None:
     contract, compose = inputs
     before = contract.read_bytes(), compose.read_bytes()
     code, out, err = _lint(contract, compose, "--json", str(contract), "--junit", str(compose))
-    assert code == 1 and "contract VIOLATED" in out  # the verdict is printed; the artifacts are refused
+    assert (
+        code == 1 and "contract VIOLATED" in out
+    )  # the verdict is printed; the artifacts are refused
     assert err.splitlines() == [
         f"netcontract: cannot write --junit {compose}: it is {compose}, an input of this run; not overwriting it",
         f"netcontract: cannot write --json {contract}: it is {contract}, an input of this run; not overwriting it",
@@ -58,18 +60,31 @@ def test_lint_never_overwrites_its_inputs(inputs: tuple[Path, Path]) -> None:
     assert (contract.read_bytes(), compose.read_bytes()) == before
 
 
-def test_inputs_are_recognised_through_symlinks_and_hard_links(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_inputs_are_recognised_through_symlinks_and_hard_links(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
     contract, compose = inputs
     (tmp_path / "link.json").symlink_to(contract)
     os.link(compose, tmp_path / "hard.xml")
-    code, _, err = _lint(contract, compose, "--json", str(tmp_path / "link.json"), "--follow-symlinks",
-                         "--junit", str(tmp_path / "hard.xml"))
+    code, _, err = _lint(
+        contract,
+        compose,
+        "--json",
+        str(tmp_path / "link.json"),
+        "--follow-symlinks",
+        "--junit",
+        str(tmp_path / "hard.xml"),
+    )
     assert code == 1 and err.count("an input of this run; not overwriting it") == 2
-    assert contract.read_bytes() == CONTRACT.read_bytes() and compose.read_bytes() == COMPOSE.read_bytes()
+    assert (
+        contract.read_bytes() == CONTRACT.read_bytes()
+        and compose.read_bytes() == COMPOSE.read_bytes()
+    )
 
 
-def test_a_default_compose_file_read_without_f_is_an_input(inputs: tuple[Path, Path], tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_default_compose_file_read_without_f_is_an_input(
+    inputs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     contract, compose = inputs
     monkeypatch.chdir(tmp_path)
     code, _, err = _run("lint", "-c", str(contract), "-q", *BUILTIN, "--markdown", "compose.yaml")
@@ -81,24 +96,34 @@ def test_graph_and_init_never_overwrite_their_inputs(inputs: tuple[Path, Path]) 
     contract, compose = inputs
     code, out, err = _run("graph", "-c", str(contract), "-o", str(contract))
     assert (code, out) == (3, "") and err == (
-        f"netcontract: cannot write -o {contract}: it is {contract}, an input of this run; not overwriting it\n")
-    code, _, err = _run("init", "--from-compose", str(compose), "-o", str(compose), "--force", *BUILTIN)
+        f"netcontract: cannot write -o {contract}: it is {contract}, an input of this run; not overwriting it\n"
+    )
+    code, _, err = _run(
+        "init", "--from-compose", str(compose), "-o", str(compose), "--force", *BUILTIN
+    )
     assert code == 3 and "an input of this run" in err
-    assert contract.read_bytes() == CONTRACT.read_bytes() and compose.read_bytes() == COMPOSE.read_bytes()
+    assert (
+        contract.read_bytes() == CONTRACT.read_bytes()
+        and compose.read_bytes() == COMPOSE.read_bytes()
+    )
 
 
 # -- symlinks -----------------------------------------------------------------------------------------
 
 
-def test_a_symlinked_report_is_refused_unless_asked(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_symlinked_report_is_refused_unless_asked(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
     contract, compose = inputs
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_text("precious")
     link = tmp_path / "report.md"
     link.symlink_to(elsewhere)
     code, _, err = _lint(contract, compose, "--markdown", str(link))
-    assert code == 1 and err == (f"netcontract: {link} is a symbolic link: not writing through it "
-                                 "(pass --follow-symlinks to write its target)\n")
+    assert code == 1 and err == (
+        f"netcontract: {link} is a symbolic link: not writing through it "
+        "(pass --follow-symlinks to write its target)\n"
+    )
     assert elsewhere.read_text() == "precious"
     code, _, err = _lint(contract, compose, "--markdown", str(link), "--follow-symlinks")
     assert code == 1 and err == ""
@@ -114,13 +139,17 @@ def test_graph_output_through_a_symlink(inputs: tuple[Path, Path], tmp_path: Pat
     assert link.is_symlink() and target.read_text().startswith("flowchart LR")
 
 
-def test_init_without_force_never_replaces_a_dangling_symlink(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_init_without_force_never_replaces_a_dangling_symlink(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
     _, compose = inputs
     link = tmp_path / "draft.yaml"
     link.symlink_to(tmp_path / "planted")
     code, _, err = _run("init", "--from-compose", str(compose), "-o", str(link), *BUILTIN)
     assert code == 2 and "exists: pass --force" in err and not (tmp_path / "planted").exists()
-    code, _, err = _run("init", "--from-compose", str(compose), "-o", str(link), "--force", *BUILTIN)
+    code, _, err = _run(
+        "init", "--from-compose", str(compose), "-o", str(link), "--force", *BUILTIN
+    )
     assert code == 3 and "is a symbolic link" in err and not (tmp_path / "planted").exists()
 
 
@@ -134,8 +163,9 @@ def test_a_symlink_loop_as_output(tmp_path: Path) -> None:
 # -- atomic, and the old report intact ------------------------------------------------------------------
 
 
-def test_a_failed_write_keeps_the_old_report_and_leaves_no_temp_file(inputs: tuple[Path, Path], tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_keeps_the_old_report_and_leaves_no_temp_file(
+    inputs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     contract, compose = inputs
     report = tmp_path / "reports" / "report.json"
     report.parent.mkdir()
@@ -152,29 +182,72 @@ def test_a_failed_write_keeps_the_old_report_and_leaves_no_temp_file(inputs: tup
     assert sorted(p.name for p in report.parent.iterdir()) == ["report.json"]
 
 
-def test_an_unwritable_target_is_one_line_and_a_nonzero_exit(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+def test_an_unwritable_target_is_one_line_and_a_nonzero_exit(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
     contract, compose = inputs
     (tmp_path / "not-a-dir").write_text("a file")
     os.mkfifo(tmp_path / "fifo.json")
-    for target, why in ((tmp_path / "not-a-dir" / "r.json", "Not a directory"),
-                        (tmp_path / "fifo.json", "No such device or address")):  # a FIFO nobody reads: no hang
-        done = subprocess.run([str(NETCONTRACT), "lint", "-c", str(contract), "-f", str(compose), "-q", *BUILTIN,
-                               "--json", str(target)], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 1, done.stderr  # violated; a passing run would exit 3 (test below)
-        assert done.stderr.count("\n") == 1 and why in done.stderr and "Traceback" not in done.stderr
+    for target, why in (
+        (tmp_path / "not-a-dir" / "r.json", "Not a directory"),
+        (tmp_path / "fifo.json", "No such device or address"),
+    ):  # a FIFO nobody reads: no hang
+        done = subprocess.run(
+            [
+                str(NETCONTRACT),
+                "lint",
+                "-c",
+                str(contract),
+                "-f",
+                str(compose),
+                "-q",
+                *BUILTIN,
+                "--json",
+                str(target),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1, (
+            done.stderr
+        )  # violated; a passing run would exit 3 (test below)
+        assert (
+            done.stderr.count("\n") == 1 and why in done.stderr and "Traceback" not in done.stderr
+        )
     (tmp_path / "a-dir.json").mkdir()  # refused by click before the run: a usage error
     assert _lint(contract, compose, "--json", str(tmp_path / "a-dir.json"))[0] == 2
 
 
 @pytest.mark.skipif(not Path("/proc/version").is_file(), reason="needs Linux /proc")
-def test_an_existing_report_on_a_read_only_filesystem_stays_as_it_was(inputs: tuple[Path, Path]) -> None:
+def test_an_existing_report_on_a_read_only_filesystem_stays_as_it_was(
+    inputs: tuple[Path, Path],
+) -> None:
     """/proc/version: a regular file in a directory nobody can add a file to, even root."""
     contract, compose = inputs
     before = Path("/proc/version").read_text()
-    done = subprocess.run([str(NETCONTRACT), "lint", "-c", str(contract), "-f", str(compose), "-q", *BUILTIN,
-                           "--markdown", "/proc/version"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            str(NETCONTRACT),
+            "lint",
+            "-c",
+            str(contract),
+            "-f",
+            str(compose),
+            "-q",
+            *BUILTIN,
+            "--markdown",
+            "/proc/version",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "contract VIOLATED" in done.stdout
-    assert done.stderr.startswith("netcontract: cannot write --markdown /proc/version: ") and done.stderr.count("\n") == 1
+    assert (
+        done.stderr.startswith("netcontract: cannot write --markdown /proc/version: ")
+        and done.stderr.count("\n") == 1
+    )
     assert Path("/proc/version").read_text() == before
 
 
@@ -184,12 +257,23 @@ def test_a_lost_artifact_of_a_passing_run_exits_3(tmp_path: Path) -> None:
     compose = tmp_path / "compose.yaml"
     compose.write_text("name: x\nservices:\n  web: {image: nginx, network_mode: host}\n")
     (tmp_path / "r").write_text("a file")
-    code, out, err = _run("lint", "-c", str(contract), "-f", str(compose), *BUILTIN, "--junit", str(tmp_path / "r" / "j"))
+    code, out, err = _run(
+        "lint",
+        "-c",
+        str(contract),
+        "-f",
+        str(compose),
+        *BUILTIN,
+        "--junit",
+        str(tmp_path / "r" / "j"),
+    )
     assert code == 3 and "contract holds" in out and err.count("\n") == 1
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
-def test_a_read_only_directory(inputs: tuple[Path, Path], tmp_path: Path) -> None:  # pragma: no cover - CI is root
+def test_a_read_only_directory(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:  # pragma: no cover - CI is root
     contract, compose = inputs
     d = tmp_path / "ro"
     d.mkdir()
@@ -202,7 +286,9 @@ def test_a_read_only_directory(inputs: tuple[Path, Path], tmp_path: Path) -> Non
         d.chmod(0o755)
 
 
-def test_atomic_write_keeps_mode_and_owner_and_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_keeps_mode_and_owner_and_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "r.txt"
     target.write_text("old")
     target.chmod(0o640)

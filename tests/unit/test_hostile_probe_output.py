@@ -34,14 +34,30 @@ def test_hostile_tool_output(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", BATCHES, ids=[c["name"] for c in BATCHES])
 def test_hostile_batches(case: dict[str, Any]) -> None:
-    probes = [Probe(key, ProbeKind(kind), target, port) for key, kind, target, port in case["probes"]]
+    probes = [
+        Probe(key, ProbeKind(kind), target, port) for key, kind, target, port in case["probes"]
+    ]
     got = parse_batch(case["text"], probes)
     assert {k: o.outcome.value for k, o in got.items()} == case["outcomes"]
     assert split_batch(case["text"]).complete is case.get("complete", True)
 
 
-@pytest.mark.parametrize("word", ["nxdomain", "timeout", "unreachable", "refused", "servfail", "no-answer",
-                                  "timed-out", "succeeded", "open", "connected", "permitted"])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "nxdomain",
+        "timeout",
+        "unreachable",
+        "refused",
+        "servfail",
+        "no-answer",
+        "timed-out",
+        "succeeded",
+        "open",
+        "connected",
+        "permitted",
+    ],
+)
 def test_a_word_inside_a_name_changes_no_verdict(word: str) -> None:
     name = f"{word}.{word}-x.example"
     answer = f"Server: 127.0.0.11\nAddress: 127.0.0.11:53\n\nName:\t{name}\nAddress: 172.22.0.5\n"
@@ -52,8 +68,10 @@ def test_a_word_inside_a_name_changes_no_verdict(word: str) -> None:
     assert classify(ProbeKind.TCP, "nc-z", 1, dropped).outcome is Outcome.TIMEOUT
     refused = f"nc: connect to {name} port 80 (tcp) failed: Connection refused\n"
     assert classify(ProbeKind.TCP, "nc-z", 1, refused).outcome is Outcome.REFUSED
-    lost = (f"PING {name} (10.0.0.9): 56 data bytes\n\n--- {name} ping statistics ---\n"
-            "1 packets transmitted, 0 packets received, 100% packet loss\n")
+    lost = (
+        f"PING {name} (10.0.0.9): 56 data bytes\n\n--- {name} ping statistics ---\n"
+        "1 packets transmitted, 0 packets received, 100% packet loss\n"
+    )
     assert classify(ProbeKind.ICMP, "ping", 1, lost).outcome is Outcome.TIMEOUT
 
 

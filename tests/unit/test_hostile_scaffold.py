@@ -39,7 +39,11 @@ def test_a_symlinked_file_stays_a_symlink_and_restore_writes_through_it(tmp_path
     link.symlink_to(real)
     backup = write(link, OLD, NEW)
     assert link.is_symlink() and real.read_text() == NEW
-    assert backup == tmp_path / "compose.yaml.backup" and backup.read_text() == OLD and not backup.is_symlink()
+    assert (
+        backup == tmp_path / "compose.yaml.backup"
+        and backup.read_text() == OLD
+        and not backup.is_symlink()
+    )
     restore(link)
     assert link.is_symlink() and real.read_text() == OLD and not backup.exists()
 
@@ -52,11 +56,16 @@ def test_scaffold_through_the_cli_keeps_the_link(tmp_path: Path) -> None:
     shutil.copyfile(DEV_FILE, real)
     link = d / "docker-compose.dev.yaml"
     link.symlink_to("real.yaml")
-    run = CliRunner().invoke(main, ["scaffold", "-c", CONTRACT, "-f", str(link), "--map", "dashboard=dashboard-service"],
-                             catch_exceptions=False)
+    run = CliRunner().invoke(
+        main,
+        ["scaffold", "-c", CONTRACT, "-f", str(link), "--map", "dashboard=dashboard-service"],
+        catch_exceptions=False,
+    )
     assert run.exit_code == 0, run.stderr
     assert link.is_symlink() and real.read_bytes() != DEV_FILE.read_bytes()
-    run = CliRunner().invoke(main, ["scaffold", "-f", str(link), "--restore"], catch_exceptions=False)
+    run = CliRunner().invoke(
+        main, ["scaffold", "-f", str(link), "--restore"], catch_exceptions=False
+    )
     assert run.exit_code == 0 and link.is_symlink() and real.read_bytes() == DEV_FILE.read_bytes()
 
 
@@ -70,7 +79,12 @@ def test_owner_and_mode_are_kept(compose: Path) -> None:
         assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (4321, 4322, 0o640), p
     restore(compose)
     st = compose.stat()
-    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), compose.read_text()) == (4321, 4322, 0o640, OLD)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), compose.read_text()) == (
+        4321,
+        4322,
+        0o640,
+        OLD,
+    )
 
 
 def test_the_directory_is_fsynced(compose: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,9 +105,14 @@ def test_an_orphan_backup_from_a_run_that_stopped_before_its_digest(compose: Pat
     backup.write_text(OLD)  # the earlier run wrote the backup, then the disk was full
     notes: list[str] = []
     write(compose, OLD, NEW, notes)
-    assert compose.read_text() == NEW and digest.read_text() == f"{sha256(NEW.encode())}  compose.yaml\n"
-    assert notes == ["an earlier scaffold of compose.yaml stopped before it finished (compose.yaml.backup is "
-                     "compose.yaml as it is now): finishing it, with compose.yaml.backup as the original"]
+    assert (
+        compose.read_text() == NEW
+        and digest.read_text() == f"{sha256(NEW.encode())}  compose.yaml\n"
+    )
+    assert notes == [
+        "an earlier scaffold of compose.yaml stopped before it finished (compose.yaml.backup is "
+        "compose.yaml as it is now): finishing it, with compose.yaml.backup as the original"
+    ]
     restore(compose)
     assert compose.read_text() == OLD
 
@@ -120,13 +139,21 @@ def test_the_cli_says_it_recovered(compose: Path) -> None:
     target = d / "docker-compose.dev.yaml"
     shutil.copyfile(DEV_FILE, target)
     backup_paths(target)[0].write_bytes(DEV_FILE.read_bytes())
-    run = CliRunner().invoke(main, ["scaffold", "-c", CONTRACT, "-f", str(target), "--map",
-                                    "dashboard=dashboard-service"], catch_exceptions=False)
-    assert run.exit_code == 0 and "note: an earlier scaffold of docker-compose.dev.yaml stopped" in run.stderr
+    run = CliRunner().invoke(
+        main,
+        ["scaffold", "-c", CONTRACT, "-f", str(target), "--map", "dashboard=dashboard-service"],
+        catch_exceptions=False,
+    )
+    assert (
+        run.exit_code == 0
+        and "note: an earlier scaffold of docker-compose.dev.yaml stopped" in run.stderr
+    )
 
 
 @pytest.mark.parametrize("which", ["backup", "digest"])
-def test_a_backup_swapped_for_a_symlink_is_refused(compose: Path, tmp_path: Path, which: str) -> None:
+def test_a_backup_swapped_for_a_symlink_is_refused(
+    compose: Path, tmp_path: Path, which: str
+) -> None:
     write(compose, OLD, NEW)
     backup, digest = backup_paths(compose)
     secret = tmp_path / "secret"
@@ -134,7 +161,9 @@ def test_a_backup_swapped_for_a_symlink_is_refused(compose: Path, tmp_path: Path
     swapped = backup if which == "backup" else digest
     swapped.unlink()
     swapped.symlink_to(secret)
-    with pytest.raises(ScaffoldError, match=r"is a symbolic link, not the .* scaffold writes: not following it"):
+    with pytest.raises(
+        ScaffoldError, match=r"is a symbolic link, not the .* scaffold writes: not following it"
+    ):
         restore(compose)
     with pytest.raises(ScaffoldError, match="is a symbolic link"):
         write(compose, NEW, OLD)
@@ -156,7 +185,9 @@ def test_a_dangling_symlink_is_one_line(tmp_path: Path) -> None:
         write(link, OLD, NEW)
 
 
-def test_a_failed_replace_leaves_the_file_and_says_so(compose: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_replace_leaves_the_file_and_says_so(
+    compose: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = os.replace
 
     def fail_on_the_file(src: str, dst: os.PathLike[str] | str) -> None:
@@ -168,8 +199,11 @@ def test_a_failed_replace_leaves_the_file_and_says_so(compose: Path, monkeypatch
     with pytest.raises(ScaffoldError, match="cannot write: No space left on device"):
         write(compose, OLD, NEW)
     assert compose.read_text() == OLD
-    assert sorted(p.name for p in compose.parent.iterdir()) == ["compose.yaml", "compose.yaml.backup",
-                                                                 "compose.yaml.backup.sha256"]
+    assert sorted(p.name for p in compose.parent.iterdir()) == [
+        "compose.yaml",
+        "compose.yaml.backup",
+        "compose.yaml.backup.sha256",
+    ]
     monkeypatch.undo()
     notes: list[str] = []
     write(compose, OLD, NEW, notes)  # the next run finishes the job

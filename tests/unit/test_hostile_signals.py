@@ -25,7 +25,9 @@ NETCONTRACT = str(Path(sys.executable).with_name("netcontract"))
 
 
 def test_the_entry_codes_are_the_exit_codes() -> None:
-    assert entry.INTERRUPTED == ExitCode.INTERRUPTED and entry.NOT_EVALUATED == ExitCode.NOT_EVALUATED
+    assert (
+        entry.INTERRUPTED == ExitCode.INTERRUPTED and entry.NOT_EVALUATED == ExitCode.NOT_EVALUATED
+    )
 
 
 def _started(pid: int, library: str) -> None:
@@ -46,8 +48,21 @@ def test_ctrl_c_at_any_moment_is_130_and_one_line(delay: float, tmp_path: Path) 
     """Sent while the imports run (pydantic's compiled core has just been mapped) and at moments after
     that: parsing the command line, reading the files, checking 8000 tiers."""
     by_name("contract-8000-tiers").make(tmp_path)
-    proc = subprocess.Popen([NETCONTRACT, "lint", "-c", "contract.yaml", "-f", "compose.yaml", "--compose-loader",
-                             "builtin"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            NETCONTRACT,
+            "lint",
+            "-c",
+            "contract.yaml",
+            "-f",
+            "compose.yaml",
+            "--compose-loader",
+            "builtin",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     _started(proc.pid, "pydantic_core")
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
@@ -56,25 +71,38 @@ def test_ctrl_c_at_any_moment_is_130_and_one_line(delay: float, tmp_path: Path) 
 
 
 def _shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["/bin/sh", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
-@pytest.mark.parametrize("args", [
-    "lint -c contract.yaml -f compose.yaml --compose-loader builtin",
-    "init --from-compose compose.yaml --compose-loader builtin",
-    "graph -c contract.yaml",
-    "--help",
-    "--version",
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        "lint -c contract.yaml -f compose.yaml --compose-loader builtin",
+        "init --from-compose compose.yaml --compose-loader builtin",
+        "graph -c contract.yaml",
+        "--help",
+        "--version",
+    ],
+)
 def test_stdout_on_a_full_disk_is_exit_3(args: str, tmp_path: Path) -> None:
     by_name("scale-million").make(tmp_path)
     done = _shell(f"{NETCONTRACT} {args} >/dev/full", tmp_path)
-    assert (done.returncode, done.stderr) == (3, "netcontract: cannot write output: No space left on device\n")
+    assert (done.returncode, done.stderr) == (
+        3,
+        "netcontract: cannot write output: No space left on device\n",
+    )
 
 
-@pytest.mark.parametrize("args", ["lint -c contract.yaml -f compose.yaml --compose-loader builtin", "lint --help"])
+@pytest.mark.parametrize(
+    "args", ["lint -c contract.yaml -f compose.yaml --compose-loader builtin", "lint --help"]
+)
 def test_a_closed_stdout_is_exit_3(args: str, tmp_path: Path) -> None:
     by_name("scale-million").make(tmp_path)
     done = _shell(f"{NETCONTRACT} {args} >&-", tmp_path)
-    assert (done.returncode, done.stderr) == (3, "netcontract: cannot write output: standard output is closed\n")
+    assert (done.returncode, done.stderr) == (
+        3,
+        "netcontract: cannot write output: standard output is closed\n",
+    )

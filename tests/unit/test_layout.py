@@ -62,7 +62,7 @@ def _cycle() -> list[str] | None:
         for dep in sorted(GRAPH[node]):
             # a package's __init__ importing its own submodule is not a circle of the layout
             if state.get(dep) == 1 and not node.startswith(dep + "."):
-                return [*stack[stack.index(dep):], dep]
+                return [*stack[stack.index(dep) :], dep]
             if dep not in state and (found := visit(dep)):
                 return found
         stack.pop()
@@ -80,9 +80,18 @@ def test_no_import_circle() -> None:
 
 
 PURE = (
-    "netcontract.contract", "netcontract.state", "netcontract.structural", "netcontract.results",
-    "netcontract.probe", "netcontract.report", "netcontract.draft", "netcontract.swarm.nodes",
-    "netcontract.swarm.plan", "netcontract.changes", "netcontract.notes", "netcontract.addresses",
+    "netcontract.contract",
+    "netcontract.state",
+    "netcontract.structural",
+    "netcontract.results",
+    "netcontract.probe",
+    "netcontract.report",
+    "netcontract.draft",
+    "netcontract.swarm.nodes",
+    "netcontract.swarm.plan",
+    "netcontract.changes",
+    "netcontract.notes",
+    "netcontract.addresses",
 )
 
 
@@ -96,7 +105,9 @@ def test_pure_core_reaches_no_engine(name: str) -> None:
                 todo.append(dep)
         return seen
 
-    edge = sorted(m for m in reach(name) if m.startswith(("netcontract.live", "netcontract.swarm.live")))
+    edge = sorted(
+        m for m in reach(name) if m.startswith(("netcontract.live", "netcontract.swarm.live"))
+    )
     assert edge == [], f"{name} reaches the engine edge through {edge}"
 
 
@@ -104,8 +115,15 @@ def test_only_the_engine_adapter_imports_docker() -> None:
     importers = []
     for name, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom) and not node.level
+                    else []
+                )
+            )
             if any(n == "docker" or n.startswith("docker.") for n in names):
                 importers.append(name)
     assert sorted(set(importers)) == ["netcontract.live.docker.engine"]
@@ -115,8 +133,13 @@ def test_architecture_tree_matches_the_folders() -> None:
     """Every folder and module of the package is in docs/architecture.md's tree, and nothing else is."""
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     tree = text.split("## The tree", 1)[1].split("```", 2)[1]
-    on_disk = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*")
-               if "__pycache__" not in p.parts and p.name != "__init__.py" and (p.is_dir() or p.suffix == ".py")}
+    on_disk = {
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*")
+        if "__pycache__" not in p.parts
+        and p.name != "__init__.py"
+        and (p.is_dir() or p.suffix == ".py")
+    }
     named: set[str] = set()
     stack: list[tuple[int, str]] = []
     for line in tree.splitlines()[2:]:

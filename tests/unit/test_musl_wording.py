@@ -29,8 +29,13 @@ from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 from netcontract.probe.parse import parse_batch, parse_dns, parse_ping, parse_tcp, split_batch
 from netcontract.probe.script import batch_script
 
-OK, REFUSED, TIMEOUT, UNREACHABLE, ERROR = (Outcome.OK, Outcome.REFUSED, Outcome.TIMEOUT, Outcome.UNREACHABLE,
-                                            Outcome.ERROR)
+OK, REFUSED, TIMEOUT, UNREACHABLE, ERROR = (
+    Outcome.OK,
+    Outcome.REFUSED,
+    Outcome.TIMEOUT,
+    Outcome.UNREACHABLE,
+    Outcome.ERROR,
+)
 MUSL_BUSYBOX = Path(__file__).resolve().parents[2] / "images" / "alpine" / "busybox"
 
 # `nc -z -v -v -w 1 HOST PORT` of musl busybox 1.35.0: (exit code, output) as recorded. The batch script
@@ -39,78 +44,115 @@ NC = {
     "refused": (1, "nc: 127.0.0.1 (127.0.0.1:1): Connection refused\nsent 0, rcvd 0\n"),
     "open": (0, "127.0.0.1 (127.0.0.1:7777) open\nsent 0, rcvd 0\n"),
     "host unreachable": (1, "nc: 192.0.2.9 (192.0.2.9:80): Host is unreachable\nsent 0, rcvd 0\n"),
-    "network unreachable": (1, "nc: 203.0.113.5 (203.0.113.5:80): Network unreachable\nsent 0, rcvd 0\n"),
+    "network unreachable": (
+        1,
+        "nc: 203.0.113.5 (203.0.113.5:80): Network unreachable\nsent 0, rcvd 0\n",
+    ),
     "timed out": (1, "nc: 198.51.100.9 (198.51.100.9:80): Operation timed out\nsent 0, rcvd 0\n"),
     "prohibited": (1, "nc: 192.0.2.200 (192.0.2.200:80): Permission denied\nsent 0, rcvd 0\n"),
 }
 
 
-@pytest.mark.parametrize(("case", "outcome", "detail"), [
-    ("refused", REFUSED, "nc: 127.0.0.1 (127.0.0.1:1): Connection refused"),
-    ("open", OK, "connected"),
-    ("host unreachable", UNREACHABLE, "nc: 192.0.2.9 (192.0.2.9:80): Host is unreachable"),
-    ("network unreachable", UNREACHABLE, "nc: 203.0.113.5 (203.0.113.5:80): Network unreachable"),
-    ("timed out", TIMEOUT, "nc: 198.51.100.9 (198.51.100.9:80): Operation timed out"),
-    # a route of kind `prohibit` (EACCES): nothing says whether the port is reachable
-    ("prohibited", ERROR, "nc-z exited 1: nc: 192.0.2.200 (192.0.2.200:80): Permission denied"),
-])
+@pytest.mark.parametrize(
+    ("case", "outcome", "detail"),
+    [
+        ("refused", REFUSED, "nc: 127.0.0.1 (127.0.0.1:1): Connection refused"),
+        ("open", OK, "connected"),
+        ("host unreachable", UNREACHABLE, "nc: 192.0.2.9 (192.0.2.9:80): Host is unreachable"),
+        (
+            "network unreachable",
+            UNREACHABLE,
+            "nc: 203.0.113.5 (203.0.113.5:80): Network unreachable",
+        ),
+        ("timed out", TIMEOUT, "nc: 198.51.100.9 (198.51.100.9:80): Operation timed out"),
+        # a route of kind `prohibit` (EACCES): nothing says whether the port is reachable
+        ("prohibited", ERROR, "nc-z exited 1: nc: 192.0.2.200 (192.0.2.200:80): Permission denied"),
+    ],
+)
 def test_musl_busybox_nc(case: str, outcome: Outcome, detail: str) -> None:
     rc, output = NC[case]
     assert parse_tcp("nc-z", rc, output) == Observation(outcome, detail=detail)
 
 
-@pytest.mark.parametrize(("output", "outcome", "detail"), [
-    ("PING 203.0.113.5 (203.0.113.5): 56 data bytes\nping: sendto: Network unreachable\n", UNREACHABLE,
-     "ping: sendto: Network unreachable"),
-    ("PING 192.0.2.9 (192.0.2.9): 56 data bytes\nping: sendto: Host is unreachable\n", UNREACHABLE,
-     "ping: sendto: Host is unreachable"),
-    ("PING 198.51.100.9 (198.51.100.9): 56 data bytes\n\n--- 198.51.100.9 ping statistics ---\n"
-     "1 packets transmitted, 0 packets received, 100% packet loss\n", TIMEOUT,
-     "no echo reply within the probe timeout"),
-])
+@pytest.mark.parametrize(
+    ("output", "outcome", "detail"),
+    [
+        (
+            "PING 203.0.113.5 (203.0.113.5): 56 data bytes\nping: sendto: Network unreachable\n",
+            UNREACHABLE,
+            "ping: sendto: Network unreachable",
+        ),
+        (
+            "PING 192.0.2.9 (192.0.2.9): 56 data bytes\nping: sendto: Host is unreachable\n",
+            UNREACHABLE,
+            "ping: sendto: Host is unreachable",
+        ),
+        (
+            "PING 198.51.100.9 (198.51.100.9): 56 data bytes\n\n--- 198.51.100.9 ping statistics ---\n"
+            "1 packets transmitted, 0 packets received, 100% packet loss\n",
+            TIMEOUT,
+            "no echo reply within the probe timeout",
+        ),
+    ],
+)
 def test_musl_busybox_ping(output: str, outcome: Outcome, detail: str) -> None:
     assert parse_ping(1, output) == Observation(outcome, detail=detail)
 
 
-@pytest.mark.parametrize(("output", "outcome"), [
-    # no server listens on the resolver's port; busybox nslookup tries twice, then gives up
-    ("nslookup: read: Connection refused\nnslookup: read: Connection refused\n"
-     ";; connection timed out; no servers could be reached\n\n", TIMEOUT),
-    ("nslookup: can't connect to remote host (203.0.113.5): Network unreachable\n", ERROR),
-    (";; connection timed out; no servers could be reached\n\n", TIMEOUT),
-])
+@pytest.mark.parametrize(
+    ("output", "outcome"),
+    [
+        # no server listens on the resolver's port; busybox nslookup tries twice, then gives up
+        (
+            "nslookup: read: Connection refused\nnslookup: read: Connection refused\n"
+            ";; connection timed out; no servers could be reached\n\n",
+            TIMEOUT,
+        ),
+        ("nslookup: can't connect to remote host (203.0.113.5): Network unreachable\n", ERROR),
+        (";; connection timed out; no servers could be reached\n\n", TIMEOUT),
+    ],
+)
 def test_musl_busybox_nslookup_without_a_server(output: str, outcome: Outcome) -> None:
     assert parse_dns("nslookup", 1, output).outcome is outcome
 
 
-@pytest.mark.parametrize(("line", "outcome"), [
-    # other musl programs and other nc variants print the same texts after their own prefix
-    ("nc: connect to 10.0.0.3 port 81 (tcp) failed: Host is unreachable", UNREACHABLE),
-    ("nc: connect to 10.0.0.3 port 81 (tcp) failed: Network unreachable", UNREACHABLE),
-    ("nc: connect to 10.0.0.3 port 81 (tcp) failed: Operation timed out", TIMEOUT),
-    ("Ncat: Host is unreachable.", UNREACHABLE),
-    ("Ncat: Network unreachable.", UNREACHABLE),
-    ("Ncat: Operation timed out.", TIMEOUT),
-    ("Ncat: Connection refused.", REFUSED),
-    ("Ncat: Connected to 10.0.0.3:5432.", OK),
-    ("Ncat: Connected to [fd00::3]:5432.", OK),
-    ("OSError: [Errno 113] Host is unreachable", UNREACHABLE),
-    ("TimeoutError: [Errno 110] Operation timed out", TIMEOUT),
-])
+@pytest.mark.parametrize(
+    ("line", "outcome"),
+    [
+        # other musl programs and other nc variants print the same texts after their own prefix
+        ("nc: connect to 10.0.0.3 port 81 (tcp) failed: Host is unreachable", UNREACHABLE),
+        ("nc: connect to 10.0.0.3 port 81 (tcp) failed: Network unreachable", UNREACHABLE),
+        ("nc: connect to 10.0.0.3 port 81 (tcp) failed: Operation timed out", TIMEOUT),
+        ("Ncat: Host is unreachable.", UNREACHABLE),
+        ("Ncat: Network unreachable.", UNREACHABLE),
+        ("Ncat: Operation timed out.", TIMEOUT),
+        ("Ncat: Connection refused.", REFUSED),
+        ("Ncat: Connected to 10.0.0.3:5432.", OK),
+        ("Ncat: Connected to [fd00::3]:5432.", OK),
+        ("OSError: [Errno 113] Host is unreachable", UNREACHABLE),
+        ("TimeoutError: [Errno 110] Operation timed out", TIMEOUT),
+    ],
+)
 def test_musl_wording_of_other_tools(line: str, outcome: Outcome) -> None:
     assert parse_tcp("nc-z", 1 if outcome is not OK else 0, line + "\n").outcome is outcome
 
 
 def test_ncat_connected_decides_whatever_the_exit_code() -> None:
     """ncat -z -v says "Connected" on a reached port: OK even if it exits non-zero afterwards."""
-    out = "Ncat: Version 7.93 ( https://nmap.org/ncat )\nNcat: Connected to 10.0.0.3:80.\n" \
-          "Ncat: 0 bytes sent, 0 bytes received in 0.01 seconds.\n"
-    assert parse_tcp("nc-z", 1, out) == Observation(OK, detail="Ncat: Version 7.93 ( https://nmap.org/ncat )")
+    out = (
+        "Ncat: Version 7.93 ( https://nmap.org/ncat )\nNcat: Connected to 10.0.0.3:80.\n"
+        "Ncat: 0 bytes sent, 0 bytes received in 0.01 seconds.\n"
+    )
+    assert parse_tcp("nc-z", 1, out) == Observation(
+        OK, detail="Ncat: Version 7.93 ( https://nmap.org/ncat )"
+    )
 
 
 # -- the batch script run by musl busybox -------------------------------------------------------------
 
-needs_musl = pytest.mark.skipif(not MUSL_BUSYBOX.exists(), reason="images/alpine/busybox not built (make images)")
+needs_musl = pytest.mark.skipif(
+    not MUSL_BUSYBOX.exists(), reason="images/alpine/busybox not built (make images)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +166,10 @@ def applets(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_script(applets: Path, script: str, *, namespace: bool = False) -> str:
     argv = [str(MUSL_BUSYBOX), "sh", "-c", script]
     if namespace:
-        setup = ("ip link set lo up && ip route add unreachable 192.0.2.0/24 && "
-                 "ip route add 198.51.100.0/24 dev lo && exec \"$@\"")
+        setup = (
+            "ip link set lo up && ip route add unreachable 192.0.2.0/24 && "
+            'ip route add 198.51.100.0/24 dev lo && exec "$@"'
+        )
         argv = ["unshare", "--net", "sh", "-c", setup, "sh", *argv]
     path = f"{applets}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
     out = subprocess.run(argv, capture_output=True, text=True, timeout=30, env={"PATH": path})
@@ -147,19 +191,28 @@ def ports() -> Iterator[tuple[int, int]]:
 
 
 @needs_musl
-def test_the_batch_script_with_musl_busybox_on_loopback(applets: Path, ports: tuple[int, int]) -> None:
-    probes = [Probe("p0", ProbeKind.TCP, "127.0.0.1", ports[0]), Probe("p1", ProbeKind.TCP, "127.0.0.1", ports[1])]
+def test_the_batch_script_with_musl_busybox_on_loopback(
+    applets: Path, ports: tuple[int, int]
+) -> None:
+    probes = [
+        Probe("p0", ProbeKind.TCP, "127.0.0.1", ports[0]),
+        Probe("p1", ProbeKind.TCP, "127.0.0.1", ports[1]),
+    ]
     out = run_script(applets, batch_script(probes, 2.0))
     assert split_batch(out).tools == {"tcp": "nc-e", "dns": "nslookup", "icmp": "ping"}, out
     obs = parse_batch(out, probes)
     assert obs["p0"].outcome is OK, out
-    assert (obs["p1"].outcome, obs["p1"].detail) == (REFUSED, f"nc: 127.0.0.1 (127.0.0.1:{ports[1]}): "
-                                                               "Connection refused"), out
+    assert (obs["p1"].outcome, obs["p1"].detail) == (
+        REFUSED,
+        f"nc: 127.0.0.1 (127.0.0.1:{ports[1]}): Connection refused",
+    ), out
 
 
 @needs_musl
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"),
-                    reason="a network namespace of its own needs root, unshare and ip")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"),
+    reason="a network namespace of its own needs root, unshare and ip",
+)
 def test_the_batch_script_with_musl_busybox_where_no_route_leads_anywhere(applets: Path) -> None:
     probes = [
         Probe("p0", ProbeKind.TCP, "192.0.2.9", 80),

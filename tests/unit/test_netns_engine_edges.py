@@ -36,18 +36,22 @@ Opener = Callable[[int, Sequence[tuple[int, int, int]]], list[socket.socket | OS
 KEY = ("src", "p0")
 
 
-def run(probes: Sequence[Probe], opener: Opener, timeout: float = 0.3, ns_fd: int = 7,
-        **options: object) -> NetnsRun:
+def run(
+    probes: Sequence[Probe], opener: Opener, timeout: float = 0.3, ns_fd: int = 7, **options: object
+) -> NetnsRun:
     result = NetnsRun()
     drive(result, [("src", ns_fd, probes)], timeout, opener, **options)  # type: ignore[arg-type]
     return result
 
 
-def opener_of(make: Callable[[int, int, int], socket.socket | OSError], calls: list[int] | None = None) -> Opener:
+def opener_of(
+    make: Callable[[int, int, int], socket.socket | OSError], calls: list[int] | None = None
+) -> Opener:
     def opener(ns_fd: int, specs: Sequence[tuple[int, int, int]]) -> list[socket.socket | OSError]:
         if calls is not None:
             calls.append(ns_fd)
         return [make(*spec) for spec in specs]
+
     return opener
 
 
@@ -78,7 +82,11 @@ class RttSocket(socket.socket):
             info = bytearray(super().getsockopt(level, option, buflen))
             struct.pack_into("I", info, 68, self.rtt_us)
             return bytes(info)
-        return super().getsockopt(level, option) if buflen is None else super().getsockopt(level, option, buflen)
+        return (
+            super().getsockopt(level, option)
+            if buflen is None
+            else super().getsockopt(level, option, buflen)
+        )
 
 
 class NoRttSocket(RttSocket):
@@ -86,7 +94,10 @@ class NoRttSocket(RttSocket):
 
 
 def test_a_connect_takes_its_latency_from_tcp_info(listener: int) -> None:
-    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", listener)], opener_of(lambda f, k, p: RttSocket(f, k, p)))
+    result = run(
+        [Probe("p0", ProbeKind.TCP, "127.0.0.1", listener)],
+        opener_of(lambda f, k, p: RttSocket(f, k, p)),
+    )
     obs = result.observations[KEY]
     assert (obs.outcome, obs.detail) == (Outcome.OK, "connected")
     assert result.latency_ms[KEY] == pytest.approx(123.456)
@@ -95,10 +106,14 @@ def test_a_connect_takes_its_latency_from_tcp_info(listener: int) -> None:
 
 
 def test_without_a_kernel_round_trip_the_loop_measures(listener: int) -> None:
-    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", listener)],
-                 opener_of(lambda f, k, p: NoRttSocket(f, k, p)))
+    result = run(
+        [Probe("p0", ProbeKind.TCP, "127.0.0.1", listener)],
+        opener_of(lambda f, k, p: NoRttSocket(f, k, p)),
+    )
     assert result.observations[KEY].outcome is Outcome.OK
-    assert 0 < result.latency_ms[KEY] < 100  # select() saw the connect, not 0 ms and not TCP_INFO's 0
+    assert (
+        0 < result.latency_ms[KEY] < 100
+    )  # select() saw the connect, not 0 ms and not TCP_INFO's 0
 
 
 class BrokenTcpInfo(socket.socket):
@@ -111,7 +126,11 @@ class BrokenTcpInfo(socket.socket):
             if self.fail:
                 raise OSError(errno.ENOPROTOOPT, "Protocol not available")
             return b"\x00" * 16
-        return super().getsockopt(level, option) if buflen is None else super().getsockopt(level, option, buflen)
+        return (
+            super().getsockopt(level, option)
+            if buflen is None
+            else super().getsockopt(level, option, buflen)
+        )
 
 
 class ShortTcpInfo(BrokenTcpInfo):
@@ -120,7 +139,10 @@ class ShortTcpInfo(BrokenTcpInfo):
 
 @pytest.mark.parametrize("kind", [BrokenTcpInfo, ShortTcpInfo])
 def test_without_tcp_info_a_connect_is_still_read(listener: int, kind: type[socket.socket]) -> None:
-    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", listener)], opener_of(lambda f, k, p: kind(f, k, p)))
+    result = run(
+        [Probe("p0", ProbeKind.TCP, "127.0.0.1", listener)],
+        opener_of(lambda f, k, p: kind(f, k, p)),
+    )
     assert result.observations[KEY].outcome is Outcome.OK
     assert 0 < result.latency_ms[KEY] < 100
 
@@ -131,7 +153,10 @@ def test_a_refused_connect_is_not_timed_by_tcp_info() -> None:
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()
-    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", port)], opener_of(lambda f, k, p: RttSocket(f, k, p)))
+    result = run(
+        [Probe("p0", ProbeKind.TCP, "127.0.0.1", port)],
+        opener_of(lambda f, k, p: RttSocket(f, k, p)),
+    )
     assert result.observations[KEY].outcome is Outcome.REFUSED
     assert result.latency_ms[KEY] < 100  # not RttSocket's 123.456 ms
 
@@ -147,25 +172,37 @@ class ImmediateErrno(socket.socket):
 
 
 def test_a_connect_that_raises_is_an_error_without_a_latency() -> None:
-    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", 9)], opener_of(lambda f, k, p: FailingConnect(f, k, p)))
+    result = run(
+        [Probe("p0", ProbeKind.TCP, "127.0.0.1", 9)],
+        opener_of(lambda f, k, p: FailingConnect(f, k, p)),
+    )
     obs = result.observations[KEY]
-    assert (obs.outcome, obs.detail) == (Outcome.ERROR, "connect failed: [Errno 22] Invalid argument")
+    assert (obs.outcome, obs.detail) == (
+        Outcome.ERROR,
+        "connect failed: [Errno 22] Invalid argument",
+    )
     assert obs.output == "connect 127.0.0.1:9: connect failed: [Errno 22] Invalid argument"
     assert KEY not in result.latency_ms
 
 
 def test_a_connect_that_fails_at_once_is_classified_by_its_errno() -> None:
-    result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", 9)], opener_of(lambda f, k, p: ImmediateErrno(f, k, p)))
+    result = run(
+        [Probe("p0", ProbeKind.TCP, "127.0.0.1", 9)],
+        opener_of(lambda f, k, p: ImmediateErrno(f, k, p)),
+    )
     obs = result.observations[KEY]
     assert (obs.outcome, obs.detail) == (Outcome.UNREACHABLE, "network unreachable")
     assert KEY in result.latency_ms  # the kernel answered
 
 
-@pytest.mark.parametrize(("port", "detail"), [
-    (0, "TCP probe without a valid port (0)"),
-    (0x10000, "TCP probe without a valid port (65536)"),
-    (None, "TCP probe without a valid port (None)"),
-])
+@pytest.mark.parametrize(
+    ("port", "detail"),
+    [
+        (0, "TCP probe without a valid port (0)"),
+        (0x10000, "TCP probe without a valid port (65536)"),
+        (None, "TCP probe without a valid port (None)"),
+    ],
+)
 def test_a_tcp_probe_without_a_valid_port_is_an_error(port: int | None, detail: str) -> None:
     result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", port)], opener_of(plain))
     obs = result.observations[KEY]
@@ -204,7 +241,12 @@ def test_a_dropped_syn_is_sent_again_from_a_new_socket_in_the_same_namespace() -
     timer = threading.Timer(0.4, drain)
     try:
         timer.start()
-        result = run([Probe("p0", ProbeKind.TCP, "127.0.0.1", port)], opener_of(plain, calls), timeout=1.0, ns_fd=7)
+        result = run(
+            [Probe("p0", ProbeKind.TCP, "127.0.0.1", port)],
+            opener_of(plain, calls),
+            timeout=1.0,
+            ns_fd=7,
+        )
     finally:
         timer.join()
         for f in fillers:
@@ -221,8 +263,22 @@ def test_a_dropped_syn_is_sent_again_from_a_new_socket_in_the_same_namespace() -
 
 
 def ipv4(src: str, dst: str, payload: bytes) -> bytes:
-    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, 1, 0,
-                       socket.inet_aton(src), socket.inet_aton(dst)) + payload
+    return (
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(payload),
+            0,
+            0,
+            64,
+            1,
+            0,
+            socket.inet_aton(src),
+            socket.inet_aton(dst),
+        )
+        + payload
+    )
 
 
 class Late(socket.socket):
@@ -242,7 +298,9 @@ class Late(socket.socket):
             for packet in self.answer(bytes(data), dest):
                 out.sendto(packet, self.getsockname())
 
-    def connect(self, address: object) -> None:  # the DNS socket: "connected" to the server, nothing to do
+    def connect(
+        self, address: object
+    ) -> None:  # the DNS socket: "connected" to the server, nothing to do
         self.server = address
 
     def send(self, data: bytes, flags: int = 0, /) -> int:  # type: ignore[override]
@@ -279,10 +337,14 @@ def unreachable(request: bytes, dest: str) -> list[bytes]:
 def dns_answer(query: bytes, _dest: str) -> list[bytes]:
     question = query[12:]
     head = struct.pack("!HHHHHH", int.from_bytes(query[:2], "big"), 0x8180, 1, 1, 0, 0)
-    return [head + question + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([10, 0, 0, 3])]
+    return [
+        head + question + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([10, 0, 0, 3])
+    ]
 
 
-def late(answer: Callable[[bytes, str], list[bytes]], recv_error: OSError | None = None, shift: int = 5) -> Opener:
+def late(
+    answer: Callable[[bytes, str], list[bytes]], recv_error: OSError | None = None, shift: int = 5
+) -> Opener:
     class Answering(Late):
         pass
 
@@ -292,47 +354,85 @@ def late(answer: Callable[[bytes, str], list[bytes]], recv_error: OSError | None
     return opener_of(lambda f, k, p: Answering(f, k, p))
 
 
-@pytest.mark.skipif(selector.SO_TIMESTAMPNS is None, reason="no SO_TIMESTAMPNS constant for this architecture")
-@pytest.mark.parametrize(("probe", "answer", "outcome"), [
-    (Probe("p0", ProbeKind.ICMP, "192.0.2.9"), echo_reply, Outcome.OK),
-    (Probe("p0", ProbeKind.ICMP, "192.0.2.9"), unreachable, Outcome.UNREACHABLE),
-    (Probe("p0", ProbeKind.DNS, "db", qtype="A"), dns_answer, Outcome.OK),
-])
-def test_an_answer_takes_its_latency_from_the_kernel_timestamp(probe: Probe, answer: Callable[[bytes, str],
-                                                                list[bytes]], outcome: Outcome) -> None:
+@pytest.mark.skipif(
+    selector.SO_TIMESTAMPNS is None, reason="no SO_TIMESTAMPNS constant for this architecture"
+)
+@pytest.mark.parametrize(
+    ("probe", "answer", "outcome"),
+    [
+        (Probe("p0", ProbeKind.ICMP, "192.0.2.9"), echo_reply, Outcome.OK),
+        (Probe("p0", ProbeKind.ICMP, "192.0.2.9"), unreachable, Outcome.UNREACHABLE),
+        (Probe("p0", ProbeKind.DNS, "db", qtype="A"), dns_answer, Outcome.OK),
+    ],
+)
+def test_an_answer_takes_its_latency_from_the_kernel_timestamp(
+    probe: Probe, answer: Callable[[bytes, str], list[bytes]], outcome: Outcome
+) -> None:
     result = run([probe], late(answer), timeout=1.0)
     obs = result.observations[KEY]
-    assert (obs.outcome, obs.tool, obs.qtype) == (outcome, "netns", "A" if probe.kind is ProbeKind.DNS else "")
+    assert (obs.outcome, obs.tool, obs.qtype) == (
+        outcome,
+        "netns",
+        "A" if probe.kind is ProbeKind.DNS else "",
+    )
     assert 5000 <= result.latency_ms[KEY] < 5500  # the kernel's (moved) figure, not the loop's
 
 
 def test_a_failing_receive_is_an_error_for_every_waiting_probe() -> None:
-    probes = [Probe("p0", ProbeKind.DNS, "db", qtype="A"), Probe("p1", ProbeKind.DNS, "web", qtype="A")]
+    probes = [
+        Probe("p0", ProbeKind.DNS, "db", qtype="A"),
+        Probe("p1", ProbeKind.DNS, "web", qtype="A"),
+    ]
     result = run(probes, late(dns_answer, OSError(errno.EIO, "Input/output error")), timeout=1.0)
     for key in (KEY, ("src", "p1")):
         obs = result.observations[key]
-        assert (obs.outcome, obs.detail) == (Outcome.ERROR, "receive failed: [Errno 5] Input/output error")
+        assert (obs.outcome, obs.detail) == (
+            Outcome.ERROR,
+            "receive failed: [Errno 5] Input/output error",
+        )
         assert key not in result.latency_ms
 
 
 def test_a_refused_receive_says_nothing_answers_dns() -> None:
-    result = run([Probe("p0", ProbeKind.DNS, "db", qtype="A")],
-                 late(dns_answer, OSError(errno.ECONNREFUSED, "Connection refused")), timeout=1.0)
+    result = run(
+        [Probe("p0", ProbeKind.DNS, "db", qtype="A")],
+        late(dns_answer, OSError(errno.ECONNREFUSED, "Connection refused")),
+        timeout=1.0,
+    )
     obs = result.observations[KEY]
-    assert (obs.outcome, obs.detail) == (Outcome.ERROR, "nothing answers DNS at 127.0.0.11:53 (port unreachable)")
+    assert (obs.outcome, obs.detail) == (
+        Outcome.ERROR,
+        "nothing answers DNS at 127.0.0.11:53 (port unreachable)",
+    )
     assert KEY not in result.latency_ms
 
 
 # -- sockets the engine could not open or use ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(("probe", "detail"), [
-    (Probe("p0", ProbeKind.ICMP, "192.0.2.9"), "cannot open a raw ICMP socket: [Errno 1] Operation not permitted"),
-    (Probe("p0", ProbeKind.DNS, "db", qtype="A"), "cannot open a UDP socket: [Errno 1] Operation not permitted"),
-    (Probe("p0", ProbeKind.TCP, "127.0.0.1", 80), "cannot open a TCP socket: [Errno 1] Operation not permitted"),
-])
-def test_a_socket_that_cannot_be_opened_is_an_error_without_a_latency(probe: Probe, detail: str) -> None:
-    result = run([probe], opener_of(lambda f, k, p: OSError(errno.EPERM, "Operation not permitted")))
+@pytest.mark.parametrize(
+    ("probe", "detail"),
+    [
+        (
+            Probe("p0", ProbeKind.ICMP, "192.0.2.9"),
+            "cannot open a raw ICMP socket: [Errno 1] Operation not permitted",
+        ),
+        (
+            Probe("p0", ProbeKind.DNS, "db", qtype="A"),
+            "cannot open a UDP socket: [Errno 1] Operation not permitted",
+        ),
+        (
+            Probe("p0", ProbeKind.TCP, "127.0.0.1", 80),
+            "cannot open a TCP socket: [Errno 1] Operation not permitted",
+        ),
+    ],
+)
+def test_a_socket_that_cannot_be_opened_is_an_error_without_a_latency(
+    probe: Probe, detail: str
+) -> None:
+    result = run(
+        [probe], opener_of(lambda f, k, p: OSError(errno.EPERM, "Operation not permitted"))
+    )
     obs = result.observations[KEY]
     assert (obs.outcome, obs.detail) == (Outcome.ERROR, detail)
     assert obs.output.endswith(f": {detail}")  # no timing: nothing answered
@@ -341,15 +441,21 @@ def test_a_socket_that_cannot_be_opened_is_an_error_without_a_latency(probe: Pro
 
 def test_a_dns_server_that_cannot_be_reached_is_an_error() -> None:
     """connect() of a UDP socket to a broadcast address fails (EACCES) and sends nothing."""
-    result = run([Probe("p0", ProbeKind.DNS, "db", qtype="A")], opener_of(plain), dns=("255.255.255.255", 53))
+    result = run(
+        [Probe("p0", ProbeKind.DNS, "db", qtype="A")], opener_of(plain), dns=("255.255.255.255", 53)
+    )
     obs = result.observations[KEY]
-    assert (obs.outcome, obs.detail) == (Outcome.ERROR, "cannot reach the DNS server 255.255.255.255:53: "
-                                                        "Permission denied")
+    assert (obs.outcome, obs.detail) == (
+        Outcome.ERROR,
+        "cannot reach the DNS server 255.255.255.255:53: Permission denied",
+    )
     assert KEY not in result.latency_ms
 
 
 def test_an_opener_that_raises_fails_every_probe_of_the_batch() -> None:
-    def opener(_ns_fd: int, _specs: Sequence[tuple[int, int, int]]) -> list[socket.socket | OSError]:
+    def opener(
+        _ns_fd: int, _specs: Sequence[tuple[int, int, int]]
+    ) -> list[socket.socket | OSError]:
         raise OSError(errno.EBADF, "Bad file descriptor")
 
     probes = [Probe("p0", ProbeKind.TCP, "127.0.0.1", 80), Probe("p1", ProbeKind.ICMP, "192.0.2.9")]
@@ -357,7 +463,9 @@ def test_an_opener_that_raises_fails_every_probe_of_the_batch() -> None:
     for key in (KEY, ("src", "p1")):
         obs = result.observations[key]
         assert (obs.outcome, obs.detail) == (
-            Outcome.ERROR, "cannot open sockets in the namespace: [Errno 9] Bad file descriptor")
+            Outcome.ERROR,
+            "cannot open sockets in the namespace: [Errno 9] Bad file descriptor",
+        )
         assert key not in result.latency_ms
 
 
@@ -366,8 +474,12 @@ def test_an_opener_that_raises_fails_every_probe_of_the_batch() -> None:
 
 def test_with_a_stretch_but_no_answer_yet_the_window_is_the_window() -> None:
     start = time.monotonic()
-    result = run([Probe("p0", ProbeKind.DNS, "db", qtype="A")], late(lambda data, dest: []), timeout=0.3,
-                 stretch=Stretch(10.0, 5.0))
+    result = run(
+        [Probe("p0", ProbeKind.DNS, "db", qtype="A")],
+        late(lambda data, dest: []),
+        timeout=0.3,
+        stretch=Stretch(10.0, 5.0),
+    )
     obs = result.observations[KEY]
     assert obs.outcome is Outcome.TIMEOUT
     assert 300 <= result.waited_ms[KEY] < 1500
@@ -380,7 +492,10 @@ def test_with_a_stretch_an_unanswered_probe_waits_for_the_answers_seen_not_more(
     def only_db(query: bytes, dest: str) -> list[bytes]:
         return dns_answer(query, dest) if b"\x02db\x00" in query else []
 
-    probes = [Probe("p0", ProbeKind.DNS, "db", qtype="A"), Probe("p1", ProbeKind.DNS, "web", qtype="A")]
+    probes = [
+        Probe("p0", ProbeKind.DNS, "db", qtype="A"),
+        Probe("p1", ProbeKind.DNS, "web", qtype="A"),
+    ]
     result = run(probes, late(only_db, shift=0), timeout=0.3, stretch=Stretch(10.0, 2.0))
     assert result.observations[KEY].outcome is Outcome.OK
     assert result.observations[("src", "p1")].outcome is Outcome.TIMEOUT
@@ -398,16 +513,34 @@ def test_kernel_time_is_read_from_scm_timestampns_only() -> None:
     if selector.SO_TIMESTAMPNS is None:
         pytest.skip("no SO_TIMESTAMPNS constant for this architecture")
     stamp = struct.pack("qq", 12, 345)
-    assert selector._kernel_time_ns([(socket.SOL_SOCKET, selector.SO_TIMESTAMPNS, stamp)]) == 12_000_000_345
-    assert selector._kernel_time_ns([(socket.SOL_SOCKET, selector.SO_TIMESTAMPNS, stamp[:15])]) is None
-    assert selector._kernel_time_ns([(socket.SOL_SOCKET, selector.SO_TIMESTAMPNS + 1, stamp)]) is None
+    assert (
+        selector._kernel_time_ns([(socket.SOL_SOCKET, selector.SO_TIMESTAMPNS, stamp)])
+        == 12_000_000_345
+    )
+    assert (
+        selector._kernel_time_ns([(socket.SOL_SOCKET, selector.SO_TIMESTAMPNS, stamp[:15])]) is None
+    )
+    assert (
+        selector._kernel_time_ns([(socket.SOL_SOCKET, selector.SO_TIMESTAMPNS + 1, stamp)]) is None
+    )
     assert selector._kernel_time_ns([(socket.IPPROTO_IP, selector.SO_TIMESTAMPNS, stamp)]) is None
-    assert selector._kernel_time_ns([(socket.IPPROTO_IP, 1, b""), (socket.SOL_SOCKET, selector.SO_TIMESTAMPNS,
-                                                                    stamp + b"pad")]) == 12_000_000_345
+    assert (
+        selector._kernel_time_ns(
+            [
+                (socket.IPPROTO_IP, 1, b""),
+                (socket.SOL_SOCKET, selector.SO_TIMESTAMPNS, stamp + b"pad"),
+            ]
+        )
+        == 12_000_000_345
+    )
 
 
-def task(family: int = socket.AF_INET, kind: ProbeKind = ProbeKind.TCP, sent_ns: int = 0) -> ProbeTask:
-    made = ProbeTask(SourceState("src", -1), Probe("p0", kind, "10.0.0.3", 80), "10.0.0.3", family, "x", "pace")
+def task(
+    family: int = socket.AF_INET, kind: ProbeKind = ProbeKind.TCP, sent_ns: int = 0
+) -> ProbeTask:
+    made = ProbeTask(
+        SourceState("src", -1), Probe("p0", kind, "10.0.0.3", 80), "10.0.0.3", family, "x", "pace"
+    )
     made.sent_ns = sent_ns
     return made
 
@@ -415,17 +548,26 @@ def task(family: int = socket.AF_INET, kind: ProbeKind = ProbeKind.TCP, sent_ns:
 def test_since_is_the_kernel_time_after_the_send_in_ms() -> None:
     assert selector._since(task(sent_ns=1_000_000_000), 1_002_500_000) == 2.5
     assert selector._since(task(sent_ns=1_000_000_000), 1_000_000_000) == 0.0
-    assert selector._since(task(sent_ns=1_000_000_000), 1_000_000_000 + 999_999) == pytest.approx(0.999999)
-    assert selector._since(task(sent_ns=1_000_000_000), 999_000_000) is None  # the clock stepped back
+    assert selector._since(task(sent_ns=1_000_000_000), 1_000_000_000 + 999_999) == pytest.approx(
+        0.999999
+    )
+    assert (
+        selector._since(task(sent_ns=1_000_000_000), 999_000_000) is None
+    )  # the clock stepped back
     assert selector._since(task(sent_ns=1_000_000_000), None) is None
     assert selector._since(task(sent_ns=0), 1_000_000_000) is None  # never sent
 
 
-@pytest.mark.parametrize(("family", "kind", "path"), [
-    (socket.AF_INET, ProbeKind.TCP, "tcp4"), (socket.AF_INET6, ProbeKind.TCP, "tcp6"),
-    (socket.AF_INET, ProbeKind.ICMP, "icmp4"), (socket.AF_INET6, ProbeKind.ICMP, "icmp6"),
-    (socket.AF_INET6, ProbeKind.DNS, "dns"),
-])
+@pytest.mark.parametrize(
+    ("family", "kind", "path"),
+    [
+        (socket.AF_INET, ProbeKind.TCP, "tcp4"),
+        (socket.AF_INET6, ProbeKind.TCP, "tcp6"),
+        (socket.AF_INET, ProbeKind.ICMP, "icmp4"),
+        (socket.AF_INET6, ProbeKind.ICMP, "icmp6"),
+        (socket.AF_INET6, ProbeKind.DNS, "dns"),
+    ],
+)
 def test_the_path_of_a_probe(family: int, kind: ProbeKind, path: str) -> None:
     assert selector._path(task(family, kind)) == path
 

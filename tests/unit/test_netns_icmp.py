@@ -33,12 +33,28 @@ TARGET = "192.0.2.9"
 ME = "192.0.2.2"
 ROUTER = "192.0.2.1"
 
-Responder = Callable[[bytes, str], list[bytes]]  # (echo request sent, its destination) -> datagrams received
+Responder = Callable[
+    [bytes, str], list[bytes]
+]  # (echo request sent, its destination) -> datagrams received
 
 
 def ipv4(src: str, dst: str, payload: bytes, proto: int = 1) -> bytes:
-    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, proto, 0,
-                       socket.inet_aton(src), socket.inet_aton(dst)) + payload
+    return (
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(payload),
+            0,
+            0,
+            64,
+            proto,
+            0,
+            socket.inet_aton(src),
+            socket.inet_aton(dst),
+        )
+        + payload
+    )
 
 
 def echo_reply(request: bytes, src: str, *, ident_xor: int = 0) -> bytes:
@@ -71,8 +87,13 @@ class FakeIcmpSocket(socket.socket):
         return len(data)
 
 
-def ping(respond: Responder | None = None, *, fail: OSError | None = None, targets: Sequence[str] = (TARGET,),
-         timeout: float = 0.15) -> NetnsRun:
+def ping(
+    respond: Responder | None = None,
+    *,
+    fail: OSError | None = None,
+    targets: Sequence[str] = (TARGET,),
+    timeout: float = 0.15,
+) -> NetnsRun:
     made: list[FakeIcmpSocket] = []
 
     def opener(_ns_fd: int, specs: Sequence[tuple[int, int, int]]) -> list[socket.socket | OSError]:
@@ -99,28 +120,61 @@ def test_an_echo_reply_from_the_target_is_ok() -> None:
     assert ("src", "p0") in result.latency_ms
 
 
-@pytest.mark.parametrize(("kind", "code", "reason"), [
-    (3, 1, "destination unreachable (code 1)"),
-    (3, 13, "destination unreachable (code 13)"),  # administratively prohibited: a firewall's reject
-    (11, 0, "time exceeded (code 0)"),  # a routing loop or a TTL that ran out: the target was not reached
-])
-def test_an_icmp_error_quoting_our_request_is_unreachable(kind: int, code: int, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "code", "reason"),
+    [
+        (3, 1, "destination unreachable (code 1)"),
+        (
+            3,
+            13,
+            "destination unreachable (code 13)",
+        ),  # administratively prohibited: a firewall's reject
+        (
+            11,
+            0,
+            "time exceeded (code 0)",
+        ),  # a routing loop or a TTL that ran out: the target was not reached
+    ],
+)
+def test_an_icmp_error_quoting_our_request_is_unreachable(
+    kind: int, code: int, reason: str
+) -> None:
     result = ping(lambda request, dest: [icmp_error(request, dest, kind, code)])
     obs = only(result)
     assert (obs.outcome, obs.detail) == (Outcome.UNREACHABLE, f"{reason} from {ROUTER}")
     assert ("src", "p0") in result.latency_ms  # an error is an answer: it calibrates windows
 
 
-@pytest.mark.parametrize("respond", [
-    pytest.param(lambda request, dest: [echo_reply(request, dest, ident_xor=1)], id="reply-with-another-echo-id"),
-    pytest.param(lambda request, dest: [echo_reply(request, "192.0.2.77")], id="reply-from-another-address"),
-    pytest.param(lambda request, dest: [icmp_error(request, "192.0.2.77", 3, 1)], id="error-about-another-address"),
-    pytest.param(lambda request, dest: [icmp_error(request[:4] + bytes([request[4] ^ 1]) + request[5:], dest, 3, 1)],
-                 id="error-quoting-another-echo-id"),
-    pytest.param(lambda request, dest: [icmp_error(request, dest, 5, 0)], id="redirect-is-no-answer"),
-    pytest.param(lambda request, dest: [ipv4(dest, ME, b"\x00\x00\x00\x00" + request[4:8], proto=17)],
-                 id="not-icmp"),
-])
+@pytest.mark.parametrize(
+    "respond",
+    [
+        pytest.param(
+            lambda request, dest: [echo_reply(request, dest, ident_xor=1)],
+            id="reply-with-another-echo-id",
+        ),
+        pytest.param(
+            lambda request, dest: [echo_reply(request, "192.0.2.77")],
+            id="reply-from-another-address",
+        ),
+        pytest.param(
+            lambda request, dest: [icmp_error(request, "192.0.2.77", 3, 1)],
+            id="error-about-another-address",
+        ),
+        pytest.param(
+            lambda request, dest: [
+                icmp_error(request[:4] + bytes([request[4] ^ 1]) + request[5:], dest, 3, 1)
+            ],
+            id="error-quoting-another-echo-id",
+        ),
+        pytest.param(
+            lambda request, dest: [icmp_error(request, dest, 5, 0)], id="redirect-is-no-answer"
+        ),
+        pytest.param(
+            lambda request, dest: [ipv4(dest, ME, b"\x00\x00\x00\x00" + request[4:8], proto=17)],
+            id="not-icmp",
+        ),
+    ],
+)
 def test_a_packet_that_is_not_the_answer_is_ignored(respond: Responder) -> None:
     obs = only(ping(respond))
     assert obs.outcome is Outcome.TIMEOUT
@@ -129,15 +183,22 @@ def test_a_packet_that_is_not_the_answer_is_ignored(respond: Responder) -> None:
 
 def test_the_answer_is_found_among_packets_that_are_not() -> None:
     def respond(request: bytes, dest: str) -> list[bytes]:
-        return [echo_reply(request, dest, ident_xor=0x8000), echo_reply(request, "192.0.2.77"),
-                icmp_error(request, dest, 3, 3)]
+        return [
+            echo_reply(request, dest, ident_xor=0x8000),
+            echo_reply(request, "192.0.2.77"),
+            icmp_error(request, dest, 3, 3),
+        ]
 
     obs = only(ping(respond))
-    assert (obs.outcome, obs.detail) == (Outcome.UNREACHABLE, f"destination unreachable (code 3) from {ROUTER}")
+    assert (obs.outcome, obs.detail) == (
+        Outcome.UNREACHABLE,
+        f"destination unreachable (code 3) from {ROUTER}",
+    )
 
 
 def test_replies_go_to_their_own_probe() -> None:
     """Two targets on one ICMP socket: the sequence number ties each answer to its probe."""
+
     def respond(request: bytes, dest: str) -> list[bytes]:
         return [echo_reply(request, dest)] if dest == TARGET else [icmp_error(request, dest, 3, 1)]
 
@@ -146,11 +207,14 @@ def test_replies_go_to_their_own_probe() -> None:
     assert only(result, "p1").outcome is Outcome.UNREACHABLE
 
 
-@pytest.mark.parametrize(("err", "what"), [
-    (errno.EHOSTUNREACH, "no route to host"),
-    (errno.ENETUNREACH, "network unreachable"),
-    (errno.EHOSTDOWN, "host is down"),
-])
+@pytest.mark.parametrize(
+    ("err", "what"),
+    [
+        (errno.EHOSTUNREACH, "no route to host"),
+        (errno.ENETUNREACH, "network unreachable"),
+        (errno.EHOSTDOWN, "host is down"),
+    ],
+)
 def test_a_send_the_kernel_refuses_for_lack_of_a_route_is_unreachable(err: int, what: str) -> None:
     obs = only(ping(fail=OSError(err, "refused by the fake")))
     assert (obs.outcome, obs.detail) == (Outcome.UNREACHABLE, what)
@@ -163,7 +227,9 @@ def test_any_other_send_failure_is_an_error(err: int) -> None:
     obs = only(result)
     assert obs.outcome is Outcome.ERROR
     assert obs.detail == f"send failed: [Errno {err}] refused by the fake"
-    assert obs.output == f"ping {TARGET}: send failed: [Errno {err}] refused by the fake"  # no timing
+    assert (
+        obs.output == f"ping {TARGET}: send failed: [Errno {err}] refused by the fake"
+    )  # no timing
     assert ("src", "p0") not in result.latency_ms  # nothing answered
 
 
@@ -171,9 +237,23 @@ def test_icmp_wire_reads_time_exceeded_in_both_families() -> None:
     request = icmp_wire.build_echo(4, 0x1234, 8)
     event = icmp_wire.parse(4, icmp_error(request, TARGET, 11, 1))
     assert event is not None and (event.kind, event.ident, event.seq, event.peer, event.reason) == (
-        "error", 0x1234, 8, TARGET, "time exceeded (code 1)")
-    quoted = bytes([0x60, 0, 0, 0, 0, 8, 58, 64]) + socket.inet_pton(socket.AF_INET6, "2001:db8::2") + \
-        socket.inet_pton(socket.AF_INET6, "2001:db8::9") + icmp_wire.build_echo(6, 5, 9)
+        "error",
+        0x1234,
+        8,
+        TARGET,
+        "time exceeded (code 1)",
+    )
+    quoted = (
+        bytes([0x60, 0, 0, 0, 0, 8, 58, 64])
+        + socket.inet_pton(socket.AF_INET6, "2001:db8::2")
+        + socket.inet_pton(socket.AF_INET6, "2001:db8::9")
+        + icmp_wire.build_echo(6, 5, 9)
+    )
     event = icmp_wire.parse(6, b"\x03\x00\x00\x00\x00\x00\x00\x00" + quoted, "2001:db8::1")
-    assert event is not None and (event.kind, event.seq, event.peer, event.sender, event.reason) == (
-        "error", 9, "2001:db8::9", "2001:db8::1", "time exceeded (code 0)")
+    assert event is not None and (
+        event.kind,
+        event.seq,
+        event.peer,
+        event.sender,
+        event.reason,
+    ) == ("error", 9, "2001:db8::9", "2001:db8::1", "time exceeded (code 0)")

@@ -32,7 +32,9 @@ ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="raw sockets and setns need root")
 
 
-def plain_opener(_ns_fd: int, specs: Sequence[tuple[int, int, int]]) -> list[socket.socket | OSError]:
+def plain_opener(
+    _ns_fd: int, specs: Sequence[tuple[int, int, int]]
+) -> list[socket.socket | OSError]:
     out: list[socket.socket | OSError] = []
     for family, kind, proto in specs:
         try:
@@ -103,13 +105,24 @@ def dns_server() -> Iterator[Callable[[Reply], int]]:
         thread.join()
 
 
-def answer(query: bytes, *, rcode: int = 0, addresses: Sequence[bytes] = (), qid: int | None = None) -> bytes:
+def answer(
+    query: bytes, *, rcode: int = 0, addresses: Sequence[bytes] = (), qid: int | None = None
+) -> bytes:
     """A response echoing the query's question, with A/AAAA records for `addresses`."""
     question = query[12:]
-    head = struct.pack("!HHHHHH", int.from_bytes(query[:2], "big") if qid is None else qid,
-                       0x8180 | rcode, 1, len(addresses), 0, 0)
-    rrs = b"".join(b"\xc0\x0c" + struct.pack("!HHIH", 1 if len(a) == 4 else 28, 1, 60, len(a)) + a
-                   for a in addresses)
+    head = struct.pack(
+        "!HHHHHH",
+        int.from_bytes(query[:2], "big") if qid is None else qid,
+        0x8180 | rcode,
+        1,
+        len(addresses),
+        0,
+        0,
+    )
+    rrs = b"".join(
+        b"\xc0\x0c" + struct.pack("!HHIH", 1 if len(a) == 4 else 28, 1, 60, len(a)) + a
+        for a in addresses
+    )
     return head + question + rrs
 
 
@@ -122,21 +135,32 @@ def run(probes: Sequence[Probe], timeout: float = 0.3, **options: object) -> Net
 # -- pure parts ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("err", "outcome"), [
-    (0, Outcome.OK), (errno.ECONNREFUSED, Outcome.REFUSED), (errno.EHOSTUNREACH, Outcome.UNREACHABLE),
-    (errno.ENETUNREACH, Outcome.UNREACHABLE), (errno.ETIMEDOUT, Outcome.TIMEOUT), (errno.EACCES, Outcome.ERROR),
-    (errno.ECONNRESET, Outcome.ERROR),
-])
+@pytest.mark.parametrize(
+    ("err", "outcome"),
+    [
+        (0, Outcome.OK),
+        (errno.ECONNREFUSED, Outcome.REFUSED),
+        (errno.EHOSTUNREACH, Outcome.UNREACHABLE),
+        (errno.ENETUNREACH, Outcome.UNREACHABLE),
+        (errno.ETIMEDOUT, Outcome.TIMEOUT),
+        (errno.EACCES, Outcome.ERROR),
+        (errno.ECONNRESET, Outcome.ERROR),
+    ],
+)
 def test_connect_errno_classification(err: int, outcome: Outcome) -> None:
     assert classify_connect(err)[0] is outcome
 
 
 def test_dns_classification() -> None:
-    def ans(rcode: int = 0, addresses: tuple[str, ...] = (), truncated: bool = False) -> dns_wire.DnsAnswer:
+    def ans(
+        rcode: int = 0, addresses: tuple[str, ...] = (), truncated: bool = False
+    ) -> dns_wire.DnsAnswer:
         return dns_wire.DnsAnswer(1, rcode, addresses, truncated, len(addresses))
 
     assert classify_dns(ans(addresses=("10.0.0.10", "10.0.0.9", "10.0.0.9")), "A")[::2] == (
-        Outcome.OK, ("10.0.0.9", "10.0.0.10"))
+        Outcome.OK,
+        ("10.0.0.9", "10.0.0.10"),
+    )
     assert classify_dns(ans(), "AAAA")[:2] == (Outcome.NODATA, "NOERROR without AAAA record")
     assert classify_dns(ans(3), "A")[0] is Outcome.NXDOMAIN
     assert classify_dns(ans(2), "A")[0] is Outcome.SERVFAIL
@@ -151,7 +175,12 @@ def test_pacer_limits_per_key_and_in_total() -> None:
     pacer.add("b", 10)
     pacer.add("c", 20)
     first = pacer.take()
-    assert [item for _key, item in first] == [0, 10, 20, 1]  # round robin across keys, FIFO within one
+    assert [item for _key, item in first] == [
+        0,
+        10,
+        20,
+        1,
+    ]  # round robin across keys, FIFO within one
     assert pacer.take() == []  # 4 in flight: the total
     pacer.done("b")
     assert pacer.take() == []  # "a" has 2 in flight, the others have nothing waiting
@@ -175,25 +204,52 @@ def test_icmp_checksum_and_echo() -> None:
     packet = icmp_wire.build_echo(4, 0x1234, 7, b"x")
     assert packet[:2] == b"\x08\x00" and packet[4:8] == b"\x12\x34\x00\x07"
     assert icmp_wire.checksum(packet) == 0  # a correct checksum sums to zero
-    assert icmp_wire.build_echo(6, 1, 2, b"") == b"\x80\x00\x00\x00\x00\x01\x00\x02"  # the kernel sums ICMPv6
+    assert (
+        icmp_wire.build_echo(6, 1, 2, b"") == b"\x80\x00\x00\x00\x00\x01\x00\x02"
+    )  # the kernel sums ICMPv6
     with pytest.raises(ValueError):
         icmp_wire.build_echo(4, 0x10000, 0)
 
 
 def ipv4(src: str, dst: str, payload: bytes) -> bytes:
-    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0, 64, 1, 0,
-                       socket.inet_aton(src), socket.inet_aton(dst)) + payload
+    return (
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(payload),
+            0,
+            0,
+            64,
+            1,
+            0,
+            socket.inet_aton(src),
+            socket.inet_aton(dst),
+        )
+        + payload
+    )
 
 
 def test_icmp_parse_v4() -> None:
     reply = ipv4("172.20.0.3", "172.20.0.2", b"\x00\x00\x00\x00\x12\x34\x00\x07payload")
     event = icmp_wire.parse(4, reply)
-    assert event is not None and (event.kind, event.ident, event.seq, event.peer) == ("reply", 0x1234, 7, "172.20.0.3")
+    assert event is not None and (event.kind, event.ident, event.seq, event.peer) == (
+        "reply",
+        0x1234,
+        7,
+        "172.20.0.3",
+    )
     request = ipv4("172.20.0.2", "172.20.0.9", icmp_wire.build_echo(4, 0x1234, 8))
-    unreachable = ipv4("172.20.0.1", "172.20.0.2", b"\x03\x01\x00\x00\x00\x00\x00\x00" + request[:28])
+    unreachable = ipv4(
+        "172.20.0.1", "172.20.0.2", b"\x03\x01\x00\x00\x00\x00\x00\x00" + request[:28]
+    )
     event = icmp_wire.parse(4, unreachable)
     assert event is not None and (event.kind, event.seq, event.peer, event.sender) == (
-        "error", 8, "172.20.0.9", "172.20.0.1")
+        "error",
+        8,
+        "172.20.0.9",
+        "172.20.0.1",
+    )
     assert "destination unreachable (code 1)" in event.reason
     assert icmp_wire.parse(4, request) is None  # our own request, seen on loopback
     assert icmp_wire.parse(4, reply[:24]) is None
@@ -202,9 +258,18 @@ def test_icmp_parse_v4() -> None:
 
 def test_icmp_parse_v6() -> None:
     event = icmp_wire.parse(6, b"\x81\x00\x00\x00\x00\x05\x00\x06", "fe80::1%eth0")
-    assert event is not None and (event.kind, event.ident, event.seq, event.peer) == ("reply", 5, 6, "fe80::1")
-    quoted = bytes([0x60, 0, 0, 0, 0, 8, 58, 64]) + socket.inet_pton(socket.AF_INET6, "fd00::2") + \
-        socket.inet_pton(socket.AF_INET6, "fd00::9") + icmp_wire.build_echo(6, 5, 9)
+    assert event is not None and (event.kind, event.ident, event.seq, event.peer) == (
+        "reply",
+        5,
+        6,
+        "fe80::1",
+    )
+    quoted = (
+        bytes([0x60, 0, 0, 0, 0, 8, 58, 64])
+        + socket.inet_pton(socket.AF_INET6, "fd00::2")
+        + socket.inet_pton(socket.AF_INET6, "fd00::9")
+        + icmp_wire.build_echo(6, 5, 9)
+    )
     event = icmp_wire.parse(6, b"\x01\x03\x00\x00\x00\x00\x00\x00" + quoted, "fd00::1")
     assert event is not None and (event.kind, event.seq, event.peer) == ("error", 9, "fd00::9")
     assert icmp_wire.parse(6, b"\x80\x00\x00\x00\x00\x05\x00\x06", "::1") is None  # a request
@@ -214,8 +279,14 @@ def test_icmp_parse_v6() -> None:
 
 
 def test_tcp_open_refused_and_not_an_address(listener: int) -> None:
-    result = run([tcp("open", listener), tcp("closed", closed_port()), tcp("name", 80, "peer"),
-                  Probe("noport", ProbeKind.TCP, "127.0.0.1")])
+    result = run(
+        [
+            tcp("open", listener),
+            tcp("closed", closed_port()),
+            tcp("name", 80, "peer"),
+            Probe("noport", ProbeKind.TCP, "127.0.0.1"),
+        ]
+    )
     obs = result.observations
     assert obs[("src", "open")].outcome is Outcome.OK
     assert obs[("src", "open")].output.startswith(f"connect 127.0.0.1:{listener}: connected (")
@@ -230,9 +301,13 @@ def test_tcp_open_refused_and_not_an_address(listener: int) -> None:
     # each observation carries its round trip and how it was measured: the handshake RTT for a connect, the
     # selector's wake-up for a refusal (the kernel gives no RTT for a reset), nothing for what was not sent
     assert (obs[("src", "open")].latency_ms, obs[("src", "open")].latency_source) == (
-        result.latency_ms[("src", "open")], "tcp_info")
+        result.latency_ms[("src", "open")],
+        "tcp_info",
+    )
     assert (obs[("src", "closed")].latency_ms, obs[("src", "closed")].latency_source) == (
-        result.latency_ms[("src", "closed")], "select")
+        result.latency_ms[("src", "closed")],
+        "select",
+    )
     assert (obs[("src", "name")].latency_ms, obs[("src", "name")].latency_source) == (None, "")
 
 
@@ -250,8 +325,12 @@ def test_a_failing_opener_fails_only_its_probes(listener: int) -> None:
         return plain_opener(ns_fd, specs)
 
     result = NetnsRun()
-    drive(result, [("bad", 666, [tcp("x", listener), dns("y", "peer")]), ("good", 3, [tcp("x", listener)])],
-          0.3, opener)
+    drive(
+        result,
+        [("bad", 666, [tcp("x", listener), dns("y", "peer")]), ("good", 3, [tcp("x", listener)])],
+        0.3,
+        opener,
+    )
     assert result.observations[("bad", "x")].outcome is Outcome.ERROR
     assert "Operation not permitted" in result.observations[("bad", "y")].detail
     assert result.observations[("good", "x")].outcome is Outcome.OK
@@ -268,22 +347,36 @@ def test_dns_answers(dns_server: Callable[[Reply], int]) -> None:
         return [answer(query, rcode={"gone": 3, "broken": 2, "refused": 5}.get(name, 0))]
 
     port = dns_server(reply)
-    result = run([dns("a", "peer"), dns("aaaa", "peer", "AAAA"), dns("nx", "gone"), dns("sf", "broken"),
-                  dns("rf", "refused"), dns("bad", "bad name")], dns=("127.0.0.1", port))
+    result = run(
+        [
+            dns("a", "peer"),
+            dns("aaaa", "peer", "AAAA"),
+            dns("nx", "gone"),
+            dns("sf", "broken"),
+            dns("rf", "refused"),
+            dns("bad", "bad name"),
+        ],
+        dns=("127.0.0.1", port),
+    )
     obs = {key[1]: o for key, o in result.observations.items()}
     assert (obs["a"].outcome, obs["a"].addresses) == (Outcome.OK, ("10.0.0.3", "10.0.0.9"))
     assert obs["a"].output.startswith(f"A peer @127.0.0.1:{port}: 10.0.0.3, 10.0.0.9 (")
     assert obs["aaaa"].outcome is Outcome.NODATA
     assert obs["nx"].outcome is Outcome.NXDOMAIN
     assert obs["sf"].outcome is Outcome.SERVFAIL
-    assert (obs["rf"].outcome, obs["rf"].detail) == (Outcome.ERROR, "the DNS server answered REFUSED")
+    assert (obs["rf"].outcome, obs["rf"].detail) == (
+        Outcome.ERROR,
+        "the DNS server answered REFUSED",
+    )
     assert obs["bad"].outcome is Outcome.ERROR and "characters" in obs["bad"].detail
 
 
 def test_dns_ignores_forged_and_broken_packets(dns_server: Callable[[Reply], int]) -> None:
     def reply(qid: int, query: bytes) -> list[bytes]:
         forged = answer(query, addresses=[bytes([6, 6, 6, 6])], qid=qid ^ 1)  # another id
-        other_question = answer(dns_wire.build_query(qid, "other", "A"), addresses=[bytes([6, 6, 6, 6])])
+        other_question = answer(
+            dns_wire.build_query(qid, "other", "A"), addresses=[bytes([6, 6, 6, 6])]
+        )
         broken = answer(query)[:-3]
         name = dns_wire.read_name(query, 12)[0]
         good = [answer(query, addresses=[bytes([10, 0, 0, 3])])] if name == "peer" else []
@@ -295,7 +388,10 @@ def test_dns_ignores_forged_and_broken_packets(dns_server: Callable[[Reply], int
     late = result.observations[("src", "late")]
     assert late.outcome is Outcome.TIMEOUT
     # it had its whole window (a little more: expiry waits for the select() that covers the deadline)
-    assert re.fullmatch(r"no answer within 3[0-4]\d ms; ignored a malformed answer: question is cut off", late.detail)
+    assert re.fullmatch(
+        r"no answer within 3[0-4]\d ms; ignored a malformed answer: question is cut off",
+        late.detail,
+    )
 
 
 def test_an_unanswered_query_is_sent_once_more(dns_server: Callable[[Reply], int]) -> None:
@@ -303,7 +399,9 @@ def test_an_unanswered_query_is_sent_once_more(dns_server: Callable[[Reply], int
 
     def reply(qid: int, query: bytes) -> list[bytes]:
         seen.append(qid)
-        return [answer(query, addresses=[bytes([10, 0, 0, 3])])] if len(seen) == 2 else []  # drops the first
+        return (
+            [answer(query, addresses=[bytes([10, 0, 0, 3])])] if len(seen) == 2 else []
+        )  # drops the first
 
     port = dns_server(reply)
     result = run([dns("a", "peer")], timeout=0.4, dns=("127.0.0.1", port))
@@ -320,7 +418,9 @@ def test_a_syn_dropped_by_a_full_listen_queue_is_sent_again() -> None:
     server.bind(("127.0.0.1", 0))
     server.listen(0)
     port = server.getsockname()[1]
-    fillers = [socket.create_connection(("127.0.0.1", port), timeout=1)]  # the queue (of 1) is full now
+    fillers = [
+        socket.create_connection(("127.0.0.1", port), timeout=1)
+    ]  # the queue (of 1) is full now
     accepted: list[socket.socket] = []
 
     def drain() -> None:
@@ -340,7 +440,9 @@ def test_a_syn_dropped_by_a_full_listen_queue_is_sent_again() -> None:
             sock.close()
     obs = result.observations[("src", "late")]
     assert obs.outcome is Outcome.OK, obs
-    assert "sent twice" in obs.output  # the first SYN was dropped; the kernel would resend it after 1 s
+    assert (
+        "sent twice" in obs.output
+    )  # the first SYN was dropped; the kernel would resend it after 1 s
 
 
 def test_dns_without_a_server_is_an_error_and_a_silent_one_a_timeout() -> None:
@@ -350,7 +452,9 @@ def test_dns_without_a_server_is_an_error_and_a_silent_one_a_timeout() -> None:
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     silent.bind(("127.0.0.1", 0))
     started = time.monotonic()
-    result = run([dns("a", "peer"), dns("b", "peer", "AAAA")], timeout=0.2, dns=silent.getsockname())
+    result = run(
+        [dns("a", "peer"), dns("b", "peer", "AAAA")], timeout=0.2, dns=silent.getsockname()
+    )
     elapsed = time.monotonic() - started
     silent.close()
     assert {o.outcome for o in result.observations.values()} == {Outcome.TIMEOUT}
@@ -359,10 +463,18 @@ def test_dns_without_a_server_is_an_error_and_a_silent_one_a_timeout() -> None:
 
 @needs_root
 def test_icmp_echo_on_loopback() -> None:
-    result = run([Probe("v4", ProbeKind.ICMP, "127.0.0.1"), Probe("v4b", ProbeKind.ICMP, "127.0.0.1"),
-                  Probe("v6", ProbeKind.ICMP, "::1")])
+    result = run(
+        [
+            Probe("v4", ProbeKind.ICMP, "127.0.0.1"),
+            Probe("v4b", ProbeKind.ICMP, "127.0.0.1"),
+            Probe("v6", ProbeKind.ICMP, "::1"),
+        ]
+    )
     assert {k[1]: o.outcome for k, o in result.observations.items()} == {
-        "v4": Outcome.OK, "v4b": Outcome.OK, "v6": Outcome.OK}
+        "v4": Outcome.OK,
+        "v4b": Outcome.OK,
+        "v6": Outcome.OK,
+    }
 
 
 # -- the namespace layer -----------------------------------------------------------------------
@@ -397,8 +509,13 @@ def test_run_netns_enters_a_namespace_by_pid(listener: int) -> None:
     assert netns.check_access(os.getpid()) is None
     dead = 2**22 + 7  # above the highest pid_max Linux allows (2**22): no such process can exist
     assert "no process" in (netns.check_access(dead) or "")
-    result = netns.run_netns([netns.NetnsSource("me", os.getpid(), (tcp("open", listener), tcp("closed", 1))),
-                              netns.NetnsSource("dead", dead, (tcp("x", listener), dns("y", "peer")))], 0.3)
+    result = netns.run_netns(
+        [
+            netns.NetnsSource("me", os.getpid(), (tcp("open", listener), tcp("closed", 1))),
+            netns.NetnsSource("dead", dead, (tcp("x", listener), dns("y", "peer"))),
+        ],
+        0.3,
+    )
     assert result.observations[("me", "open")].outcome is Outcome.OK
     assert result.observations[("me", "closed")].outcome is Outcome.REFUSED
     for key in ("x", "y"):
@@ -406,14 +523,17 @@ def test_run_netns_enters_a_namespace_by_pid(listener: int) -> None:
         assert "no such process" in result.observations[("dead", key)].detail
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert soft == hard  # raised at the start of the run
-    assert not [t for t in threading.enumerate() if t.name.startswith("netns")]  # the helper thread is gone
+    assert not [
+        t for t in threading.enumerate() if t.name.startswith("netns")
+    ]  # the helper thread is gone
 
 
 # -- windows that follow the run's own answers, and latencies that are the network's -----------------------
 
 
 def test_with_a_stretch_an_unanswered_probe_waits_ten_times_the_slowest_answer_of_its_kind(
-        dns_server: Callable[[Reply], int], listener: int) -> None:
+    dns_server: Callable[[Reply], int], listener: int
+) -> None:
     def reply(qid: int, query: bytes) -> list[bytes]:
         if dns_wire.read_name(query, 12)[0] == "slow":
             time.sleep(0.04)  # this server takes 40 ms to answer
@@ -421,10 +541,16 @@ def test_with_a_stretch_an_unanswered_probe_waits_ten_times_the_slowest_answer_o
         return []  # never answers "silent"
 
     port = dns_server(reply)
-    result = run([dns("a", "slow"), dns("b", "silent"), tcp("c", listener)],
-                 timeout=0.1, dns=("127.0.0.1", port), stretch=Stretch(10, 2.0))
+    result = run(
+        [dns("a", "slow"), dns("b", "silent"), tcp("c", listener)],
+        timeout=0.1,
+        dns=("127.0.0.1", port),
+        stretch=Stretch(10, 2.0),
+    )
     assert result.observations[("src", "a")].outcome is Outcome.OK
-    assert 40 <= result.latency_ms[("src", "a")] < 100  # the kernel's receive time: the server's 40 ms
+    assert (
+        40 <= result.latency_ms[("src", "a")] < 100
+    )  # the kernel's receive time: the server's 40 ms
     assert result.observations[("src", "a")].latency_source == "so_timestampns"
     assert result.observations[("src", "a")].latency_ms == result.latency_ms[("src", "a")]
     silent = result.observations[("src", "b")]
@@ -457,6 +583,10 @@ def test_the_stretch_never_passes_its_cap(dns_server: Callable[[Reply], int]) ->
         return []
 
     port = dns_server(reply)
-    result = run([dns("a", "slow"), dns("b", "silent")], timeout=0.1, dns=("127.0.0.1", port),
-                 stretch=Stretch(10, 0.2))
+    result = run(
+        [dns("a", "slow"), dns("b", "silent")],
+        timeout=0.1,
+        dns=("127.0.0.1", port),
+        stretch=Stretch(10, 0.2),
+    )
     assert 200 <= result.waited_ms[("src", "b")] < 290

@@ -23,19 +23,33 @@ from netcontract.structural import structural_results
 
 PODMAN_VERSION = {  # GET /version of Podman 4.3.1's compat API (measured), trimmed
     "Platform": {"Name": "linux/amd64/debian-12"},
-    "Components": [{"Name": "Podman Engine", "Version": "4.3.1", "Details": {"APIVersion": "4.3.1"}},
-                   {"Name": "Conmon", "Version": "conmon version 2.1.6, commit: unknown"}],
-    "Version": "4.3.1", "ApiVersion": "1.41", "MinAPIVersion": "1.24",
+    "Components": [
+        {"Name": "Podman Engine", "Version": "4.3.1", "Details": {"APIVersion": "4.3.1"}},
+        {"Name": "Conmon", "Version": "conmon version 2.1.6, commit: unknown"},
+    ],
+    "Version": "4.3.1",
+    "ApiVersion": "1.41",
+    "MinAPIVersion": "1.24",
 }
-DOCKER_VERSION = {"Platform": {"Name": ""}, "Version": "26.1.5", "ApiVersion": "1.45",
-                  "Components": [{"Name": "Engine", "Version": "26.1.5"}, {"Name": "containerd"},
-                                 {"Name": "runc"}, {"Name": "docker-init"}]}
+DOCKER_VERSION = {
+    "Platform": {"Name": ""},
+    "Version": "26.1.5",
+    "ApiVersion": "1.45",
+    "Components": [
+        {"Name": "Engine", "Version": "26.1.5"},
+        {"Name": "containerd"},
+        {"Name": "runc"},
+        {"Name": "docker-init"},
+    ],
+}
 
 
 def test_the_engine_is_named_by_its_version_components() -> None:
     assert engine_product(PODMAN_VERSION) == "Podman"
     assert engine_product(DOCKER_VERSION) == "Docker"
-    assert engine_product({"Version": "20.10.24", "ApiVersion": "1.41"}) == "Docker"  # no Components at all
+    assert (
+        engine_product({"Version": "20.10.24", "ApiVersion": "1.41"}) == "Docker"
+    )  # no Components at all
     assert engine_product({"Components": ["junk", {"Name": None}]}) == "Docker"
 
 
@@ -48,8 +62,9 @@ nameserver 10.255.255.53
 
 def test_nameservers_are_read_in_order_and_junk_is_skipped() -> None:
     assert parse_nameservers(PODMAN_RESOLV) == ("10.89.1.1", "10.89.2.1", "10.255.255.53")
-    assert parse_nameservers("nameserver fe80::1%eth0\nnameserver nonsense\n# nameserver 1.2.3.4\noptions ndots:0\n") \
-        == ("fe80::1",)
+    assert parse_nameservers(
+        "nameserver fe80::1%eth0\nnameserver nonsense\n# nameserver 1.2.3.4\noptions ndots:0\n"
+    ) == ("fe80::1",)
     assert parse_nameservers("") == ()
 
 
@@ -65,7 +80,9 @@ def test_docker_keeps_its_embedded_dns() -> None:
 def test_podman_asks_the_first_gateway_its_resolv_conf_names() -> None:
     ns = parse_nameservers(PODMAN_RESOLV)
     assert choose_resolver(ns, ("10.89.2.1", "10.89.1.1"), "127.0.0.11") == "10.89.1.1"
-    assert choose_resolver(ns, ("10.89.2.1",), "127.0.0.11") == "10.89.2.1"  # never the host's upstream
+    assert (
+        choose_resolver(ns, ("10.89.2.1",), "127.0.0.11") == "10.89.2.1"
+    )  # never the host's upstream
 
 
 # -- health: a healthcheck Podman never ran (no systemd) ----------------------------------------------------------
@@ -74,23 +91,39 @@ STARTED = "2026-12-04T20:48:11.172133631Z"
 T0 = 1796417291.172133631  # STARTED as epoch seconds
 
 
-def inspect(status: str = "starting", log: object = None, check: dict[str, int] | None = None) -> dict[str, object]:
+def inspect(
+    status: str = "starting", log: object = None, check: dict[str, int] | None = None
+) -> dict[str, object]:
     """Podman 4.3.1's compatible container inspect (measured), trimmed."""
-    return {"Id": "c" * 64, "Name": "/shop-db-1",
-            "Config": {"Labels": {"com.docker.compose.project": "shop", "com.docker.compose.service": "db"},
-                       "Healthcheck": check if check is not None else
-                       {"Test": ["CMD", "true"], "Interval": 1_000_000_000, "Timeout": 1_000_000_000}},
-            "State": {"Status": "running", "Pid": 42, "StartedAt": STARTED,
-                      "Health": {"Status": status, "FailingStreak": 0, "Log": log}},
-            "NetworkSettings": {"Networks": {"shop_data": {"IPAddress": "10.89.1.5", "Aliases": ["db"]}}},
-            "HostConfig": {"NetworkMode": "bridge"}}
+    return {
+        "Id": "c" * 64,
+        "Name": "/shop-db-1",
+        "Config": {
+            "Labels": {"com.docker.compose.project": "shop", "com.docker.compose.service": "db"},
+            "Healthcheck": check
+            if check is not None
+            else {"Test": ["CMD", "true"], "Interval": 1_000_000_000, "Timeout": 1_000_000_000},
+        },
+        "State": {
+            "Status": "running",
+            "Pid": 42,
+            "StartedAt": STARTED,
+            "Health": {"Status": status, "FailingStreak": 0, "Log": log},
+        },
+        "NetworkSettings": {
+            "Networks": {"shop_data": {"IPAddress": "10.89.1.5", "Aliases": ["db"]}}
+        },
+        "HostConfig": {"NetworkMode": "bridge"},
+    }
 
 
 def test_a_healthcheck_is_unrun_only_once_it_was_due_and_never_gave_a_result() -> None:
     due = 1 + 1 + 2  # interval + timeout + 2 s
     assert not health_unrun(inspect(), T0 + due - 0.5)
     assert health_unrun(inspect(), T0 + due + 0.5)
-    assert not health_unrun(inspect(log=[{"ExitCode": 1}]), T0 + 600)  # it ran (and failed): judged as usual
+    assert not health_unrun(
+        inspect(log=[{"ExitCode": 1}]), T0 + 600
+    )  # it ran (and failed): judged as usual
     assert not health_unrun(inspect(status="healthy"), T0 + 600)
     assert not health_unrun(inspect(status="unhealthy"), T0 + 600)
     # Podman's defaults without an interval: 30 s interval, 30 s timeout
@@ -101,11 +134,17 @@ def test_a_healthcheck_is_unrun_only_once_it_was_due_and_never_gave_a_result() -
     assert not health_unrun(broken, T0 + 600)
 
 
-CONTRACT = contract_from_data({
-    "version": 1, "project": "shop",
-    "tiers": {"web": {"network": "shop_web"}, "data": {"network": "shop_data", "internal": True}},
-    "services": {"db": {"tiers": ["data"], "ports": [5432]}},
-})
+CONTRACT = contract_from_data(
+    {
+        "version": 1,
+        "project": "shop",
+        "tiers": {
+            "web": {"network": "shop_web"},
+            "data": {"network": "shop_data", "internal": True},
+        },
+        "services": {"db": {"tiers": ["data"], "ports": [5432]}},
+    }
+)
 DB = container_from_inspect(inspect())
 NETS = (Network("shop_web", "bridge", False), Network("shop_data", "bridge", True))
 
@@ -132,18 +171,32 @@ def test_an_unrun_healthcheck_is_not_judged_and_says_so_once() -> None:
 
 
 def test_a_podman_gateway_of_nil_is_no_gateway() -> None:
-    raw = {"Name": "shop_data", "Driver": "bridge", "Internal": True,
-           "IPAM": {"Config": [{"Subnet": "10.89.2.0/24", "Gateway": "<nil>"}]}}
+    raw = {
+        "Name": "shop_data",
+        "Driver": "bridge",
+        "Internal": True,
+        "IPAM": {"Config": [{"Subnet": "10.89.2.0/24", "Gateway": "<nil>"}]},
+    }
     assert network_from_inspect(raw).gateways == ()
 
 
 def leak(tier: str) -> Result:
-    return Result(f"isolation:a->b:80@{tier}", Kind.ISOLATION, "a->b", Verdict.FAIL, "blocked", "ok", tier=tier)
+    return Result(
+        f"isolation:a->b:80@{tier}",
+        Kind.ISOLATION,
+        "a->b",
+        Verdict.FAIL,
+        "blocked",
+        "ok",
+        tier=tier,
+    )
 
 
 def test_isolation_leaks_between_networks_without_isolate_name_the_option() -> None:
     (note,) = podman_isolation_notes(CONTRACT, podman_state(), [leak("web")])
-    assert "1 forbidden path(s) connect" in note and "shop_web, shop_data were created without" in note
+    assert (
+        "1 forbidden path(s) connect" in note and "shop_web, shop_data were created without" in note
+    )
     assert "`isolate`" in note
     isolated = tuple(replace(n, options=(("isolate", "true"),)) for n in NETS)
     assert podman_isolation_notes(CONTRACT, podman_state(networks=isolated), [leak("web")]) == []
@@ -153,9 +206,14 @@ def test_isolation_leaks_between_networks_without_isolate_name_the_option() -> N
 
 
 def test_internal_tier_timeouts_on_podman_get_the_measured_reason() -> None:
-    stuck = Result("reach:a->b:80@data", Kind.REACH, "a->b", Verdict.FAIL, "reachable", "timeout", tier="data")
+    stuck = Result(
+        "reach:a->b:80@data", Kind.REACH, "a->b", Verdict.FAIL, "reachable", "timeout", tier="data"
+    )
     (note,) = podman_isolation_notes(CONTRACT, podman_state(), [stuck])
-    assert note.startswith("Podman: members of the internal network(s) shop_data time out") and "FORWARD" in note
+    assert (
+        note.startswith("Podman: members of the internal network(s) shop_data time out")
+        and "FORWARD" in note
+    )
     assert podman_isolation_notes(CONTRACT, podman_state(), [replace(stuck, tier="web")]) == []
 
 

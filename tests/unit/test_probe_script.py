@@ -19,12 +19,16 @@ from netcontract.probe.parse import parse_batch, split_batch
 from netcontract.probe.script import batch_script
 
 BUSYBOX = shutil.which("busybox")
-pytestmark = pytest.mark.skipif(BUSYBOX is None, reason="needs a busybox binary (Debian: busybox-static)")
+pytestmark = pytest.mark.skipif(
+    BUSYBOX is None, reason="needs a busybox binary (Debian: busybox-static)"
+)
 
 
 def run(script: str) -> tuple[float, str]:
     t0 = time.monotonic()
-    out = subprocess.run([BUSYBOX or "busybox", "sh", "-c", script], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [BUSYBOX or "busybox", "sh", "-c", script], capture_output=True, text=True, timeout=30
+    )
     return time.monotonic() - t0, out.stdout + out.stderr
 
 
@@ -66,7 +70,9 @@ def full_backlog() -> Iterator[int]:
     s.close()
 
 
-def test_open_refused_and_dropped_ports(listening: int, closed_port: int, full_backlog: int) -> None:
+def test_open_refused_and_dropped_ports(
+    listening: int, closed_port: int, full_backlog: int
+) -> None:
     probes = [
         Probe("p0", ProbeKind.TCP, "127.0.0.1", listening),
         Probe("p1", ProbeKind.TCP, "127.0.0.1", closed_port),
@@ -92,7 +98,10 @@ def test_ping_loopback() -> None:
 
 
 def test_many_probes_each_report_exactly_once(listening: int, full_backlog: int) -> None:
-    probes = [Probe(f"p{i}", ProbeKind.TCP, "127.0.0.1", listening if i % 2 else full_backlog) for i in range(60)]
+    probes = [
+        Probe(f"p{i}", ProbeKind.TCP, "127.0.0.1", listening if i % 2 else full_backlog)
+        for i in range(60)
+    ]
     _, out = run(batch_script(probes, 0.3))
     obs = parse_batch(out, probes)
     assert [obs[p.key].outcome for p in probes] == [

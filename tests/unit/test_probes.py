@@ -43,7 +43,9 @@ Non-authoritative answer:
 Name:\tdb
 Address: 172.22.0.2
 """
-BIND_NSLOOKUP_SERVFAIL = "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11#53\n\n** server can't find x: SERVFAIL\n"
+BIND_NSLOOKUP_SERVFAIL = (
+    "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11#53\n\n** server can't find x: SERVFAIL\n"
+)
 GETENT_AHOSTS = "172.22.0.2      STREAM db\n172.22.0.2      DGRAM  \n172.22.0.2      RAW    \n"
 
 
@@ -67,10 +69,18 @@ GETENT_AHOSTS = "172.22.0.2      STREAM db\n172.22.0.2      DGRAM  \n172.22.0.2 
         ("getent", 143, "", Outcome.TIMEOUT, ()),
         ("python3", 0, "172.22.0.2 172.22.0.9\n", Outcome.OK, ("172.22.0.2", "172.22.0.9")),
         ("python3", 2, "gaierror -2 [Errno -2] Name or service not known\n", Outcome.NXDOMAIN, ()),
-        ("python3", 2, "gaierror -3 [Errno -3] Temporary failure in name resolution\n", Outcome.TIMEOUT, ()),
+        (
+            "python3",
+            2,
+            "gaierror -3 [Errno -3] Temporary failure in name resolution\n",
+            Outcome.TIMEOUT,
+            (),
+        ),
     ],
 )
-def test_dns_outputs(tool: str, rc: int, output: str, outcome: Outcome, addresses: tuple[str, ...]) -> None:
+def test_dns_outputs(
+    tool: str, rc: int, output: str, outcome: Outcome, addresses: tuple[str, ...]
+) -> None:
     obs = classify(ProbeKind.DNS, tool, rc, output)
     assert obs.outcome is outcome
     assert obs.addresses == addresses
@@ -81,15 +91,39 @@ def test_dns_outputs(tool: str, rc: int, output: str, outcome: Outcome, addresse
     [
         # busybox nc
         ("nc", 0, "", Outcome.OK),
-        ("nc", 1, "nc: can't connect to remote host (172.20.0.3): Connection refused", Outcome.REFUSED),
+        (
+            "nc",
+            1,
+            "nc: can't connect to remote host (172.20.0.3): Connection refused",
+            Outcome.REFUSED,
+        ),
         ("nc", 1, "nc: timed out", Outcome.TIMEOUT),
-        ("nc", 1, "nc: can't connect to remote host (172.20.0.3): No route to host", Outcome.UNREACHABLE),
-        ("nc", 1, "nc: can't connect to remote host (10.9.0.3): Network is unreachable", Outcome.UNREACHABLE),
+        (
+            "nc",
+            1,
+            "nc: can't connect to remote host (172.20.0.3): No route to host",
+            Outcome.UNREACHABLE,
+        ),
+        (
+            "nc",
+            1,
+            "nc: can't connect to remote host (10.9.0.3): Network is unreachable",
+            Outcome.UNREACHABLE,
+        ),
         ("nc", 143, "", Outcome.TIMEOUT),
         # openbsd nc
-        ("nc", 1, "nc: connect to 172.20.0.3 port 8001 (tcp) failed: Connection refused", Outcome.REFUSED),
-        ("nc", 1, "nc: connect to 172.20.0.3 port 8001 (tcp) timed out: Operation now in progress",
-         Outcome.TIMEOUT),
+        (
+            "nc",
+            1,
+            "nc: connect to 172.20.0.3 port 8001 (tcp) failed: Connection refused",
+            Outcome.REFUSED,
+        ),
+        (
+            "nc",
+            1,
+            "nc: connect to 172.20.0.3 port 8001 (tcp) timed out: Operation now in progress",
+            Outcome.TIMEOUT,
+        ),
         ("nc", 0, "Connection to 172.20.0.3 8001 port [tcp/*] succeeded!", Outcome.OK),
         # traditional nc -v
         ("nc", 0, "(UNKNOWN) [172.20.0.3] 8001 (?) open", Outcome.OK),
@@ -99,8 +133,12 @@ def test_dns_outputs(tool: str, rc: int, output: str, outcome: Outcome, addresse
         ("nc", 1, "Ncat: No route to host.", Outcome.UNREACHABLE),
         # bash /dev/tcp
         ("bash", 0, "", Outcome.OK),
-        ("bash", 1, "bash: connect: Connection refused\nbash: line 1: /dev/tcp/172.20.0.3/81: Connection refused",
-         Outcome.REFUSED),
+        (
+            "bash",
+            1,
+            "bash: connect: Connection refused\nbash: line 1: /dev/tcp/172.20.0.3/81: Connection refused",
+            Outcome.REFUSED,
+        ),
         ("bash", 1, "bash: connect: No route to host", Outcome.UNREACHABLE),
         ("bash", 143, "", Outcome.TIMEOUT),
         # python3 helper
@@ -161,17 +199,19 @@ def test_split_and_parse_batch() -> None:
         Probe("p2", ProbeKind.ICMP, "172.20.0.4"),
         Probe("p3", ProbeKind.TCP, "172.20.0.5", 80),
     ]
-    text = "\n".join([
-        "@@tools tcp=nc dns=nslookup icmp=none",
-        "@p1|Server:\t\t127.0.0.11",
-        "@p0|@@rc 0",
-        "@p1|Name:\tdb",
-        "@p1|Address: 172.22.0.2",
-        "@p2|@@notool icmp",
-        "@p2|@@rc 127",
-        "@p1|@@rc 0",
-        "@@done",
-    ])
+    text = "\n".join(
+        [
+            "@@tools tcp=nc dns=nslookup icmp=none",
+            "@p1|Server:\t\t127.0.0.11",
+            "@p0|@@rc 0",
+            "@p1|Name:\tdb",
+            "@p1|Address: 172.22.0.2",
+            "@p2|@@notool icmp",
+            "@p2|@@rc 127",
+            "@p1|@@rc 0",
+            "@@done",
+        ]
+    )
     batch = split_batch(text)
     assert batch.complete and batch.tools == {"tcp": "nc", "dns": "nslookup", "icmp": "none"}
     obs = parse_batch(text, probes)
@@ -183,8 +223,13 @@ def test_split_and_parse_batch() -> None:
 
 
 def test_batch_script_quotes_and_refuses_unsafe_targets() -> None:
-    script = batch_script([Probe("p0", ProbeKind.DNS, "db.devonboarder.internal"),
-                           Probe("p1", ProbeKind.TCP, "172.20.0.3", 5432)], 0.5)
+    script = batch_script(
+        [
+            Probe("p0", ProbeKind.DNS, "db.devonboarder.internal"),
+            Probe("p1", ProbeKind.TCP, "172.20.0.3", 5432),
+        ],
+        0.5,
+    )
     assert "run p0 dns db.devonboarder.internal &" in script
     assert "run p1 tcp 172.20.0.3 5432 &" in script
     assert "T=0.5" in script and "W=1" in script
@@ -198,8 +243,11 @@ def test_batch_script_quotes_and_refuses_unsafe_targets() -> None:
 
 
 def test_required_tools_make_the_script_bail_out_before_probing() -> None:
-    script = batch_script([Probe("p0", ProbeKind.TCP, "10.0.0.1", 80), Probe("p1", ProbeKind.DNS, "db")], 1,
-                          require_tools=True)
+    script = batch_script(
+        [Probe("p0", ProbeKind.TCP, "10.0.0.1", 80), Probe("p1", ProbeKind.DNS, "db")],
+        1,
+        require_tools=True,
+    )
     assert '[ "$TCP" = none ] && { echo "@@missing tcp"; exit 3; }' in script
     assert '[ "$DNS" = none ] && { echo "@@missing dns"; exit 3; }' in script
     assert "@@missing icmp" not in script

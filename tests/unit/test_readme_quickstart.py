@@ -16,8 +16,11 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def _quickstart_commands() -> list[list[str]]:
     text = README.read_text()
     section = text.split("### Your own stack", 1)[1].split("```console", 1)[1].split("```", 1)[0]
-    return [shlex.split(line.removeprefix("$ "))[1:] for line in section.splitlines()
-            if line.startswith("$ netcontract ")]
+    return [
+        shlex.split(line.removeprefix("$ "))[1:]
+        for line in section.splitlines()
+        if line.startswith("$ netcontract ")
+    ]
 
 
 def test_every_quickstart_command_parses() -> None:

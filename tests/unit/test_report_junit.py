@@ -29,7 +29,12 @@ def test_counts_match_the_summary(make: Callable[[], Report], tmp_path: Path) ->
     suite = _suite(report, tmp_path)
     s = report.summary
     assert suite.name == "netcontract"
-    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (s.total, s.failed, s.errors, s.skipped)
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (
+        s.total,
+        s.failed,
+        s.errors,
+        s.skipped,
+    )
 
 
 def test_one_testcase_per_result_named_by_stable_id(tmp_path: Path) -> None:
@@ -48,13 +53,20 @@ def test_each_verdict_maps_to_its_junit_element(tmp_path: Path) -> None:
     for r in report.results:
         case = by_name[r.id]
         kinds = [type(x) for x in case.result]
-        expected = {Verdict.PASS: [], Verdict.FAIL: [Failure], Verdict.ERROR: [Error], Verdict.SKIP: [Skipped]}
+        expected = {
+            Verdict.PASS: [],
+            Verdict.FAIL: [Failure],
+            Verdict.ERROR: [Error],
+            Verdict.SKIP: [Skipped],
+        }
         assert kinds == expected[r.verdict], r.id
         assert case.time == pytest.approx(r.duration, abs=0.001)
 
 
 def test_failure_carries_expected_actual_and_why(tmp_path: Path) -> None:
-    case = {c.name: c for c in _suite(violated(), tmp_path)}["isolation:frontend->db:5432@data_tier"]
+    case = {c.name: c for c in _suite(violated(), tmp_path)}[
+        "isolation:frontend->db:5432@data_tier"
+    ]
     (failure,) = case.result
     assert "blocked" in failure.message and "ok" in failure.message
     assert "shares devonboarder_data_tier" in failure.message
@@ -80,7 +92,9 @@ def test_probe_output_goes_to_system_out(tmp_path: Path) -> None:
 def test_control_characters_never_make_invalid_xml(tmp_path: Path) -> None:
     (case,) = list(_suite(awkward(), tmp_path))
     assert case.name == "alias:db@data_tier:db|x"
-    assert "red" in case.system_out and "\x1b" not in case.system_out and "\x00" not in case.system_out
+    assert (
+        "red" in case.system_out and "\x1b" not in case.system_out and "\x00" not in case.system_out
+    )
     (failure,) = case.result
     assert "a | b\nsecond line" in failure.message  # newline survives in the attribute
 

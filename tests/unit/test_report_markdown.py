@@ -21,7 +21,9 @@ def _split_row(line: str) -> list[str]:
 
 
 def _unescape(cell: str) -> str:
-    return html.unescape(cell.replace("<br>", "\n").replace("\\|", "|").replace("\\`", "`").replace("\\\\", "\\"))
+    return html.unescape(
+        cell.replace("<br>", "\n").replace("\\|", "|").replace("\\`", "`").replace("\\\\", "\\")
+    )
 
 
 def _table_after(text: str, heading: str) -> list[list[str]]:
@@ -39,14 +41,22 @@ def _table_after(text: str, heading: str) -> list[list[str]]:
     return [header, *body]
 
 
-@pytest.mark.parametrize(("report", "word"), [
-    (holds(), "PASSED"), (violated(), "FAILED"), (not_evaluated(), "NOT EVALUATED"),
-])
+@pytest.mark.parametrize(
+    ("report", "word"),
+    [
+        (holds(), "PASSED"),
+        (violated(), "FAILED"),
+        (not_evaluated(), "NOT EVALUATED"),
+    ],
+)
 def test_status_word_follows_the_exit_code(report: Report, word: str) -> None:
     text = markdown.render(report)
     assert text.splitlines()[0] == f"## netcontract check: {word}"
     s = report.summary
-    assert f"**{word}**: {s.total} checks, {s.passed} passed, {s.failed} failed, {s.errors} errors" in text
+    assert (
+        f"**{word}**: {s.total} checks, {s.passed} passed, {s.failed} failed, {s.errors} errors"
+        in text
+    )
 
 
 def test_violations_table_has_expected_actual_and_why() -> None:
@@ -67,7 +77,13 @@ def test_pipes_newlines_and_html_cannot_break_the_table() -> None:
     _, row = _table_after(text, "### Violations")
     assert len(row) == 5
     (r,) = report.results
-    assert [_unescape(c) for c in row] == ["FAIL", r.id, r.expected, r.actual, r.reason.replace("\r\n", "\n")]
+    assert [_unescape(c) for c in row] == [
+        "FAIL",
+        r.id,
+        r.expected,
+        r.actual,
+        r.reason.replace("\r\n", "\n"),
+    ]
     assert "<none>" not in text  # would vanish as an unknown HTML tag
     assert "odd\\|name.yaml" in text
 
@@ -93,5 +109,7 @@ def test_markdown_is_plain_ascii_for_ascii_input() -> None:
 
 
 def test_no_matrix_without_probe_results() -> None:
-    report = Report("c.yaml", tuple(r for r in holds().results if r.kind not in ("reach", "isolation")))
+    report = Report(
+        "c.yaml", tuple(r for r in holds().results if r.kind not in ("reach", "isolation"))
+    )
     assert "### Reachability" not in markdown.render(report)

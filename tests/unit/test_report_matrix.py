@@ -12,7 +12,9 @@ from netcontract.results import Report, Result, Verdict
 
 
 def _r(kind: str, src: str, dst: str, verdict: Verdict, n: int = 0) -> Result:
-    return Result(f"{kind}:{src}->{dst}:{n}", kind, f"{src}->{dst}", verdict, "e", "a", src=src, dst=dst)
+    return Result(
+        f"{kind}:{src}->{dst}:{n}", kind, f"{src}->{dst}", verdict, "e", "a", src=src, dst=dst
+    )
 
 
 def _cells(*results: Result) -> dict[tuple[str, str], CellState]:
@@ -22,7 +24,15 @@ def _cells(*results: Result) -> dict[tuple[str, str], CellState]:
 
 def test_services_in_order_of_first_appearance() -> None:
     services, _ = matrix_rows(violated())
-    assert services == ["backend", "db", "auth-service", "frontend", "dashboard", "traefik", "discord-integration"]
+    assert services == [
+        "backend",
+        "db",
+        "auth-service",
+        "frontend",
+        "dashboard",
+        "traefik",
+        "discord-integration",
+    ]
 
 
 def test_only_reach_and_isolation_results_make_cells() -> None:
@@ -34,9 +44,9 @@ def test_only_reach_and_isolation_results_make_cells() -> None:
 def test_expected_kind_decides_allowed_or_blocked() -> None:
     assert _cells(_r("reach", "a", "b", Verdict.PASS)) == {("a", "b"): CellState.ALLOWED}
     assert _cells(_r("isolation", "a", "b", Verdict.PASS)) == {("a", "b"): CellState.BLOCKED}
-    assert _cells(_r("reach", "a", "b", Verdict.PASS), _r("isolation", "a", "b", Verdict.PASS, 1)) == {
-        ("a", "b"): CellState.MIXED
-    }
+    assert _cells(
+        _r("reach", "a", "b", Verdict.PASS), _r("isolation", "a", "b", Verdict.PASS, 1)
+    ) == {("a", "b"): CellState.MIXED}
 
 
 def test_pairs_are_ordered() -> None:
@@ -46,10 +56,12 @@ def test_pairs_are_ordered() -> None:
 
 def test_any_fail_makes_the_cell_differ_and_any_error_makes_it_error() -> None:
     ok, fail, err, skip = Verdict.PASS, Verdict.FAIL, Verdict.ERROR, Verdict.SKIP
-    assert _cells(_r("reach", "a", "b", ok), _r("reach", "a", "b", fail, 1), _r("reach", "a", "b", err, 2)) == {
-        ("a", "b"): CellState.DIFFERS
+    assert _cells(
+        _r("reach", "a", "b", ok), _r("reach", "a", "b", fail, 1), _r("reach", "a", "b", err, 2)
+    ) == {("a", "b"): CellState.DIFFERS}
+    assert _cells(_r("reach", "a", "b", ok), _r("reach", "a", "b", err, 1)) == {
+        ("a", "b"): CellState.ERROR
     }
-    assert _cells(_r("reach", "a", "b", ok), _r("reach", "a", "b", err, 1)) == {("a", "b"): CellState.ERROR}
     # A skipped check is not a pass: the cell never reads "as expected".
     assert _cells(_r("isolation", "a", "b", ok), _r("isolation", "a", "b", skip, 1)) == {
         ("a", "b"): CellState.SKIPPED
@@ -62,7 +74,9 @@ def test_sample_cells() -> None:
     assert cells["backend", "auth-service"].state is CellState.ALLOWED
     assert len(cells["backend", "auth-service"].results) == 2  # two tiers, one cell
     assert cells["frontend", "db"].state is CellState.DIFFERS
-    assert [r.id for r in cells["frontend", "db"].failed] == ["isolation:frontend->db:5432@data_tier"]
+    assert [r.id for r in cells["frontend", "db"].failed] == [
+        "isolation:frontend->db:5432@data_tier"
+    ]
     assert cells["dashboard", "db"].state is CellState.BLOCKED
     assert cells["traefik", "db"].state is CellState.ERROR
     assert cells["db", "frontend"].state is CellState.DIFFERS
@@ -75,7 +89,7 @@ def _read_grid(text: str) -> dict[str, list[str]]:
     numbers = lines[top].split("(from")[0]
     positions = [m.end() - 1 for m in re.finditer(r"\d+", numbers)]
     rows = {}
-    for line in lines[top + 1:]:
+    for line in lines[top + 1 :]:
         m = re.match(r"\s*\d+\. (\S+)", line)
         if not m:
             break
@@ -114,7 +128,13 @@ def test_terminal_lists_differences_and_dns_failures() -> None:
 
 def test_legend_explains_every_glyph_used() -> None:
     text = matrix.render(violated())
-    for state in (CellState.ALLOWED, CellState.BLOCKED, CellState.DIFFERS, CellState.ERROR, CellState.SKIPPED):
+    for state in (
+        CellState.ALLOWED,
+        CellState.BLOCKED,
+        CellState.DIFFERS,
+        CellState.ERROR,
+        CellState.SKIPPED,
+    ):
         assert f"{matrix.TERMINAL_GLYPHS.cells[state]}  {matrix.LEGEND[state]}" in text
 
 
@@ -124,5 +144,7 @@ def test_colour_only_when_asked() -> None:
 
 
 def test_a_report_without_probes_says_so() -> None:
-    text = matrix.render(Report("c.yaml", tuple(r for r in holds().results if r.kind not in ("reach", "isolation"))))
+    text = matrix.render(
+        Report("c.yaml", tuple(r for r in holds().results if r.kind not in ("reach", "isolation")))
+    )
     assert "no reach or isolation checks" in text

@@ -27,7 +27,9 @@ def test_schema_is_valid_draft_2020_12() -> None:
     assert REPORT_SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
-@pytest.mark.parametrize("report", [violated(), holds(), not_evaluated(), awkward(), measured(), Report("c.yaml", ())])
+@pytest.mark.parametrize(
+    "report", [violated(), holds(), not_evaluated(), awkward(), measured(), Report("c.yaml", ())]
+)
 def test_json_report_validates(report: Report) -> None:
     VALIDATOR.validate(_emitted(report))
 
@@ -39,14 +41,22 @@ RESULT_WHEN_PRESENT = {"latency_ms", "latency_source"}
 
 def test_every_emitted_key_is_described_and_required() -> None:
     data = _emitted(violated())
-    assert set(data) == set(REPORT_SCHEMA["properties"]) - WHEN_PRESENT - {"error"}  # error: only when no verdict
+    assert set(data) == set(REPORT_SCHEMA["properties"]) - WHEN_PRESENT - {
+        "error"
+    }  # error: only when no verdict
     assert set(_emitted(measured())) == set(REPORT_SCHEMA["properties"]) - {"error"}
     # added in 0.2 (engine) and since: old reports must still validate
-    assert set(REPORT_SCHEMA["required"]) == set(REPORT_SCHEMA["properties"]) - {"engine", "error"} - WHEN_PRESENT
+    assert (
+        set(REPORT_SCHEMA["required"])
+        == set(REPORT_SCHEMA["properties"]) - {"engine", "error"} - WHEN_PRESENT
+    )
     summary = REPORT_SCHEMA["properties"]["summary"]
     assert set(data["summary"]) == set(summary["properties"]) == set(summary["required"])
     result = REPORT_SCHEMA["$defs"]["result"]
-    added_since_v1 = {"executor", "containers"} | RESULT_WHEN_PRESENT  # required never: reports of 0.1 must still validate
+    added_since_v1 = {
+        "executor",
+        "containers",
+    } | RESULT_WHEN_PRESENT  # required never: reports of 0.1 must still validate
     for r in data["results"]:
         assert set(r) == set(result["properties"]) - RESULT_WHEN_PRESENT
         assert set(result["required"]) == set(result["properties"]) - added_since_v1
@@ -77,14 +87,17 @@ def test_every_object_admits_new_fields() -> None:
     VALIDATOR.validate(data)
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    (("results", 0, "verdict"), "MAYBE"),
-    (("results", 0, "attempts"), -1),
-    (("summary", "failed"), "4"),
-    (("exit_code",), 4),
-    (("version",), 2),
-    (("project",), 7),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("results", 0, "verdict"), "MAYBE"),
+        (("results", 0, "attempts"), -1),
+        (("summary", "failed"), "4"),
+        (("exit_code",), 4),
+        (("version",), 2),
+        (("project",), 7),
+    ],
+)
 def test_wrong_values_are_rejected(path: tuple[Any, ...], value: Any) -> None:
     data = _emitted(violated())
     target = data

@@ -65,7 +65,10 @@ def test_a_healthy_world_has_no_actor_results_but_the_foreign_passes() -> None:
     res = results(healthy())
     assert not of_kind(res, Kind.UNDECLARED) and not of_kind(res, Kind.NAMESPACE)
     assert not of_kind(res, Kind.HOST_NETWORK)
-    assert {k: r.verdict for k, r in of_kind(res, Kind.FOREIGN).items()} == {"foreign:web": P, "foreign:data": P}
+    assert {k: r.verdict for k, r in of_kind(res, Kind.FOREIGN).items()} == {
+        "foreign:web": P,
+        "foreign:data": P,
+    }
 
 
 # -- undeclared:<service> --------------------------------------------------------------------------
@@ -123,7 +126,9 @@ def test_a_declared_sharer_passes() -> None:
     c = variant(services__debug={"network_mode": "service:db"})
     res = actors(dbg, contract=c)
     assert res["namespace:db:debug"].verdict is P
-    assert "networks:debug" not in res and "egress:debug" not in res  # no endpoints of its own: no such check
+    assert (
+        "networks:debug" not in res and "egress:debug" not in res
+    )  # no endpoints of its own: no such check
 
 
 def test_shared_by_admits_a_container_outside_the_project() -> None:
@@ -142,7 +147,9 @@ def test_a_declared_sharer_that_shares_another_owner_fails() -> None:
 
 def test_a_declared_sharer_with_its_own_network_fails() -> None:
     dbg = ctr("debug", "shop-debug-1", ep("shop_web", "10.1.0.9"))
-    r = actors(dbg, contract=variant(services__debug={"network_mode": "service:db"}))["namespace:db:debug"]
+    r = actors(dbg, contract=variant(services__debug={"network_mode": "service:db"}))[
+        "namespace:db:debug"
+    ]
     assert r.verdict is F and "has its own network" in r.reason
 
 
@@ -171,7 +178,9 @@ def test_declared_host_networking_passes() -> None:
 
 def test_a_declared_host_service_on_its_own_network_fails() -> None:
     agent = ctr("agent", "shop-agent-1", ep("shop_web", "10.1.0.9"))
-    r = actors(agent, contract=variant(services__agent={"network_mode": "host"}))["host-network:agent"]
+    r = actors(agent, contract=variant(services__agent={"network_mode": "host"}))[
+        "host-network:agent"
+    ]
     assert r.verdict is F and "is not on the host's network" in r.reason
 
 
@@ -191,8 +200,10 @@ OWNED_WEB = replace(WEB, project="shop")
 def test_foreign_on_a_project_network_fails_on_a_tier_that_is_not_internal() -> None:
     x = ctr(None, "visitor", ep("shop_web", "10.1.0.9"), project=None)
     res = actors(x, networks=(OWNED_WEB, DATA))
-    assert res["foreign:web:visitor"].verdict is F and "a network created by the project" in \
-        res["foreign:web:visitor"].reason
+    assert (
+        res["foreign:web:visitor"].verdict is F
+        and "a network created by the project" in res["foreign:web:visitor"].reason
+    )
     assert "foreign:web" not in res
 
 
@@ -221,15 +232,20 @@ def test_a_sharer_of_a_foreign_container_is_foreign_too() -> None:
     x = ctr(None, "visitor", ep("shop_data", "10.2.0.9"), project=None)
     y = ctr(None, "rider", project=None, network_mode="container:visitor")
     res = actors(x, y)
-    assert res["foreign:data:rider"].verdict is F and "shares the network namespace of visitor" in \
-        res["foreign:data:rider"].reason
+    assert (
+        res["foreign:data:rider"].verdict is F
+        and "shares the network namespace of visitor" in res["foreign:data:rider"].reason
+    )
 
 
 def test_a_one_off_container_of_a_service_is_judged_on_the_service_tiers() -> None:
     """`docker compose run db` gets db's networks: fine there; on a tier db is not on, it is foreign."""
     run = replace(ctr("db", "shop-db-run-1", ep("shop_data", "10.2.0.9")), oneoff=True)
     res = actors(run)
-    assert res["foreign:data"].verdict is P and res["running:db"].actual == "shop-db-1: running, healthy"
+    assert (
+        res["foreign:data"].verdict is P
+        and res["running:db"].actual == "shop-db-1: running, healthy"
+    )
     stray = replace(ctr("db", "shop-db-run-2", ep("shop_web", "10.1.0.9")), oneoff=True)
     assert actors(stray, networks=(OWNED_WEB, DATA))["foreign:web:db"].verdict is F
 
@@ -237,13 +253,16 @@ def test_a_one_off_container_of_a_service_is_judged_on_the_service_tiers() -> No
 # -- the contract fields ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("service", "message"), [
-    ({"network_mode": "service:nope"}, "unknown service 'nope'"),
-    ({"network_mode": "service:debug"}, "cannot share its own namespace"),
-    ({"network_mode": "host", "tiers": ["web"]}, "leave out tiers"),
-    ({"network_mode": "bridge"}, "is not a network_mode"),
-    ({}, "lists no tier"),
-])
+@pytest.mark.parametrize(
+    ("service", "message"),
+    [
+        ({"network_mode": "service:nope"}, "unknown service 'nope'"),
+        ({"network_mode": "service:debug"}, "cannot share its own namespace"),
+        ({"network_mode": "host", "tiers": ["web"]}, "leave out tiers"),
+        ({"network_mode": "bridge"}, "is not a network_mode"),
+        ({}, "lists no tier"),
+    ],
+)
 def test_network_mode_rules(service: dict[str, Any], message: str) -> None:
     with pytest.raises(ContractError) as exc:
         variant(services__debug=service)
@@ -252,7 +271,10 @@ def test_network_mode_rules(service: dict[str, Any], message: str) -> None:
 
 def test_a_sharer_of_a_sharer_is_refused_and_ignore_cannot_name_a_service() -> None:
     with pytest.raises(ContractError, match="share the namespace of a service that has endpoints"):
-        variant(services__debug={"network_mode": "host"}, services__dbg2={"network_mode": "service:debug"})
+        variant(
+            services__debug={"network_mode": "host"},
+            services__dbg2={"network_mode": "service:debug"},
+        )
     with pytest.raises(ContractError, match="cannot also be ignored"):
         variant(ignore=["db"])
 
@@ -270,25 +292,40 @@ def test_every_existing_contract_keeps_loading() -> None:
 
 
 def listed(cid: str, mode: str, state: str = "running", name: str = "") -> dict[str, Any]:
-    return {"Id": cid, "Names": [f"/{name or cid[:6]}"], "State": state, "HostConfig": {"NetworkMode": mode}}
+    return {
+        "Id": cid,
+        "Names": [f"/{name or cid[:6]}"],
+        "State": state,
+        "HostConfig": {"NetworkMode": mode},
+    }
 
 
 def test_actor_ids_keeps_host_network_and_sharers_of_known_containers() -> None:
     owner, other = "a" * 64, "b" * 64
-    rows = [listed(owner, "default", name="shop-db-1"), listed(other, "default"),
-            listed("c" * 64, f"container:{owner}"),  # by id (what compose and recent engines store)
-            listed("d" * 64, "container:shop-db-1"),  # by name
-            listed("e" * 64, "container:" + "c" * 12),  # of a sharer, by short id
-            listed("f" * 64, f"container:{other}"),  # of a container no tier holds
-            listed("1" * 64, "host"), listed("2" * 64, "host", state="exited"),
-            {**listed("3" * 64, f"container:{owner}"), "Labels": {"org.netcontract.probe": "1"}}]  # a probe sidecar
+    rows = [
+        listed(owner, "default", name="shop-db-1"),
+        listed(other, "default"),
+        listed("c" * 64, f"container:{owner}"),  # by id (what compose and recent engines store)
+        listed("d" * 64, "container:shop-db-1"),  # by name
+        listed("e" * 64, "container:" + "c" * 12),  # of a sharer, by short id
+        listed("f" * 64, f"container:{other}"),  # of a container no tier holds
+        listed("1" * 64, "host"),
+        listed("2" * 64, "host", state="exited"),
+        {**listed("3" * 64, f"container:{owner}"), "Labels": {"org.netcontract.probe": "1"}},
+    ]  # a probe sidecar
     assert actor_ids(rows, {owner}) == {"c" * 64, "d" * 64, "e" * 64, "1" * 64}
 
 
 def test_inspect_reads_the_one_off_label_and_the_network_project() -> None:
-    c = container_from_inspect({"Id": "a" * 64, "Name": "/x", "State": {"Status": "running"},
-                                "Config": {"Labels": {"com.docker.compose.oneoff": "True"}},
-                                "HostConfig": {"NetworkMode": "container:" + "b" * 64}})
+    c = container_from_inspect(
+        {
+            "Id": "a" * 64,
+            "Name": "/x",
+            "State": {"Status": "running"},
+            "Config": {"Labels": {"com.docker.compose.oneoff": "True"}},
+            "HostConfig": {"NetworkMode": "container:" + "b" * 64},
+        }
+    )
     assert c.oneoff and c.shared_ref == "b" * 64
     n = network_from_inspect({"Name": "shop_web", "Labels": {"com.docker.compose.project": "shop"}})
     assert n.project == "shop"
@@ -305,21 +342,39 @@ def test_host_reach_probes_every_internal_member_from_one_host_container() -> No
     (source,) = plan.sources
     assert source.container is a
     ids = sorted(e.id for e in source.expectations)
-    assert ids == ["host-reach:api:8000@data", "host-reach:db:5432@data", "host-reach:worker:icmp@data"]
+    assert ids == [
+        "host-reach:api:8000@data",
+        "host-reach:db:5432@data",
+        "host-reach:worker:icmp@data",
+    ]
     assert all(e.report_only for e in source.expectations)
     deny = variant(policy={"allow": ["web -> data"], "host_network": "deny"})
-    assert not any(e.report_only for e in with_host_reach(deny, st, ProbePlan(())).sources[0].expectations)
+    assert not any(
+        e.report_only for e in with_host_reach(deny, st, ProbePlan(())).sources[0].expectations
+    )
     assert with_host_reach(CONTRACT, healthy(), ProbePlan(())).sources == ()
 
 
 def test_probe_results_from_an_owner_name_its_sharers() -> None:
     dbg = ctr("debug", "shop-debug-1", network_mode=f"container:{DB_ID}")
     st = state(FRONT, API, DB, WORKER, dbg)
-    probe = Result("reach:db->api:8000@data", Kind.REACH, "db->api", F, "connects", "timeout", "blocked",
-                   attempts=1, containers=("shop-db-1",))
+    probe = Result(
+        "reach:db->api:8000@data",
+        Kind.REACH,
+        "db->api",
+        F,
+        "connects",
+        "timeout",
+        "blocked",
+        attempts=1,
+        containers=("shop-db-1",),
+    )
     structural = Result("running:db", Kind.RUNNING, "db", P, "", "", containers=("shop-db-1",))
     (named, kept), notes = name_sharers([probe, structural], st)
-    assert named.containers == ("shop-db-1", "shop-debug-1") and "also the reach of debug" in named.reason
+    assert (
+        named.containers == ("shop-db-1", "shop-debug-1")
+        and "also the reach of debug" in named.reason
+    )
     assert kept is structural
     assert notes and "debug (shop-debug-1) shares the network namespace of shop-db-1" in notes[0]
 
@@ -353,13 +408,27 @@ def _cli(*args: str) -> tuple[int, str]:
     return r.exit_code, r.stdout
 
 
-def test_lint_fails_undeclared_sharers_and_host_services_and_init_drafts_them(tmp_path: Any) -> None:
+def test_lint_fails_undeclared_sharers_and_host_services_and_init_drafts_them(
+    tmp_path: Any,
+) -> None:
     compose = tmp_path / "compose.yaml"
     compose.write_text(SIDECAR_COMPOSE)
     bare = tmp_path / "bare.yaml"
-    bare.write_text("version: 1\nproject: shop\ntiers: {data: {network: shop_data, internal: true}}\n"
-                    "services: {db: {tiers: [data]}}\n")
-    code, out = _cli("lint", "-c", str(bare), "-f", str(compose), "--compose-loader", "builtin", "--format", "json")
+    bare.write_text(
+        "version: 1\nproject: shop\ntiers: {data: {network: shop_data, internal: true}}\n"
+        "services: {db: {tiers: [data]}}\n"
+    )
+    code, out = _cli(
+        "lint",
+        "-c",
+        str(bare),
+        "-f",
+        str(compose),
+        "--compose-loader",
+        "builtin",
+        "--format",
+        "json",
+    )
     import json
 
     failed = {r["id"] for r in json.loads(out)["results"] if r["verdict"] == "FAIL"}
@@ -376,7 +445,9 @@ def test_a_declared_sharer_is_no_probe_source_or_target() -> None:
     from netcontract.probe.plan import plan_probes
 
     dbg = ctr("debug", "shop-debug-1", network_mode=f"container:{DB_ID}")
-    c = variant(services__debug={"network_mode": "service:db"}, services__agent={"network_mode": "host"})
+    c = variant(
+        services__debug={"network_mode": "service:db"}, services__agent={"network_mode": "host"}
+    )
     plan = plan_probes(c, state(FRONT, API, DB, WORKER, dbg))
     assert {s.service for s in plan.sources} == {"front", "api", "db", "worker"}
     assert not [e for s in plan.sources for e in s.expectations if e.dst in ("debug", "agent")]
@@ -395,8 +466,16 @@ def test_init_from_live_drafts_sharers_and_points_at_outsiders() -> None:
     st = state(FRONT, API, DB, WORKER, dbg, agent, outsider, visitor, networks=(OWNED_WEB, DATA))
     text = draft_contract(st, DraftHints(command="netcontract init --from-live"))
     c = load(parse_yaml(text, "draft"), "draft")
-    assert c.services["debug"].network_mode == "service:db" and c.services["agent"].network_mode == "host"
-    assert "shared by netshoot (check reports namespace:db:<container>; list it in `shared_by`" in text
+    assert (
+        c.services["debug"].network_mode == "service:db"
+        and c.services["agent"].network_mode == "host"
+    )
+    assert (
+        "shared by netshoot (check reports namespace:db:<container>; list it in `shared_by`" in text
+    )
     assert "check reports foreign:web:visitor; list it in `admit`" in text
     res = results(st, c)
-    assert {k for k, r in res.items() if r.verdict is F} == {"namespace:db:netshoot", "foreign:web:visitor"}
+    assert {k for k, r in res.items() if r.verdict is F} == {
+        "namespace:db:netshoot",
+        "foreign:web:visitor",
+    }

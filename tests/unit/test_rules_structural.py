@@ -17,21 +17,27 @@ from netcontract.structural import egress_results, structural_results
 
 P, F, E, S = Verdict.PASS, Verdict.FAIL, Verdict.ERROR, Verdict.SKIP
 
-CONTRACT: Contract = contract_from_data({
-    "version": 1,
-    "project": "shop",
-    "tiers": {
-        "web": {"network": "shop_web"},
-        "data": {"network": "shop_data", "internal": True},
-    },
-    "services": {
-        "front": {"tiers": ["web"], "ports": [80]},
-        "api": {"tiers": ["web", "data"], "ports": [8000], "aliases": {"data": ["api.internal"]}},
-        "db": {"tiers": ["data"], "ports": [5432], "aliases": {"data": ["database"]}},
-        "worker": {"tiers": ["data"], "healthy": False},
-    },
-    "policy": {"allow": ["web -> data"]},
-})
+CONTRACT: Contract = contract_from_data(
+    {
+        "version": 1,
+        "project": "shop",
+        "tiers": {
+            "web": {"network": "shop_web"},
+            "data": {"network": "shop_data", "internal": True},
+        },
+        "services": {
+            "front": {"tiers": ["web"], "ports": [80]},
+            "api": {
+                "tiers": ["web", "data"],
+                "ports": [8000],
+                "aliases": {"data": ["api.internal"]},
+            },
+            "db": {"tiers": ["data"], "ports": [5432], "aliases": {"data": ["database"]}},
+            "worker": {"tiers": ["data"], "healthy": False},
+        },
+        "policy": {"allow": ["web -> data"]},
+    }
+)
 
 WEB = Network("shop_web", "bridge", False)
 DATA = Network("shop_data", "bridge", True)
@@ -41,22 +47,54 @@ def ep(network: str, ip: str, *aliases: str) -> Endpoint:
     return Endpoint(network, ip, aliases)
 
 
-def ctr(service: str | None, name: str, *endpoints: Endpoint, project: str | None = "shop", status: str = "running",
-        health: str | None = "healthy", published: tuple[PublishedPort, ...] = (), network_mode: str = "",
-        cid: str = "") -> Container:
-    return Container(cid or name.ljust(64, "0"), name, project, service, status, health, endpoints, published,
-                     network_mode)
+def ctr(
+    service: str | None,
+    name: str,
+    *endpoints: Endpoint,
+    project: str | None = "shop",
+    status: str = "running",
+    health: str | None = "healthy",
+    published: tuple[PublishedPort, ...] = (),
+    network_mode: str = "",
+    cid: str = "",
+) -> Container:
+    return Container(
+        cid or name.ljust(64, "0"),
+        name,
+        project,
+        service,
+        status,
+        health,
+        endpoints,
+        published,
+        network_mode,
+    )
 
 
 FRONT = ctr("front", "shop-front-1", ep("shop_web", "10.1.0.2", "front"))
-API = ctr("api", "shop-api-1", ep("shop_web", "10.1.0.3", "api"), ep("shop_data", "10.2.0.3", "api", "api.internal"))
-DB = ctr("db", "shop-db-1", ep("shop_data", "10.2.0.4", "db", "database", "shop-db-1".ljust(64, "0")[:12]))
+API = ctr(
+    "api",
+    "shop-api-1",
+    ep("shop_web", "10.1.0.3", "api"),
+    ep("shop_data", "10.2.0.3", "api", "api.internal"),
+)
+DB = ctr(
+    "db",
+    "shop-db-1",
+    ep("shop_data", "10.2.0.4", "db", "database", "shop-db-1".ljust(64, "0")[:12]),
+)
 WORKER = ctr("worker", "shop-worker-1", ep("shop_data", "10.2.0.6", "worker"), health=None)
 
 
-def state(*containers: Container, networks: tuple[Network, ...] = (WEB, DATA), project: str | None = "shop",
-          live: bool = True) -> State:
-    return State(project, networks, containers, source="live" if live else "compose.yaml", live=live)
+def state(
+    *containers: Container,
+    networks: tuple[Network, ...] = (WEB, DATA),
+    project: str | None = "shop",
+    live: bool = True,
+) -> State:
+    return State(
+        project, networks, containers, source="live" if live else "compose.yaml", live=live
+    )
 
 
 def healthy() -> State:
@@ -75,13 +113,25 @@ def results(st: State, contract: Contract = CONTRACT) -> dict[str, Result]:
 def test_a_healthy_world_passes_every_rule_in_order() -> None:
     got = structural_results(CONTRACT, healthy())
     assert [r.id for r in got] == [
-        "network:web", "network:data",
-        "running:front", "running:api", "running:db", "running:worker",
-        "networks:front", "networks:api", "networks:db", "networks:worker",
-        "alias:api@data:api.internal", "alias:db@data:database",
-        "foreign:web", "foreign:data",
-        "exposure:api", "exposure:db", "exposure:worker",
-        "alias-unique:web", "alias-unique:data",
+        "network:web",
+        "network:data",
+        "running:front",
+        "running:api",
+        "running:db",
+        "running:worker",
+        "networks:front",
+        "networks:api",
+        "networks:db",
+        "networks:worker",
+        "alias:api@data:api.internal",
+        "alias:db@data:database",
+        "foreign:web",
+        "foreign:data",
+        "exposure:api",
+        "exposure:db",
+        "exposure:worker",
+        "alias-unique:web",
+        "alias-unique:data",
     ]
     assert all(r.verdict is P for r in got), [r for r in got if r.verdict is not P]
     assert [r.id for r in egress_results(CONTRACT, healthy())] == ["egress:db", "egress:worker"]
@@ -93,15 +143,23 @@ def test_a_healthy_world_passes_every_rule_in_order() -> None:
 def test_network_pass_shows_driver_and_internal_flag() -> None:
     res = results(healthy())
     assert (res["network:web"].expected, res["network:web"].actual) == (
-        "shop_web (bridge, not internal)", "shop_web (bridge, not internal)")
+        "shop_web (bridge, not internal)",
+        "shop_web (bridge, not internal)",
+    )
     assert (res["network:data"].expected, res["network:data"].actual) == (
-        "shop_data (bridge, internal)", "shop_data (bridge, internal)")
+        "shop_data (bridge, internal)",
+        "shop_data (bridge, internal)",
+    )
     assert res["network:data"].kind is Kind.NETWORK and res["network:data"].subject == "data"
 
 
 def test_network_missing_fails() -> None:
     r = results(without("", networks=(WEB,)))["network:data"]
-    assert (r.verdict, r.actual, r.reason) == (F, "missing", "no network named shop_data (on the Docker engine)")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        "missing",
+        "no network named shop_data (on the Docker engine)",
+    )
     static = structural_results(CONTRACT, state(FRONT, networks=(WEB,), live=False))
     r = next(r for r in static if r.id == "network:data")
     assert r.reason == "no network named shop_data (in compose.yaml)"
@@ -109,7 +167,11 @@ def test_network_missing_fails() -> None:
 
 def test_network_driver_mismatch_fails_and_names_both_drivers() -> None:
     r = results(without("", networks=(Network("shop_web", "overlay", False), DATA)))["network:web"]
-    assert (r.verdict, r.actual, r.reason) == (F, "shop_web (overlay, not internal)", "driver is overlay, not bridge")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        "shop_web (overlay, not internal)",
+        "driver is overlay, not bridge",
+    )
 
 
 def test_network_internal_flag_mismatch_fails_both_ways() -> None:
@@ -122,8 +184,10 @@ def test_network_internal_flag_mismatch_fails_both_ways() -> None:
 
 def test_network_with_two_problems_lists_both() -> None:
     r = results(without("", networks=(WEB, Network("shop_data", "macvlan", False))))["network:data"]
-    assert r.reason == ("driver is macvlan, not bridge; "
-                        "shop_data is not internal: containers on it can reach outside networks")
+    assert r.reason == (
+        "driver is macvlan, not bridge; "
+        "shop_data is not internal: containers on it can reach outside networks"
+    )
 
 
 # -- running:<service> -----------------------------------------------------------------------------
@@ -131,9 +195,14 @@ def test_network_with_two_problems_lists_both() -> None:
 
 def test_running_pass_describes_each_container() -> None:
     res = results(healthy())
-    assert (res["running:db"].expected, res["running:db"].actual) == ("running and healthy", "shop-db-1: running, healthy")
+    assert (res["running:db"].expected, res["running:db"].actual) == (
+        "running and healthy",
+        "shop-db-1: running, healthy",
+    )
     assert (res["running:worker"].expected, res["running:worker"].actual) == (
-        "running", "shop-worker-1: running, no healthcheck")
+        "running",
+        "shop-worker-1: running, no healthcheck",
+    )
     assert res["running:db"].service == "db" and res["running:db"].kind is Kind.RUNNING
 
 
@@ -141,7 +210,11 @@ def test_a_service_without_container_fails_so_the_report_exits_1() -> None:
     res = results(without("db"))
     r = res["running:db"]
     assert (r.verdict, r.actual, r.reason, r.service) == (
-        F, "no container", "no container has labels project=shop, service=db", "db")
+        F,
+        "no container",
+        "no container has labels project=shop, service=db",
+        "db",
+    )
     assert Report("c", tuple(res.values())).exit_code is ExitCode.VIOLATED
 
 
@@ -158,7 +231,11 @@ def test_running_fails_on_a_stopped_container() -> None:
 @pytest.mark.parametrize("health", ["unhealthy", "starting"])
 def test_running_fails_when_a_required_healthcheck_is_not_healthy(health: str) -> None:
     r = results(without("db", replace(DB, health=health)))["running:db"]
-    assert (r.verdict, r.actual, r.reason) == (F, f"shop-db-1: running, {health}", f"shop-db-1 is {health}")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        f"shop-db-1: running, {health}",
+        f"shop-db-1 is {health}",
+    )
 
 
 def test_running_without_healthcheck_or_when_health_is_not_required_passes() -> None:
@@ -170,12 +247,19 @@ def test_running_without_healthcheck_or_when_health_is_not_required_passes() -> 
 def test_running_lists_every_replica_and_fails_on_one_bad_one() -> None:
     db2 = replace(DB, id="b" * 64, name="shop-db-2", status="restarting")
     r = results(without("", db2))["running:db"]
-    assert (r.verdict, r.actual, r.reason) == (F, "shop-db-1: running, healthy, shop-db-2: restarting",
-                                               "shop-db-2 is restarting")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        "shop-db-1: running, healthy, shop-db-2: restarting",
+        "shop-db-2 is restarting",
+    )
 
 
 def test_a_static_state_has_no_running_check() -> None:
-    assert not [r for r in structural_results(CONTRACT, state(FRONT, API, DB, live=False)) if r.kind is Kind.RUNNING]
+    assert not [
+        r
+        for r in structural_results(CONTRACT, state(FRONT, API, DB, live=False))
+        if r.kind is Kind.RUNNING
+    ]
 
 
 # -- networks:<service> ----------------------------------------------------------------------------
@@ -183,12 +267,22 @@ def test_a_static_state_has_no_running_check() -> None:
 
 def test_networks_pass_and_show_what_is_attached() -> None:
     r = results(healthy())["networks:api"]
-    assert (r.verdict, r.expected, r.actual, r.service) == (P, "shop_data, shop_web", "shop_data, shop_web", "api")
+    assert (r.verdict, r.expected, r.actual, r.service) == (
+        P,
+        "shop_data, shop_web",
+        "shop_data, shop_web",
+        "api",
+    )
 
 
 def test_networks_skip_without_container() -> None:
     r = results(without("db"))["networks:db"]
-    assert (r.verdict, r.expected, r.actual, r.reason) == (S, "shop_data", "no container", "see running:db")
+    assert (r.verdict, r.expected, r.actual, r.reason) == (
+        S,
+        "shop_data",
+        "no container",
+        "see running:db",
+    )
 
 
 def test_networks_fail_when_a_tier_network_is_missing() -> None:
@@ -198,20 +292,26 @@ def test_networks_fail_when_a_tier_network_is_missing() -> None:
 
 
 def test_networks_fail_on_an_extra_network() -> None:
-    front = replace(FRONT, endpoints=(*FRONT.endpoints, ep("shop_data", "10.2.0.2"), ep("bridge", "172.17.0.2")))
+    front = replace(
+        FRONT, endpoints=(*FRONT.endpoints, ep("shop_data", "10.2.0.2"), ep("bridge", "172.17.0.2"))
+    )
     r = results(without("front", front))["networks:front"]
     assert (r.verdict, r.actual) == (F, "bridge, shop_data, shop_web")
-    assert r.reason == ("front (shop-front-1) is attached to bridge (not a tier), which the contract does not give it; "
-                        "front (shop-front-1) is attached to shop_data (tier data), which the contract does not "
-                        "give it")
+    assert r.reason == (
+        "front (shop-front-1) is attached to bridge (not a tier), which the contract does not give it; "
+        "front (shop-front-1) is attached to shop_data (tier data), which the contract does not "
+        "give it"
+    )
 
 
 @pytest.mark.parametrize("mode", ["host", "container:0123abcd", "service:db", "none"])
 def test_networks_fail_on_a_network_mode_that_joins_no_tier(mode: str) -> None:
     r = results(without("db", replace(DB, endpoints=(), network_mode=mode)))["networks:db"]
     assert (r.verdict, r.actual) == (F, "(none)")
-    assert r.reason == (f"db (shop-db-1) uses network_mode {mode}, so it joins no tier network; "
-                        "db (shop-db-1) is not attached to shop_data (tier data)")
+    assert r.reason == (
+        f"db (shop-db-1) uses network_mode {mode}, so it joins no tier network; "
+        "db (shop-db-1) is not attached to shop_data (tier data)"
+    )
 
 
 def test_networks_accept_a_named_network_mode() -> None:
@@ -223,32 +323,50 @@ def test_networks_accept_a_named_network_mode() -> None:
 
 def test_alias_pass_shows_the_names_without_the_short_id() -> None:
     r = results(healthy())["alias:db@data:database"]
-    assert (r.verdict, r.subject, r.expected, r.actual) == (P, "db@data", "database on shop_data",
-                                                            "shop-db-1: database, db")
+    assert (r.verdict, r.subject, r.expected, r.actual) == (
+        P,
+        "db@data",
+        "database on shop_data",
+        "shop-db-1: database, db",
+    )
     assert (r.kind, r.service, r.tier) == (Kind.ALIAS, "db", "data")
 
 
 def test_alias_skips_without_container() -> None:
     r = results(without("db"))["alias:db@data:database"]
-    assert (r.verdict, r.actual, r.reason, r.service, r.tier) == (S, "no container", "see running:db", "db", "data")
+    assert (r.verdict, r.actual, r.reason, r.service, r.tier) == (
+        S,
+        "no container",
+        "see running:db",
+        "db",
+        "data",
+    )
 
 
 def test_alias_fails_when_missing() -> None:
     db = replace(DB, endpoints=(ep("shop_data", "10.2.0.4", "db"),))
     r = results(without("db", db))["alias:db@data:database"]
-    assert (r.verdict, r.actual, r.reason) == (F, "shop-db-1: db",
-                                               "db (shop-db-1) does not have alias database on shop_data")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        "shop-db-1: db",
+        "db (shop-db-1) does not have alias database on shop_data",
+    )
 
 
 def test_alias_fails_when_not_attached_to_the_tier() -> None:
     db = replace(DB, endpoints=(ep("shop_web", "10.1.0.4", "database"),))
     r = results(without("db", db))["alias:db@data:database"]
-    assert (r.verdict, r.actual, r.reason) == (F, "not attached to shop_data",
-                                               "db (shop-db-1) is not attached to shop_data")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        "not attached to shop_data",
+        "db (shop-db-1) is not attached to shop_data",
+    )
 
 
 def test_alias_from_dns_names_passes() -> None:
-    db = replace(DB, endpoints=(Endpoint("shop_data", "10.2.0.4", (), dns_names=("database", "shop-db-1")),))
+    db = replace(
+        DB, endpoints=(Endpoint("shop_data", "10.2.0.4", (), dns_names=("database", "shop-db-1")),)
+    )
     r = results(without("db", db))["alias:db@data:database"]
     assert (r.verdict, r.actual) == (P, "shop-db-1: (none)")
 
@@ -256,8 +374,11 @@ def test_alias_from_dns_names_passes() -> None:
 def test_alias_fails_when_one_replica_lacks_it() -> None:
     db2 = ctr("db", "shop-db-2", ep("shop_data", "10.2.0.5", "db"))
     r = results(without("", db2))["alias:db@data:database"]
-    assert (r.verdict, r.actual, r.reason) == (F, "shop-db-1: database, db; shop-db-2: db",
-                                               "db (shop-db-2) does not have alias database on shop_data")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        "shop-db-1: database, db; shop-db-2: db",
+        "db (shop-db-2) does not have alias database on shop_data",
+    )
 
 
 # -- foreign:<internal tier> -----------------------------------------------------------------------
@@ -268,13 +389,23 @@ def test_foreign_pass_on_every_tier() -> None:
     assert res["foreign:web"].verdict is P
     r = res["foreign:data"]
     assert (r.verdict, r.expected, r.actual, r.reason, r.containers, r.tier) == (
-        P, "only api, db, worker", "only contract services", "", (), "data")
+        P,
+        "only api, db, worker",
+        "only contract services",
+        "",
+        (),
+        "data",
+    )
 
 
 def test_foreign_skips_when_the_network_is_missing() -> None:
     r = results(without("", networks=(WEB,)))["foreign:data"]
-    assert (r.verdict, r.expected, r.actual, r.reason) == (S, "only api, db, worker", "network missing",
-                                                           "see network:data")
+    assert (r.verdict, r.expected, r.actual, r.reason) == (
+        S,
+        "only api, db, worker",
+        "network missing",
+        "see network:data",
+    )
 
 
 def test_foreign_fails_on_a_container_without_compose_labels() -> None:
@@ -283,9 +414,11 @@ def test_foreign_fails_on_a_container_without_compose_labels() -> None:
     assert "foreign:data" not in res
     r = res["foreign:data:intruder"]
     assert (r.verdict, r.actual, r.containers) == (F, "intruder", ("intruder",))
-    assert r.reason == ("intruder is on shop_data (tier data): on internal tier data (shop_data), a network not "
-                        "created by the project, it reaches every member, and it is not a service of the contract "
-                        "(nor in tiers.data.admit)")
+    assert r.reason == (
+        "intruder is on shop_data (tier data): on internal tier data (shop_data), a network not "
+        "created by the project, it reaches every member, and it is not a service of the contract "
+        "(nor in tiers.data.admit)"
+    )
 
 
 def test_foreign_fails_on_a_service_the_contract_does_not_know() -> None:
@@ -301,7 +434,9 @@ def test_foreign_fails_on_a_contract_service_name_from_another_project() -> None
     other = ctr("db", "other-db-1", ep("shop_data", "10.2.0.7", "db"), project="other")
     r = results(without("", other))["foreign:data:other-db-1"]
     assert (r.verdict, r.containers) == (F, ("other-db-1",))
-    assert r.reason.startswith("db (other-db-1) is on shop_data (tier data): on internal tier data (shop_data)")
+    assert r.reason.startswith(
+        "db (other-db-1) is on shop_data (tier data): on internal tier data (shop_data)"
+    )
 
 
 def test_foreign_without_a_project_accepts_any_project_today() -> None:
@@ -316,7 +451,10 @@ def test_foreign_lists_every_intruder() -> None:
     a = ctr(None, "a", ep("shop_data", "10.2.0.9"), project=None)
     b = ctr("db", "other-db-1", ep("shop_data", "10.2.0.7"), project="other")
     res = results(without("", b, a))
-    assert (res["foreign:data:a"].containers, res["foreign:data:other-db-1"].containers) == (("a",), ("other-db-1",))
+    assert (res["foreign:data:a"].containers, res["foreign:data:other-db-1"].containers) == (
+        ("a",),
+        ("other-db-1",),
+    )
     assert res["foreign:data:a"].verdict is F and res["foreign:data:other-db-1"].verdict is F
 
 
@@ -328,33 +466,61 @@ PG = PublishedPort(5432, "tcp", "0.0.0.0", "5432")
 def test_exposure_pass() -> None:
     r = results(healthy())["exposure:db"]
     assert (r.verdict, r.expected, r.actual, r.containers, r.service) == (
-        P, "no published ports (member of internal data)", "no published ports", (), "db")
+        P,
+        "no published ports (member of internal data)",
+        "no published ports",
+        (),
+        "db",
+    )
     assert "exposure:front" not in results(healthy())
 
 
 def test_exposure_skips_without_container() -> None:
     r = results(without("db"))["exposure:db"]
-    assert (r.verdict, r.expected, r.actual, r.reason) == (S, "no published ports", "no container", "see running:db")
+    assert (r.verdict, r.expected, r.actual, r.reason) == (
+        S,
+        "no published ports",
+        "no container",
+        "see running:db",
+    )
 
 
 def test_exposure_fails_on_a_published_port() -> None:
     db = replace(DB, published=(PG, PublishedPort(5433)))
     r = results(without("db", db))["exposure:db"]
-    assert (r.verdict, r.actual, r.containers) == (F, "0.0.0.0:5432->5432/tcp, 5433/tcp", ("shop-db-1",))
-    assert r.reason == ("db (shop-db-1) publishes 0.0.0.0:5432->5432/tcp on the host, which bypasses the isolation "
-                        "of data; db (shop-db-1) publishes 5433/tcp on the host, which bypasses the isolation of data")
+    assert (r.verdict, r.actual, r.containers) == (
+        F,
+        "0.0.0.0:5432->5432/tcp, 5433/tcp",
+        ("shop-db-1",),
+    )
+    assert r.reason == (
+        "db (shop-db-1) publishes 0.0.0.0:5432->5432/tcp on the host, which bypasses the isolation "
+        "of data; db (shop-db-1) publishes 5433/tcp on the host, which bypasses the isolation of data"
+    )
 
 
 def test_exposure_covers_a_service_attached_to_an_internal_tier_it_was_not_given() -> None:
-    front = replace(FRONT, endpoints=(*FRONT.endpoints, ep("shop_data", "10.2.0.2")),
-                    published=(PublishedPort(80, "tcp", "", "8080"),))
+    front = replace(
+        FRONT,
+        endpoints=(*FRONT.endpoints, ep("shop_data", "10.2.0.2")),
+        published=(PublishedPort(80, "tcp", "", "8080"),),
+    )
     r = results(without("front", front))["exposure:front"]
-    assert (r.verdict, r.expected, r.actual) == (F, "no published ports (member of internal data)", "8080->80/tcp")
+    assert (r.verdict, r.expected, r.actual) == (
+        F,
+        "no published ports (member of internal data)",
+        "8080->80/tcp",
+    )
 
 
 def test_exposure_needs_an_internal_tier_in_the_contract() -> None:
-    flat = contract_from_data({"version": 1, "tiers": {"web": {"network": "shop_web"}},
-                               "services": {"front": {"tiers": ["web"]}}})
+    flat = contract_from_data(
+        {
+            "version": 1,
+            "tiers": {"web": {"network": "shop_web"}},
+            "services": {"front": {"tiers": ["web"]}},
+        }
+    )
     st = state(replace(FRONT, published=(PublishedPort(80, "tcp", "", "80"),)), networks=(WEB,))
     assert not [r for r in structural_results(flat, st) if r.kind is Kind.EXPOSURE]
 
@@ -365,7 +531,12 @@ def test_exposure_needs_an_internal_tier_in_the_contract() -> None:
 def test_alias_unique_pass() -> None:
     r = results(healthy())["alias-unique:data"]
     assert (r.verdict, r.expected, r.actual, r.containers, r.tier) == (
-        P, "each alias held by one service", "no shared alias", (), "data")
+        P,
+        "each alias held by one service",
+        "no shared alias",
+        (),
+        "data",
+    )
 
 
 def test_alias_unique_skips_when_the_network_is_missing() -> None:
@@ -376,9 +547,15 @@ def test_alias_unique_skips_when_the_network_is_missing() -> None:
 def test_alias_unique_fails_when_two_services_hold_one_alias() -> None:
     intruder = ctr(None, "intruder", ep("shop_data", "10.2.0.9", "database"), project=None)
     r = results(without("", intruder))["alias-unique:data"]
-    assert (r.verdict, r.actual, r.containers) == (F, "database held by 2", ("shop-db-1", "intruder"))
-    assert r.reason == ("alias database on shop_data is held by intruder, shop/db: Docker's DNS round-robins "
-                        "between them")
+    assert (r.verdict, r.actual, r.containers) == (
+        F,
+        "database held by 2",
+        ("shop-db-1", "intruder"),
+    )
+    assert r.reason == (
+        "alias database on shop_data is held by intruder, shop/db: Docker's DNS round-robins "
+        "between them"
+    )
 
 
 def test_alias_unique_counts_one_owner_per_project_and_service() -> None:
@@ -386,8 +563,11 @@ def test_alias_unique_counts_one_owner_per_project_and_service() -> None:
     assert results(without("", db2))["alias-unique:data"].verdict is P
     other = ctr("db", "other-db-1", ep("shop_data", "10.2.0.7", "db"), project="other")
     r = results(without("", other))["alias-unique:data"]
-    assert (r.verdict, r.reason) == (F, "alias db on shop_data is held by other/db, shop/db: Docker's DNS "
-                                        "round-robins between them")
+    assert (r.verdict, r.reason) == (
+        F,
+        "alias db on shop_data is held by other/db, shop/db: Docker's DNS "
+        "round-robins between them",
+    )
 
 
 def test_alias_unique_lists_every_clash_sorted() -> None:
@@ -401,7 +581,9 @@ def test_alias_unique_lists_every_clash_sorted() -> None:
 
 def test_alias_unique_ignores_container_ids() -> None:
     a = ctr("x", "shop-x-1", ep("shop_data", "10.2.0.8", "a" * 12), cid="a" * 64)
-    b = ctr("y", "shop-y-1", ep("shop_data", "10.2.0.9", "a" * 12, "a" * 64), cid="a" * 12 + "b" * 52)
+    b = ctr(
+        "y", "shop-y-1", ep("shop_data", "10.2.0.9", "a" * 12, "a" * 64), cid="a" * 12 + "b" * 52
+    )
     c = ctr("z", "shop-z-1", ep("shop_data", "10.2.0.10", "a" * 64), cid="a" * 64)
     assert results(without("", a, b, c))["alias-unique:data"].verdict is P
 
@@ -414,7 +596,12 @@ def test_egress_pass_for_services_whose_tiers_are_all_internal() -> None:
     assert "egress:api" not in res and "egress:front" not in res
     r = res["egress:db"]
     assert (r.verdict, r.expected, r.actual, r.src, r.service) == (
-        P, "only internal networks (no egress)", "shop_data", "db", "db")
+        P,
+        "only internal networks (no egress)",
+        "shop_data",
+        "db",
+        "db",
+    )
 
 
 def test_egress_skips_without_container() -> None:
@@ -432,7 +619,10 @@ def test_egress_fails_on_a_network_that_is_not_internal() -> None:
 def test_egress_fails_on_a_network_that_could_not_be_inspected() -> None:
     db = replace(DB, endpoints=(*DB.endpoints, ep("bridge", "172.17.0.4")))
     r = results(without("db", db))["egress:db"]
-    assert (r.verdict, r.reason) == (F, "db (shop-db-1) is attached to bridge, which could not be inspected")
+    assert (r.verdict, r.reason) == (
+        F,
+        "db (shop-db-1) is attached to bridge, which could not be inspected",
+    )
 
 
 def test_egress_fails_on_host_network_mode() -> None:
@@ -441,34 +631,45 @@ def test_egress_fails_on_host_network_mode() -> None:
 
 
 def test_egress_passes_with_network_mode_none() -> None:
-    assert results(without("db", replace(DB, endpoints=(), network_mode="none")))["egress:db"].verdict is P
+    assert (
+        results(without("db", replace(DB, endpoints=(), network_mode="none")))["egress:db"].verdict
+        is P
+    )
 
 
 @pytest.mark.parametrize("mode", ["container:" + "c" * 64, "service:cache"])
 def test_egress_does_not_pass_a_container_in_another_containers_namespace(mode: str) -> None:
     """(Was a bug: with no network of its own to check, it passed.)"""
     r = results(without("db", replace(DB, endpoints=(), network_mode=mode)))["egress:db"]
-    assert (r.verdict, r.reason) == (F, f"db (shop-db-1) uses network_mode {mode}: its way out is that container's, "
-                                        "which the contract does not bound")
+    assert (r.verdict, r.reason) == (
+        F,
+        f"db (shop-db-1) uses network_mode {mode}: its way out is that container's, "
+        "which the contract does not bound",
+    )
 
 
 # -- the report's exit code ------------------------------------------------------------------------
 
 
 def _report(*verdicts: Verdict) -> Report:
-    return Report("c", tuple(Result(f"r{i}", Kind.NETWORK, "s", v, "", "") for i, v in enumerate(verdicts)))
+    return Report(
+        "c", tuple(Result(f"r{i}", Kind.NETWORK, "s", v, "", "") for i, v in enumerate(verdicts))
+    )
 
 
-@pytest.mark.parametrize(("verdicts", "code"), [
-    ((), ExitCode.OK),
-    ((P,), ExitCode.OK),
-    ((P, S), ExitCode.OK),
-    ((S,), ExitCode.OK),
-    ((P, F), ExitCode.VIOLATED),
-    ((E, F, P), ExitCode.VIOLATED),
-    ((E,), ExitCode.NOT_EVALUATED),
-    ((P, S, E), ExitCode.NOT_EVALUATED),
-])
+@pytest.mark.parametrize(
+    ("verdicts", "code"),
+    [
+        ((), ExitCode.OK),
+        ((P,), ExitCode.OK),
+        ((P, S), ExitCode.OK),
+        ((S,), ExitCode.OK),
+        ((P, F), ExitCode.VIOLATED),
+        ((E, F, P), ExitCode.VIOLATED),
+        ((E,), ExitCode.NOT_EVALUATED),
+        ((P, S, E), ExitCode.NOT_EVALUATED),
+    ],
+)
 def test_exit_code(verdicts: tuple[Verdict, ...], code: ExitCode) -> None:
     assert _report(*verdicts).exit_code is code
     assert int(code) in (0, 1, 3)
@@ -477,30 +678,41 @@ def test_exit_code(verdicts: tuple[Verdict, ...], code: ExitCode) -> None:
 
 # -- every result names its subject, and a rule goes on after a service it skips ---------------------
 
-TWO_INTERNAL: Contract = contract_from_data({
-    "version": 1,
-    "project": "shop",
-    "tiers": {
-        "web": {"network": "shop_web"},
-        "data": {"network": "shop_data", "internal": True},
-        "vault": {"network": "shop_vault", "internal": True},
-    },
-    "services": {
-        "api": {"tiers": ["web", "data"]},
-        "db": {"tiers": ["data", "vault"], "aliases": {"data": ["database", "pg"]}},
-        "keys": {"tiers": ["vault"]},
-    },
-    "policy": {"allow": ["web -> data", "data -> vault"]},
-})
+TWO_INTERNAL: Contract = contract_from_data(
+    {
+        "version": 1,
+        "project": "shop",
+        "tiers": {
+            "web": {"network": "shop_web"},
+            "data": {"network": "shop_data", "internal": True},
+            "vault": {"network": "shop_vault", "internal": True},
+        },
+        "services": {
+            "api": {"tiers": ["web", "data"]},
+            "db": {"tiers": ["data", "vault"], "aliases": {"data": ["database", "pg"]}},
+            "keys": {"tiers": ["vault"]},
+        },
+        "policy": {"allow": ["web -> data", "data -> vault"]},
+    }
+)
 VAULT = Network("shop_vault", "bridge", True)
 
 
 def broken_states() -> list[State]:
     stopped = replace(DB, status="exited")
-    bad_db = replace(DB, endpoints=(ep("shop_web", "10.1.0.4"),), published=(PG,), network_mode="host")
+    bad_db = replace(
+        DB, endpoints=(ep("shop_web", "10.1.0.4"),), published=(PG,), network_mode="host"
+    )
     intruder = ctr(None, "intruder", ep("shop_data", "10.2.0.9", "database"), project=None)
-    return [healthy(), without("db"), without("db", stopped), without("db", bad_db), without("", intruder),
-            without("", networks=()), state()]
+    return [
+        healthy(),
+        without("db"),
+        without("db", stopped),
+        without("db", bad_db),
+        without("", intruder),
+        without("", networks=()),
+        state(),
+    ]
 
 
 @pytest.mark.parametrize("index", range(7))
@@ -534,7 +746,9 @@ def test_a_service_without_container_does_not_stop_the_other_services_checks() -
 
 
 def test_a_missing_internal_network_does_not_stop_the_checks_of_the_next_tier() -> None:
-    got = {r.id: r.verdict for r in structural_results(TWO_INTERNAL, state(API, networks=(WEB, VAULT)))}
+    got = {
+        r.id: r.verdict for r in structural_results(TWO_INTERNAL, state(API, networks=(WEB, VAULT)))
+    }
     assert (got["foreign:data"], got["foreign:vault"]) == (S, P)
 
 
@@ -542,11 +756,17 @@ def test_alias_checks_every_replica_after_one_that_is_not_attached() -> None:
     db1 = replace(DB, endpoints=(ep("shop_web", "10.1.0.4"),))
     db2 = ctr("db", "shop-db-2", ep("shop_data", "10.2.0.5", "db", "database"))
     r = results(without("db", db1, db2))["alias:db@data:database"]
-    assert (r.verdict, r.actual, r.reason) == (F, "shop-db-2: database, db", "db (shop-db-1) is not attached to shop_data")
+    assert (r.verdict, r.actual, r.reason) == (
+        F,
+        "shop-db-2: database, db",
+        "db (shop-db-1) is not attached to shop_data",
+    )
     db2 = ctr("db", "shop-db-2", ep("shop_data", "10.2.0.5", "db"))
     r = results(without("db", db1, db2))["alias:db@data:database"]
-    assert r.reason == ("db (shop-db-1) is not attached to shop_data; "
-                        "db (shop-db-2) does not have alias database on shop_data")
+    assert r.reason == (
+        "db (shop-db-1) is not attached to shop_data; "
+        "db (shop-db-2) does not have alias database on shop_data"
+    )
 
 
 def test_networks_of_all_replicas_are_shown() -> None:
@@ -569,19 +789,34 @@ def test_foreign_reason_lists_every_intruder() -> None:
 
 
 def test_exposure_names_every_internal_tier_of_the_service() -> None:
-    db = ctr("db", "shop-db-1", ep("shop_data", "10.2.0.4"), ep("shop_vault", "10.3.0.4"), published=(PG,))
-    r = next(r for r in structural_results(TWO_INTERNAL, state(API, db, networks=(WEB, DATA, VAULT)))
-             if r.id == "exposure:db")
+    db = ctr(
+        "db",
+        "shop-db-1",
+        ep("shop_data", "10.2.0.4"),
+        ep("shop_vault", "10.3.0.4"),
+        published=(PG,),
+    )
+    r = next(
+        r
+        for r in structural_results(TWO_INTERNAL, state(API, db, networks=(WEB, DATA, VAULT)))
+        if r.id == "exposure:db"
+    )
     assert r.expected == "no published ports (member of internal data, vault)"
-    assert r.reason == ("db (shop-db-1) publishes 0.0.0.0:5432->5432/tcp on the host, which bypasses the isolation "
-                        "of data, vault")
+    assert r.reason == (
+        "db (shop-db-1) publishes 0.0.0.0:5432->5432/tcp on the host, which bypasses the isolation "
+        "of data, vault"
+    )
 
 
 def test_egress_lists_every_way_out() -> None:
-    db = replace(DB, endpoints=(*DB.endpoints, ep("shop_web", "10.1.0.4"), ep("bridge", "172.17.0.4")))
+    db = replace(
+        DB, endpoints=(*DB.endpoints, ep("shop_web", "10.1.0.4"), ep("bridge", "172.17.0.4"))
+    )
     r = results(without("db", db))["egress:db"]
-    assert r.reason == ("db (shop-db-1) is attached to shop_web, which is not internal: a way out; "
-                        "db (shop-db-1) is attached to bridge, which could not be inspected")
+    assert r.reason == (
+        "db (shop-db-1) is attached to shop_web, which is not internal: a way out; "
+        "db (shop-db-1) is attached to bridge, which could not be inspected"
+    )
 
 
 # -- network:<tier> with a declared ipv6 -----------------------------------------------------------
@@ -595,22 +830,41 @@ def with_ipv6(flag: bool) -> Contract:
 
 def test_network_ipv6_checked_only_when_declared() -> None:
     r = results(without("", networks=(WEB, replace(DATA, ipv6=True))))["network:data"]
-    assert (r.verdict, r.expected, r.actual) == (P, "shop_data (bridge, internal)", "shop_data (bridge, internal)")
-    r = results(without("", networks=(WEB, replace(DATA, ipv6=True))), with_ipv6(True))["network:data"]
-    assert (r.verdict, r.expected, r.actual) == (P, "shop_data (bridge, internal, IPv6)",
-                                                 "shop_data (bridge, internal, IPv6)")
+    assert (r.verdict, r.expected, r.actual) == (
+        P,
+        "shop_data (bridge, internal)",
+        "shop_data (bridge, internal)",
+    )
+    r = results(without("", networks=(WEB, replace(DATA, ipv6=True))), with_ipv6(True))[
+        "network:data"
+    ]
+    assert (r.verdict, r.expected, r.actual) == (
+        P,
+        "shop_data (bridge, internal, IPv6)",
+        "shop_data (bridge, internal, IPv6)",
+    )
 
 
 def test_network_ipv6_mismatch_fails_both_ways() -> None:
     r = results(healthy(), with_ipv6(True))["network:data"]
     assert (r.verdict, r.expected, r.actual, r.reason) == (
-        F, "shop_data (bridge, internal, IPv6)", "shop_data (bridge, internal, no IPv6)",
-        "shop_data has no IPv6 (EnableIPv6 is off)")
-    r = results(without("", networks=(WEB, replace(DATA, ipv6=True))), with_ipv6(False))["network:data"]
-    assert (r.verdict, r.expected, r.actual) == (F, "shop_data (bridge, internal, no IPv6)",
-                                                 "shop_data (bridge, internal, IPv6)")
-    assert r.reason == ("shop_data has IPv6 enabled: its members get IPv6 addresses, which engines filter between "
-                        "networks only with ip6tables on")
+        F,
+        "shop_data (bridge, internal, IPv6)",
+        "shop_data (bridge, internal, no IPv6)",
+        "shop_data has no IPv6 (EnableIPv6 is off)",
+    )
+    r = results(without("", networks=(WEB, replace(DATA, ipv6=True))), with_ipv6(False))[
+        "network:data"
+    ]
+    assert (r.verdict, r.expected, r.actual) == (
+        F,
+        "shop_data (bridge, internal, no IPv6)",
+        "shop_data (bridge, internal, IPv6)",
+    )
+    assert r.reason == (
+        "shop_data has IPv6 enabled: its members get IPv6 addresses, which engines filter between "
+        "networks only with ip6tables on"
+    )
     assert results(healthy(), with_ipv6(False))["network:data"].verdict is P
 
 

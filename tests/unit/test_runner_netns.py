@@ -25,8 +25,11 @@ NO_HOST = ("traefik", "auth-service", "backend", "discord-integration", "dashboa
 def window_note(note: str, *parts: str) -> bool:
     """The netns window note, with `parts` like `tcp 300 ms (slowest answer 30.0 ms)` in it. The kind may carry
     the address family (tcp4), and the last words may say "kind of path": both spellings are accepted."""
-    head = re.match(r"netns: timeouts judged on windows of at least (.*); floor 100 ms, "
-                    r"10x the slowest answer (of|on) the same kind( of path)?$", note)
+    head = re.match(
+        r"netns: timeouts judged on windows of at least (.*); floor 100 ms, "
+        r"10x the slowest answer (of|on) the same kind( of path)?$",
+        note,
+    )
     if head is None:
         return False
     listed = re.sub(r"\b(tcp|icmp)[46]\b", r"\1", head.group(1))
@@ -65,8 +68,15 @@ def test_one_netns_pass_over_every_source_on_the_floor_window(stack: Stack) -> N
     assert run.window == pytest.approx(0.1)
     assert sorted(run.keys) == sorted(c.id for c in stack.state.containers)
     assert sum(len(s.probes) for s in run.sources) == len(results)
-    assert stack.engine.calls["exec"] == stack.engine.calls["sidecar"] == stack.engine.calls["image_problem"] == 0
-    assert verdicts(results) == {Verdict.PASS} and {r.executor for r in results.values()} == {"netns"}
+    assert (
+        stack.engine.calls["exec"]
+        == stack.engine.calls["sidecar"]
+        == stack.engine.calls["image_problem"]
+        == 0
+    )
+    assert verdicts(results) == {Verdict.PASS} and {r.executor for r in results.values()} == {
+        "netns"
+    }
     assert all(r.output.startswith("[netns:") for r in results.values())
 
 
@@ -84,10 +94,14 @@ def test_netns_with_a_problem_is_error_for_that_source_never_pass(stack: Stack) 
     results = stack.run(mode=NETNS)
     mine = of(results, "frontend")
     assert verdicts(mine) == {Verdict.ERROR}
-    assert all(r.reason == f"netns executor: {why}" and r.actual == "not probed" for r in mine.values())
+    assert all(
+        r.reason == f"netns executor: {why}" and r.actual == "not probed" for r in mine.values()
+    )
     assert {r.executor for r in mine.values()} == {"netns"}
     assert all(front not in run.keys for run in stack.prober.runs)
-    assert stack.engine.calls["exec"] == stack.engine.calls["sidecar"] == 0  # netns never falls back
+    assert (
+        stack.engine.calls["exec"] == stack.engine.calls["sidecar"] == 0
+    )  # netns never falls back
     assert verdicts({k: r for k, r in results.items() if r.src != "frontend"}) == {Verdict.PASS}
     assert not any(n.startswith("auto:") for n in stack.last_runner.notes)
 
@@ -108,7 +122,8 @@ def test_a_probe_the_netns_run_did_not_answer_is_error_never_pass(stack: Stack) 
 def test_a_netns_error_observation_is_error_and_not_retried(stack: Stack) -> None:
     front = stack.id("frontend")
     stack.prober.canned[(front, TCP, stack.ip("db", "data_tier"), 5432)] = Observation(
-        Outcome.ERROR, detail="EMFILE (Too many open files)", tool="netns")
+        Outcome.ERROR, detail="EMFILE (Too many open files)", tool="netns"
+    )
     r = stack.run("frontend", mode=NETNS)["isolation:frontend->db:5432@data_tier"]
     assert r.verdict is Verdict.ERROR and "EMFILE" in r.reason and r.attempts == 1
     assert len(stack.prober.runs) == 1
@@ -131,7 +146,9 @@ def test_a_slow_source_waits_ten_times_its_slowest_answer_in_the_first_pass(stac
     results = stack.run("frontend", mode=NETNS)
     (first,) = stack.prober.runs
     assert first.window == pytest.approx(0.1)
-    assert first.stretch == Stretch(10, 2.0)  # NETNS_MULTIPLE, capped at the first retry's window (2 x 1 s)
+    assert first.stretch == Stretch(
+        10, 2.0
+    )  # NETNS_MULTIPLE, capped at the first retry's window (2 x 1 s)
     blocked = {rid for rid in results if rid.startswith("isolation:")}
     assert blocked and all(results[rid].attempts == 1 for rid in blocked)
     assert verdicts(results) == {Verdict.PASS}
@@ -154,7 +171,8 @@ def test_a_reach_slower_than_the_first_window_is_caught_by_the_stretch(stack: St
 
 
 def test_timeouts_shorter_than_the_run_calls_for_are_probed_again_with_ten_times_the_slowest_answer(
-        stack: Stack) -> None:
+    stack: Stack,
+) -> None:
     front = stack.id("frontend")
     stack.prober.stretches = False
     stack.world.slow(0.03, src=front)  # every answer from frontend takes 30 ms
@@ -162,7 +180,9 @@ def test_timeouts_shorter_than_the_run_calls_for_are_probed_again_with_ten_times
     first, again = stack.prober.runs
     assert first.window == pytest.approx(0.1) and again.window == pytest.approx(0.3)
     assert again.keys == [front]
-    assert set(again.probes_of(front)) == timed_out(stack, "frontend")  # only the timeouts, not the answers
+    assert set(again.probes_of(front)) == timed_out(
+        stack, "frontend"
+    )  # only the timeouts, not the answers
     blocked = {rid for rid in results if rid.startswith("isolation:")}
     assert all(results[rid].attempts == 2 for rid in blocked)
     assert verdicts(results) == {Verdict.PASS}
@@ -207,13 +227,17 @@ def test_a_slow_answer_of_another_kind_does_not_lengthen_tcp_windows(stack: Stac
     stack.world.slow(0.05, src=front, target="backend")  # one slow DNS answer
     stack.run("frontend", mode=NETNS)
     assert len(stack.prober.runs) == 1
-    assert "dns" not in stack.last_runner.notes[0]  # no DNS probe timed out: no DNS window to report
+    assert (
+        "dns" not in stack.last_runner.notes[0]
+    )  # no DNS probe timed out: no DNS window to report
     assert window_note(stack.last_runner.notes[0], "tcp 100 ms")
 
 
 def test_the_calibrated_window_never_exceeds_the_first_retry_window(stack: Stack) -> None:
     stack.world.slow(0.03, src=stack.id("frontend"))
-    stack.run("frontend", mode=NETNS, timeout=0.02)  # 10 x 30 ms = 300 ms, but the first retry has 40 ms
+    stack.run(
+        "frontend", mode=NETNS, timeout=0.02
+    )  # 10 x 30 ms = 300 ms, but the first retry has 40 ms
     assert len(stack.prober.runs) == 1  # the floor (100 ms) is already more than that
 
 
@@ -222,10 +246,16 @@ def test_a_kind_of_path_nothing_answered_on_gets_the_timeout_window(stack: Stack
     db = stack.id("db")
     results = stack.run("db", mode=NETNS, timeout=0.5)
     first, again = stack.prober.runs
-    assert first.window == pytest.approx(0.1) and again.window == pytest.approx(0.5) and again.probes_of(db) == [(ICMP, "192.168.32.1", None)]
+    assert (
+        first.window == pytest.approx(0.1)
+        and again.window == pytest.approx(0.5)
+        and again.probes_of(db) == [(ICMP, "192.168.32.1", None)]
+    )
     assert results["host:db->192.168.32.1"].verdict is Verdict.PASS
     (note,) = stack.last_runner.notes
-    assert window_note(note, "icmp 500 ms (nothing answered: --timeout)", "tcp 100 ms (slowest answer 0.2 ms)")
+    assert window_note(
+        note, "icmp 500 ms (nothing answered: --timeout)", "tcp 100 ms (slowest answer 0.2 ms)"
+    )
 
 
 def test_the_window_note_says_dash_when_nothing_timed_out(stack: Stack) -> None:
@@ -239,7 +269,9 @@ def test_the_window_note_says_dash_when_nothing_timed_out(stack: Stack) -> None:
 
 def test_netns_retries_go_through_the_prober_with_the_doubled_window(stack: Stack) -> None:
     front, backend = stack.id("frontend"), stack.ip("backend", "api_tier")
-    stack.world.slow(0.5, src=front, target=backend)  # later than every netns window but the retry's
+    stack.world.slow(
+        0.5, src=front, target=backend
+    )  # later than every netns window but the retry's
     results = stack.run(*NO_HOST, mode=NETNS, timeout=1.0)
     first, retry = stack.prober.runs
     assert first.window == pytest.approx(0.1) and retry.window == pytest.approx(2.0)
@@ -285,8 +317,10 @@ def test_cancelled_during_the_first_pass_nothing_is_calibrated_or_retried(stack:
     results = stack.run(runner=runner)
     assert len(stack.prober.runs) == 1
     calibrated = {rid for rid in of(results, "frontend") if rid.startswith("isolation:")}
-    assert all(results[rid].verdict is Verdict.ERROR and "check interrupted" in results[rid].reason
-               for rid in calibrated)
+    assert all(
+        results[rid].verdict is Verdict.ERROR and "check interrupted" in results[rid].reason
+        for rid in calibrated
+    )
     assert results["reach:frontend->backend:8001@api_tier"].attempts == 1
 
 
@@ -322,8 +356,12 @@ def test_a_name_target_is_resolved_in_the_same_namespace_first(canary: Stack) ->
     assert r.verdict is Verdict.PASS and r.executor == "netns"
 
 
-@pytest.mark.parametrize(("how", "seen"), [("nxdomain", "nxdomain"), ("silent", "timeout"), ("lost", "error")])
-def test_an_unresolvable_name_target_is_error_never_pass(canary: Stack, how: str, seen: str) -> None:
+@pytest.mark.parametrize(
+    ("how", "seen"), [("nxdomain", "nxdomain"), ("silent", "timeout"), ("lost", "error")]
+)
+def test_an_unresolvable_name_target_is_error_never_pass(
+    canary: Stack, how: str, seen: str
+) -> None:
     if how == "silent":
         canary.world.dns_silent.add(("*", "egress-canary"))
     elif how == "lost":
@@ -331,14 +369,20 @@ def test_an_unresolvable_name_target_is_error_never_pass(canary: Stack, how: str
     r = canary.run("db", mode=NETNS)["egress:db->egress-canary:8080"]
     assert r.verdict is Verdict.ERROR
     assert f"egress-canary does not resolve from here ({seen}): give its address" in r.reason
-    assert not any(t == "egress-canary" for run in canary.prober.runs[1:] for _, t, _ in run.probes_of(canary.id("db")))
+    assert not any(
+        t == "egress-canary"
+        for run in canary.prober.runs[1:]
+        for _, t, _ in run.probes_of(canary.id("db"))
+    )
 
 
 def test_every_address_of_a_name_target_is_probed(canary: Stack) -> None:
     canary.world.resolve("egress-canary", [CANARY, "172.30.0.10"])
     canary.world.open("172.30.0.10", 8080)
     r = canary.run("db", mode=NETNS, retries=0)["egress:db->egress-canary:8080"]
-    assert {(TCP, CANARY, 8080), (TCP, "172.30.0.10", 8080)} <= set(canary.prober.runs[1].probes_of(canary.id("db")))
+    assert {(TCP, CANARY, 8080), (TCP, "172.30.0.10", 8080)} <= set(
+        canary.prober.runs[1].probes_of(canary.id("db"))
+    )
     assert r.verdict is Verdict.FAIL and "connects to egress-canary: it has a way out" in r.reason
 
 
@@ -355,8 +399,12 @@ def test_an_icmp_name_target(tmp_path: Path) -> None:
 def test_names_are_resolved_again_for_a_retry(canary: Stack) -> None:
     db = canary.id("db")
     canary.world.resolve("egress-canary", [CANARY])
-    canary.world.drop(CANARY, 8080)  # the canary does not answer, and a connect db must make times out:
-    canary.world.drop(canary.ip("backend", "data_tier"), 8001, src=db)  # a starved batch repeats its timeouts
+    canary.world.drop(
+        CANARY, 8080
+    )  # the canary does not answer, and a connect db must make times out:
+    canary.world.drop(
+        canary.ip("backend", "data_tier"), 8001, src=db
+    )  # a starved batch repeats its timeouts
     canary.run("db", mode=NETNS)
     windows = [(round(r.window, 3), r.probes_of(db)[0][0]) for r in canary.prober.runs]
     assert windows[-2:] == [(0.1, DNS), (2.0, TCP)]

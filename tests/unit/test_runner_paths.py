@@ -16,9 +16,16 @@ from netcontract.probe.observation import Outcome
 from netcontract.probe.verdicts import IPV6_UNFILTERED
 from netcontract.results import Kind, Result, Verdict
 
-EXEC, SIDECAR, NETNS, AUTO = ExecutorMode.EXEC, ExecutorMode.SIDECAR, ExecutorMode.NETNS, ExecutorMode.AUTO
+EXEC, SIDECAR, NETNS, AUTO = (
+    ExecutorMode.EXEC,
+    ExecutorMode.SIDECAR,
+    ExecutorMode.NETNS,
+    ExecutorMode.AUTO,
+)
 A_ONLY = "exec/sidecar ask A records only: AAAA (IPv6 names) is checked by the netns executor"
-HOST = "host:db->192.168.32.1"  # db's tiers are all internal: it pings the host on data_tier's gateway
+HOST = (
+    "host:db->192.168.32.1"  # db's tiers are all internal: it pings the host on data_tier's gateway
+)
 
 
 def verdicts(results: dict[str, Result]) -> set[Verdict]:
@@ -42,7 +49,10 @@ def test_netns_asks_a_and_aaaa_and_probes_both_families(dual: Stack) -> None:
     first = next(run for run in dual.prober.runs if run.purpose == "probes")
     assert first.qtypes_of(front, "backend") == ["A", "AAAA"]
     backend4, backend6 = dual.ip("backend", "api_tier"), v6(dual.ip("backend", "api_tier"))
-    assert {(k.value, t, p) for k, t, p in first.probes_of(front)} >= {("tcp", backend4, 8001), ("tcp", backend6, 8001)}
+    assert {(k.value, t, p) for k, t, p in first.probes_of(front)} >= {
+        ("tcp", backend4, 8001),
+        ("tcp", backend6, 8001),
+    }
     assert verdicts(results) == {Verdict.PASS}
     assert "reach:frontend->backend:8001@api_tier/ipv6" in results
     assert results["dns:frontend->backend"].actual == f"{backend4}; {backend6}"
@@ -75,12 +85,18 @@ def test_without_ipv6_there_is_no_a_only_note() -> None:
 
 
 @pytest.mark.parametrize("mode", [EXEC, NETNS])
-def test_an_ipv6_leak_beside_a_blocked_ipv4_twin_names_ip6tables(dual: Stack, mode: ExecutorMode) -> None:
+def test_an_ipv6_leak_beside_a_blocked_ipv4_twin_names_ip6tables(
+    dual: Stack, mode: ExecutorMode
+) -> None:
     db6 = v6(dual.ip("db", "data_tier"))
     dual.world.open(db6, 5432, src=dual.id("frontend"))  # ip6tables off: IPv6 crosses networks
     results = dual.run("frontend", mode=mode)
     leak = results["isolation:frontend->db:5432@data_tier/ipv6"]
-    assert leak.verdict is Verdict.FAIL and IPV6_UNFILTERED in leak.reason and leak.executor == mode.value
+    assert (
+        leak.verdict is Verdict.FAIL
+        and IPV6_UNFILTERED in leak.reason
+        and leak.executor == mode.value
+    )
     assert results["isolation:frontend->db:5432@data_tier"].verdict is Verdict.PASS
 
 
@@ -110,7 +126,11 @@ def clock(monkeypatch: pytest.MonkeyPatch, dual: Stack) -> Clock:
     return c
 
 
-V6_GATEWAYS = ["fd00:32::1", "fd00:48::1", "fd00:64::1"]  # the host's IPv6 address on each tier network
+V6_GATEWAYS = [
+    "fd00:32::1",
+    "fd00:48::1",
+    "fd00:64::1",
+]  # the host's IPv6 address on each tier network
 
 
 def test_ipv6_sources_first_wait_for_the_hosts_ipv6_addresses(dual: Stack) -> None:
@@ -131,7 +151,9 @@ def test_ipv4_only_sources_do_not_wait() -> None:
 
 
 def test_the_wait_ends_when_the_host_answers(dual: Stack, clock: Clock) -> None:
-    dual.world.host_answers(dual.state, answer=False)  # duplicate address detection: the host is silent
+    dual.world.host_answers(
+        dual.state, answer=False
+    )  # duplicate address detection: the host is silent
 
     def dad_done(sources: object, window: float) -> None:
         clock.now += window
@@ -140,21 +162,33 @@ def test_the_wait_ends_when_the_host_answers(dual: Stack, clock: Clock) -> None:
 
     dual.prober.on_run = dad_done
     results = dual.run("frontend", mode=NETNS)
-    assert [run.purpose for run in dual.prober.runs][:4] == ["gateways", "gateways", "gateways", "probes"]
+    assert [run.purpose for run in dual.prober.runs][:4] == [
+        "gateways",
+        "gateways",
+        "gateways",
+        "probes",
+    ]
     assert verdicts(results) == {Verdict.PASS}
 
 
-def test_ipv6_timeouts_prove_nothing_when_the_host_never_answers_over_ipv6(dual: Stack, clock: Clock) -> None:
+def test_ipv6_timeouts_prove_nothing_when_the_host_never_answers_over_ipv6(
+    dual: Stack, clock: Clock
+) -> None:
     dual.world.host_answers(dual.state, answer=False)
     results = dual.run("frontend", mode=NETNS)
     waits = [run for run in dual.prober.runs if run.purpose == "gateways"]
     assert 10 <= len(waits) <= 11  # 2 s of 200 ms pings (the clock adds up floats)
-    blocked6 = {rid: r for rid, r in results.items() if rid.startswith("isolation:") and rid.endswith("/ipv6")}
+    blocked6 = {
+        rid: r
+        for rid, r in results.items()
+        if rid.startswith("isolation:") and rid.endswith("/ipv6")
+    }
     assert blocked6 and verdicts(blocked6) == {Verdict.ERROR}
     for r in blocked6.values():
-        assert (f"the host's IPv6 address {', '.join(V6_GATEWAYS)} did not answer devonboarder-frontend-1 "
-                "(duplicate address detection, or IPv6 routing off), so an IPv6 timeout from it proves nothing"
-                ) in r.reason
+        assert (
+            f"the host's IPv6 address {', '.join(V6_GATEWAYS)} did not answer devonboarder-frontend-1 "
+            "(duplicate address detection, or IPv6 routing off), so an IPv6 timeout from it proves nothing"
+        ) in r.reason
     # IPv4, and the IPv6 paths that answered, are judged as ever
     assert verdicts({rid: r for rid, r in results.items() if rid not in blocked6}) == {Verdict.PASS}
 
@@ -177,13 +211,18 @@ def test_a_host_that_answers_is_reported_not_failed(mode: ExecutorMode) -> None:
     stack.world.host_answers(stack.state)
     r = stack.run("db", mode=mode)[HOST]
     assert r.kind is Kind.HOST and r.verdict is Verdict.PASS and r.executor == mode.value
-    assert "the Docker host answers db at 192.168.32.1 (ICMP echo): engines allow this by design" in r.reason
+    assert (
+        "the Docker host answers db at 192.168.32.1 (ICMP echo): engines allow this by design"
+        in r.reason
+    )
 
 
 @pytest.mark.parametrize("mode", [EXEC, NETNS])
 def test_a_host_that_answers_a_deny_tier_fails(tmp_path: Path, mode: ExecutorMode) -> None:
     path = tmp_path / "deny.yaml"
-    path.write_text(CONTRACT.read_text().replace("    internal: true ", "    host: deny\n    internal: true "))
+    path.write_text(
+        CONTRACT.read_text().replace("    internal: true ", "    host: deny\n    internal: true ")
+    )
     stack = Stack(load_contract(path))
     stack.world.host_answers(stack.state)
     r = stack.run("db", mode=mode)[HOST]
@@ -208,7 +247,9 @@ def test_a_report_only_host_answer_is_not_retried() -> None:
 
 
 @pytest.mark.parametrize("mode", [EXEC, NETNS])
-def test_a_leak_seen_on_the_first_pass_stays_fail_when_the_retry_times_out(mode: ExecutorMode) -> None:
+def test_a_leak_seen_on_the_first_pass_stays_fail_when_the_retry_times_out(
+    mode: ExecutorMode,
+) -> None:
     stack = Stack()
     front, db = stack.id("frontend"), stack.ip("db", "data_tier")
     stack.world.open(db, 5432, src=front)
@@ -224,7 +265,9 @@ def test_a_leak_seen_on_the_first_pass_stays_fail_when_the_retry_times_out(mode:
     else:
         stack.prober.on_run = close_after_the_first_pass
     r = stack.run("frontend", mode=mode)["isolation:frontend->db:5432@data_tier"]
-    assert len(passes) == 1  # a leak seen is evidence: not repeated, so no later attempt can hide it
+    assert (
+        len(passes) == 1
+    )  # a leak seen is evidence: not repeated, so no later attempt can hide it
     assert r.verdict is Verdict.FAIL, (r.actual, r.reason)
 
 

@@ -23,9 +23,18 @@ def res(rid: str, verdict: Verdict, executor: str = "", duration: float = 0.0) -
     return Result(rid, Kind.REACH, rid, verdict, "", "", executor=executor, duration=duration)
 
 
-HOLDS = Report("c.yaml", (res("reach:a->b:80@t", Verdict.PASS, "netns", 0.002), res("networks:a", Verdict.PASS)))
-BROKEN = Report("c.yaml", (res("isolation:a->db:5432@data", Verdict.FAIL, "netns", 0.001),
-                           res('dns:a->"quoted"\\name', Verdict.ERROR, "exec", 0.5), res("networks:a", Verdict.PASS)))
+HOLDS = Report(
+    "c.yaml",
+    (res("reach:a->b:80@t", Verdict.PASS, "netns", 0.002), res("networks:a", Verdict.PASS)),
+)
+BROKEN = Report(
+    "c.yaml",
+    (
+        res("isolation:a->db:5432@data", Verdict.FAIL, "netns", 0.001),
+        res('dns:a->"quoted"\\name', Verdict.ERROR, "exec", 0.5),
+        res("networks:a", Verdict.PASS),
+    ),
+)
 
 
 def test_health() -> None:
@@ -33,26 +42,49 @@ def test_health() -> None:
     assert health(HOLDS) == (200, "ok: contract holds (2 checks)\n")
     code, body = health(BROKEN)
     assert code == 503
-    assert body.splitlines() == ["contract does not hold: 2 checks failed or could not run",
-                                 "isolation:a->db:5432@data", 'dns:a->"quoted"\\name']
+    assert body.splitlines() == [
+        "contract does not hold: 2 checks failed or could not run",
+        "isolation:a->db:5432@data",
+        'dns:a->"quoted"\\name',
+    ]
 
 
 def test_metrics_parse_and_say_what_the_report_says() -> None:
-    stats = WatchStats(check_duration=0.25, full_check_duration=0.4, last_full=1_700_000_000.0,
-                       rechecks={"full": 1, "partial": 3}, events=7, connected=True)
+    stats = WatchStats(
+        check_duration=0.25,
+        full_check_duration=0.4,
+        last_full=1_700_000_000.0,
+        rechecks={"full": 1, "partial": 3},
+        events=7,
+        connected=True,
+    )
     fam = {f.name: f for f in text_string_to_metric_families(render(BROKEN, stats).decode())}
-    verdicts = {s.labels["id"]: (s.labels["verdict"], s.labels["kind"]) for s in fam["netcontract_check_verdict"].samples}
-    assert verdicts == {r.id: (r.verdict.value, "reach") for r in BROKEN.results}  # a hostile id survives escaping
+    verdicts = {
+        s.labels["id"]: (s.labels["verdict"], s.labels["kind"])
+        for s in fam["netcontract_check_verdict"].samples
+    }
+    assert verdicts == {
+        r.id: (r.verdict.value, "reach") for r in BROKEN.results
+    }  # a hostile id survives escaping
     by = {s.labels["verdict"]: s.value for s in fam["netcontract_checks"].samples}
     assert by == {"PASS": 1, "FAIL": 1, "ERROR": 1, "SKIP": 0}
     assert fam["netcontract_contract_holds"].samples[0].value == 0
     assert fam["netcontract_check_duration_seconds"].samples[0].value == 0.25
     assert fam["netcontract_full_check_duration_seconds"].samples[0].value == 0.4
-    assert {s.labels["executor"]: s.value for s in fam["netcontract_probes"].samples} == {"exec": 1, "netns": 1}
-    seconds = {s.labels["executor"]: s.value for s in fam["netcontract_probe_duration_seconds"].samples}
+    assert {s.labels["executor"]: s.value for s in fam["netcontract_probes"].samples} == {
+        "exec": 1,
+        "netns": 1,
+    }
+    seconds = {
+        s.labels["executor"]: s.value for s in fam["netcontract_probe_duration_seconds"].samples
+    }
     assert seconds == {"exec": 0.5, "netns": 0.001}
     assert fam["netcontract_last_full_check_timestamp_seconds"].samples[0].value == 1_700_000_000.0
-    rechecks = {s.labels["scope"]: s.value for s in fam["netcontract_rechecks"].samples if s.name.endswith("_total")}
+    rechecks = {
+        s.labels["scope"]: s.value
+        for s in fam["netcontract_rechecks"].samples
+        if s.name.endswith("_total")
+    }
     assert rechecks == {"full": 1, "partial": 3}
     assert fam["netcontract_engine_events"].samples[0].value == 7
     assert fam["netcontract_engine_connected"].samples[0].value == 1
@@ -67,11 +99,24 @@ def test_metrics_before_any_check() -> None:
 def test_latest_counts_rechecks_and_events() -> None:
     latest = Latest()
     latest.update(Update(HOLDS, (), "initial check", True, events=0, at=100.0))
-    latest.update(Update(BROKEN, (Change("x", Verdict.PASS, Verdict.FAIL, None),), "network connect: a to b", False,
-                         frozenset({"a"}), events=3, at=101.0))
+    latest.update(
+        Update(
+            BROKEN,
+            (Change("x", Verdict.PASS, Verdict.FAIL, None),),
+            "network connect: a to b",
+            False,
+            frozenset({"a"}),
+            events=3,
+            at=101.0,
+        )
+    )
     report, stats, _ = latest.read()
     assert report is BROKEN
-    assert stats.rechecks == {"full": 1, "partial": 1} and stats.events == 3 and stats.last_full == 100.0
+    assert (
+        stats.rechecks == {"full": 1, "partial": 1}
+        and stats.events == 3
+        and stats.last_full == 100.0
+    )
     latest.note("engine connection lost (x); reconnecting")
     assert latest.read()[1].connected is False
     latest.note("following engine events (unix:///var/run/docker.sock)")
@@ -116,5 +161,7 @@ def test_paths_and_methods(server: tuple[str, Latest]) -> None:
     assert code == 200 and ctype.startswith("text/html") and "isolation:a-&gt;db:5432@data" in body
     assert get(base + "/../etc/passwd")[0] == 404
     assert get(base + "/healthz", method="POST")[0] == 501
-    latest.update(Update(HOLDS, (), "network disconnect: a from b", False, frozenset({"a"}), at=2.0))
+    latest.update(
+        Update(HOLDS, (), "network disconnect: a from b", False, frozenset({"a"}), at=2.0)
+    )
     assert get(base + "/healthz")[:1] == (200,)

@@ -42,7 +42,11 @@ def state_of(raw: dict[str, Any]) -> State:
 
 
 def container(raw: dict[str, Any], service: str) -> dict[str, Any]:
-    return next(c for c in raw["containers"] if c["Config"]["Labels"]["com.docker.compose.service"] == service)
+    return next(
+        c
+        for c in raw["containers"]
+        if c["Config"]["Labels"]["com.docker.compose.service"] == service
+    )
 
 
 def by_id(results: list[Any]) -> dict[str, Any]:
@@ -51,10 +55,20 @@ def by_id(results: list[Any]) -> dict[str, Any]:
 
 def test_recorded_stack_holds(contract: Contract, raw: dict[str, Any]) -> None:
     results = structural_results(contract, state_of(raw)) + egress_results(contract, state_of(raw))
-    assert results and all(r.verdict is Verdict.PASS for r in results), [r for r in results if r.verdict != "PASS"]
+    assert results and all(r.verdict is Verdict.PASS for r in results), [
+        r for r in results if r.verdict != "PASS"
+    ]
     ids = {r.id for r in results}
-    assert {"network:data_tier", "running:db", "networks:backend", "alias:db@data_tier:database",
-            "foreign:data_tier", "exposure:db", "alias-unique:data_tier", "egress:db"} <= ids
+    assert {
+        "network:data_tier",
+        "running:db",
+        "networks:backend",
+        "alias:db@data_tier:database",
+        "foreign:data_tier",
+        "exposure:db",
+        "alias-unique:data_tier",
+        "egress:db",
+    } <= ids
 
 
 def test_snapshot_parsing(raw: dict[str, Any]) -> None:
@@ -65,7 +79,9 @@ def test_snapshot_parsing(raw: dict[str, Any]) -> None:
     assert db.running and db.health == "healthy" and db.project == "devonboarder"
     assert db.networks == ("devonboarder_data_tier",)
     ep = db.endpoint("devonboarder_data_tier")
-    assert ep is not None and ep.ipv4 and {"db.devonboarder.internal", "database"} <= set(ep.aliases)
+    assert (
+        ep is not None and ep.ipv4 and {"db.devonboarder.internal", "database"} <= set(ep.aliases)
+    )
 
 
 def test_backend_disconnected_from_data_tier(contract: Contract, raw: dict[str, Any]) -> None:
@@ -78,17 +94,26 @@ def test_backend_disconnected_from_data_tier(contract: Contract, raw: dict[str, 
 
 def test_frontend_connected_to_data_tier(contract: Contract, raw: dict[str, Any]) -> None:
     fe = container(raw, "frontend")
-    fe["NetworkSettings"]["Networks"]["devonboarder_data_tier"] = {"IPAddress": "10.99.0.9", "Aliases": ["frontend"]}
+    fe["NetworkSettings"]["Networks"]["devonboarder_data_tier"] = {
+        "IPAddress": "10.99.0.9",
+        "Aliases": ["frontend"],
+    }
     r = by_id(structural_results(contract, state_of(raw)))["networks:frontend"]
     assert r.verdict is Verdict.FAIL
-    assert "frontend" in r.reason and "is attached to devonboarder_data_tier (tier data_tier)" in r.reason
+    assert (
+        "frontend" in r.reason
+        and "is attached to devonboarder_data_tier (tier data_tier)" in r.reason
+    )
 
 
 def test_alias_removed(contract: Contract, raw: dict[str, Any]) -> None:
     ep = container(raw, "db")["NetworkSettings"]["Networks"]["devonboarder_data_tier"]
     ep["Aliases"] = [a for a in ep["Aliases"] if a != "database"]
     r = by_id(structural_results(contract, state_of(raw)))["alias:db@data_tier:database"]
-    assert r.verdict is Verdict.FAIL and "does not have alias database on devonboarder_data_tier" in r.reason
+    assert (
+        r.verdict is Verdict.FAIL
+        and "does not have alias database on devonboarder_data_tier" in r.reason
+    )
 
 
 def test_foreign_container_and_alias_collision(contract: Contract, raw: dict[str, Any]) -> None:
@@ -100,13 +125,21 @@ def test_foreign_container_and_alias_collision(contract: Contract, raw: dict[str
     raw["containers"].append(intruder)
     res = by_id(structural_results(contract, state_of(raw)))
     assert "foreign:data_tier" not in res
-    assert res["foreign:data_tier:intruder"].verdict is Verdict.FAIL and "intruder" in res["foreign:data_tier:intruder"].reason
+    assert (
+        res["foreign:data_tier:intruder"].verdict is Verdict.FAIL
+        and "intruder" in res["foreign:data_tier:intruder"].reason
+    )
     assert res["alias-unique:data_tier"].verdict is Verdict.FAIL
-    assert "alias database on devonboarder_data_tier is held by" in res["alias-unique:data_tier"].reason
+    assert (
+        "alias database on devonboarder_data_tier is held by"
+        in res["alias-unique:data_tier"].reason
+    )
 
 
 def test_published_port_on_internal_tier(contract: Contract, raw: dict[str, Any]) -> None:
-    container(raw, "db")["NetworkSettings"]["Ports"] = {"5432/tcp": [{"HostIp": "0.0.0.0", "HostPort": "5432"}]}
+    container(raw, "db")["NetworkSettings"]["Ports"] = {
+        "5432/tcp": [{"HostIp": "0.0.0.0", "HostPort": "5432"}]
+    }
     r = by_id(structural_results(contract, state_of(raw)))["exposure:db"]
     assert r.verdict is Verdict.FAIL and "publishes 0.0.0.0:5432->5432/tcp" in r.reason
 
@@ -116,7 +149,10 @@ def test_stopped_and_unhealthy(contract: Contract, raw: dict[str, Any]) -> None:
     container(raw, "backend")["State"]["Health"]["Status"] = "unhealthy"
     res = by_id(structural_results(contract, state_of(raw)))
     assert res["running:db"].verdict is Verdict.FAIL and "is exited" in res["running:db"].reason
-    assert res["running:backend"].verdict is Verdict.FAIL and "unhealthy" in res["running:backend"].reason
+    assert (
+        res["running:backend"].verdict is Verdict.FAIL
+        and "unhealthy" in res["running:backend"].reason
+    )
 
 
 def test_missing_network_skips_what_depends_on_it(contract: Contract, raw: dict[str, Any]) -> None:
@@ -148,32 +184,53 @@ def test_plan_covers_every_kind(contract: Contract, raw: dict[str, Any]) -> None
             assert set(e.targets) <= ips
 
 
-def test_plan_fails_reach_when_target_has_no_address(contract: Contract, raw: dict[str, Any]) -> None:
+def test_plan_fails_reach_when_target_has_no_address(
+    contract: Contract, raw: dict[str, Any]
+) -> None:
     del container(raw, "backend")["NetworkSettings"]["Networks"]["devonboarder_data_tier"]
     plan = plan_probes(contract, state_of(raw))
     settled = {r.id: r for r in plan.settled}
     r = settled["reach:auth-service->backend:8001@data_tier"]
-    assert r.verdict is Verdict.FAIL and "backend is not attached to devonboarder_data_tier" in r.reason
+    assert (
+        r.verdict is Verdict.FAIL
+        and "backend is not attached to devonboarder_data_tier" in r.reason
+    )
 
 
-def _judge(contract: Contract, raw: dict[str, Any], rid: str, obs: list[Observation],
-           control_ok: bool = True) -> Any:
+def _judge(
+    contract: Contract,
+    raw: dict[str, Any],
+    rid: str,
+    obs: list[Observation],
+    control_ok: bool = True,
+) -> Any:
     st = state_of(raw)
     plan = plan_probes(contract, st)
     for s in plan.sources:
         for e in s.expectations:
             if e.id == rid:
-                return evaluate(e, obs, source=s.container, contract=contract, state=st, control_ok=control_ok)
+                return evaluate(
+                    e, obs, source=s.container, contract=contract, state=st, control_ok=control_ok
+                )
     raise AssertionError(rid)
 
 
 @pytest.mark.parametrize(
     ("outcome", "verdict"),
-    [(Outcome.TIMEOUT, Verdict.PASS), (Outcome.UNREACHABLE, Verdict.PASS), (Outcome.OK, Verdict.FAIL),
-     (Outcome.REFUSED, Verdict.FAIL), (Outcome.ERROR, Verdict.ERROR)],
+    [
+        (Outcome.TIMEOUT, Verdict.PASS),
+        (Outcome.UNREACHABLE, Verdict.PASS),
+        (Outcome.OK, Verdict.FAIL),
+        (Outcome.REFUSED, Verdict.FAIL),
+        (Outcome.ERROR, Verdict.ERROR),
+    ],
 )
-def test_isolation_verdicts(contract: Contract, raw: dict[str, Any], outcome: Outcome, verdict: Verdict) -> None:
-    r = _judge(contract, raw, "isolation:frontend->db:5432@data_tier", [Observation(outcome, detail="x")])
+def test_isolation_verdicts(
+    contract: Contract, raw: dict[str, Any], outcome: Outcome, verdict: Verdict
+) -> None:
+    r = _judge(
+        contract, raw, "isolation:frontend->db:5432@data_tier", [Observation(outcome, detail="x")]
+    )
     assert r.verdict is verdict
     if outcome is Outcome.REFUSED:
         assert "refused" in r.reason and "reachable" in r.reason
@@ -181,11 +238,20 @@ def test_isolation_verdicts(contract: Contract, raw: dict[str, Any], outcome: Ou
 
 @pytest.mark.parametrize(
     ("outcome", "verdict"),
-    [(Outcome.OK, Verdict.PASS), (Outcome.REFUSED, Verdict.FAIL), (Outcome.TIMEOUT, Verdict.FAIL),
-     (Outcome.ERROR, Verdict.ERROR)],
+    [
+        (Outcome.OK, Verdict.PASS),
+        (Outcome.REFUSED, Verdict.FAIL),
+        (Outcome.TIMEOUT, Verdict.FAIL),
+        (Outcome.ERROR, Verdict.ERROR),
+    ],
 )
-def test_reach_verdicts(contract: Contract, raw: dict[str, Any], outcome: Outcome, verdict: Verdict) -> None:
-    assert _judge(contract, raw, "reach:backend->db:5432@data_tier", [Observation(outcome)]).verdict is verdict
+def test_reach_verdicts(
+    contract: Contract, raw: dict[str, Any], outcome: Outcome, verdict: Verdict
+) -> None:
+    assert (
+        _judge(contract, raw, "reach:backend->db:5432@data_tier", [Observation(outcome)]).verdict
+        is verdict
+    )
 
 
 def test_dns_verdicts(contract: Contract, raw: dict[str, Any]) -> None:
@@ -198,8 +264,14 @@ def test_dns_verdicts(contract: Contract, raw: dict[str, Any]) -> None:
     neg = "dns:frontend->database"
     assert _judge(contract, raw, neg, [Observation(Outcome.NXDOMAIN)]).verdict is Verdict.PASS
     # no answer counts as "does not resolve" only when the resolver answered the source's own name
-    assert _judge(contract, raw, neg, [Observation(Outcome.TIMEOUT)], control_ok=True).verdict is Verdict.PASS
-    assert _judge(contract, raw, neg, [Observation(Outcome.TIMEOUT)], control_ok=False).verdict is Verdict.ERROR
+    assert (
+        _judge(contract, raw, neg, [Observation(Outcome.TIMEOUT)], control_ok=True).verdict
+        is Verdict.PASS
+    )
+    assert (
+        _judge(contract, raw, neg, [Observation(Outcome.TIMEOUT)], control_ok=False).verdict
+        is Verdict.ERROR
+    )
     leak = _judge(contract, raw, neg, [Observation(Outcome.OK, (db_ip,))])
     assert leak.verdict is Verdict.FAIL and "db (" in leak.reason
 

@@ -23,10 +23,14 @@ def data(**tier: Any) -> dict[str, Any]:
         "version": 1,
         "project": "st",
         "orchestrator": "swarm",
-        "tiers": {"front": {"network": "st_front", "driver": "overlay", **tier},
-                  "back": {"network": "st_back", "driver": "overlay", "internal": True}},
-        "services": {"web": {"tiers": ["front"], "ports": [80]},
-                     "db": {"tiers": ["back"], "ports": [5432], "aliases": {"back": ["database"]}}},
+        "tiers": {
+            "front": {"network": "st_front", "driver": "overlay", **tier},
+            "back": {"network": "st_back", "driver": "overlay", "internal": True},
+        },
+        "services": {
+            "web": {"tiers": ["front"], "ports": [80]},
+            "db": {"tiers": ["back"], "ports": [5432], "aliases": {"back": ["database"]}},
+        },
     }
 
 
@@ -58,9 +62,15 @@ def test_every_shipped_contract_stays_valid_and_defaults_to_compose_bridge() -> 
 
 
 def test_defaults_are_compose_and_unchecked() -> None:
-    c = contract_from_data({"version": 1, "tiers": {"t": {"network": "n"}}, "services": {"s": {"tiers": ["t"]}}})
+    c = contract_from_data(
+        {"version": 1, "tiers": {"t": {"network": "n"}}, "services": {"s": {"tiers": ["t"]}}}
+    )
     assert c.orchestrator == "compose"
-    assert (c.tiers["t"].driver, c.tiers["t"].attachable, c.tiers["t"].encrypted) == ("bridge", None, None)
+    assert (c.tiers["t"].driver, c.tiers["t"].attachable, c.tiers["t"].encrypted) == (
+        "bridge",
+        None,
+        None,
+    )
 
 
 def test_an_unknown_orchestrator_is_one_line_with_its_path() -> None:
@@ -76,8 +86,10 @@ def test_overlay_fields_on_a_bridge_tier_are_refused(field: str, value: bool) ->
     d = data()
     d["tiers"]["front"] = {"network": "st_front", field: value}
     (line,) = issues(d)
-    assert line == (f"c.yaml: tiers.front.{field}: {field} applies to overlay networks only "
-                    "(this tier's driver is 'bridge'; set `driver: overlay`)")
+    assert line == (
+        f"c.yaml: tiers.front.{field}: {field} applies to overlay networks only "
+        "(this tier's driver is 'bridge'; set `driver: overlay`)"
+    )
 
 
 @pytest.mark.parametrize("field", ["attachable", "encrypted"])
@@ -90,12 +102,29 @@ def test_overlay_fields_must_be_booleans(field: str) -> None:
 
 
 def test_network_from_inspect_reads_attachable_scope_and_the_encrypted_option() -> None:
-    raw = {"Name": "nctest_vault", "Id": "x", "Driver": "overlay", "Scope": "swarm", "Internal": True,
-           "Attachable": False, "Options": {"com.docker.network.driver.overlay.vxlanid_list": "4100", "encrypted": ""},
-           "IPAM": {"Config": [{"Subnet": "10.0.5.0/24", "Gateway": "10.0.5.1"}]}}
+    raw = {
+        "Name": "nctest_vault",
+        "Id": "x",
+        "Driver": "overlay",
+        "Scope": "swarm",
+        "Internal": True,
+        "Attachable": False,
+        "Options": {"com.docker.network.driver.overlay.vxlanid_list": "4100", "encrypted": ""},
+        "IPAM": {"Config": [{"Subnet": "10.0.5.0/24", "Gateway": "10.0.5.1"}]},
+    }
     n = network_from_inspect(raw)
-    assert (n.driver, n.scope, n.internal, n.attachable, n.encrypted) == ("overlay", "swarm", True, False, True)
-    raw2 = {**raw, "Attachable": True, "Options": {"com.docker.network.driver.overlay.vxlanid_list": "4101"}}
+    assert (n.driver, n.scope, n.internal, n.attachable, n.encrypted) == (
+        "overlay",
+        "swarm",
+        True,
+        False,
+        True,
+    )
+    raw2 = {
+        **raw,
+        "Attachable": True,
+        "Options": {"com.docker.network.driver.overlay.vxlanid_list": "4101"},
+    }
     n2 = network_from_inspect(raw2)
     assert (n2.attachable, n2.encrypted) == (True, False)
     assert network_from_inspect({"Name": "b"}).encrypted is False
@@ -105,19 +134,43 @@ def test_network_from_inspect_reads_attachable_scope_and_the_encrypted_option() 
 
 FRONT = Network("st_front", "overlay", False, attachable=True, scope="swarm")
 BACK = Network("st_back", "overlay", True, options=(("encrypted", ""),), scope="swarm")
-WEB = Container("a" * 64, "st_web.1", "st", "web", "running", None, (Endpoint("st_front", "10.0.1.3"),),
-                node="n1")
-DB = Container("b" * 64, "st_db.1", "st", "db", "running", None,
-               (Endpoint("st_back", "10.0.2.3", ("database", "db")),), node="n2")
+WEB = Container(
+    "a" * 64,
+    "st_web.1",
+    "st",
+    "web",
+    "running",
+    None,
+    (Endpoint("st_front", "10.0.1.3"),),
+    node="n1",
+)
+DB = Container(
+    "b" * 64,
+    "st_db.1",
+    "st",
+    "db",
+    "running",
+    None,
+    (Endpoint("st_back", "10.0.2.3", ("database", "db")),),
+    node="n2",
+)
 
 
-def swarm_state(*containers: Container, networks: tuple[Network, ...] = (FRONT, BACK),
-                unreachable: tuple[tuple[str, str], ...] = ()) -> State:
+def swarm_state(
+    *containers: Container,
+    networks: tuple[Network, ...] = (FRONT, BACK),
+    unreachable: tuple[tuple[str, str], ...] = (),
+) -> State:
     return State("st", networks, containers, orchestrator="swarm", unreachable=unreachable)
 
 
 def results(contract: Contract, st: State) -> dict[str, Result]:
-    return {r.id: r for r in unreadable_errors(structural_results(contract, st) + egress_results(contract, st), st)}
+    return {
+        r.id: r
+        for r in unreadable_errors(
+            structural_results(contract, st) + egress_results(contract, st), st
+        )
+    }
 
 
 def test_attachable_and_encrypted_pass_when_they_match_and_show_in_expected_and_actual() -> None:
@@ -133,11 +186,19 @@ def test_attachable_and_encrypted_pass_when_they_match_and_show_in_expected_and_
 
 
 def test_the_negative_overlay_fields_show_in_expected_and_actual() -> None:
-    r = results(contract_from_data(data(attachable=False, encrypted=False)),
-                swarm_state(WEB, DB, networks=(Network("st_front", "overlay", False, scope="swarm"), BACK)))
+    r = results(
+        contract_from_data(data(attachable=False, encrypted=False)),
+        swarm_state(WEB, DB, networks=(Network("st_front", "overlay", False, scope="swarm"), BACK)),
+    )
     assert r["network:front"].verdict is P
-    assert r["network:front"].expected == "st_front (overlay, not internal, not attachable, not encrypted)"
-    assert r["network:front"].actual == "st_front (overlay, not internal, not attachable, not encrypted)"
+    assert (
+        r["network:front"].expected
+        == "st_front (overlay, not internal, not attachable, not encrypted)"
+    )
+    assert (
+        r["network:front"].actual
+        == "st_front (overlay, not internal, not attachable, not encrypted)"
+    )
 
 
 def test_unset_overlay_fields_are_not_checked_nor_shown() -> None:
@@ -146,50 +207,80 @@ def test_unset_overlay_fields_are_not_checked_nor_shown() -> None:
     assert r["network:front"].actual == "st_front (overlay, not internal)"
 
 
-@pytest.mark.parametrize(("want", "net", "reason"), [
-    (True, Network("st_front", "overlay", False), "st_front is not attachable"),
-    (False, FRONT, "st_front is attachable: any container on a swarm node can join it"),
-])
+@pytest.mark.parametrize(
+    ("want", "net", "reason"),
+    [
+        (True, Network("st_front", "overlay", False), "st_front is not attachable"),
+        (False, FRONT, "st_front is attachable: any container on a swarm node can join it"),
+    ],
+)
 def test_attachable_mismatch_fails_both_ways(want: bool, net: Network, reason: str) -> None:
-    r = results(contract_from_data(data(attachable=want)), swarm_state(WEB, DB, networks=(net, BACK)))["network:front"]
+    r = results(
+        contract_from_data(data(attachable=want)), swarm_state(WEB, DB, networks=(net, BACK))
+    )["network:front"]
     assert r.verdict is F and r.reason.startswith(reason)
 
 
-@pytest.mark.parametrize(("want", "options", "reason"), [
-    (True, (), "st_front is not encrypted: its traffic between nodes is plain VXLAN"),
-    (False, (("encrypted", ""),), "st_front is encrypted (the `encrypted` option is set)"),
-])
-def test_encrypted_mismatch_fails_both_ways(want: bool, options: tuple[tuple[str, str], ...], reason: str) -> None:
+@pytest.mark.parametrize(
+    ("want", "options", "reason"),
+    [
+        (True, (), "st_front is not encrypted: its traffic between nodes is plain VXLAN"),
+        (False, (("encrypted", ""),), "st_front is encrypted (the `encrypted` option is set)"),
+    ],
+)
+def test_encrypted_mismatch_fails_both_ways(
+    want: bool, options: tuple[tuple[str, str], ...], reason: str
+) -> None:
     net = Network("st_front", "overlay", False, options=options)
-    r = results(contract_from_data(data(encrypted=want)), swarm_state(WEB, DB, networks=(net, BACK)))["network:front"]
+    r = results(
+        contract_from_data(data(encrypted=want)), swarm_state(WEB, DB, networks=(net, BACK))
+    )["network:front"]
     assert (r.verdict, r.reason) == (F, reason)
 
 
 def test_an_overlay_tier_on_a_bridge_network_fails_on_the_driver() -> None:
     net = Network("st_front", "bridge", False)
-    r = results(contract_from_data(data()), swarm_state(WEB, DB, networks=(net, BACK)))["network:front"]
+    r = results(contract_from_data(data()), swarm_state(WEB, DB, networks=(net, BACK)))[
+        "network:front"
+    ]
     assert r.verdict is F and "driver is bridge, not overlay" in r.reason
 
 
 def test_a_missing_service_names_the_stack_labels() -> None:
     r = results(contract_from_data(data()), swarm_state(WEB))["running:db"]
     assert r.verdict is F
-    assert r.reason == "no container has labels com.docker.stack.namespace=st, com.docker.swarm.service.name=st_db"
+    assert (
+        r.reason
+        == "no container has labels com.docker.stack.namespace=st, com.docker.swarm.service.name=st_db"
+    )
 
 
 # -- a node that could not be read ----------------------------------------------------------------
 
-BLIND_DB = Container("c" * 64, "st_db.2", "st", "db", "running", None, (Endpoint("st_back", "10.0.2.4"),),
-                     node="n3", unreadable="node n3 (tcp://10.9.9.9:2375) unreachable: connection refused")
+BLIND_DB = Container(
+    "c" * 64,
+    "st_db.2",
+    "st",
+    "db",
+    "running",
+    None,
+    (Endpoint("st_back", "10.0.2.4"),),
+    node="n3",
+    unreadable="node n3 (tcp://10.9.9.9:2375) unreachable: connection refused",
+)
 
 
 def test_checks_that_need_an_unreachable_node_are_errors_naming_it_never_passes() -> None:
-    st = swarm_state(WEB, DB, BLIND_DB, unreachable=(("n3", "tcp://10.9.9.9:2375: connection refused"),))
+    st = swarm_state(
+        WEB, DB, BLIND_DB, unreachable=(("n3", "tcp://10.9.9.9:2375: connection refused"),)
+    )
     r = results(contract_from_data(data()), st)
     for rid in ("running:db", "networks:db", "egress:db", "exposure:db"):
         assert r[rid].verdict is E, rid
         assert "st_db.2" in r[rid].reason and "node n3" in r[rid].reason, rid
-    assert r["alias:db@back:database"].verdict is F  # st_db.2 read from the manager has no alias: a FAIL stays
+    assert (
+        r["alias:db@back:database"].verdict is F
+    )  # st_db.2 read from the manager has no alias: a FAIL stays
     for rid in ("foreign:back", "alias-unique:back", "alias-unique:front"):
         assert r[rid].verdict is E and "n3" in r[rid].reason, rid
     # what does not need node n3 is still judged
@@ -199,13 +290,22 @@ def test_checks_that_need_an_unreachable_node_are_errors_naming_it_never_passes(
 def test_every_unreachable_node_is_named_in_the_tier_wide_errors() -> None:
     st = swarm_state(WEB, DB, BLIND_DB, unreachable=(("n3", "refused"), ("n4", "timed out")))
     r = results(contract_from_data(data()), st)
-    assert r["foreign:back"].reason == ("not evaluated: the containers of node n3 (refused), n4 (timed out) were "
-                                        "not read")
+    assert r["foreign:back"].reason == (
+        "not evaluated: the containers of node n3 (refused), n4 (timed out) were not read"
+    )
 
 
 def test_a_fail_proven_by_a_readable_task_stays_a_fail() -> None:
-    stray = Container("d" * 64, "st_db.1", "st", "db", "running", None,
-                      (Endpoint("st_back", "10.0.2.3"), Endpoint("st_front", "10.0.1.9")), node="n2")
+    stray = Container(
+        "d" * 64,
+        "st_db.1",
+        "st",
+        "db",
+        "running",
+        None,
+        (Endpoint("st_back", "10.0.2.3"), Endpoint("st_front", "10.0.1.9")),
+        node="n2",
+    )
     st = swarm_state(WEB, stray, BLIND_DB, unreachable=(("n3", "down"),))
     r = results(contract_from_data(data()), st)
     assert r["networks:db"].verdict is F and "st_front" in r["networks:db"].reason

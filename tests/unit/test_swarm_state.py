@@ -39,11 +39,22 @@ NODES = ("ncswarm-node1", "ncswarm-node2", "ncswarm-node3")
 
 def read(raw: Mapping[str, Any] = RAW, unreachable: Mapping[str, str] | None = None) -> SwarmRead:
     unreachable = unreachable or {}
-    containers = {node: [(container_from_inspect(c), c["Config"]["Labels"]) for c in found]
-                  for node, found in raw["containers"].items() if node not in unreachable}
-    return SwarmRead(project="nctest", manager="ncswarm-node1", nodes=raw["nodes"], services=raw["services"],
-                     tasks=raw["tasks"], networks=tuple(network_from_inspect(n) for n in raw["networks"]),
-                     containers=containers, unreachable=unreachable, engine="Docker 20.10.24 swarm")
+    containers = {
+        node: [(container_from_inspect(c), c["Config"]["Labels"]) for c in found]
+        for node, found in raw["containers"].items()
+        if node not in unreachable
+    }
+    return SwarmRead(
+        project="nctest",
+        manager="ncswarm-node1",
+        nodes=raw["nodes"],
+        services=raw["services"],
+        tasks=raw["tasks"],
+        networks=tuple(network_from_inspect(n) for n in raw["networks"]),
+        containers=containers,
+        unreachable=unreachable,
+        engine="Docker 20.10.24 swarm",
+    )
 
 
 def by_name(state: State) -> dict[str, Container]:
@@ -54,19 +65,26 @@ def by_name(state: State) -> dict[str, Container]:
 
 
 def test_parse_node() -> None:
-    assert parse_node("ncswarm-node1=tcp://172.18.0.2:2375") == NodeRef("ncswarm-node1", "tcp://172.18.0.2:2375")
-    assert parse_node(" n1 = unix:///var/run/docker.sock ") == NodeRef("n1", "unix:///var/run/docker.sock")
+    assert parse_node("ncswarm-node1=tcp://172.18.0.2:2375") == NodeRef(
+        "ncswarm-node1", "tcp://172.18.0.2:2375"
+    )
+    assert parse_node(" n1 = unix:///var/run/docker.sock ") == NodeRef(
+        "n1", "unix:///var/run/docker.sock"
+    )
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("node1", "expected NAME=URL"),
-    ("=tcp://1.2.3.4:2375", "expected NAME=URL"),
-    ("node1=", "expected NAME=URL"),
-    ("no de=tcp://x:1", "a node name is a hostname"),
-    ("-n=tcp://x:1", "a node name is a hostname"),
-    ("n1=10.0.0.1:2375", "is not an engine URL"),
-    ("n1=tcp://x:1\nrm -rf", "is not an engine URL"),
-])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("node1", "expected NAME=URL"),
+        ("=tcp://1.2.3.4:2375", "expected NAME=URL"),
+        ("node1=", "expected NAME=URL"),
+        ("no de=tcp://x:1", "a node name is a hostname"),
+        ("-n=tcp://x:1", "a node name is a hostname"),
+        ("n1=10.0.0.1:2375", "is not an engine URL"),
+        ("n1=tcp://x:1\nrm -rf", "is not an engine URL"),
+    ],
+)
 def test_parse_node_refuses_with_one_line(text: str, says: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_node(text)
@@ -93,13 +111,23 @@ def test_every_task_of_the_recorded_stack_is_a_container_on_its_node() -> None:
     st = build_state(read())
     assert st.orchestrator == "swarm" and st.project == "nctest" and st.unreachable == ()
     names = sorted(by_name(st))
-    assert names == sorted([*(f"nctest_proxy@{n}" for n in NODES), *(f"nctest_web.{i}" for i in (1, 2, 3)),
-                            *(f"nctest_api.{i}" for i in (1, 2, 3)), "nctest_db.1", "nctest_db.2", "nctest_vault.1"])
+    assert names == sorted(
+        [
+            *(f"nctest_proxy@{n}" for n in NODES),
+            *(f"nctest_web.{i}" for i in (1, 2, 3)),
+            *(f"nctest_api.{i}" for i in (1, 2, 3)),
+            "nctest_db.1",
+            "nctest_db.2",
+            "nctest_vault.1",
+        ]
+    )
     assert {c.node for c in st.containers} == set(NODES)
     assert all(c.running and c.health == "healthy" and not c.unreadable for c in st.containers)
     # the services that spread one task per node did so
     assert len({c.node for c in st.service_containers("web")}) == 3
-    assert st.notes[0].startswith("swarm: stack nctest, 12 tasks of 5 services; manager ncswarm-node1")
+    assert st.notes[0].startswith(
+        "swarm: stack nctest, 12 tasks of 5 services; manager ncswarm-node1"
+    )
 
 
 def test_aliases_come_from_the_service_spec_onto_each_tasks_endpoint() -> None:
@@ -117,7 +145,11 @@ def test_aliases_come_from_the_service_spec_onto_each_tasks_endpoint() -> None:
 def test_the_overlays_carry_their_flags() -> None:
     st = build_state(read())
     edge, vault = st.network("nctest_edge"), st.network("nctest_vault")
-    assert edge is not None and (edge.driver, edge.attachable, edge.scope) == ("overlay", True, "swarm")
+    assert edge is not None and (edge.driver, edge.attachable, edge.scope) == (
+        "overlay",
+        True,
+        "swarm",
+    )
     assert vault is not None and vault.internal and vault.encrypted and not vault.attachable
 
 
@@ -146,7 +178,10 @@ def test_a_container_of_another_project_on_a_tier_network_stays_as_it_is() -> No
     raw = copy.deepcopy(RAW)
     stray = copy.deepcopy(raw["containers"]["ncswarm-node3"][0])
     stray["Id"], stray["Name"] = "e" * 64, "/intruder"
-    stray["Config"]["Labels"] = {"com.docker.compose.project": "other", "com.docker.compose.service": "x"}
+    stray["Config"]["Labels"] = {
+        "com.docker.compose.project": "other",
+        "com.docker.compose.service": "x",
+    }
     raw["containers"]["ncswarm-node3"].append(stray)
     st = build_state(read(raw))
     intruder = by_name(st)["intruder"]
@@ -154,7 +189,9 @@ def test_a_container_of_another_project_on_a_tier_network_stays_as_it_is() -> No
 
 
 def test_a_task_on_an_unreachable_node_comes_from_the_manager_marked_unreadable() -> None:
-    st = build_state(read(unreachable={"ncswarm-node3": "tcp://172.18.0.4:2375: connection refused"}))
+    st = build_state(
+        read(unreachable={"ncswarm-node3": "tcp://172.18.0.4:2375: connection refused"})
+    )
     assert st.unreachable == (("ncswarm-node3", "tcp://172.18.0.4:2375: connection refused"),)
     blind = [c for c in st.containers if c.unreadable]
     assert blind and {c.node for c in blind} == {"ncswarm-node3"}
@@ -172,8 +209,12 @@ def test_a_task_on_an_unreachable_node_comes_from_the_manager_marked_unreadable(
 
 def test_an_unreachable_node_turns_its_services_checks_into_errors_naming_it() -> None:
     st = build_state(read(unreachable={"ncswarm-node3": "connection refused"}))
-    results = {r.id: r for r in unreadable_errors(structural_results(CONTRACT, st) + egress_results(CONTRACT, st),
-                                                  st)}
+    results = {
+        r.id: r
+        for r in unreadable_errors(
+            structural_results(CONTRACT, st) + egress_results(CONTRACT, st), st
+        )
+    }
     on3 = {c.service for c in st.containers if c.node == "ncswarm-node3"}
     assert "proxy" in on3  # global: one task per node
     for svc in on3:
@@ -215,14 +256,22 @@ EMPTY = "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\nNon-authoritative ans
 
 def test_an_empty_noerror_answer_is_nodata() -> None:
     o = parse_dns("nslookup", 0, EMPTY)
-    assert (o.outcome, o.addresses, o.detail) == (Outcome.NODATA, (), "NOERROR without an address (empty answer "
-                                                                      "section)")
+    assert (o.outcome, o.addresses, o.detail) == (
+        Outcome.NODATA,
+        (),
+        "NOERROR without an address (empty answer section)",
+    )
     # twice (busybox asks A and AAAA without -type): still nothing
-    assert parse_dns("nslookup", 0, EMPTY + "Non-authoritative answer:\n\n").outcome is Outcome.NODATA
+    assert (
+        parse_dns("nslookup", 0, EMPTY + "Non-authoritative answer:\n\n").outcome is Outcome.NODATA
+    )
 
 
 def test_an_answer_header_followed_by_anything_is_not_taken_for_nodata() -> None:
     assert parse_dns("nslookup", 1, EMPTY).outcome is Outcome.ERROR
     cname = EMPTY + "x.example\tcanonical name = y.example\n"
     assert parse_dns("nslookup", 0, cname).outcome is Outcome.ERROR
-    assert parse_dns("nslookup", 0, "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n").outcome is Outcome.ERROR
+    assert (
+        parse_dns("nslookup", 0, "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n").outcome
+        is Outcome.ERROR
+    )

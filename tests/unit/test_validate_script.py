@@ -35,15 +35,23 @@ def fake(tmp_path: Path) -> Path:
     return path
 
 
-def _run(cwd: Path, fake: Path | None, *args: str, rc: int = 0,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    cwd: Path, fake: Path | None, *args: str, rc: int = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("NETCONTRACT", "LOG_DIR")}
     full["FAKE_RC"] = str(rc)
     if fake is not None:
         full["NETCONTRACT"] = str(fake)
     full.update(env or {})
-    return subprocess.run(["bash", str(SCRIPT), *args], cwd=cwd, env=full, capture_output=True, text=True,
-                          timeout=30, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def _logs(cwd: Path, sub: str = "logs") -> list[Path]:
@@ -76,25 +84,34 @@ def test_warn_lets_violations_pass_but_still_prints_them(tmp_path: Path, fake: P
 
 
 @pytest.mark.parametrize("rc", [2, 3, 4])
-def test_warn_still_fails_when_the_contract_could_not_be_checked(tmp_path: Path, fake: Path, rc: int) -> None:
+def test_warn_still_fails_when_the_contract_could_not_be_checked(
+    tmp_path: Path, fake: Path, rc: int
+) -> None:
     assert _run(tmp_path, fake, "--mode=warn", rc=rc).returncode == rc
 
 
 def test_contract_option_and_extra_args_reach_netcontract(tmp_path: Path, fake: Path) -> None:
-    done = _run(tmp_path, fake, "--contract", "my contract.yaml", "--", "--junit", "reports/junit.xml", "-q")
+    done = _run(
+        tmp_path, fake, "--contract", "my contract.yaml", "--", "--junit", "reports/junit.xml", "-q"
+    )
     assert done.returncode == 0
     assert "fake netcontract: check -c my contract.yaml --junit reports/junit.xml -q" in done.stdout
     done = _run(tmp_path, fake, "-c", "x.yaml")
     assert "check -c x.yaml" in done.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--mode", "lenient"], "unknown mode 'lenient'"),
-    (["--mode"], "--mode needs a value"),
-    (["--contract"], "--contract needs a value"),
-    (["--junit", "x.xml"], "unknown argument '--junit'"),
-])
-def test_usage_errors_exit_2_with_a_clear_message(tmp_path: Path, fake: Path, args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "lenient"], "unknown mode 'lenient'"),
+        (["--mode"], "--mode needs a value"),
+        (["--contract"], "--contract needs a value"),
+        (["--junit", "x.xml"], "unknown argument '--junit'"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_clear_message(
+    tmp_path: Path, fake: Path, args: list[str], message: str
+) -> None:
     done = _run(tmp_path, fake, *args)
     assert done.returncode == 2
     assert message in done.stderr
@@ -145,6 +162,8 @@ def test_uses_the_venv_when_netcontract_is_not_set(tmp_path: Path, fake: Path) -
 
 
 def test_missing_netcontract_is_could_not_evaluate(tmp_path: Path) -> None:
-    done = _run(tmp_path, None, env={"NETCONTRACT": str(tmp_path / "nope"), "PATH": "/usr/bin:/bin"})
+    done = _run(
+        tmp_path, None, env={"NETCONTRACT": str(tmp_path / "nope"), "PATH": "/usr/bin:/bin"}
+    )
     assert done.returncode == 3
     assert "not found" in done.stderr

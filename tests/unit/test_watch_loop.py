@@ -80,7 +80,11 @@ def test_a_touched_service_that_is_down_or_starting_is_waited_for() -> None:
     everything_up = state(FRONT, API, DB, WORKER)
     touched = Scope(True, False, frozenset({"db"}))
     assert not w._unsettled(touched, everything_up)
-    assert w._unsettled(touched, state(FRONT, API, WORKER))  # db has no container (recreated, not yet started)
+    assert w._unsettled(
+        touched, state(FRONT, API, WORKER)
+    )  # db has no container (recreated, not yet started)
     assert w._unsettled(touched, state(FRONT, API, replace(DB, status="exited"), WORKER))
     assert w._unsettled(touched, state(FRONT, API, replace(DB, health="starting"), WORKER))
-    assert not w._unsettled(Scope(True, False, frozenset({"api"})), state(FRONT, API, replace(DB, health="starting")))
+    assert not w._unsettled(
+        Scope(True, False, frozenset({"api"})), state(FRONT, API, replace(DB, health="starting"))
+    )

@@ -102,14 +102,18 @@ class EngineApi:
                 self._all.append(conn)
         return conn
 
-    def _get(self, path: str, query: Mapping[str, str] | None = None, *, versioned: bool = True) -> Any:
+    def _get(
+        self, path: str, query: Mapping[str, str] | None = None, *, versioned: bool = True
+    ) -> Any:
         target = (f"/v{self.api_version}" if versioned and self.api_version else "") + path
         if query:
             target += "?" + urllib.parse.urlencode(query)
         for attempt in (1, 2):
             conn = self._connection()
             try:
-                conn.request("GET", target, headers={"Host": "docker", "Accept": "application/json"})
+                conn.request(
+                    "GET", target, headers={"Host": "docker", "Accept": "application/json"}
+                )
                 resp = conn.getresponse()
                 body = resp.read(_MAX_BODY + 1)
                 break
@@ -160,12 +164,15 @@ class EngineApi:
         query = {"filters": json.dumps({"name": wanted})} if wanted else None
         return _list(self._get("/networks", query))
 
-    def containers(self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
-                   ) -> list[dict[str, Any]]:
+    def containers(
+        self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
+    ) -> list[dict[str, Any]]:
         """`GET /containers/json`: the running containers (every one with `all`), narrowed by the engine's `filters`."""
         query = {"all": "1" if all else "0"}
         if filters:
-            query["filters"] = json.dumps({k: v if isinstance(v, list) else [v] for k, v in filters.items()})
+            query["filters"] = json.dumps(
+                {k: v if isinstance(v, list) else [v] for k, v in filters.items()}
+            )
         return _list(self._get("/containers/json", query))
 
     def inspect_network(self, net_id: str) -> dict[str, Any]:
@@ -174,7 +181,9 @@ class EngineApi:
 
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         """`GET /containers/<id>/json`: one container's inspect; ApiNotFound when it is not there."""
-        return _dict(self._get("/containers/" + urllib.parse.quote(container_id, safe="") + "/json"))
+        return _dict(
+            self._get("/containers/" + urllib.parse.quote(container_id, safe="") + "/json")
+        )
 
     def podman_network(self, name: str) -> dict[str, Any]:
         """Podman only: its own network inspect (libpod API), which shows netavark's options (`isolate`) that
@@ -182,8 +191,9 @@ class EngineApi:
         path = f"/v{_libpod_version(self.version())}/libpod/networks/{urllib.parse.quote(name, safe='')}/json"
         return _dict(self._get(path, versioned=False))
 
-    def events(self, since: float | None = None,
-               filters: Mapping[str, list[str]] | None = None) -> EventStream:
+    def events(
+        self, since: float | None = None, filters: Mapping[str, list[str]] | None = None
+    ) -> EventStream:
         """Open `GET /events` (from `since`, seconds since the epoch) on a connection of its own, with no
         read timeout: iterate the stream for the decoded events; `close()` ends it from another thread."""
         if not self.api_version:
@@ -193,10 +203,15 @@ class EngineApi:
             query["since"] = f"{since:.9f}"
         if filters:
             query["filters"] = json.dumps(dict(filters))
-        target = f"/v{self.api_version}/events" + ("?" + urllib.parse.urlencode(query) if query else "")
+        target = f"/v{self.api_version}/events" + (
+            "?" + urllib.parse.urlencode(query) if query else ""
+        )
         conn: http.client.HTTPConnection
-        conn = _UnixConnection(self._path, self.timeout) if self._path else http.client.HTTPConnection(
-            self._netloc, timeout=self.timeout)
+        conn = (
+            _UnixConnection(self._path, self.timeout)
+            if self._path
+            else http.client.HTTPConnection(self._netloc, timeout=self.timeout)
+        )
         try:
             conn.request("GET", target, headers={"Host": "docker", "Accept": "application/json"})
             resp = conn.getresponse()
@@ -208,14 +223,18 @@ class EngineApi:
             conn.close()
             raise ApiError(_message(body) or f"HTTP {resp.status}", resp.status)
         if conn.sock is not None:
-            conn.sock.settimeout(None)  # an idle engine sends nothing for as long as nothing happens
+            conn.sock.settimeout(
+                None
+            )  # an idle engine sends nothing for as long as nothing happens
         return EventStream(conn, resp)
 
 
 class EventStream:
     """The engine's event stream: one decoded JSON object per event, in the order the engine sent them."""
 
-    _MAX_EVENT = 1024 * 1024  # an event is a few hundred bytes; a megabyte unparsed is not the engine
+    _MAX_EVENT = (
+        1024 * 1024
+    )  # an event is a few hundred bytes; a megabyte unparsed is not the engine
 
     def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse) -> None:
         self._conn = conn
@@ -267,7 +286,9 @@ class EventStream:
 def _libpod_version(version: Mapping[str, Any]) -> str:
     for component in version.get("Components") or ():
         if isinstance(component, dict) and str(component.get("Name") or "").startswith("Podman"):
-            wanted = str((component.get("Details") or {}).get("APIVersion") or component.get("Version") or "")
+            wanted = str(
+                (component.get("Details") or {}).get("APIVersion") or component.get("Version") or ""
+            )
             if all(part.isdigit() for part in wanted.split(".")) and wanted:
                 return wanted
     return "4.0.0"

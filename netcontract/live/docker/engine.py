@@ -58,8 +58,9 @@ class ReadApi(Protocol):
         """Networks whose name contains one of `names` (the engine's filter is a substring match)."""
         ...
 
-    def containers(self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
-                   ) -> list[dict[str, Any]]:
+    def containers(
+        self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
+    ) -> list[dict[str, Any]]:
         """The running containers (every one with `all`), narrowed by the engine's `filters`."""
         ...
 
@@ -115,7 +116,9 @@ def connect_url(url: str, timeout: float = 30, connect_timeout: float = 5) -> do
     try:
         kwargs = docker.utils.kwargs_from_env()
     except _sdk_errors() as exc:
-        raise EngineError(f"cannot use DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for {url}: {_remote_short(exc)}") from None
+        raise EngineError(
+            f"cannot use DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for {url}: {_remote_short(exc)}"
+        ) from None
     kwargs["base_url"] = url
     if not url.startswith(("tcp://", "https://")):
         kwargs.pop("tls", None)  # TLS applies to TCP engines only
@@ -145,49 +148,72 @@ def context_endpoint(name: str, config_dir: str | None = None) -> tuple[str, Any
 
     import docker.tls
 
-    base = Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "contexts"
+    base = (
+        Path(config_dir or os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "contexts"
+    )
     digest = hashlib.sha256(name.encode()).hexdigest()
     meta = base / "meta" / digest / "meta.json"
     try:
-        data = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() and meta.stat().st_size < 1 << 20 else {}
+        data = (
+            json.loads(meta.read_text(encoding="utf-8"))
+            if meta.is_file() and meta.stat().st_size < 1 << 20
+            else {}
+        )
     except (OSError, ValueError) as exc:
         raise EngineError(f"cannot read Docker context {name} ({meta}): {exc}") from None
     endpoint = ((data.get("Endpoints") or {}).get("docker") or {}) if isinstance(data, dict) else {}
     host = str(endpoint.get("Host") or "")
     if not host:
-        raise UsageError(f"no Docker context named {name!r} with a docker endpoint in {base} (see `docker context ls`)")
+        raise UsageError(
+            f"no Docker context named {name!r} with a docker endpoint in {base} (see `docker context ls`)"
+        )
     material = base / "tls" / digest / "docker"
     ca, cert, key = (material / f for f in ("ca.pem", "cert.pem", "key.pem"))
     if not any(f.is_file() for f in (ca, cert, key)):
         return host, None
     try:
-        tls = docker.tls.TLSConfig(client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
-                                   ca_cert=str(ca) if ca.is_file() else None,
-                                   verify=ca.is_file() and not endpoint.get("SkipTLSVerify"))
+        tls = docker.tls.TLSConfig(
+            client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
+            ca_cert=str(ca) if ca.is_file() else None,
+            verify=ca.is_file() and not endpoint.get("SkipTLSVerify"),
+        )
     except _sdk_errors() as exc:
-        raise EngineError(f"Docker context {name}: unusable TLS material in {material}: {_remote_short(exc)}") from None
+        raise EngineError(
+            f"Docker context {name}: unusable TLS material in {material}: {_remote_short(exc)}"
+        ) from None
     return host, tls
 
 
-def _ping(where: str, kwargs: dict[str, Any], timeout: float, connect_timeout: float) -> docker.DockerClient:
+def _ping(
+    where: str, kwargs: dict[str, Any], timeout: float, connect_timeout: float
+) -> docker.DockerClient:
     import docker
 
     try:
-        client = docker.DockerClient(timeout=int(max(connect_timeout, 1)), max_pool_size=64, **kwargs)
+        client = docker.DockerClient(
+            timeout=int(max(connect_timeout, 1)), max_pool_size=64, **kwargs
+        )
         client.ping()
         client.api.timeout = int(max(timeout, 1))
     except _sdk_errors() as exc:
-        raise EngineError(f"cannot reach the Docker engine at {where}: {_remote_short(exc)}") from None
+        raise EngineError(
+            f"cannot reach the Docker engine at {where}: {_remote_short(exc)}"
+        ) from None
     return client
 
 
 def _remote_short(exc: BaseException) -> str:
     """Why an engine at a URL did not answer, without the local-socket advice of `_short`."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    for key, say in (("Connection refused", "connection refused"), ("timed out", "timed out"),
-                     ("No route to host", "no route to host"), ("Name or service not known", "unknown host"),
-                     ("No such file", "no such socket"), ("Permission denied", "permission denied"),
-                     ("SSL", "TLS handshake failed")):
+    for key, say in (
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("No route to host", "no route to host"),
+        ("Name or service not known", "unknown host"),
+        ("No such file", "no such socket"),
+        ("Permission denied", "permission denied"),
+        ("SSL", "TLS handshake failed"),
+    ):
         if key in text:
             return say
     return text[:300]
@@ -247,8 +273,9 @@ class _SdkRead:
     def networks(self, names: Iterable[str] = ()) -> list[dict[str, Any]]:
         return list(self._call(self.client.api.networks, names=list(names)))
 
-    def containers(self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
-                   ) -> list[dict[str, Any]]:
+    def containers(
+        self, all: bool = False, filters: Mapping[str, str | list[str]] | None = None
+    ) -> list[dict[str, Any]]:
         return list(self._call(self.client.api.containers, all=all, filters=dict(filters or {})))
 
     def inspect_network(self, net_id: str) -> dict[str, Any]:
@@ -319,7 +346,11 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
         # reach a tier without an endpoint of their own (host networking, a shared namespace)
         listed = api.containers(all=True)
         if project:
-            ids |= {str(c["Id"]) for c in listed if (c.get("Labels") or {}).get(PROJECT_LABEL) == project}
+            ids |= {
+                str(c["Id"])
+                for c in listed
+                if (c.get("Labels") or {}).get(PROJECT_LABEL) == project
+            }
         for name in found:
             # list() of networks omits members; inspect gives the attached (running) containers
             detail = api.inspect_network(found[name]["Id"])
@@ -338,7 +369,9 @@ def snapshot(api: ReadApi, project: str | None, networks: Iterable[str]) -> Stat
     if podman:
         _podman_options(api, found)
     nets = tuple(network_from_inspect(found[n]) for n in [*wanted, *extra] if n in found)
-    return State(project=project, networks=nets, containers=tuple(containers), engine=_engine_version(api))
+    return State(
+        project=project, networks=nets, containers=tuple(containers), engine=_engine_version(api)
+    )
 
 
 def actor_ids(listed: Iterable[Mapping[str, Any]], known: set[str]) -> set[str]:
@@ -346,11 +379,23 @@ def actor_ids(listed: Iterable[Mapping[str, Any]], known: set[str]) -> set[str]:
     network, and those whose network_mode is `container:<id or name>` of a container in `known` (or of such a
     sharer, and so on). Docker stores the mode as given or resolved to the id, so both are matched. netcontract's
     own probe sidecars (label org.netcontract.probe, removed when their run ends) are no actors."""
-    running = [c for c in listed if c.get("State") == "running" and c.get("Id")
-               and "org.netcontract.probe" not in (c.get("Labels") or {})]
-    mode = {str(c["Id"]): str((c.get("HostConfig") or {}).get("NetworkMode") or "") for c in running}
+    running = [
+        c
+        for c in listed
+        if c.get("State") == "running"
+        and c.get("Id")
+        and "org.netcontract.probe" not in (c.get("Labels") or {})
+    ]
+    mode = {
+        str(c["Id"]): str((c.get("HostConfig") or {}).get("NetworkMode") or "") for c in running
+    }
     out = {cid for cid, m in mode.items() if m == "host"}
-    names = {str(n).lstrip("/"): str(c["Id"]) for c in listed if c.get("Id") for n in c.get("Names") or ()}
+    names = {
+        str(n).lstrip("/"): str(c["Id"])
+        for c in listed
+        if c.get("Id")
+        for n in c.get("Names") or ()
+    }
     all_ids = [str(c["Id"]) for c in listed if c.get("Id")]
 
     def resolve(ref: str) -> str:
@@ -360,8 +405,13 @@ def actor_ids(listed: Iterable[Mapping[str, Any]], known: set[str]) -> set[str]:
 
     owners = set(known)
     while True:
-        joined = {cid for cid, m in mode.items()
-                  if m.startswith("container:") and cid not in owners and resolve(m.removeprefix("container:")) in owners}
+        joined = {
+            cid
+            for cid, m in mode.items()
+            if m.startswith("container:")
+            and cid not in owners
+            and resolve(m.removeprefix("container:")) in owners
+        }
         if not joined:
             return out | (owners - known)
         owners |= joined
@@ -370,8 +420,10 @@ def actor_ids(listed: Iterable[Mapping[str, Any]], known: set[str]) -> set[str]:
 def _engine_version(api: ReadApi) -> str:
     with contextlib.suppress(ApiError, OSError):
         v = api.version()
-        return (f"{engine_product(v)} {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, "
-                f"client API {api.api_version})")
+        return (
+            f"{engine_product(v)} {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}, "
+            f"client API {api.api_version})"
+        )
     return "Docker (version unknown)"
 
 
@@ -397,7 +449,10 @@ def _podman_options(api: ReadApi, found: dict[str, dict[str, Any]]) -> None:
         with contextlib.suppress(ApiError, OSError):
             own = api.podman_network(name).get("options") or {}
             if isinstance(own, dict) and own:
-                raw["Options"] = {**{str(k): str(v) for k, v in own.items()}, **(raw.get("Options") or {})}
+                raw["Options"] = {
+                    **{str(k): str(v) for k, v in own.items()},
+                    **(raw.get("Options") or {}),
+                }
 
 
 def _inspect_all(api: ReadApi, ids: list[str], podman_now: float | None = None) -> list[Container]:
@@ -433,7 +488,11 @@ def network_from_inspect(raw: Mapping[str, Any]) -> Network:
         options=tuple(sorted((str(k), str(v)) for k, v in (raw.get("Options") or {}).items())),
         attachable=bool(raw.get("Attachable")),
         scope=str(raw.get("Scope") or ""),
-        project=str((raw.get("Labels") or {}).get(PROJECT_LABEL) or (raw.get("Labels") or {}).get(STACK_LABEL) or ""),
+        project=str(
+            (raw.get("Labels") or {}).get(PROJECT_LABEL)
+            or (raw.get("Labels") or {}).get(STACK_LABEL)
+            or ""
+        ),
     )
 
 
@@ -459,8 +518,13 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
     # Only per-network endpoint fields: the top-level NetworkSettings.IPAddress is gone in API 1.52,
     # and an IPv6-only endpoint has an empty IPAddress.
     endpoints = tuple(
-        Endpoint(network=name, ipv4=ep.get("IPAddress") or None, aliases=tuple(ep.get("Aliases") or ()),
-                 ipv6=ep.get("GlobalIPv6Address") or None, dns_names=tuple(ep.get("DNSNames") or ()))
+        Endpoint(
+            network=name,
+            ipv4=ep.get("IPAddress") or None,
+            aliases=tuple(ep.get("Aliases") or ()),
+            ipv6=ep.get("GlobalIPv6Address") or None,
+            dns_names=tuple(ep.get("DNSNames") or ()),
+        )
         for name, ep in sorted((settings.get("Networks") or {}).items())
     )
     return Container(
@@ -476,8 +540,11 @@ def container_from_inspect(raw: Mapping[str, Any]) -> Container:
         started_at=state.get("StartedAt") or "",
         pid=int(state.get("Pid") or 0),
         oneoff=str(labels.get(ONEOFF_LABEL, "")).lower() == "true",
-        health_log=tuple((str(e.get("Start") or ""), str(e.get("End") or ""), _exit_code(e.get("ExitCode")))
-                         for e in (state.get("Health") or {}).get("Log") or () if isinstance(e, dict)),
+        health_log=tuple(
+            (str(e.get("Start") or ""), str(e.get("End") or ""), _exit_code(e.get("ExitCode")))
+            for e in (state.get("Health") or {}).get("Log") or ()
+            if isinstance(e, dict)
+        ),
     )
 
 
@@ -490,8 +557,13 @@ def health_unrun(raw: Mapping[str, Any], now: float) -> bool:
     if health.get("Status") != "starting" or health.get("Log") or state.get("Status") != "running":
         return False
     check = (raw.get("Config") or {}).get("Healthcheck") or {}
-    due = sum(_seconds(check.get(key), default) for key, default in
-              (("StartPeriod", 0.0), ("Interval", 30.0), ("Timeout", 30.0))) + 2.0
+    due = (
+        sum(
+            _seconds(check.get(key), default)
+            for key, default in (("StartPeriod", 0.0), ("Interval", 30.0), ("Timeout", 30.0))
+        )
+        + 2.0
+    )
     started = _timestamp(str(state.get("StartedAt") or ""))
     return started is not None and now - started > due
 
@@ -526,7 +598,11 @@ def _published(raw: Mapping[str, Any]) -> tuple[PublishedPort, ...]:
         binds = ports.get(key) or bindings.get(key) or []
         port, _, proto = key.partition("/")
         for b in binds:
-            out.append(PublishedPort(int(port), proto or "tcp", b.get("HostIp") or "", b.get("HostPort") or ""))
+            out.append(
+                PublishedPort(
+                    int(port), proto or "tcp", b.get("HostIp") or "", b.get("HostPort") or ""
+                )
+            )
     return tuple(dict.fromkeys(out))
 
 
@@ -590,7 +666,10 @@ class Engine:
         """None when the image is here (pulling it if allowed), else why not."""
         import docker.errors
 
-        failures: tuple[type[BaseException], ...] = (*_sdk_errors(), EngineError)  # EngineError: the SDK client could not be made
+        failures: tuple[type[BaseException], ...] = (
+            *_sdk_errors(),
+            EngineError,
+        )  # EngineError: the SDK client could not be made
         try:
             self.api.inspect_image(image)
             return None
@@ -606,8 +685,15 @@ class Engine:
         except _sdk_errors() as exc:
             return f"probe image {image} is not present and could not be pulled: {_short(exc)}"
 
-    def sidecar(self, source_id: str, image: str, argv: list[str], run_id: str, timeout: float,
-                cancelled: threading.Event | None = None) -> tuple[int | None, str]:
+    def sidecar(
+        self,
+        source_id: str,
+        image: str,
+        argv: list[str],
+        run_id: str,
+        timeout: float,
+        cancelled: threading.Event | None = None,
+    ) -> tuple[int | None, str]:
         """Run argv in a short-lived container sharing the source's network namespace; always removed."""
         import requests.exceptions
 
@@ -616,7 +702,9 @@ class Engine:
         try:
             with sdk_errors("starting probe sidecar"):
                 cid = self.api.create_container(
-                    image, argv, labels=labels,
+                    image,
+                    argv,
+                    labels=labels,
                     host_config=self.api.create_host_config(network_mode=f"container:{source_id}"),
                 )["Id"]
                 if cancelled is not None and cancelled.is_set():
@@ -644,14 +732,26 @@ class Engine:
         labels = {PROBE_LABEL: "1", RUN_LABEL: run_id, HELPER_LABEL: "1"}
         with sdk_errors("starting the helper container"):
             cid = self.api.create_container(
-                image, argv, labels=labels, stdin_open=True, detach=False, tty=False,  # StdinOnce: EOF when we detach
+                image,
+                argv,
+                labels=labels,
+                stdin_open=True,
+                detach=False,
+                tty=False,  # StdinOnce: EOF when we detach
                 host_config=self.api.create_host_config(
-                    pid_mode="host", network_mode="none", read_only=True, auto_remove=True,
-                    cap_drop=["ALL"], cap_add=["SYS_ADMIN", "SYS_PTRACE", "NET_RAW"],
-                    security_opt=["no-new-privileges"]),
+                    pid_mode="host",
+                    network_mode="none",
+                    read_only=True,
+                    auto_remove=True,
+                    cap_drop=["ALL"],
+                    cap_add=["SYS_ADMIN", "SYS_PTRACE", "NET_RAW"],
+                    security_opt=["no-new-privileges"],
+                ),
             )["Id"]
             try:
-                sock = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                sock = self.api.attach_socket(
+                    cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                )
                 self.api.start(cid)
             except BaseException:
                 with contextlib.suppress(*_sdk_errors()):
@@ -758,7 +858,9 @@ class HelperChannel:
             except OSError as exc:
                 raise EngineError(f"the helper container stopped ({exc.strerror or exc})") from None
             if not chunk:
-                why = self.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["its output ended"]
+                why = self.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [
+                    "its output ended"
+                ]
                 raise EngineError(f"the helper container stopped: {why[0][:300]}")
             self._frames(chunk)
             if len(self._out) > self._MAX_LINE:
@@ -772,7 +874,7 @@ class HelperChannel:
             stream, size = data[0], int.from_bytes(data[4:8], "big")
             if len(data) < 8 + size:
                 break
-            body, data = data[8:8 + size], data[8 + size:]
+            body, data = data[8 : 8 + size], data[8 + size :]
             if stream == 1:
                 self._out += body
             elif stream == 2:

@@ -47,10 +47,13 @@ import netcontract.live.netns.agent as agent
 agent.serve(sys.stdin.buffer, sys.stdout.buffer, idle=b["idle"])
 """
 
+
 def bundle(idle: float = 600.0) -> bytes:
     """The first line sent to the helper: the source of this module and of every netcontract module it
     imports (found from their import statements), with the packages between them."""
-    root = Path(__file__).resolve().parents[3]  # the directory that holds the netcontract package (not in the helper)
+    root = (
+        Path(__file__).resolve().parents[3]
+    )  # the directory that holds the netcontract package (not in the helper)
     modules: dict[str, dict[str, Any]] = {}
     todo = [__name__]
     while todo:
@@ -61,14 +64,25 @@ def bundle(idle: float = 600.0) -> bytes:
         package = path.is_dir()
         file = path / "__init__.py" if package else path.with_suffix(".py")
         source = file.read_text(encoding="utf-8")
-        modules[name] = {"source": source, "package": package, "file": f"<netcontract helper>/{file.name}"}
+        modules[name] = {
+            "source": source,
+            "package": package,
+            "file": f"<netcontract helper>/{file.name}",
+        }
         parts = name.split(".")
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("netcontract"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("netcontract")
+            ):
                 todo.append(node.module)
-                todo += [f"{node.module}.{a.name}" for a in node.names
-                         if root.joinpath(*node.module.split("."), a.name).with_suffix(".py").is_file()]
+                todo += [
+                    f"{node.module}.{a.name}"
+                    for a in node.names
+                    if root.joinpath(*node.module.split("."), a.name).with_suffix(".py").is_file()
+                ]
             elif isinstance(node, ast.Import):
                 todo += [a.name for a in node.names if a.name.startswith("netcontract")]
     return json.dumps({"modules": modules, "idle": idle}).encode() + b"\n"
@@ -79,25 +93,48 @@ def bundle(idle: float = 600.0) -> bytes:
 
 def sources_to_wire(sources: Sequence[NetnsSource]) -> list[Any]:
     """Sources with their probes as JSON values."""
-    return [[s.key, s.pid, [[p.key, p.kind.value, p.target, p.port, p.qtype] for p in s.probes], list(s.resolvers)]
-            for s in sources]
+    return [
+        [
+            s.key,
+            s.pid,
+            [[p.key, p.kind.value, p.target, p.port, p.qtype] for p in s.probes],
+            list(s.resolvers),
+        ]
+        for s in sources
+    ]
 
 
 def sources_from_wire(value: Any) -> list[NetnsSource]:
     """The agent's side of `sources_to_wire`; ValueError for anything else."""
     out = []
     for key, pid, probes, resolvers in value:
-        out.append(NetnsSource(str(key), int(pid), tuple(
-            Probe(str(k), ProbeKind(kind), str(target), None if port is None else int(port), str(qtype))
-            for k, kind, target, port, qtype in probes), tuple(str(r) for r in resolvers)))
+        out.append(
+            NetnsSource(
+                str(key),
+                int(pid),
+                tuple(
+                    Probe(
+                        str(k),
+                        ProbeKind(kind),
+                        str(target),
+                        None if port is None else int(port),
+                        str(qtype),
+                    )
+                    for k, kind, target, port, qtype in probes
+                ),
+                tuple(str(r) for r in resolvers),
+            )
+        )
     return out
 
 
 def run_to_wire(run: NetnsRun) -> dict[str, Any]:
     """A NetnsRun as JSON values (its tuple keys as lists)."""
     return {
-        "observations": [[s, p, o.outcome.value, list(o.addresses), o.detail, o.output, o.tool, o.qtype]
-                         for (s, p), o in run.observations.items()],
+        "observations": [
+            [s, p, o.outcome.value, list(o.addresses), o.detail, o.output, o.tool, o.qtype]
+            for (s, p), o in run.observations.items()
+        ],
         "latency_ms": [[s, p, ms] for (s, p), ms in run.latency_ms.items()],
         "slowest_tcp_ok_ms": dict(run.slowest_tcp_ok_ms),
         "waited_ms": [[s, p, ms] for (s, p), ms in run.waited_ms.items()],
@@ -108,8 +145,14 @@ def run_from_wire(value: Any) -> NetnsRun:
     """The caller's side of `run_to_wire`; ValueError, KeyError or TypeError for anything else."""
     run = NetnsRun()
     for s, p, outcome, addresses, detail, output, tool, qtype in value["observations"]:
-        run.observations[(str(s), str(p))] = Observation(Outcome(outcome), tuple(str(a) for a in addresses),
-                                                         str(detail), str(output), str(tool), str(qtype))
+        run.observations[(str(s), str(p))] = Observation(
+            Outcome(outcome),
+            tuple(str(a) for a in addresses),
+            str(detail),
+            str(output),
+            str(tool),
+            str(qtype),
+        )
     run.latency_ms = {(str(s), str(p)): float(ms) for s, p, ms in value["latency_ms"]}
     run.slowest_tcp_ok_ms = {str(k): float(v) for k, v in value["slowest_tcp_ok_ms"].items()}
     run.waited_ms = {(str(s), str(p)): float(ms) for s, p, ms in value["waited_ms"]}
@@ -121,13 +164,20 @@ def answer(request: Any) -> dict[str, Any]:
     op = request.get("op") if isinstance(request, dict) else None
     if op == "problem":
         try:
-            return {"problem": pid_problem(int(request["pid"]), str(request["id"]), str(request["name"]))}
+            return {
+                "problem": pid_problem(
+                    int(request["pid"]), str(request["id"]), str(request["name"])
+                )
+            }
         except NetnsUnavailable as exc:
             return {"problem": str(exc), "everywhere": True}
     if op == "run":
         stretch = request.get("stretch")
-        run = run_netns(sources_from_wire(request["sources"]), float(request["window"]),
-                        stretch=Stretch(float(stretch[0]), float(stretch[1])) if stretch else None)
+        run = run_netns(
+            sources_from_wire(request["sources"]),
+            float(request["window"]),
+            stretch=Stretch(float(stretch[0]), float(stretch[1])) if stretch else None,
+        )
         return {"run": run_to_wire(run)}
     if op == "hello":
         return {"python": sys.version.split()[0]}

@@ -101,7 +101,9 @@ def check_access(pid: int) -> str | None:
     except OSError as exc:
         return f"cannot open {path}: {exc.strerror}"
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="netns-check") as pool:  # its thread ends with the pool
+        with ThreadPoolExecutor(
+            1, thread_name_prefix="netns-check"
+        ) as pool:  # its thread ends with the pool
             pool.submit(_setns, fd).result()
     except OSError as exc:
         return f"cannot enter {path}: {exc.strerror}"
@@ -122,13 +124,20 @@ def pid_problem(pid: int, container_id: str, name: str) -> str | None:
     except OSError:
         return f"no process {pid} on this host: the engine runs elsewhere"
     if container_id not in cgroup:
-        return (f"process {pid} on this host is not {name}: the engine runs elsewhere "
-                "(remote DOCKER_HOST, Docker Desktop, rootless)")
+        return (
+            f"process {pid} on this host is not {name}: the engine runs elsewhere "
+            "(remote DOCKER_HOST, Docker Desktop, rootless)"
+        )
     return check_access(pid)
 
 
-def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str = "127.0.0.11",
-              stretch: Stretch | None = None) -> NetnsRun:
+def run_netns(
+    sources: Sequence[NetnsSource],
+    timeout: float,
+    *,
+    dns_server: str = "127.0.0.11",
+    stretch: Stretch | None = None,
+) -> NetnsRun:
     """Run every probe of every source; return a NetnsRun whose `observations` has one entry per probe.
 
     The result: `observations[(source.key, probe.key)]` for every probe,
@@ -155,7 +164,9 @@ def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str
     run = NetnsRun()
     problem = _host_problem()
     if problem is not None:
-        run.observations = {(s.key, p.key): error_observation(p, problem) for s in sources for p in s.probes}
+        run.observations = {
+            (s.key, p.key): error_observation(p, problem) for s in sources for p in s.probes
+        }
         return run
     soft = _raise_nofile()
     budget = max(8, min(MAX_OPEN, (soft - 4 * len(sources) - 64) // 2))
@@ -172,10 +183,21 @@ def run_netns(sources: Sequence[NetnsSource], timeout: float, *, dns_server: str
                     run.observations[(source.key, probe.key)] = error_observation(probe, detail)
                 continue
             opened.append((source.key, fd, source.probes))
-        asked = {s.key: choose_resolver(container_nameservers(s.pid), s.resolvers, dns_server)
-                 for s in sources if s.resolvers}
-        drive(run, opened, timeout, opener.open, dns=(dns, 53), budget=budget, stretch=stretch,
-              resolvers={key: (server, 53) for key, server in asked.items() if server != dns_server})
+        asked = {
+            s.key: choose_resolver(container_nameservers(s.pid), s.resolvers, dns_server)
+            for s in sources
+            if s.resolvers
+        }
+        drive(
+            run,
+            opened,
+            timeout,
+            opener.open,
+            dns=(dns, 53),
+            budget=budget,
+            stretch=stretch,
+            resolvers={key: (server, 53) for key, server in asked.items() if server != dns_server},
+        )
     finally:
         opener.close()
         for _key, fd, _probes in opened:
@@ -269,11 +291,15 @@ class _Opener:
         self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="netns")
 
-    def open(self, ns_fd: int, specs: Sequence[tuple[int, int, int]]) -> list[socket.socket | OSError]:
+    def open(
+        self, ns_fd: int, specs: Sequence[tuple[int, int, int]]
+    ) -> list[socket.socket | OSError]:
         """One socket (or the error that prevented it) per (family, type, proto), in namespace `ns_fd`."""
         return self._pool.submit(self._create, ns_fd, specs).result()
 
-    def _create(self, ns_fd: int, specs: Sequence[tuple[int, int, int]]) -> list[socket.socket | OSError]:
+    def _create(
+        self, ns_fd: int, specs: Sequence[tuple[int, int, int]]
+    ) -> list[socket.socket | OSError]:
         _setns(ns_fd)
         made: list[socket.socket | OSError] = []
         for family, kind, proto in specs:
@@ -281,7 +307,9 @@ class _Opener:
                 made.append(socket.socket(family, kind, proto))
             except OSError as exc:
                 made.append(exc)
-        with contextlib.suppress(OSError):  # the thread only creates sockets, each batch after its own setns
+        with contextlib.suppress(
+            OSError
+        ):  # the thread only creates sockets, each batch after its own setns
             _setns(self._home)
         return made
 

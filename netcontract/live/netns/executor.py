@@ -28,27 +28,42 @@ from netcontract.state import State
 class NetnsExecutor:
     """`netns`: our own sockets inside each source's network namespace; its passes run on the calling thread."""
 
-    def __init__(self, prober: NamespaceProber, timing: Timing, state: State, cancelled: threading.Event,
-                 name: str = "netns") -> None:
-        self.name = name  # netns: this process's prober; helper: the same prober in the helper container
+    def __init__(
+        self,
+        prober: NamespaceProber,
+        timing: Timing,
+        state: State,
+        cancelled: threading.Event,
+        name: str = "netns",
+    ) -> None:
+        self.name = (
+            name  # netns: this process's prober; helper: the same prober in the helper container
+        )
         self.prober = prober
         self.timing = timing
         self.state = state
         self.cancelled = cancelled
         self._notes: list[str] = []
 
-    def probe(self, runs: Sequence[SourceRun], pool: ThreadPoolExecutor,
-              window: float | None = None) -> list[Future[SourceRun]]:
+    def probe(
+        self, runs: Sequence[SourceRun], pool: ThreadPoolExecutor, window: float | None = None
+    ) -> list[Future[SourceRun]]:
         """The first pass (neighbour check, IPv6 readiness, one stretched pass, calibration) or a retry pass;
         done when this returns."""
         runs = [r for r in runs if not r.problem]
         if not runs:
             return []
         if window is None:
-            self._notes += neighbour_notes(neighbours_needed([r.plan for r in runs], self.state), neighbour_limits())
+            self._notes += neighbour_notes(
+                neighbours_needed([r.plan for r in runs], self.state), neighbour_limits()
+            )
             self._await_ipv6(runs)
-            self._pass(runs, self.timing.netns_first, SourceRun.everything,
-                       Stretch(NETNS_MULTIPLE, self.timing.netns_cap))
+            self._pass(
+                runs,
+                self.timing.netns_first,
+                SourceRun.everything,
+                Stretch(NETNS_MULTIPLE, self.timing.netns_cap),
+            )
             self._calibrate(runs)
         else:
             self._pass(runs, window, SourceRun.disagreeing)
@@ -58,8 +73,13 @@ class NetnsExecutor:
         """The neighbour-table warning, and the windows the negatives were judged on, and why."""
         return self._notes + self._windows_note([r for r in runs if not r.problem])
 
-    def _pass(self, runs: list[SourceRun], window: float, which: Callable[[SourceRun], list[Expectation]],
-               stretch: Stretch | None = None) -> None:
+    def _pass(
+        self,
+        runs: list[SourceRun],
+        window: float,
+        which: Callable[[SourceRun], list[Expectation]],
+        stretch: Stretch | None = None,
+    ) -> None:
         """One netns pass over `runs`, probing `which(run)` of each: every expectation (the first pass), the
         timeouts (calibration) or what the judge wants repeated (retries). With `stretch` (the first pass) an
         unanswered probe waits as long as the answers seen so far call for, so calibration rarely repeats it."""
@@ -79,11 +99,17 @@ class NetnsExecutor:
                 for target in e.targets:
                     for address, problem in _addresses(e, target, names.get((id(r), target))):
                         for qtype in e.qtypes if e.probe_kind is ProbeKind.DNS else ("A",):
-                            probe = Probe(f"p{len(slots)}", e.probe_kind, address, e.port, qtype=qtype)
+                            probe = Probe(
+                                f"p{len(slots)}", e.probe_kind, address, e.port, qtype=qtype
+                            )
                             slots.append((probe, e.id, problem))
             sources.append(self._source(r, tuple(p for p, _, problem in slots if problem is None)))
             layout.append((r, slots))
-        seen = self.prober.run(sources, window, stretch) if any(s.probes for s in sources) else NetnsRun()
+        seen = (
+            self.prober.run(sources, window, stretch)
+            if any(s.probes for s in sources)
+            else NetnsRun()
+        )
         elapsed = time.monotonic() - t0
         for r, slots in layout:
             obs: dict[str, list[Observation]] = {e.id: [] for e in todo[id(r)]}
@@ -92,14 +118,22 @@ class NetnsExecutor:
                 got = problem or seen.observations.get(key)
                 if got is not None and probe.kind is ProbeKind.DNS and got.qtype != probe.qtype:
                     got = replace(got, qtype=probe.qtype)
-                obs[rid].append(got or Observation(Outcome.ERROR, detail="netns run returned no observation"))
-                if got is not None and key in seen.latency_ms and got.outcome not in (Outcome.ERROR, Outcome.TIMEOUT):
+                obs[rid].append(
+                    got or Observation(Outcome.ERROR, detail="netns run returned no observation")
+                )
+                if (
+                    got is not None
+                    and key in seen.latency_ms
+                    and got.outcome not in (Outcome.ERROR, Outcome.TIMEOUT)
+                ):
                     # answered (a connect, a refusal, an echo reply, a DNS response): how long this kind of
                     # path takes to answer from this source right now
                     path = _path_kind(probe)
                     r.slowest[path] = max(r.slowest.get(path, 0.0), seen.latency_ms[key] / 1000)
             r.obs.update(obs)
-            had: dict[str, float] = {}  # the shortest window a timed-out probe of each expectation had
+            had: dict[
+                str, float
+            ] = {}  # the shortest window a timed-out probe of each expectation had
             for probe, rid, _problem in slots:
                 waited = seen.waited_ms.get((r.plan.container.id, probe.key))
                 if waited is not None:
@@ -113,28 +147,43 @@ class NetnsExecutor:
         """A source for the prober, with the addresses where its engine's resolver may answer it besides
         127.0.0.11: its networks' gateways (Podman's aardvark-dns; its resolv.conf decides, enter.py)."""
         c = r.plan.container
-        gateways = (g for name in c.networks if (net := self.state.network(name)) for g in net.gateways)
+        gateways = (
+            g for name in c.networks if (net := self.state.network(name)) for g in net.gateways
+        )
         return NetnsSource(c.id, c.pid, probes, resolvers=tuple(dict.fromkeys(gateways)))
 
-    def _resolve_names(self, runs: list[SourceRun], todo: dict[int, list[Expectation]]
-                       ) -> dict[tuple[int, str], Observation]:
+    def _resolve_names(
+        self, runs: list[SourceRun], todo: dict[int, list[Expectation]]
+    ) -> dict[tuple[int, str], Observation]:
         """TCP and ICMP targets given as names (egress canaries) are resolved from inside the source first."""
-        wanted = {(id(r), t) for r in runs for e in todo[id(r)] if e.probe_kind is not ProbeKind.DNS
-                  for t in e.targets if not is_address(t)}
+        wanted = {
+            (id(r), t)
+            for r in runs
+            for e in todo[id(r)]
+            if e.probe_kind is not ProbeKind.DNS
+            for t in e.targets
+            if not is_address(t)
+        }
         if not wanted:
             return {}
         sources = []
         for r in runs:
             mine = sorted(t for rid, t in wanted if rid == id(r))
             if mine:
-                sources.append(self._source(r, tuple(Probe(f"n{i}", ProbeKind.DNS, t) for i, t in enumerate(mine))))
+                sources.append(
+                    self._source(
+                        r, tuple(Probe(f"n{i}", ProbeKind.DNS, t) for i, t in enumerate(mine))
+                    )
+                )
         seen = self.prober.run(sources, self.timing.netns_first)
         out: dict[tuple[int, str], Observation] = {}
         for r in runs:
             mine = sorted(t for rid, t in wanted if rid == id(r))
             for i, t in enumerate(mine):
-                out[(id(r), t)] = seen.observations.get((r.plan.container.id, f"n{i}"),
-                                                        Observation(Outcome.ERROR, detail="no DNS observation"))
+                out[(id(r), t)] = seen.observations.get(
+                    (r.plan.container.id, f"n{i}"),
+                    Observation(Outcome.ERROR, detail="no DNS observation"),
+                )
         return out
 
     def _await_ipv6(self, runs: list[SourceRun]) -> None:
@@ -143,17 +192,36 @@ class NetnsExecutor:
         dropped meanwhile (measured on 20.10: a leak there read as blocked right after `up`). Each source with
         IPv6 paths pings the host's IPv6 addresses on the tier networks until they answer, within a deadline;
         where they never do, its IPv6 timeouts become ERRORs."""
-        gateways = sorted({g for n in self.state.networks for g in n.gateways if family_of(g) == 6 and n.name != "bridge"})
-        waiting = {id(r): set(gateways) for r in runs if any(e.family == 6 for e in r.plan.expectations)}
+        gateways = sorted(
+            {
+                g
+                for n in self.state.networks
+                for g in n.gateways
+                if family_of(g) == 6 and n.name != "bridge"
+            }
+        )
+        waiting = {
+            id(r): set(gateways) for r in runs if any(e.family == 6 for e in r.plan.expectations)
+        }
         if not gateways or not waiting:
             return
         deadline = time.monotonic() + max(2.0, self.timing.attempt(1))
         while waiting and time.monotonic() < deadline and not self.cancelled.is_set():
             asking = [r for r in runs if id(r) in waiting]
             probes = {id(r): sorted(waiting[id(r)]) for r in asking}
-            seen = self.prober.run([NetnsSource(r.plan.container.id, r.plan.container.pid,
-                                                tuple(Probe(f"g{i}", ProbeKind.ICMP, g) for i, g in
-                                                      enumerate(probes[id(r)]))) for r in asking], 0.2)
+            seen = self.prober.run(
+                [
+                    NetnsSource(
+                        r.plan.container.id,
+                        r.plan.container.pid,
+                        tuple(
+                            Probe(f"g{i}", ProbeKind.ICMP, g) for i, g in enumerate(probes[id(r)])
+                        ),
+                    )
+                    for r in asking
+                ],
+                0.2,
+            )
             for r in asking:
                 for i, g in enumerate(probes[id(r)]):
                     o = seen.observations.get((r.plan.container.id, f"g{i}"))
@@ -163,9 +231,11 @@ class NetnsExecutor:
                     del waiting[id(r)]
         for r in runs:
             if id(r) in waiting:
-                r.ipv6_problem = (f"the host's IPv6 address {', '.join(sorted(waiting[id(r)]))} did not answer "
-                                  f"{r.plan.container.name} (duplicate address detection, or IPv6 routing off), "
-                                  "so an IPv6 timeout from it proves nothing")
+                r.ipv6_problem = (
+                    f"the host's IPv6 address {', '.join(sorted(waiting[id(r)]))} did not answer "
+                    f"{r.plan.container.name} (duplicate address detection, or IPv6 routing off), "
+                    "so an IPv6 timeout from it proves nothing"
+                )
 
     def _calibrate(self, runs: list[SourceRun]) -> None:
         """Every timeout must have had the window that answers of its kind call for: NETNS_MULTIPLE times the
@@ -183,7 +253,9 @@ class NetnsExecutor:
             for e in r.negatives():
                 path = _path_kind(e)
                 if path in everywhere:
-                    want[e.id] = timing.netns_window(max(r.slowest.get(path, 0.0), everywhere[path]))
+                    want[e.id] = timing.netns_window(
+                        max(r.slowest.get(path, 0.0), everywhere[path])
+                    )
                 else:
                     want[e.id] = timing.netns_unsampled
             short = {rid: w for rid, w in want.items() if w > r.windows.get(rid, 0.0)}
@@ -193,7 +265,9 @@ class NetnsExecutor:
             return
         slow = [r for r in runs if id(r) in needed]
         window = max(w for short in needed.values() for w in short.values())
-        self._pass(slow, window, lambda r: [e for e in r.plan.expectations if e.id in needed[id(r)]])
+        self._pass(
+            slow, window, lambda r: [e for e in r.plan.expectations if e.id in needed[id(r)]]
+        )
 
     def _windows_note(self, runs: list[SourceRun]) -> list[str]:
         """Which windows the negatives were judged on, and why."""
@@ -207,12 +281,23 @@ class NetnsExecutor:
                 slowest[path] = max(slowest.get(path, 0.0), s)
         if not runs:
             return []
-        parts = [f"{path} {windows[path] * 1000:.0f} ms ("
-                 + (f"slowest answer {slowest[path] * 1000:.1f} ms" if path in slowest else "nothing answered: --timeout")
-                 + ")" for path in sorted(windows)]
-        return [f"{self.name}: timeouts judged on windows of at least " + (", ".join(parts) or "-")
-                + f"; floor {self.timing.netns_first * 1000:.0f} ms, "
-                f"{NETNS_MULTIPLE}x the slowest answer on the same kind of path"]
+        parts = [
+            f"{path} {windows[path] * 1000:.0f} ms ("
+            + (
+                f"slowest answer {slowest[path] * 1000:.1f} ms"
+                if path in slowest
+                else "nothing answered: --timeout"
+            )
+            + ")"
+            for path in sorted(windows)
+        ]
+        return [
+            f"{self.name}: timeouts judged on windows of at least "
+            + (", ".join(parts) or "-")
+            + f"; floor {self.timing.netns_first * 1000:.0f} ms, "
+            f"{NETNS_MULTIPLE}x the slowest answer on the same kind of path"
+        ]
+
 
 def neighbours_needed(plans: Sequence[SourcePlan], state: State) -> dict[int, int]:
     """How many neighbour entries (ARP for IPv4, NDP for IPv6) the probes of these sources make the kernel
@@ -248,8 +333,10 @@ def neighbours_needed(plans: Sequence[SourcePlan], state: State) -> dict[int, in
 def neighbour_limits() -> dict[int, int]:
     """The kernel's hard limits on neighbour entries (gc_thresh3), by family; those it cannot read are left out."""
     out = {}
-    for family, path in ((4, "/proc/sys/net/ipv4/neigh/default/gc_thresh3"),
-                         (6, "/proc/sys/net/ipv6/neigh/default/gc_thresh3")):
+    for family, path in (
+        (4, "/proc/sys/net/ipv4/neigh/default/gc_thresh3"),
+        (6, "/proc/sys/net/ipv6/neigh/default/gc_thresh3"),
+    ):
         try:
             with open(path, encoding="ascii") as f:
                 out[family] = int(f.read().strip())
@@ -265,10 +352,12 @@ def neighbour_notes(needed: Mapping[int, int], limits: Mapping[int, int]) -> lis
     for family, name in ((4, "IPv4 (ARP)"), (6, "IPv6 (NDP)")):
         if family in limits and needed.get(family, 0) > limits[family]:
             key = f"net.ipv{family}.neigh.default.gc_thresh3"
-            out.append(f"kernel neighbour table: these probes need about {needed[family]} {name} neighbour entries "
-                       f"across the containers' namespaces, more than {key} ({limits[family]}); past it the kernel "
-                       "drops packets to new neighbours and reachable paths time out: raise it (and gc_thresh1/2; "
-                       "docs/performance.md)")
+            out.append(
+                f"kernel neighbour table: these probes need about {needed[family]} {name} neighbour entries "
+                f"across the containers' namespaces, more than {key} ({limits[family]}); past it the kernel "
+                "drops packets to new neighbours and reachable paths time out: raise it (and gc_thresh1/2; "
+                "docs/performance.md)"
+            )
     return out
 
 
@@ -279,13 +368,22 @@ def _path_kind(item: Probe | Expectation) -> str:
     return path_kind(item.probe_kind, item.family)
 
 
-def _addresses(e: Expectation, target: str, resolved: Observation | None
-               ) -> list[tuple[str, Observation | None]]:
+def _addresses(
+    e: Expectation, target: str, resolved: Observation | None
+) -> list[tuple[str, Observation | None]]:
     """The addresses a netns probe goes to, each with the observation that replaces it when it cannot be sent."""
     if e.probe_kind is ProbeKind.DNS or is_address(target):
         return [(target, None)]
     if resolved is not None and resolved.outcome is Outcome.OK and resolved.addresses:
         return [(a, None) for a in resolved.addresses]
     why = resolved.outcome.value if resolved is not None else "not asked"
-    return [(target, Observation(Outcome.ERROR, tool="netns",
-                                 detail=f"{target} does not resolve from here ({why}): give its address"))]
+    return [
+        (
+            target,
+            Observation(
+                Outcome.ERROR,
+                tool="netns",
+                detail=f"{target} does not resolve from here ({why}): give its address",
+            ),
+        )
+    ]

@@ -49,14 +49,17 @@ class HelperNamespaces:
         except ValueError:
             raise EngineError("the helper container answered something that is not JSON") from None
         if not isinstance(reply, dict) or "error" in reply:
-            raise EngineError(f"the helper container failed: {str(reply.get('error') if isinstance(reply, dict) else reply)[:300]}")
+            raise EngineError(
+                f"the helper container failed: {str(reply.get('error') if isinstance(reply, dict) else reply)[:300]}"
+            )
         return reply
 
     def _start(self) -> None:
         self._started = True
         try:
-            self._channel = self.engine.helper(self.image, ["python3", "-u", "-c", BOOTSTRAP], self.run_id,
-                                               self.pull)
+            self._channel = self.engine.helper(
+                self.image, ["python3", "-u", "-c", BOOTSTRAP], self.run_id, self.pull
+            )
             self._channel.send(bundle())
             self._ask({"op": "hello"}, 60)
         except EngineError as exc:
@@ -71,8 +74,15 @@ class HelperNamespaces:
             if self._problem is not None:
                 return self._problem
             try:
-                reply = self._ask({"op": "problem", "pid": container.pid, "id": container.id,
-                                   "name": container.name}, 30)
+                reply = self._ask(
+                    {
+                        "op": "problem",
+                        "pid": container.pid,
+                        "id": container.id,
+                        "name": container.name,
+                    },
+                    30,
+                )
             except EngineError as exc:
                 self._problem = f"helper ({self.image}): {exc}"
                 return self._problem
@@ -82,11 +92,17 @@ class HelperNamespaces:
             found = reply.get("problem")
             return None if found is None else f"helper: {found}"
 
-    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+    def run(
+        self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None
+    ) -> NetnsRun:
         """Every probe of every source, run by the agent; ERROR for all of them when the helper is gone."""
         longest = max(window, stretch.cap if stretch else 0.0)
-        request = {"op": "run", "sources": sources_to_wire(sources), "window": window,
-                   "stretch": [stretch.multiple, stretch.cap] if stretch else None}
+        request = {
+            "op": "run",
+            "sources": sources_to_wire(sources),
+            "window": window,
+            "stretch": [stretch.multiple, stretch.cap] if stretch else None,
+        }
         with self._lock:
             why = self._problem
             if why is None and self._channel is not None:
@@ -96,8 +112,11 @@ class HelperNamespaces:
                     why = self._problem = f"helper ({self.image}): {exc}"
                     self.close()
         run = NetnsRun()
-        run.observations = {(s.key, p.key): error_observation(p, why or "the helper was never started")
-                            for s in sources for p in s.probes}
+        run.observations = {
+            (s.key, p.key): error_observation(p, why or "the helper was never started")
+            for s in sources
+            for p in s.probes
+        }
         return run
 
     def close(self) -> None:

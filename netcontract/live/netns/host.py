@@ -36,7 +36,9 @@ class NamespaceProber(Protocol):
         """None when probes can run inside `container`'s network namespace, else a one-line reason."""
         ...
 
-    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+    def run(
+        self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None
+    ) -> NetnsRun:
         """Every probe of every source, each with `window` seconds for its answer (longer with `stretch`)."""
         ...
 
@@ -60,8 +62,8 @@ class HostNamespaces:
             self._host_problem = str(exc)
             return self._host_problem
 
-    def run(self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None) -> NetnsRun:
+    def run(
+        self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None
+    ) -> NetnsRun:
         """`run_netns` over `sources`, each probe with `window` seconds for its answer (longer with `stretch`)."""
         return run_netns(sources, window, stretch=stretch)
-
-

@@ -69,21 +69,50 @@ from netcontract.probe.observation import (
 
 _SPECS: dict[tuple[ProbeKind, int], tuple[int, int, int]] = {
     (ProbeKind.ICMP, socket.AF_INET): (socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
-    (ProbeKind.ICMP, socket.AF_INET6): (socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)}
-_LINGER_RESET = struct.pack("ii", 1, 0)  # close with a reset: no TIME_WAIT left in the container's namespace
+    (ProbeKind.ICMP, socket.AF_INET6): (socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6),
+}
+_LINGER_RESET = struct.pack(
+    "ii", 1, 0
+)  # close with a reset: no TIME_WAIT left in the container's namespace
 RESEND_AT = 0.5  # fraction of the window after which an unanswered probe is sent once more
 # SO_TIMESTAMPNS (= SCM_TIMESTAMPNS) of asm-generic, which these architectures use; Python does not export it.
-SO_TIMESTAMPNS = 35 if platform.machine() in ("x86_64", "amd64", "aarch64", "arm64", "armv7l", "ppc64le", "s390x",
-                                              "riscv64", "i686", "i386") else None
-_TCPI_RTT = 68  # offset of tcpi_rtt (microseconds, u32) in struct tcp_info (linux/tcp.h, stable since 2.6)
+SO_TIMESTAMPNS = (
+    35
+    if platform.machine()
+    in (
+        "x86_64",
+        "amd64",
+        "aarch64",
+        "arm64",
+        "armv7l",
+        "ppc64le",
+        "s390x",
+        "riscv64",
+        "i686",
+        "i386",
+    )
+    else None
+)
+_TCPI_RTT = (
+    68  # offset of tcpi_rtt (microseconds, u32) in struct tcp_info (linux/tcp.h, stable since 2.6)
+)
 _TIMESPEC = struct.Struct("qq")
 
 Opener = Callable[[int, Sequence[tuple[int, int, int]]], list[socket.socket | OSError]]
 
 
-def drive(run: NetnsRun, sources: Sequence[tuple[str, int, Sequence[Probe]]], timeout: float, opener: Opener, *,
-          dns: tuple[str, int] = ("127.0.0.11", 53), budget: int = MAX_OPEN, per_target: int = PER_TARGET,
-          stretch: Stretch | None = None, resolvers: Mapping[str, tuple[str, int]] | None = None) -> None:
+def drive(
+    run: NetnsRun,
+    sources: Sequence[tuple[str, int, Sequence[Probe]]],
+    timeout: float,
+    opener: Opener,
+    *,
+    dns: tuple[str, int] = ("127.0.0.11", 53),
+    budget: int = MAX_OPEN,
+    per_target: int = PER_TARGET,
+    stretch: Stretch | None = None,
+    resolvers: Mapping[str, tuple[str, int]] | None = None,
+) -> None:
     """Run the probes of every (key, namespace fd, probes) source; record an Observation for each in `run`.
     With `stretch`, an unanswered probe's window grows with the slowest answer of its kind of path so far.
     DNS goes to `dns`, or to `resolvers[key]` for the sources named there (Podman: the container's own)."""
@@ -99,15 +128,26 @@ def drive(run: NetnsRun, sources: Sequence[tuple[str, int, Sequence[Probe]]], ti
 
 
 class _Engine:
-    def __init__(self, run: NetnsRun, timeout: float, opener: Opener, dns: tuple[str, int],
-                 pacer: Pacer[ProbeTask], stretch: Stretch | None = None) -> None:
+    def __init__(
+        self,
+        run: NetnsRun,
+        timeout: float,
+        opener: Opener,
+        dns: tuple[str, int],
+        pacer: Pacer[ProbeTask],
+        stretch: Stretch | None = None,
+    ) -> None:
         self.run, self.timeout, self.opener, self.dns, self.pacer = run, timeout, opener, dns, pacer
         self.stretch = stretch
         self.slowest: dict[str, float] = {}  # kind of path -> slowest answer so far, seconds
         self.sel = selectors.DefaultSelector()
-        self.timers: list[tuple[float, int, ProbeTask, bool]] = []  # (when, order, probe, resend rather than expire)
+        self.timers: list[
+            tuple[float, int, ProbeTask, bool]
+        ] = []  # (when, order, probe, resend rather than expire)
         self.order = itertools.count()
-        self.seen_at: float | None = None  # while events are handled: when the select() that returned them did
+        self.seen_at: float | None = (
+            None  # while events are handled: when the select() that returned them did
+        )
 
     def add(self, src: SourceState, probes: Sequence[Probe]) -> None:
         for probe in probes:
@@ -132,7 +172,9 @@ class _Engine:
         if address is None:
             return f"netns probes need an address, not {probe.target!r}"
         if probe.kind is ProbeKind.ICMP:
-            return ProbeTask(src, probe, address, _family(address), f"ping {address}", ("icmp", address))
+            return ProbeTask(
+                src, probe, address, _family(address), f"ping {address}", ("icmp", address)
+            )
         if probe.port is None or not 0 < probe.port < 0x10000:
             return f"TCP probe without a valid port ({probe.port})"
         label = f"connect {hostport(address, probe.port)}"
@@ -172,46 +214,68 @@ class _Engine:
                     resend.setdefault(task.src, []).append(task)
                     continue
                 longer = self._window(task)
-                if task.sent + longer > now:  # slower answers came in meanwhile: this one waits for as long
+                if (
+                    task.sent + longer > now
+                ):  # slower answers came in meanwhile: this one waits for as long
                     heapq.heappush(self.timers, (task.sent + longer, next(self.order), task, False))
                     continue
                 waited = now - task.sent
                 self.run.waited_ms[(task.src.key, task.probe.key)] = waited * 1000
                 note = f"; {task.note}" if task.note else ""
-                self._finish(task, Outcome.TIMEOUT, f"no answer within {waited * 1000:.0f} ms{note}",
-                             answered=False)
+                self._finish(
+                    task,
+                    Outcome.TIMEOUT,
+                    f"no answer within {waited * 1000:.0f} ms{note}",
+                    answered=False,
+                )
             for src, tasks in resend.items():
                 self._resend(src, tasks)
 
     def _start(self, src: SourceState, tasks: list[ProbeTask]) -> None:
         tcp = [t for t in tasks if t.probe.kind is ProbeKind.TCP]
-        missing = list(dict.fromkeys(t.shared_key for t in tasks if t.probe.kind is not ProbeKind.TCP
-                                     and t.shared_key not in src.shared))
+        missing = list(
+            dict.fromkeys(
+                t.shared_key
+                for t in tasks
+                if t.probe.kind is not ProbeKind.TCP and t.shared_key not in src.shared
+            )
+        )
         specs: list[tuple[int, int, int]] = [(t.family, socket.SOCK_STREAM, 0) for t in tcp]
         specs += [_SPECS.get(key, (key[1], socket.SOCK_DGRAM, 0)) for key in missing]
         try:
             made = self.opener(src.ns_fd, specs) if specs else []
         except OSError as exc:
             for task in tasks:
-                self._finish(task, Outcome.ERROR, f"cannot open sockets in the namespace: {exc}", answered=False)
+                self._finish(
+                    task,
+                    Outcome.ERROR,
+                    f"cannot open sockets in the namespace: {exc}",
+                    answered=False,
+                )
             return
         problems: dict[tuple[ProbeKind, int], str] = {}
-        for key, made_one in zip(missing, made[len(tcp):], strict=True):
+        for key, made_one in zip(missing, made[len(tcp) :], strict=True):
             problem = self._open_shared(src, key, made_one)
             if problem:
                 problems[key] = problem
         for task, sock in zip(tcp, made, strict=False):
             if isinstance(sock, OSError):
-                self._finish(task, Outcome.ERROR, f"cannot open a TCP socket: {sock}", answered=False)
+                self._finish(
+                    task, Outcome.ERROR, f"cannot open a TCP socket: {sock}", answered=False
+                )
             else:
                 self._connect(task, sock)
         for task in tasks:
             if task.probe.kind is not ProbeKind.TCP:
                 self._send(task, problems.get(task.shared_key, "socket closed"))
 
-    def _open_shared(self, src: SourceState, key: tuple[ProbeKind, int], made: socket.socket | OSError) -> str:
+    def _open_shared(
+        self, src: SourceState, key: tuple[ProbeKind, int], made: socket.socket | OSError
+    ) -> str:
         if isinstance(made, OSError):
-            return f"cannot open a {'raw ICMP' if key[0] is ProbeKind.ICMP else 'UDP'} socket: {made}"
+            return (
+                f"cannot open a {'raw ICMP' if key[0] is ProbeKind.ICMP else 'UDP'} socket: {made}"
+            )
         try:
             made.setblocking(False)
             if SO_TIMESTAMPNS is not None:
@@ -234,7 +298,9 @@ class _Engine:
         return max(self.timeout, min(self.stretch.cap, self.stretch.multiple * slowest))
 
     def _arm(self, task: ProbeTask) -> None:
-        heapq.heappush(self.timers, (task.sent + self.timeout * RESEND_AT, next(self.order), task, True))
+        heapq.heappush(
+            self.timers, (task.sent + self.timeout * RESEND_AT, next(self.order), task, True)
+        )
         heapq.heappush(self.timers, (task.sent + self.timeout, next(self.order), task, False))
 
     def _resend(self, src: SourceState, tasks: list[ProbeTask]) -> None:
@@ -281,8 +347,9 @@ class _Engine:
         latency = None
         if err == 0 and not task.resent:
             with contextlib.suppress(OSError, struct.error):
-                rtt_us = struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104),
-                                            _TCPI_RTT)[0]
+                rtt_us = struct.unpack_from(
+                    "I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104), _TCPI_RTT
+                )[0]
                 latency = rtt_us / 1000 if rtt_us else None
         self._finish(task, *classify_connect(err), latency_ms=latency, how=TCP_RTT)
 
@@ -293,7 +360,9 @@ class _Engine:
             return
         task.shared, task.token = shared, shared.token()
         if task.probe.kind is ProbeKind.ICMP:
-            task.packet = icmp_wire.build_echo(4 if task.family == socket.AF_INET else 6, shared.ident, task.token)
+            task.packet = icmp_wire.build_echo(
+                4 if task.family == socket.AF_INET else 6, shared.ident, task.token
+            )
         else:
             task.packet = dns_wire.build_query(task.token, task.address, task.probe.qtype)
         task.sent, task.sent_ns = time.perf_counter(), time.time_ns()
@@ -320,13 +389,18 @@ class _Engine:
             if shared.sock.fileno() < 0:
                 return
             try:
-                data, ancillary, _flags, peer = shared.sock.recvmsg(4096, socket.CMSG_SPACE(_TIMESPEC.size))
+                data, ancillary, _flags, peer = shared.sock.recvmsg(
+                    4096, socket.CMSG_SPACE(_TIMESPEC.size)
+                )
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 server = next((t.src.dns for t in shared.waiting.values()), self.dns)
-                what = (f"nothing answers DNS at {hostport(*server)} (port unreachable)"
-                        if exc.errno == errno.ECONNREFUSED else f"receive failed: {exc}")
+                what = (
+                    f"nothing answers DNS at {hostport(*server)} (port unreachable)"
+                    if exc.errno == errno.ECONNREFUSED
+                    else f"receive failed: {exc}"
+                )
                 for task in list(shared.waiting.values()):
                     self._finish(task, Outcome.ERROR, what, answered=False)
                 if exc.errno != errno.ECONNREFUSED:
@@ -338,7 +412,9 @@ class _Engine:
             else:
                 self._on_dns(shared, data, received)
 
-    def _on_icmp(self, shared: SharedSocket, data: bytes, sender: str, received: int | None = None) -> None:
+    def _on_icmp(
+        self, shared: SharedSocket, data: bytes, sender: str, received: int | None = None
+    ) -> None:
         event = icmp_wire.parse(6 if shared.sock.family == socket.AF_INET6 else 4, data, sender)
         if event is None or event.ident != shared.ident:
             return
@@ -348,8 +424,12 @@ class _Engine:
         if event.kind == "reply":
             self._finish(task, Outcome.OK, "echo reply", latency_ms=_since(task, received))
         else:
-            self._finish(task, Outcome.UNREACHABLE, f"{event.reason} from {event.sender}",
-                         latency_ms=_since(task, received))
+            self._finish(
+                task,
+                Outcome.UNREACHABLE,
+                f"{event.reason} from {event.sender}",
+                latency_ms=_since(task, received),
+            )
 
     def _on_dns(self, shared: SharedSocket, data: bytes, received: int | None = None) -> None:
         qid = dns_wire.response_id(data)
@@ -366,8 +446,17 @@ class _Engine:
         outcome, what, addresses = classify_dns(answer, task.probe.qtype)
         self._finish(task, outcome, what, addresses=addresses, latency_ms=_since(task, received))
 
-    def _finish(self, task: ProbeTask, outcome: Outcome, what: str, *, addresses: tuple[str, ...] = (),
-                answered: bool = True, latency_ms: float | None = None, how: str = RX_TIMESTAMP) -> None:
+    def _finish(
+        self,
+        task: ProbeTask,
+        outcome: Outcome,
+        what: str,
+        *,
+        addresses: tuple[str, ...] = (),
+        answered: bool = True,
+        latency_ms: float | None = None,
+        how: str = RX_TIMESTAMP,
+    ) -> None:
         if task.done:
             return
         task.done = True
@@ -375,7 +464,10 @@ class _Engine:
         timing = ""
         if answered and task.sent:
             if latency_ms is None:  # no kernel figure: up to the select() that saw the answer
-                latency_ms, how = ((self.seen_at or time.perf_counter()) - task.sent) * 1000, USERSPACE
+                latency_ms, how = (
+                    ((self.seen_at or time.perf_counter()) - task.sent) * 1000,
+                    USERSPACE,
+                )
             ms = self.run.latency_ms[key] = latency_ms
             if outcome is not Outcome.ERROR:
                 kind = _path(task)
@@ -385,9 +477,15 @@ class _Engine:
                 slowest = self.run.slowest_tcp_ok_ms
                 slowest[task.src.key] = max(ms, slowest.get(task.src.key, 0.0))
         self.run.observations[key] = Observation(
-            outcome, addresses, what, f"{task.label}: {what}{timing}", TOOL,
+            outcome,
+            addresses,
+            what,
+            f"{task.label}: {what}{timing}",
+            TOOL,
             task.probe.qtype if task.probe.kind is ProbeKind.DNS else "",
-            latency_ms=self.run.latency_ms.get(key) if timing else None, latency_source=how if timing else "")
+            latency_ms=self.run.latency_ms.get(key) if timing else None,
+            latency_source=how if timing else "",
+        )
         for sock in task.socks:
             if sock in self.sel.get_map():
                 self.sel.unregister(sock)

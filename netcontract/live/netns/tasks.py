@@ -29,8 +29,11 @@ from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 TOOL = "netns"
 MAX_OPEN = 512  # probes in flight at once (a TCP probe holds its own socket)
 PER_TARGET = 32  # in flight to one (address, port), one ICMP address, or on one source's DNS socket
-UNREACHABLE_ERRNOS = {errno.EHOSTUNREACH: "no route to host", errno.ENETUNREACH: "network unreachable",
-                      errno.EHOSTDOWN: "host is down"}
+UNREACHABLE_ERRNOS = {
+    errno.EHOSTUNREACH: "no route to host",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTDOWN: "host is down",
+}
 T = TypeVar("T")
 
 
@@ -48,7 +51,9 @@ class NetnsRun:
     observations: dict[tuple[str, str], Observation] = field(default_factory=dict)
     latency_ms: dict[tuple[str, str], float] = field(default_factory=dict)
     slowest_tcp_ok_ms: dict[str, float] = field(default_factory=dict)
-    waited_ms: dict[tuple[str, str], float] = field(default_factory=dict)  # TIMEOUT: how long it had, in ms
+    waited_ms: dict[tuple[str, str], float] = field(
+        default_factory=dict
+    )  # TIMEOUT: how long it had, in ms
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,9 @@ def classify_dns(answer: dns_wire.DnsAnswer, qtype: str) -> tuple[Outcome, str, 
 def error_observation(probe: Probe, detail: str) -> Observation:
     """ERROR for a probe that could not be sent at all."""
     target = probe.target if probe.port is None else hostport(probe.target, probe.port)
-    return Observation(Outcome.ERROR, detail=detail, output=f"{probe.kind.value} {target}: {detail}", tool=TOOL)
+    return Observation(
+        Outcome.ERROR, detail=detail, output=f"{probe.kind.value} {target}: {detail}", tool=TOOL
+    )
 
 
 class Pacer(Generic[T]):
@@ -108,7 +115,9 @@ class Pacer(Generic[T]):
         self.in_flight = 0
         self._waiting: dict[Hashable, deque[T]] = {}
         self._active: dict[Hashable, int] = {}
-        self._ready: deque[Hashable] = deque()  # keys with waiting work and a free slot, each at most once
+        self._ready: deque[Hashable] = (
+            deque()
+        )  # keys with waiting work and a free slot, each at most once
 
     @property
     def idle(self) -> bool:
@@ -156,7 +165,9 @@ class SharedSocket:
     kind: ProbeKind
     sock: socket.socket
     ident: int = field(default_factory=lambda: secrets.randbelow(0x10000))
-    waiting: dict[int, ProbeTask] = field(default_factory=dict)  # ICMP sequence or DNS id -> probe in flight
+    waiting: dict[int, ProbeTask] = field(
+        default_factory=dict
+    )  # ICMP sequence or DNS id -> probe in flight
     used: set[int] = field(default_factory=set)  # DNS ids given out on this socket
     next_seq: int = field(default_factory=lambda: secrets.randbelow(0x10000))
 
@@ -185,7 +196,9 @@ class SourceState:
     ns_fd: int
     dns: tuple[str, int] = ("127.0.0.11", 53)  # the DNS server its DNS probes ask
     shared: dict[tuple[ProbeKind, int], SharedSocket] = field(default_factory=dict)
-    users: dict[tuple[ProbeKind, int], int] = field(default_factory=dict)  # unfinished probes per shared socket
+    users: dict[tuple[ProbeKind, int], int] = field(
+        default_factory=dict
+    )  # unfinished probes per shared socket
 
 
 @dataclass(eq=False)
@@ -198,12 +211,16 @@ class ProbeTask:
     family: int  # of the socket: the target's, or the DNS server's
     label: str  # start of the human output, e.g. "connect 172.20.0.3:5432"
     pace: Hashable
-    socks: list[socket.socket] = field(default_factory=list)  # TCP: the first attempt, and the resent one
+    socks: list[socket.socket] = field(
+        default_factory=list
+    )  # TCP: the first attempt, and the resent one
     shared: SharedSocket | None = None
     token: int = -1
     packet: bytes = b""  # ICMP / DNS: what was sent (and is sent again)
     sent: float = 0.0  # perf_counter() at the first send
-    sent_ns: int = 0  # time.time_ns() at the first send: kernel receive timestamps are on that clock
+    sent_ns: int = (
+        0  # time.time_ns() at the first send: kernel receive timestamps are on that clock
+    )
     resent: bool = False
     note: str = ""  # why a packet that looked like the answer was ignored
     done: bool = False
