@@ -13,35 +13,20 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from netcontract.errors import EngineError, NoStackError, ProjectNeededError
+from netcontract.errors import EngineError
 from netcontract.flows import Accumulator, FlowWindow, address_index
 from netcontract.live import conntrack
 from netcontract.state import State
 
-_DOCKER_NETWORKS = {"host", "none"}
 
 
 def _snapshot(project: str | None) -> State:
     from netcontract.live.docker import engine as docker_engine
+    from netcontract.live.init_source import project_snapshot
 
     client = docker_engine.connect_read()
     try:
-        if project is None:
-            projects = docker_engine.compose_projects(client)
-            if len(projects) != 1:
-                found = ", ".join(projects) if projects else "none"
-                raise ProjectNeededError(
-                    f"pass --project: the engine has {len(projects)} compose projects ({found})"
-                )
-            project = projects[0]
-        first = docker_engine.snapshot(client, project, [])
-        mine = [c for c in first.containers if c.project == project]
-        if not mine:
-            raise NoStackError(
-                f"no container on the engine has the label com.docker.compose.project={project}"
-            )
-        networks = dict.fromkeys(n for c in mine for n in c.networks if n not in _DOCKER_NETWORKS)
-        return docker_engine.snapshot(client, project, list(networks))
+        return project_snapshot(client, project)[0]
     finally:
         client.close()
 
