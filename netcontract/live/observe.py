@@ -19,7 +19,6 @@ from netcontract.live import conntrack
 from netcontract.state import State
 
 
-
 def _snapshot(project: str | None) -> State:
     from netcontract.live.docker import engine as docker_engine
     from netcontract.live.init_source import project_snapshot
