@@ -177,7 +177,12 @@ def compare(
             ok
             and b is not None
             and a is not None
-            and _past(b.median_ms, a.median_ms, t.latency_ratio, t.latency_floor_ms)
+            and _past(
+                b.median_ms,
+                a.median_ms,
+                t.latency_ratio,
+                t.dns_floor_ms if key[2] == "dns" else t.latency_floor_ms,
+            )
         )
         latency.append(LatencyDelta(*key, b, a, flagged))
     before_s, after_s = _slowest(old.startup), _slowest(new.startup)

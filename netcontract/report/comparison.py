@@ -85,7 +85,7 @@ def _rows(c: Comparison, esc: Callable[[str], str]) -> tuple[list[list[str]], li
 def _limits(c: Comparison) -> str:
     t = c.thresholds
     return (
-        f"flagged past {t.latency_ratio:g}x and +{t.latency_floor_ms:g} ms (round trip), "
+        f"flagged past {t.latency_ratio:g}x and +{t.latency_floor_ms:g} ms (round trip; DNS +{t.dns_floor_ms:g} ms), "
         f"{(t.startup_ratio - 1) * 100:g} % and +{t.startup_floor_s:g} s (start-up)"
     )
 
