@@ -36,7 +36,9 @@ def test_the_wheel_carries_every_module_and_both_commands(dist: Dist) -> None:
     modules = {p for p in _tracked("netcontract") if p.endswith(".py")}
     assert modules and modules <= names, modules - names
     assert "netcontract/py.typed" in names
-    assert "netcontract = netcontract.cli.main:main" in entry_points
+    assert (
+        "netcontract = netcontract.cli.entry:run" in entry_points
+    )  # Ctrl-C and a closed stdout from the first line
     assert "docker-netcontract = netcontract.cli.plugin:main" in entry_points
     assert "# netcontract" in meta  # the README is the long description
     assert any(n.endswith(".dist-info/LICENSE") or "/licenses/LICENSE" in n for n in names), names
