@@ -35,18 +35,7 @@ PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 say() { printf 'build-tool-image: %s\n' "$*"; }
 die() { printf 'build-tool-image: ERROR: %s\n' "$*" >&2; exit 1; }
 
-debian_mirror() {
-    local uri=""
-    if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-        uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
-              /etc/apt/sources.list.d/debian.sources)
-    fi
-    if [ -z "$uri" ]; then
-        uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-              | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { if ($i !~ /security/) { print $i; exit } ; break } }')
-    fi
-    printf '%s\n' "${uri:-http://deb.debian.org/debian}"
-}
+. "$(dirname "$SELF")/debian-mirror.sh"
 
 WORK=$(mktemp -d /var/tmp/nc-tool-image.XXXXXX)
 cleanup() {

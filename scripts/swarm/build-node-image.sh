@@ -25,20 +25,7 @@ SUITE=${NCSWARM_SUITE:-bookworm}
 PACKAGES=docker.io,iproute2,iptables,ca-certificates,procps
 SELF=$(readlink -f "$0")
 
-# The Debian mirror apt uses: deb822 (debian.sources) or one-line sources.
-debian_mirror() {
-    local uri=""
-    if [ -r /etc/apt/sources.list.d/debian.sources ]; then
-        # First URIs: of a stanza that is not the security archive.
-        uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
-              /etc/apt/sources.list.d/debian.sources)
-    fi
-    if [ -z "$uri" ]; then
-        uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-              | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { if ($i !~ /security/) { print $i; exit } ; break } }')
-    fi
-    printf '%s\n' "${uri:-http://deb.debian.org/debian}"
-}
+. "$(dirname "$SELF")/../debian-mirror.sh"
 MIRROR=${NCSWARM_MIRROR:-$(debian_mirror)}
 
 ncswarm_need_docker
