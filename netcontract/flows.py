@@ -72,7 +72,7 @@ class Flow:
     proto: str
     port: int  # 0: a protocol without ports (ICMP)
     network: str  # the server's network; "" when the server is outside the stack
-    count: int
+    count: int  # connections that began in the window (not in the table at its first read)
     first: float
     last: float
     replied: bool  # at least one connection got an answer
@@ -80,9 +80,26 @@ class Flow:
         False  # the client's address is not on the server's network (forwarded between networks)
     )
     containers: tuple[str, ...] = ()  # the server container(s) that answered
-    before: bool = (
-        False  # every connection was already in the table when the window began (it may predate it)
+    lingering: int = (
+        0  # connections already in the table when the window began (they may predate it)
     )
+    held: bool = (
+        False  # one of those was an established TCP connection during the window (open through it)
+    )
+
+    @property
+    def before(self) -> bool:
+        """Every connection was already in the table when the window began (none began in it)."""
+        return self.count == 0
+
+    @property
+    def evidence(self) -> bool:
+        """Whether the flow shows use in the window: a connection began in it, or a TCP connection that was
+        already open was established during it (a pool opened before the window). Entries that only linger
+        from before (TIME_WAIT, an unanswered SYN, a UDP or ICMP entry waiting out its timeout: for
+        instance the probes of a `check` run a minute earlier) show nothing about the window: they are
+        listed, but neither judged nor drafted."""
+        return self.count > 0 or self.held
 
     @property
     def egress(self) -> bool:
@@ -152,6 +169,9 @@ class Accumulator:
     before: set[tuple[str, str, str, int, int, int]] = field(
         default_factory=set
     )  # open when the window began
+    established: set[tuple[str, str, str, int, int, int]] = field(
+        default_factory=set
+    )  # TCP connections seen ESTABLISHED at some read
 
     def add(self, t: float, entries: Iterable[ConnEntry]) -> None:
         """One read of the table at time `t`: keep entries with at least one end in the stack."""
@@ -160,6 +180,8 @@ class Accumulator:
         for e in entries:
             if e.src not in self.index and e.server[0] not in self.index:
                 continue
+            if e.state == "ESTABLISHED":
+                self.established.add(e.key)
             old = self.seen.get(e.key)
             if old is None:
                 self.seen[e.key] = (e, t, t)
@@ -172,7 +194,10 @@ class Accumulator:
     def flows(self) -> list[Flow]:
         """The connections counted per (client, server, protocol, port, network)."""
         return summarize(
-            ((e, a, b) for e, a, b in self.seen.values()), self.index, frozenset(self.before)
+            ((e, a, b) for e, a, b in self.seen.values()),
+            self.index,
+            frozenset(self.before),
+            frozenset(self.established),
         )
 
 
@@ -188,10 +213,11 @@ def summarize(
     records: Iterable[tuple[ConnEntry, float, float]],
     index: Mapping[str, list[Owner]],
     before: frozenset[tuple[str, str, str, int, int, int]] = frozenset(),
+    established: frozenset[tuple[str, str, str, int, int, int]] = frozenset(),
 ) -> list[Flow]:
     """Connections (entry, first seen, last seen) -> flows, sorted by client, server, port. Flows between two
     outside addresses are dropped (they are not the stack's). `before`: keys of connections already in the
-    table at the window's first read."""
+    table at the window's first read; `established`: keys seen ESTABLISHED at some read."""
     groups: dict[
         tuple[End, End, str, int, str], list[tuple[ConnEntry, float, float, bool, str]]
     ] = {}
@@ -218,13 +244,14 @@ def summarize(
                 proto,
                 port,
                 network,
-                count=len(items),
+                count=sum(1 for i in items if i[0].key not in before),
                 first=min(i[1] for i in items),
                 last=max(i[2] for i in items),
                 replied=any(i[0].replied for i in items),
                 routed=any(i[3] for i in items),
                 containers=tuple(sorted({i[4] for i in items if i[4]})),
-                before=all(i[0].key in before for i in items),
+                lingering=sum(1 for i in items if i[0].key in before),
+                held=any(i[0].key in before and i[0].key in established for i in items),
             )
         )
     out.sort(
@@ -246,10 +273,10 @@ def service_flows(flows: Iterable[Flow]) -> list[Flow]:
 
 
 def served_ports(flows: Iterable[Flow]) -> dict[str, tuple[int, ...]]:
-    """service -> the TCP ports other services connected to (and got an answer on), sorted."""
+    """service -> the TCP ports other services connected to (and got an answer on) in the window, sorted."""
     out: dict[str, set[int]] = {}
     for f in service_flows(flows):
-        if f.proto == "tcp" and f.port and f.replied:
+        if f.proto == "tcp" and f.port and f.replied and f.evidence:
             out.setdefault(f.server.name, set()).add(f.port)
     return {k: tuple(sorted(v)) for k, v in out.items()}
 

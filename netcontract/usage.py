@@ -79,8 +79,10 @@ def _judge(c: Contract, f: Flow) -> str | None:
 
 
 def compare(c: Contract, flows: Iterable[Flow]) -> Usage:
-    """The contract's view of the observed flows: what it forbids, and what it allows that was not used."""
-    flows = list(flows)
+    """The contract's view of the observed flows: what it forbids, and what it allows that was not used. Only
+    flows with evidence of use in the window are judged (`Flow.evidence`): an entry that merely lingers from
+    before it, such as an earlier check's probe, is neither a forbidden flow nor a use."""
+    flows = [f for f in flows if f.evidence]
     forbidden = tuple(Forbidden(f, why) for f in flows if (why := _judge(c, f)) is not None)
     talked = {
         (f.client.name, f.server.name)

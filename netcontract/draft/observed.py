@@ -31,13 +31,13 @@ def _hms(t: float) -> str:
 
 def _evidence(flows: Iterable[Flow]) -> str:
     flows = list(flows)
-    n = sum(f.count for f in flows)
+    n = sum(f.count + f.lingering for f in flows)
     return f"{n} connection{'s' if n != 1 else ''}, {_hms(min(f.first for f in flows))}..{_hms(max(f.last for f in flows))}"
 
 
 def _service_notes(obs: FlowWindow, names: list[str]) -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {n: [] for n in names}
-    flows = list(obs.flows)
+    flows = [f for f in obs.flows if f.evidence]
     for name in names:
         mine = [
             f
@@ -82,7 +82,7 @@ def observed_hints(obs: FlowWindow, command: str) -> DraftHints:
             if c.service and c.project == state.project and is_label(c.service)
         }
     )
-    flows = service_flows(obs.flows)
+    flows = service_flows(f for f in obs.flows if f.evidence)
     served = served_ports(obs.flows)
     port_notes = {}
     for name, ports in served.items():

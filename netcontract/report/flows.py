@@ -34,8 +34,12 @@ def flow_text(f: Flow, tiers: dict[str, str]) -> str:
         extra.append("unreplied")
     if f.routed:
         extra.append("routed between networks")
-    if f.before:
-        extra.append("already in the table when the window began")
+    if f.before and f.held:
+        extra.append("open when the window began")
+    elif f.before:
+        extra.append("only lingering from before the window: not judged")
+    elif f.lingering:
+        extra.append(f"and {f.lingering} from before the window")
     where = "egress" if f.egress else f"on {tier_of(f, tiers)}"
     tail = f"  ({', '.join(extra)})" if extra else ""
     return sanitize.line(
@@ -110,6 +114,8 @@ def _flow_json(f: Flow, tiers: dict[str, str]) -> dict[str, Any]:
         "routed": f.routed,
         "containers": list(f.containers),
         "open_at_start": f.before,
+        "open_at_start_count": f.lingering,
+        "evidence": f.evidence,
     }
 
 

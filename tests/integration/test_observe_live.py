@@ -122,14 +122,14 @@ def test_observe_maps_known_traffic_drafts_a_contract_that_holds_and_reports_a_f
         ("backend", "auth-service", "tcp", 8002, "auth_tier"): 2,
         ("backend", "db", "tcp", 5432, "data_tier"): 1,
     }
-    # exactly these paths, mapped to these services, ports and tiers; at least as many connections as driven.
-    # Not "exactly as many": in a full CI run (2026-12-04) each of the three paths showed 6 connections more
-    # than the test made, and nothing else did; the cause is not found yet (issue 25 stays open for it).
-    assert set(seen) == set(driven), got["flows"]
-    assert all(seen[path] >= count for path, count in driven.items()), got["flows"]
+    # exactly these paths, mapped to these services, ports and tiers, with exactly the connections made in
+    # the window. The earlier tests' checks leave their probes' entries in the table (TIME_WAIT, unanswered
+    # SYNs: up to two minutes); those count apart (open_at_start_count) and are never judged.
+    assert seen == driven, got["flows"]
     assert all(f["replied"] and not f["egress"] for f in got["flows"] if not f["open_at_start"])
-    # the forbidden flow, backend -> db, and nothing else (as many entries as it had connections: see above)
-    assert got["forbidden"], got
+    # the forbidden flow, backend -> db, and nothing else: not db -> backend, which only an earlier check's
+    # lingering probe shows (a full CI run on 2026-12-04 reported it as forbidden before Flow.evidence)
+    assert len(got["forbidden"]) == 1, got["forbidden"]
     for bad in got["forbidden"]:
         assert (
             bad["flow"]["client"]["name"],
