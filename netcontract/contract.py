@@ -1,159 +1,63 @@
-"""The contract: pydantic models, the YAML loader and the load-time rules.
+"""The contract: its runtime classes, the YAML loader and the load-time rules.
 
-A contract is parsed in two passes. pydantic checks the shape (types, unknown
-keys, name syntax); `_semantic_issues` then checks what refers to what
-(unknown tiers, memberships the policy forbids, alias collisions). Both passes
-report `ContractIssue`s carrying the YAML path, so every error is one line:
+A contract is read in two passes. The first checks the shape (types, unknown keys, name syntax); the
+second, `_semantic_issues`, checks what refers to what (unknown tiers, memberships the policy forbids,
+alias collisions). Both report `ContractIssue`s carrying the YAML path, so every error is one line:
 ``contracts/x.yaml: services.backend.tiers[1]: unknown tier 'dta_tier'``.
+
+The shape has two readers with one outcome. `_read` takes a contract written in canonical form (what
+YAML gives for a well-written file: strings, booleans, integers, lists and mappings of exactly the
+types the schema names) and builds the runtime classes directly; it declines anything else. Everything
+it declines goes to the pydantic schema (contract_schema.py), which coerces what it may (a port written
+as "80") and words every error; what the schema accepts is then read by `_read` from its canonical dump.
+pydantic is therefore imported only for a contract that is not in canonical form or has errors: that
+import and the model build are about 0.1 s, a third of a small check (issue 23). A unit test holds the
+readers together: whatever `_read` accepts, the schema accepts with the same result.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
-import re
-from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-
+from netcontract import contract_values as values
 from netcontract import sanitize
-from netcontract.addresses import is_address
-from netcontract.contract_messages import located, pydantic_issues
 from netcontract.errors import ContractError, ContractIssue, InputError
-from netcontract.names import is_dns_name, is_label, is_network_name, is_project_name, is_tier_key
+from netcontract.names import is_label, is_project_name, is_tier_key
 from netcontract.results import ServiceView, TierView, Topology
 from netcontract.yaml_input import did_you_mean, load_yaml, one_line, read_input, short_repr
 
 
-def _dns_name(value: str) -> str:
-    if not is_dns_name(value):
-        raise ValueError(
-            f"{value!r} is not a valid DNS name (lower-case letters, digits, '-', '_', "
-            "dot-separated labels of at most 63 characters)"
-        )
-    return value
+@dataclass(frozen=True, kw_only=True)
+class Tier:
+    """A tier is one Docker network, named as Docker knows it (fields: contract_schema.Tier)."""
+
+    network: str
+    driver: str = "bridge"
+    internal: bool = False
+    attachable: bool | None = None
+    encrypted: bool | None = None
+    ipv6: bool | None = None
+    host: str = "report"  # report | deny
+    foreign: str | None = None  # deny | report | None
+    admit: tuple[str, ...] = ()
+    description: str | None = None
 
 
-def _network_name(value: str) -> str:
-    if not is_network_name(value):
-        raise ValueError(f"{value!r} is not a valid Docker network name")
-    return value
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    """A compose service, keyed in the contract by its compose service name (fields: contract_schema.Service)."""
 
-
-def _host(value: str) -> str:
-    return value if is_address(value) else _dns_name(value)
-
-
-def _selector(value: str) -> str:
-    if not _SELECTOR.fullmatch(value):
-        raise ValueError(
-            f"{short_repr(value)} is not a container selector (a container name, or `project/service`, with "
-            "the wildcards * and ?; letters, digits, '.', '_', '-')"
-        )
-    return value
-
-
-def _network_mode(value: str) -> str:
-    if value in ("host", "none") or (
-        value.startswith("service:") and is_label(value.removeprefix("service:"))
-    ):
-        return value
-    raise ValueError(
-        f"{short_repr(value)} is not a network_mode a contract describes: `host`, `none`, or "
-        "`service:<contract service>` (the namespace owner)"
-    )
-
-
-_SELECTOR = re.compile(r"[A-Za-z0-9_.*?-]{1,128}(/[A-Za-z0-9_.*?-]{1,128})?")
-
-DnsName = Annotated[str, AfterValidator(_dns_name)]
-Selector = Annotated[str, AfterValidator(_selector)]
-NetworkName = Annotated[str, AfterValidator(_network_name)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Tier(_Model):
-    """A tier is one Docker network, named as Docker knows it."""
-
-    network: NetworkName = Field(
-        description="The Docker network's real name, e.g. devonboarder_data_tier."
-    )
-    driver: str = Field(
-        "bridge", description="Expected network driver: `bridge` (compose) or `overlay` (Swarm)."
-    )
-    internal: bool = Field(
-        False, description="Whether the network must be `internal: true` (no egress)."
-    )
-    attachable: bool | None = Field(
-        None,
-        description="Overlay only: whether the network must be attachable (containers that are not tasks of a "
-        "Swarm service may join it); unset: not checked.",
-    )
-    encrypted: bool | None = Field(
-        None,
-        description="Overlay only: whether the network must have the `encrypted` option (IPsec encryption of "
-        "the data plane between nodes); unset: not checked.",
-    )
-    ipv6: bool | None = Field(
-        None,
-        description="Whether the network must have IPv6 enabled (EnableIPv6); unset: not checked. "
-        "Every family a member has is probed either way.",
-    )
-    host: Literal["report", "deny"] = Field(
-        "report",
-        description="For members whose tiers are all internal: `report` shows whether the Docker host answers "
-        "on the network's gateway and the default bridge (engines allow that by design); `deny` "
-        "makes an answer a failure.",
-    )
-    foreign: Literal["deny", "report"] | None = Field(
-        None,
-        description="Containers on the network that are no contract service (and not in `admit`): `deny` fails "
-        "each, `report` lists each and passes. Unset: `deny` on internal tiers and on networks the "
-        "project created (compose project label), `report` on networks created outside it.",
-    )
-    admit: tuple[Selector, ...] = Field(
-        (),
-        description="Foreign containers this tier accepts: a container name or `project/service` (its compose "
-        "labels), with the wildcards * and ?. Each admitted container passes, named in the report.",
-    )
-    description: str | None = Field(None, description="Free text for people; not checked.")
-
-
-class Service(_Model):
-    """A compose service, keyed in the contract by its compose service name."""
-
-    tiers: tuple[str, ...] = Field(
-        (),
-        description="Tiers the service is attached to; the first is its home tier unless `home` says otherwise. "
-        "Required, unless `network_mode` says the service has no endpoints of its own.",
-    )
-    network_mode: Annotated[str, AfterValidator(_network_mode)] | None = Field(
-        None,
-        description="For a service without endpoints of its own, as compose writes it: `service:<owner>` shares "
-        "the owner's network namespace (it is on every tier of the owner), `host` uses the host's "
-        "network (it reaches every tier's addresses), `none` has no network. Such a service lists no "
-        "tiers, aliases or home.",
-    )
-    shared_by: tuple[Selector, ...] = Field(
-        (),
-        description="Containers outside the contract's services that may share this service's network namespace "
-        "(`docker run --network container:<it>`): a container name or `project/service`, with * and ?.",
-    )
-    home: str | None = Field(None, description="Home tier; defaults to the first of `tiers`.")
-    aliases: dict[str, tuple[DnsName, ...]] = Field(
-        default_factory=dict, description="DNS aliases per tier: {tier: [alias, ...]}."
-    )
-    ports: tuple[Port, ...] = Field((), description="TCP ports the service listens on.")
-    healthy: bool = Field(
-        True, description="Whether the container must report healthy when it has a healthcheck."
-    )
+    tiers: tuple[str, ...] = ()
+    network_mode: str | None = None
+    shared_by: tuple[str, ...] = ()
+    home: str | None = None
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ports: tuple[int, ...] = ()
+    healthy: bool = True
 
     @property
     def home_tier(self) -> str:
@@ -172,75 +76,38 @@ class Service(_Model):
         return self.network_mode is None
 
 
-class Canary(_Model):
-    """A target that a service without egress must not reach (tests use a container of their own)."""
+@dataclass(frozen=True, kw_only=True)
+class Canary:
+    """A target that a service without egress must not reach (fields: contract_schema.Canary)."""
 
-    host: Annotated[str, AfterValidator(_host)] = Field(description="An IP address or a DNS name.")
-    port: Port | None = Field(None, description="TCP port; without it the probe uses ICMP.")
-
-
-class Policy(_Model):
-    """Which tiers may talk to which (everything else is denied) and what must stay isolated."""
-
-    allow: tuple[str, ...] = Field(
-        (),
-        description='Directed tier flows that are allowed, as "from_tier -> to_tier"; all others are denied.',
-    )
-    isolate: tuple[str, ...] = Field(
-        (), description='Service pairs that must never reach each other, as "frontend -> db".'
-    )
-    egress_canaries: tuple[Canary, ...] = Field(
-        (), description="Targets that services whose tiers are all internal must not reach."
-    )
-    dns_egress_names: tuple[DnsName, ...] = Field(
-        (),
-        description="External names (with a dot) that services whose tiers are all internal must not resolve: each "
-        "is asked of Docker's DNS, which must not forward it (CVE-2024-29018). Pick names your upstream "
-        "resolver answers; on a vulnerable engine the query leaves the host.",
-    )
-    host_network: Literal["report", "deny"] = Field(
-        "report",
-        description="Containers on the host's network that are no contract service (anywhere on the engine) reach "
-        "every internal tier from the host's namespace: `report` lists them and what the probes from "
-        "that namespace reached; `deny` makes each a failure.",
-    )
-    host_ports: tuple[Port, ...] = Field(
-        (),
-        description="TCP ports on the Docker host that services whose tiers are all internal are probed on, "
-        "through each network's gateway and the default bridge (besides ICMP echo).",
-    )
+    host: str
+    port: int | None = None
 
 
-class Contract(_Model):
-    """A network contract: tiers (Docker networks), the services on them, and the policy."""
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    """Which tiers may talk to which, and what must stay isolated (fields: contract_schema.Policy)."""
 
-    version: Literal[1] = Field(description="Contract format version; always 1.")
-    project: str | None = Field(
-        None,
-        description="Compose project name, matched through the com.docker.compose.project label; with "
-        "`orchestrator: swarm`, the stack name (com.docker.stack.namespace).",
-    )
-    orchestrator: Literal["compose", "swarm"] = Field(
-        "compose",
-        description="`compose`: services are containers with the compose labels on one engine. `swarm`: a "
-        "`docker stack deploy` stack; services are found by com.docker.stack.namespace=<project> and "
-        "com.docker.swarm.service.name=<project>_<service>, their tasks on every node "
-        "(`check --node`).",
-    )
-    tiers: dict[str, Tier] = Field(
-        description="Tiers keyed by a short name used everywhere else in the contract."
-    )
-    services: dict[str, Service] = Field(
-        description="Compose services keyed by their compose service name (the com.docker.compose.service label)."
-    )
-    policy: Policy = Field(
-        default_factory=Policy, description="Allowed tier flows and isolated service pairs."
-    )
-    ignore: tuple[str, ...] = Field(
-        (),
-        description="Compose services of the project that the contract deliberately leaves out: they do not fail "
-        "`undeclared:<service>`. The tier, namespace and host-network rules still see their containers.",
-    )
+    allow: tuple[str, ...] = ()
+    isolate: tuple[str, ...] = ()
+    egress_canaries: tuple[Canary, ...] = ()
+    dns_egress_names: tuple[str, ...] = ()
+    host_network: str = "report"  # report | deny
+    host_ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contract:
+    """A network contract: tiers (Docker networks), the services on them, and the policy (fields and their
+    meaning: contract_schema.Contract)."""
+
+    version: int
+    project: str | None = None
+    orchestrator: str = "compose"  # compose | swarm
+    tiers: dict[str, Tier]
+    services: dict[str, Service]
+    policy: Policy = field(default_factory=Policy)
+    ignore: tuple[str, ...] = ()
 
     # -- derived views used by the planner and reporters -------------------
     def allowed_flows(self) -> frozenset[tuple[str, str]]:
@@ -324,6 +191,8 @@ def load_contract(path: str | Path) -> Contract:
     except ContractError as exc:  # every issue at the line and column its path is written on
         if any(i.position for i in exc.issues):
             raise
+        from netcontract.contract_messages import located
+
         raise ContractError(source, located(exc.issues, text)) from None
 
 
@@ -343,14 +212,9 @@ def contract_from_data(data: Any, source: str = "<contract>") -> Contract:
             source,
             [ContractIssue((), "a contract is a YAML mapping with version, tiers and services")],
         )
-    try:
-        contract = Contract.model_validate(data)
-    except ValidationError as exc:
-        raise ContractError(source, _bounded(_pydantic_issues(exc))) from None
-    except (ValueError, TypeError, RecursionError) as exc:  # a value pydantic cannot even look at
-        raise ContractError(
-            source, [ContractIssue((), f"cannot read a value: {one_line(str(exc))}")]
-        ) from None
+    contract = _read(data)
+    if contract is None:  # not in canonical form, or wrong: the schema coerces it or says why
+        contract = _through_schema(data, source)
     issues = _bounded([*_project_name(contract), *_semantic_issues(contract)])
     if issues:
         raise ContractError(source, issues)
@@ -414,9 +278,193 @@ def _loc_part(part: object) -> str:
     return text
 
 
-def _pydantic_issues(exc: ValidationError) -> Iterator[ContractIssue]:
-    """In the contract's words, a misspelt key once with its suggestion (contract_messages)."""
-    return pydantic_issues(exc, Contract)
+def _through_schema(data: dict[str, Any], source: str) -> Contract:
+    """The pydantic schema's reading of a contract `_read` declined: the Contract, or ContractError with
+    every problem in the contract's words (a misspelt key once, with its suggestion: contract_messages)."""
+    from pydantic import ValidationError
+
+    from netcontract import contract_schema
+    from netcontract.contract_messages import pydantic_issues
+
+    try:
+        model = contract_schema.Contract.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError(
+            source, _bounded(pydantic_issues(exc, contract_schema.Contract))
+        ) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # a value pydantic cannot even look at
+        raise ContractError(
+            source, [ContractIssue((), f"cannot read a value: {one_line(str(exc))}")]
+        ) from None
+    contract = _read(model.model_dump())
+    if contract is None:  # the schema's canonical form must read: the readers disagree (a bug here)
+        raise AssertionError("contract.py's reader declined the schema's canonical dump")
+    return contract
+
+
+# -- the fast reader: canonical form only, None for anything else ------------------------------------------
+
+
+class _Decline(Exception):
+    """The value is not in canonical form (or not valid): the schema decides."""
+
+
+def _str(v: Any) -> str:
+    if type(v) is not str:
+        raise _Decline
+    return v
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else _str(v)
+
+
+def _bool(v: Any) -> bool:
+    if type(v) is not bool:
+        raise _Decline
+    return v
+
+
+def _opt_bool(v: Any) -> bool | None:
+    return None if v is None else _bool(v)
+
+
+def _port(v: Any) -> int:
+    if type(v) is not int or not 1 <= v <= 65535:
+        raise _Decline
+    return v
+
+
+def _opt_port(v: Any) -> int | None:
+    return None if v is None else _port(v)
+
+
+def _one_of(*allowed: str) -> Callable[[Any], str]:
+    def read(v: Any) -> str:
+        if type(v) is not str or v not in allowed:
+            raise _Decline
+        return v
+
+    return read
+
+
+def _opt(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else read(v)
+
+
+def _checked(rule: Callable[[str], str]) -> Callable[[Any], str]:
+    def read(v: Any) -> str:
+        try:
+            return rule(_str(v))
+        except ValueError:
+            raise _Decline from None
+
+    return read
+
+
+def _tuple(read: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
+    def many(v: Any) -> tuple[Any, ...]:
+        if type(v) is not list and type(v) is not tuple:
+            raise _Decline
+        return tuple(read(x) for x in v)
+
+    return many
+
+
+def _mapping(read: Callable[[Any], Any]) -> Callable[[Any], dict[str, Any]]:
+    def keyed(v: Any) -> dict[str, Any]:
+        if type(v) is not dict:
+            raise _Decline
+        return {_str(k): read(x) for k, x in v.items()}
+
+    return keyed
+
+
+def _version(v: Any) -> int:
+    if type(v) is not int or v != 1:
+        raise _Decline
+    return v
+
+
+_Fields = dict[str, Callable[[Any], Any]]
+
+
+def _record(cls: type[Any], fields: _Fields, required: frozenset[str]) -> Callable[[Any], Any]:
+    def read(v: Any) -> Any:
+        if type(v) is not dict or not required <= v.keys() or not v.keys() <= fields.keys():
+            raise _Decline
+        return cls(**{k: fields[k](x) for k, x in v.items()})
+
+    return read
+
+
+_dns = _checked(values.dns_name)
+_selectors = _tuple(_checked(values.selector))
+_TIER = _record(
+    Tier,
+    {
+        "network": _checked(values.network_name),
+        "driver": _str,
+        "internal": _bool,
+        "attachable": _opt_bool,
+        "encrypted": _opt_bool,
+        "ipv6": _opt_bool,
+        "host": _one_of("report", "deny"),
+        "foreign": _opt(_one_of("deny", "report")),
+        "admit": _selectors,
+        "description": _opt_str,
+    },
+    frozenset({"network"}),
+)
+_SERVICE = _record(
+    Service,
+    {
+        "tiers": _tuple(_str),
+        "network_mode": _opt(_checked(values.network_mode)),
+        "shared_by": _selectors,
+        "home": _opt_str,
+        "aliases": _mapping(_tuple(_dns)),
+        "ports": _tuple(_port),
+        "healthy": _bool,
+    },
+    frozenset(),
+)
+_CANARY = _record(Canary, {"host": _checked(values.host), "port": _opt_port}, frozenset({"host"}))
+_POLICY = _record(
+    Policy,
+    {
+        "allow": _tuple(_str),
+        "isolate": _tuple(_str),
+        "egress_canaries": _tuple(_CANARY),
+        "dns_egress_names": _tuple(_dns),
+        "host_network": _one_of("report", "deny"),
+        "host_ports": _tuple(_port),
+    },
+    frozenset(),
+)
+_CONTRACT = _record(
+    Contract,
+    {
+        "version": _version,
+        "project": _opt_str,
+        "orchestrator": _one_of("compose", "swarm"),
+        "tiers": _mapping(_TIER),
+        "services": _mapping(_SERVICE),
+        "policy": _POLICY,
+        "ignore": _tuple(_str),
+    },
+    frozenset({"version", "tiers", "services"}),
+)
+
+
+def _read(data: Any) -> Contract | None:
+    """The contract in `data` when it is in canonical form and its shape is valid, else None (the schema
+    then reads it: coercion, or errors in the contract's words)."""
+    try:
+        contract: Contract = _CONTRACT(data)
+    except (_Decline, RecursionError):
+        return None
+    return contract
 
 
 def _semantic_issues(c: Contract) -> Iterator[ContractIssue]:
@@ -657,5 +705,7 @@ _RULES = (
 
 
 def json_schema() -> str:
-    """The contract's JSON schema, built from the models, as `netcontract schema` prints it."""
-    return json.dumps(Contract.model_json_schema(), indent=2)
+    """The contract's JSON schema, built from the schema's models, as `netcontract schema` prints it."""
+    from netcontract import contract_schema
+
+    return contract_schema.json_schema()

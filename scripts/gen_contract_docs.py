@@ -23,7 +23,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from netcontract.contract import Contract
+from netcontract.contract_schema import Contract
 
 START = "<!-- fields:start -->"
 END = "<!-- fields:end -->"
@@ -31,14 +31,14 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "contract.md"
 
 # Names for the validators that constrain a string; anything else shows as its base type.
 _VALIDATED = {
-    "_dns_name": "DNS name",
-    "_network_name": "Docker network name",
-    "_selector": "container selector",
-    "_network_mode": "network mode",
+    "dns_name": "DNS name",
+    "network_name": "Docker network name",
+    "selector": "container selector",
+    "network_mode": "network mode",
 }
 
 # Used only where a model has no docstring or a field no description. Better:
-# add them to netcontract/contract.py, then these entries are ignored.
+# add them to netcontract/contract_schema.py, then these entries are ignored.
 _MODEL_FALLBACK = {
     "Contract": "The top level of a contract file.",
     "Policy": "What may talk to what, beyond plain tier membership.",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from netcontract.contract import Contract, contract_from_data, load_contract
+from netcontract.contract_schema import dump
 from netcontract.report.graph import FLOW, ORANGE, RED, render_graph
 from netcontract.results import Result, Verdict
 
@@ -242,7 +243,7 @@ def test_no_violations_draws_nothing_red_but_never_edges(contract: Contract) -> 
 
 
 def _with_actors(contract: Contract) -> Contract:
-    data = contract.model_dump(exclude_none=True)
+    data = dump(contract, exclude_none=True)
     data["services"]["debug"] = {"network_mode": "service:db"}
     data["services"]["agent"] = {"network_mode": "host"}
     return contract_from_data(data)

@@ -27,6 +27,7 @@ from test_rules_structural import (
 
 from netcontract.actors import name_sharers
 from netcontract.contract import Contract, contract_from_data
+from netcontract.contract_schema import dump
 from netcontract.errors import ContractError
 from netcontract.live.docker.engine import actor_ids, container_from_inspect, network_from_inspect
 from netcontract.probe.host_reach import with_host_reach
@@ -39,7 +40,7 @@ DB_ID = DB.id
 
 def variant(**changes: Any) -> Contract:
     """CONTRACT with top-level keys, or `services.X`/`tiers.X`/`policy` entries, changed."""
-    data = CONTRACT.model_dump(exclude_none=True, exclude_defaults=True)
+    data = dump(CONTRACT, exclude_none=True, exclude_defaults=True)
     data["version"] = 1
     for key, value in changes.items():
         section, _, name = key.partition("__")
@@ -133,7 +134,7 @@ def test_a_declared_sharer_passes() -> None:
 
 def test_shared_by_admits_a_container_outside_the_project() -> None:
     dbg = ctr(None, "netshoot", project=None, network_mode=f"container:{DB_ID[:12]}")
-    services = dict(CONTRACT.model_dump(exclude_none=True)["services"])
+    services = dict(dump(CONTRACT, exclude_none=True)["services"])
     services["db"] = {**services["db"], "shared_by": ["net*"]}
     assert actors(dbg, contract=variant(services=services))["namespace:db:netshoot"].verdict is P
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from netcontract.contract import Contract, contract_from_data
+from netcontract.contract_schema import dump
 from netcontract.probe.observation import ProbeKind
 from netcontract.probe.plan import Expect, Expectation, ProbePlan, plan_probes
 from netcontract.results import Kind, Verdict
@@ -649,7 +650,7 @@ def test_a_source_with_only_an_ipv6_address_still_has_a_control() -> None:
 
 
 def hosted(contract_host: str, host_ports: tuple[int, ...] = ()) -> Contract:
-    data = CONTRACT.model_dump(exclude_none=True)
+    data = dump(CONTRACT, exclude_none=True)
     data["tiers"]["data"]["host"] = contract_host
     data["policy"]["host_ports"] = list(host_ports)
     return contract_from_data(data)

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from netcontract.contract import Contract, contract_from_data
+from netcontract.contract_schema import dump
 from netcontract.results import ExitCode, Kind, Report, Result, Verdict
 from netcontract.state import Container, Endpoint, Network, PublishedPort, State
 from netcontract.structural import egress_results, structural_results
@@ -823,7 +824,7 @@ def test_egress_lists_every_way_out() -> None:
 
 
 def with_ipv6(flag: bool) -> Contract:
-    data = CONTRACT.model_dump(exclude_none=True)
+    data = dump(CONTRACT, exclude_none=True)
     data["tiers"]["data"]["ipv6"] = flag
     return contract_from_data(data)
 

@@ -6,6 +6,7 @@ import copy
 import json
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -122,13 +123,8 @@ def test_vip_mode_names_resolve_to_the_virtual_ip_and_it_is_probed_on_the_ports(
 
 
 def test_a_vip_without_declared_ports_is_said_not_probed() -> None:
-    contract = CONTRACT.model_copy(
-        update={
-            "services": {
-                **CONTRACT.services,
-                "web": CONTRACT.services["web"].model_copy(update={"ports": ()}),
-            }
-        }
+    contract = replace(
+        CONTRACT, services={**CONTRACT.services, "web": replace(CONTRACT.services["web"], ports=())}
     )
     st = state(with_vip())
     _, notes = swarm_plan(contract, st, plan_probes(contract, st))
@@ -139,7 +135,7 @@ def test_a_vip_without_declared_ports_is_said_not_probed() -> None:
 
 
 def test_swarm_options() -> None:
-    compose = CONTRACT.model_copy(update={"orchestrator": "compose"})
+    compose = replace(CONTRACT, orchestrator="compose")
     assert swarm_options(compose, CheckOptions()) == CheckOptions()
     with pytest.raises(UsageError, match="--node is for Swarm stacks"):
         swarm_options(compose, CheckOptions(nodes=(NodeRef("a", "tcp://x:1"),)))
