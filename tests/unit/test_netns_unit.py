@@ -590,3 +590,17 @@ def test_the_stretch_never_passes_its_cap(dns_server: Callable[[Reply], int]) ->
         stretch=Stretch(10, 0.2),
     )
     assert 200 <= result.waited_ms[("src", "b")] < 290
+
+
+def test_pacer_gives_a_kind_of_key_its_own_limit() -> None:
+    """A source's DNS socket takes DNS_PER_SOURCE queries at once; a TCP target PER_TARGET connects."""
+    pacer: Pacer[int] = Pacer(total=100, per_key=2, per_kind={"dns": 5})
+    for i in range(8):
+        pacer.add(("dns", 1), i)
+        pacer.add(("tcp", "10.0.0.1", 80), 100 + i)
+    taken = pacer.take()
+    assert sorted(i for _k, i in taken) == [0, 1, 2, 3, 4, 100, 101]
+    pacer.done(("dns", 1))
+    assert pacer.take() == [(("dns", 1), 5)]  # a freed DNS slot starts the next query at once
+    pacer.done(("tcp", "10.0.0.1", 80))
+    assert pacer.take() == [(("tcp", "10.0.0.1", 80), 102)]

@@ -5,8 +5,9 @@ sends every probe from them (TCP connect, ICMP echo, DNS query), reads every
 answer on one selector in the calling thread and records one Observation per
 probe in a NetnsRun. It never enters a namespace itself: with an opener that
 makes plain sockets it runs on loopback, which is how the unit tests drive it.
-At most `budget` probes are in flight and at most `per_target` to one target
-(TCP address and port, ICMP address, one source's DNS socket); the rest wait.
+At most `budget` probes are in flight, at most `per_target` to one target (TCP
+address and port, ICMP address) and `dns_per_source` on one source's DNS socket;
+the rest wait.
 A probe without an answer halfway through its window is sent once more (a new
 SYN from a new socket, the same echo request, the same DNS query): a SYN that a
 momentarily full listen queue dropped, or one lost datagram, then does not
@@ -41,6 +42,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from netcontract.addresses import family_of, hostport, ip_or_none
 from netcontract.live.netns.tasks import (
+    DNS_PER_SOURCE,
     MAX_OPEN,
     PER_TARGET,
     TOOL,
@@ -110,13 +112,16 @@ def drive(
     dns: tuple[str, int] = ("127.0.0.11", 53),
     budget: int = MAX_OPEN,
     per_target: int = PER_TARGET,
+    dns_per_source: int = DNS_PER_SOURCE,
     stretch: Stretch | None = None,
     resolvers: Mapping[str, tuple[str, int]] | None = None,
 ) -> None:
     """Run the probes of every (key, namespace fd, probes) source; record an Observation for each in `run`.
     With `stretch`, an unanswered probe's window grows with the slowest answer of its kind of path so far.
     DNS goes to `dns`, or to `resolvers[key]` for the sources named there (Podman: the container's own)."""
-    engine = _Engine(run, timeout, opener, dns, Pacer(budget, per_target), stretch)
+    engine = _Engine(
+        run, timeout, opener, dns, Pacer(budget, per_target, {"dns": dns_per_source}), stretch
+    )
     try:
         for key, ns_fd, probes in sources:
             engine.add(SourceState(key, ns_fd, dns=(resolvers or {}).get(key, dns)), probes)

@@ -18,7 +18,7 @@ import os
 import secrets
 import socket
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -27,8 +27,16 @@ from netcontract.probe import dns_wire
 from netcontract.probe.observation import Observation, Outcome, Probe, ProbeKind
 
 TOOL = "netns"
-MAX_OPEN = 512  # probes in flight at once (a TCP probe holds its own socket)
-PER_TARGET = 32  # in flight to one (address, port), one ICMP address, or on one source's DNS socket
+# Probes in flight at once (a TCP probe holds its own socket). Most of a dense stack's wall time is spent
+# waiting out the windows of negatives (isolation SYNs dropped, names that must not resolve), so this is
+# what bounds it: 512 made a 120-container check wait ~28 windows in a row (issue 23, docs/performance.md).
+MAX_OPEN = 2048
+# In flight to one TCP (address, port) or one ICMP address: a listen queue (busybox httpd's is 9, most
+# servers' 128 or more) must not drop SYNs because we sent too many at once.
+PER_TARGET = 32
+# In flight on one source's DNS socket, to the engine's resolver: datagrams, no queue of the server's to
+# overflow; names that must not resolve wait a window each, so this bounds a source's DNS time.
+DNS_PER_SOURCE = 128
 UNREACHABLE_ERRNOS = {
     errno.EHOSTUNREACH: "no route to host",
     errno.ENETUNREACH: "network unreachable",
@@ -108,10 +116,14 @@ def error_observation(probe: Probe, detail: str) -> Observation:
 
 
 class Pacer(Generic[T]):
-    """Work queued by key: FIFO within a key, round robin across keys, at most `per_key` and `total` in flight."""
+    """Work queued by key: FIFO within a key, round robin across keys, at most `total` in flight and at most
+    `per_key` under one key, or `per_kind[key[0]]` for a tuple key whose first part is listed there."""
 
-    def __init__(self, total: int, per_key: int) -> None:
+    def __init__(
+        self, total: int, per_key: int, per_kind: Mapping[Hashable, int] | None = None
+    ) -> None:
         self.total, self.per_key = total, per_key
+        self.per_kind = dict(per_kind or {})
         self.in_flight = 0
         self._waiting: dict[Hashable, deque[T]] = {}
         self._active: dict[Hashable, int] = {}
@@ -128,7 +140,7 @@ class Pacer(Generic[T]):
         """Queue `item` under `key`, behind that key's earlier work."""
         queue = self._waiting.setdefault(key, deque())
         queue.append(item)
-        if len(queue) == 1 and self._active.get(key, 0) < self.per_key:
+        if len(queue) == 1 and self._active.get(key, 0) < self._limit(key):
             self._ready.append(key)
 
     def take(self) -> list[tuple[Hashable, T]]:
@@ -142,9 +154,14 @@ class Pacer(Generic[T]):
             active = self._active[key] = self._active.get(key, 0) + 1
             if not queue:
                 del self._waiting[key]
-            elif active < self.per_key:
+            elif active < self._limit(key):
                 self._ready.append(key)
         return out
+
+    def _limit(self, key: Hashable) -> int:
+        if self.per_kind and isinstance(key, tuple) and key:
+            return self.per_kind.get(key[0], self.per_key)
+        return self.per_key
 
     def done(self, key: Hashable) -> None:
         """Free `key`'s slot for an item taken earlier; its next waiting item may start."""
@@ -154,7 +171,7 @@ class Pacer(Generic[T]):
             self._active[key] = active
         else:
             del self._active[key]
-        if active == self.per_key - 1 and key in self._waiting:
+        if active == self._limit(key) - 1 and key in self._waiting:
             self._ready.append(key)
 
 
