@@ -16,6 +16,11 @@ org.netcontract.test=1) and removes; every probe targets those containers.
 
     .venv/bin/python benchmarks/bench.py [--sizes 8,24,48,200] [--repeat 5] [--skip-baseline]
                                          [--executors netns,exec,sidecar,helper] [--exec-max 48]
+                                         [--compare-with OTHER/.venv/bin/netcontract]
+
+--compare-with times another build of netcontract (an earlier commit's checkout, e.g. made with
+`git worktree add ../base <commit> && make -C ../base venv`) on the same stacks with the netns executor,
+its runs interleaved with this one's so that a busy machine slows both alike, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -156,7 +161,9 @@ _MEASURE = (
 )
 
 
-def run_netcontract(contract: Path, executor: str = "netns") -> tuple[float, int, int]:
+def run_netcontract(
+    contract: Path, executor: str = "netns", binary: str = NETCONTRACT
+) -> tuple[float, int, int]:
     """Wall time (process start included), exit code and peak RSS (KiB) of one `netcontract check`."""
     env = dict(os.environ, NETCONTRACT_PROBE_IMAGE=PROBE_IMAGE)
     prefix, extra = EXECUTORS[executor]
@@ -166,7 +173,7 @@ def run_netcontract(contract: Path, executor: str = "netns") -> tuple[float, int
             "-c",
             _MEASURE,
             *prefix,
-            NETCONTRACT,
+            binary,
             "check",
             "-c",
             str(contract),
@@ -232,6 +239,22 @@ def median_run(contract: Path, repeat: int, executor: str = "netns") -> tuple[fl
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs), max(r[2] for r in runs)
 
 
+def compare_runs(contract: Path, repeat: int, other: str) -> str:
+    """This build against `other` with the netns executor, runs interleaved: medians, RSS and the ratio."""
+    ours, theirs = [], []
+    for _ in range(repeat):
+        theirs.append(run_netcontract(contract, "netns", other))
+        ours.append(run_netcontract(contract, "netns"))
+    t_ours, t_theirs = (statistics.median(r[0] for r in runs) for runs in (ours, theirs))
+    rss_ours, rss_theirs = (max(r[2] for r in runs) / 1024 for runs in (ours, theirs))
+    codes = f"{max(r[1] for r in ours)}/{max(r[1] for r in theirs)}"
+    return (
+        f"this build {t_ours:.2f} s ({rss_ours:.0f} MiB) · --compare-with {t_theirs:.2f} s "
+        f"({rss_theirs:.0f} MiB) · {t_theirs / t_ours:.2f}x faster · exits {codes} · median of {repeat}, "
+        "interleaved"
+    )
+
+
 NEIGH = Path("/proc/sys/net/ipv4/neigh/default")
 
 
@@ -287,6 +310,11 @@ def main() -> int:
     ap.add_argument(
         "--exec-max", type=int, default=48, help="largest stack the exec executor is timed on"
     )
+    ap.add_argument(
+        "--compare-with",
+        metavar="NETCONTRACT",
+        help="another build's netcontract executable, timed beside this one (netns)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     executors = [e for e in args.executors.split(",") if e]
@@ -319,6 +347,8 @@ def main() -> int:
         up(test_stack, "devonboarder")
         try:
             side_by_side("devonboarder-7", contract, "devonboarder", args.repeat, executors)
+            if args.compare_with:
+                print("  " + compare_runs(contract, max(9, args.repeat), args.compare_with))
         finally:
             down(test_stack, "devonboarder")
 
@@ -353,6 +383,12 @@ def main() -> int:
                     )
                     print(
                         f"{n:>10} {ex:>9} {probes:>8} {t_nc:>8.2f} {t_nc / n:>12.3f} {rss / 1024:>8.0f} {rc:>5}"
+                    )
+                if args.compare_with:
+                    rounds = args.repeat if n <= 48 else max(1, args.repeat // 2)
+                    print(
+                        f"{'':>10} {'':>9} {'':>8} "
+                        + compare_runs(kfile, rounds, args.compare_with)
                     )
             finally:
                 down(cfile, project)

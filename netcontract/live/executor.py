@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from netcontract.contract import Contract
@@ -106,8 +106,9 @@ class SourceRun:
             void=void,
             attempts=self.attempts,
             duration=self.elapsed,
+            executor=self.executor.name,
         )
-        return [replace(r, executor=self.executor.name) for r in results]
+        return results
 
 
 def interrupted(expectations: Sequence[Expectation]) -> dict[str, list[Observation]]:

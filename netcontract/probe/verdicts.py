@@ -58,11 +58,12 @@ def evaluate(
     control_ok: bool,
     duration: float = 0.0,
     attempts: int = 1,
+    executor: str = "",
 ) -> Result:
     """Judge one expectation from its observations (one per target) into its Result.
 
-    `control_ok` says whether the source's resolver answered its own name in the same batch; `duration`
-    and `attempts` are reported as given.
+    `control_ok` says whether the source's resolver answered its own name in the same batch; `duration`,
+    `attempts` and `executor` (whose code made the observations) are reported as given.
     """
     verdict, reason = _judge(exp, obs, source, contract, state, control_ok)
     output = "\n".join(
@@ -87,6 +88,7 @@ def evaluate(
         containers=(source.name,),
         latency_ms=latency,
         latency_source=how,
+        executor=executor,
     )
 
 
@@ -395,9 +397,10 @@ def judge_source(
     void: Collection[str] = (),
     attempts: Mapping[str, int] | None = None,
     duration: float = 0.0,
+    executor: str = "",
 ) -> list[Result]:
     """Every result of one source. `problem`: no executor could run its probes (all ERROR).
-    `void`: services whose container stopped or restarted during the check."""
+    `void`: services whose container stopped or restarted during the check; `executor`: named in each."""
     exps = list(plan.expectations)
     if problem:
         return [
@@ -412,6 +415,7 @@ def judge_source(
                 src=e.src,
                 dst=e.dst,
                 tier=e.tier,
+                executor=executor,
             )
             for e in exps
         ]
@@ -428,6 +432,7 @@ def judge_source(
             control_ok=resolver_ok,
             duration=duration,
             attempts=(attempts or {}).get(e.id, 1),
+            executor=executor,
         )
         gone = [s for s in (e.src, e.dst) if s in void]
         if gone and not proven_leak(e, seen):
