@@ -93,6 +93,20 @@ def test_the_readme_quickstart_runs_as_written(built_images: None, tmp_path: Pat
         assert "ports" not in tight["services"]["proxy"], text
         assert sorted(tight["policy"]["isolate"]) == ["db -> proxy", "proxy -> db"], text
         assert "# observed served: " in text
+        # the README's one-command form: the same least-privilege draft
+        one = subprocess.run(
+            [NETCONTRACT, "init", "--from-live", "--project", QUICK_PROJECT, "--observe", "10s"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert one.returncode == 0, one.stderr
+        assert f"observed project {QUICK_PROJECT} for 10 s through " in one.stderr
+        again = yaml.safe_load(one.stdout)
+        assert again["services"] == tight["services"], one.stdout
+        assert again["policy"] == tight["policy"], one.stdout
     finally:
         subprocess.run(
             _argv(down), cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False
