@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from netcontract.actors import actor_results
 from netcontract.contract import Contract
 from netcontract.results import Kind, Result, Verdict, result_id
-from netcontract.state import STACK_LABEL, SWARM_SERVICE_LABEL, Container, State
+from netcontract.state import STACK_LABEL, SWARM_SERVICE_LABEL, Container, PublishedPort, State
 
 
 def _join(items: list[str] | tuple[str, ...] | set[str]) -> str:
@@ -309,10 +309,7 @@ def _exposure(contract: Contract, state: State) -> Iterator[Result]:
             continue
         tiers = sorted(set(declared) | {internal[n] for n in on_internal})
         published = [(c, p) for c in containers for p in c.published]
-        reason = "; ".join(
-            f"{c.label} publishes {p} on the host, which bypasses the isolation of {', '.join(tiers)}"
-            for c, p in published
-        )
+        reason = _exposure_reason(published, tiers)
         actual = _join([str(p) for _, p in published]) if published else "no published ports"
         verdict = Verdict.FAIL if published else Verdict.PASS
         yield Result(
@@ -326,6 +323,26 @@ def _exposure(contract: Contract, state: State) -> Iterator[Result]:
             service=name,
             containers=tuple(dict.fromkeys(c.name for c, _ in published)),
         )
+
+
+def _and(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _exposure_reason(published: list[tuple[Container, PublishedPort]], tiers: list[str]) -> str:
+    """One sentence however many ports and replicas publish: each container once with all its ports,
+    e.g. `db (shop-db-1) publishes 0.0.0.0:5432->5432/tcp and :::5432->5432/tcp on the host, which
+    bypasses the isolation of data` (an engine lists a port bound on IPv4 and IPv6 twice)."""
+    if not published:
+        return ""
+    by_container: dict[str, list[str]] = {}
+    for c, p in published:
+        ports = by_container.setdefault(c.label, [])
+        if str(p) not in ports:
+            ports.append(str(p))
+    clauses = [f"{label} publishes {_and(ports)}" for label, ports in by_container.items()]
+    return f"{_and(clauses)} on the host, which bypasses the isolation of {', '.join(tiers)}"
 
 
 def _alias_unique(contract: Contract, state: State) -> Iterator[Result]:

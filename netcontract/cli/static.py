@@ -28,6 +28,7 @@ from netcontract.cli.common import (
     user_errors,
     write_file,
 )
+from netcontract.cli.observe import Duration
 from netcontract.errors import OutputExistsError
 from netcontract.report import formats
 
@@ -217,6 +218,14 @@ def lint_cmd(
 )
 @click.option("--from-live", is_flag=True, help="Draft from the running stack (Docker Engine API).")
 @click.option(
+    "--observe",
+    "observe_for",
+    type=Duration(),
+    metavar="DURATION",
+    help="With --from-live: watch the stack's flows for this long (e.g. 60s, 10m) first and draft "
+    "least privilege from them, as `observe --write` does (root; see docs/observe.md).",
+)
+@click.option(
     "--project",
     metavar="NAME",
     help="Compose project name (--from-live: needed when the engine runs several).",
@@ -247,6 +256,7 @@ def init_cmd(
     from_compose: str | None,
     more: tuple[str, ...],
     from_live: bool,
+    observe_for: float | None,
     project: str | None,
     profiles: tuple[str, ...],
     env_files: tuple[str, ...],
@@ -264,19 +274,28 @@ def init_cmd(
     \b
       netcontract init --from-compose docker-compose.yaml -o contracts/app.yaml
       netcontract init --from-live --project devonboarder
+      sudo netcontract init --from-live --project shop --observe 10m -o tight.yaml
     """
 
     if bool(from_compose) == from_live:
         raise click.UsageError("give exactly one of --from-compose FILE and --from-live")
     if from_live and (more or profiles or env_files):
         raise click.UsageError("-f, --profile and --env-file go with --from-compose")
-    command = shlex.join(
-        ["netcontract", "init", *_init_args(from_compose, more, from_live, project, profiles)]
-    )
-    with user_errors():
+    if observe_for is not None and not from_live:
+        raise click.UsageError(
+            "--observe goes with --from-live: flows are watched on the running stack"
+        )
+    args = _init_args(from_compose, more, from_live, project, profiles)
+    if observe_for is not None:
+        args += ["--observe", f"{observe_for:g}s"]
+    command = shlex.join(["netcontract", "init", *args])
+    with user_errors("netcontract: interrupted"):
         if output and os.path.lexists(output) and not force:
             raise OutputExistsError(f"{output} exists: pass --force to overwrite it")
-        text = _draft(from_compose, more, from_live, project, profiles, env_files, command)
+        if observe_for is not None:
+            text = _observed_draft(project, observe_for, command)
+        else:
+            text = _draft(from_compose, more, from_live, project, profiles, env_files, command)
         if not output:
             click.echo(text, nl=False)
             return
@@ -323,6 +342,29 @@ def _draft(
         text
     )  # loads as `check -c` would load it, or InternalError: never a draft that does not load
     return text
+
+
+def _observed_draft(project: str | None, seconds: float, command: str) -> str:
+    """`init --from-live --observe`: observe's window, then `observe --write`'s draft (draft/observed.py).
+
+    What was observed goes to stderr in one line (and observe's notes, e.g. a short window), so stdout
+    holds only the draft."""
+    from netcontract.draft.observed import draft_from_observation
+    from netcontract.live.observe import observe
+
+    obs = observe(project, seconds)
+    inside = sum(1 for f in obs.flows if not f.egress)
+    click.echo(
+        sanitize.line(
+            f"observed project {obs.state.project} for {obs.seconds:.0f} s through {obs.source}: "
+            f"{inside} flow{'s' if inside != 1 else ''} in the stack, "
+            f"{len(obs.flows) - inside} egress"
+        ),
+        err=True,
+    )
+    for note in obs.notes:
+        click.echo(sanitize.line(f"note: {note}"), err=True)
+    return draft_from_observation(obs, command)
 
 
 @click.command("scaffold")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from netcontract.compose.ports import other_exposed
 from netcontract.compose.positions import Positions
 from netcontract.compose.project import (
     ComposeNetwork,
@@ -147,6 +148,7 @@ def _service(
         networks=attached,
         published=published,
         expose=expose,
+        expose_other=other_exposed(spec.get("expose")),
         healthcheck=healthcheck,
         container_name=_lit(spec["container_name"]) if spec.get("container_name") else None,
         replicas=replicas

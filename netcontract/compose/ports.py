@@ -94,6 +94,19 @@ def _long_port(item: dict[str, Any]) -> list[PublishedPort] | None:
     ]
 
 
+def other_exposed(value: Any) -> tuple[str, ...]:
+    """The `expose` entries a contract cannot list, as written (`53/udp`, `5000-5001/udp`): a contract's
+    ports are TCP. Entries `parse_expose` cannot read are left to it (it raises)."""
+    if not isinstance(value, list):
+        return ()
+    out: list[str] = []
+    for item in value:
+        spec, _, protocol = str(item).partition("/")
+        if protocol and protocol != "tcp" and _port_range(spec) is not None:
+            out.append(f"{spec.strip()}/{protocol}")
+    return tuple(dict.fromkeys(out))
+
+
 def parse_expose(value: Any, where: str, path: str) -> tuple[int, ...]:
     """TCP ports of `expose` (ranges expanded); UDP entries are left out."""
     if value is None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from netcontract.compose.guard import guard_service_files
-from netcontract.compose.ports import parse_expose, parse_ports
+from netcontract.compose.ports import other_exposed, parse_expose, parse_ports
 from netcontract.compose.reader import (
     default_files,
     load_doc,
@@ -68,6 +68,7 @@ class ComposeService:
     networks: tuple[ServiceNetwork, ...] = ()
     published: tuple[PublishedPort, ...] = ()
     expose: tuple[int, ...] = ()  # TCP ports from expose and ports targets
+    expose_other: tuple[str, ...] = ()  # expose entries of other protocols, as written (53/udp)
     healthcheck: bool | None = None  # None: not declared in the file (the image may have one)
     container_name: str | None = None
     replicas: int = 1
@@ -233,6 +234,7 @@ def _service(
         networks=attached,
         published=published,
         expose=expose,
+        expose_other=other_exposed(raw.get("expose")),
         healthcheck=healthcheck,
         container_name=str(raw["container_name"]) if raw.get("container_name") else None,
         replicas=replicas if isinstance(replicas, int) and replicas >= 0 else 1,

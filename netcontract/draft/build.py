@@ -49,6 +49,9 @@ class DraftHints:
     ports: Mapping[str, tuple[int, ...]] = field(
         default_factory=dict
     )  # service -> declared TCP ports
+    other_ports: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict
+    )  # service -> declared ports of other protocols (expose, EXPOSE), as "53/udp"
     healthchecks: Mapping[str, bool | None] = field(
         default_factory=dict
     )  # service -> declares a healthcheck
@@ -406,7 +409,14 @@ def _service(svc: _Service, hints: DraftHints) -> CommentedMap:
     if other:
         notes.append(
             f"publishes {', '.join(other)}: contract ports are TCP (check probes TCP and ICMP), so "
-            "they are not listed"
+            f"{'they are' if len(other) > 1 else 'it is'} not listed"
+        )
+    published = {f"{p.container_port}/{p.protocol}" for c in svc.containers for p in c.published}
+    exposed = [p for p in hints.other_ports.get(svc.name, ()) if p not in published]
+    if exposed:
+        notes.append(
+            f"exposes {', '.join(exposed)}: contract ports are TCP (check probes TCP and ICMP), so "
+            f"{'they are' if len(exposed) > 1 else 'it is'} not listed"
         )
     bad = sorted({c.health for c in svc.containers if c.health not in (None, "healthy")} - {None})
     stopped = sorted({c.status for c in svc.containers if c.status not in ("running", "declared")})

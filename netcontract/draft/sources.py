@@ -27,6 +27,7 @@ def draft_from_compose(options: ComposeOptions, command: str) -> str:
         command=command,
         tier_keys={n.name: n.key for n in used},
         ports={s.name: s.expose for s in project.active},
+        other_ports={s.name: s.expose_other for s in project.active if s.expose_other},
         healthchecks={s.name: s.healthcheck for s in project.active},
         skipped=skipped,
         external=frozenset(n.name for n in used if n.external),

@@ -57,9 +57,11 @@ def draft_from_live(project: str | None, command: str) -> str:
     finally:
         client.close()
     ports: dict[str, tuple[int, ...]] = {}
+    other: dict[str, tuple[str, ...]] = {}
     for c in mine:
         if c.service:
-            ports[c.service] = tuple(
-                dict.fromkeys(ports.get(c.service, ()) + declared.get(c.id, ()))
-            )
-    return draft_contract(state, DraftHints(command=command, ports=ports))
+            tcp, rest = declared.get(c.id, ((), ()))
+            ports[c.service] = tuple(dict.fromkeys(ports.get(c.service, ()) + tcp))
+            if rest:
+                other[c.service] = tuple(dict.fromkeys(other.get(c.service, ()) + rest))
+    return draft_contract(state, DraftHints(command=command, ports=ports, other_ports=other))

@@ -95,3 +95,20 @@ def test_top_level_and_version(tmp_path: Path) -> None:
 def test_a_recursive_alias_is_refused_not_followed(tmp_path: Path) -> None:
     (line,) = errors(tmp_path, HEAD + "  shop: &s\n    tiers: [front]\n    loop: *s\n")
     assert "recursive alias" in line
+
+
+def test_a_misspelt_key_is_one_line_on_stderr_with_exit_4(tmp_path: Path) -> None:
+    """Issue 25: `teirs` was two lines (`tiers` missing, `teirs` unknown); the command prints one."""
+    from click.testing import CliRunner
+
+    from netcontract.cli.main import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(HEAD + "  shop:\n    teirs: [front]\n")
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  shop:\n    image: x\n")
+    run = CliRunner().invoke(main, ["lint", "-c", str(path), "-f", str(compose)])
+    assert run.exit_code == 4
+    assert run.stderr.splitlines() == [
+        f"{path}:7:5: services.shop.teirs: unknown key (did you mean 'tiers'?)"
+    ]

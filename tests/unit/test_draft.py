@@ -165,3 +165,72 @@ def test_draft_from_a_live_like_state() -> None:
 def test_scalars_read_back_as_strings(text: str, quoted: str) -> None:
     assert scalar(text) == quoted
     assert yaml.safe_load(f"k: {scalar(text)}")["k"] == text
+
+
+PIHOLE = ROOT / "tests" / "assets" / "compose-corpus" / "awesome-compose" / "pihole-cloudflared-DoH"
+
+
+@pytest.mark.parametrize("loader", ["builtin", "auto"])
+def test_udp_ports_are_named_in_comments_never_dropped(tmp_path: Path, loader: str) -> None:
+    """Issue 25: a contract lists TCP ports only; UDP from `ports` and `expose` stays in the draft as a
+    comment with the reason, and a service without a TCP port is marked as probed by ICMP only."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(
+        "services:\n"
+        "  dns:\n    image: x\n    expose: ['53/udp', '5353/udp', '8053']\n    ports: ['67:67/udp']\n"
+        "  relay:\n    image: y\n    expose: ['67/udp', '68/udp']\n    ports: ['68:68/udp']\n"
+    )
+    text = _compose_draft(compose, loader=loader)
+    data = yaml.safe_load(text)
+    assert data["services"]["dns"]["ports"] == [8053]
+    assert "ports" not in data["services"]["relay"]
+    assert (
+        "    # publishes 67->67/udp: contract ports are TCP (check probes TCP and ICMP), so it is not listed\n"
+        "    # exposes 53/udp, 5353/udp: contract ports are TCP (check probes TCP and ICMP), so they are "
+        "not listed\n"
+    ) in text
+    assert (
+        "    # no TCP port: check probes it with ICMP echo only\n"
+        "    # publishes 68->68/udp: contract ports are TCP (check probes TCP and ICMP), so it is not listed\n"
+        "    # exposes 67/udp: contract ports are TCP (check probes TCP and ICMP), so it is not listed\n"
+    ) in text  # 68/udp is published: said once
+
+
+def test_pihole_udp_ports_are_in_its_draft() -> None:
+    text = _compose_draft(PIHOLE / "compose.yaml", loader="builtin")
+    assert "ports: [53, 80, 443]" in text
+    assert "# publishes 53->53/udp, 67->67/udp: contract ports are TCP" in text
+    assert "# publishes 5054->5054/udp: contract ports are TCP" in text
+
+
+def test_live_exposed_ports_split_tcp_from_the_rest() -> None:
+    from netcontract.live.docker.engine import exposed_from_inspect, other_exposed_from_inspect
+
+    raw = {"Config": {"ExposedPorts": {"80/tcp": {}, "53/udp": {}, "53/tcp": {}, "5060/sctp": {}}}}
+    assert exposed_from_inspect(raw) == (53, 80)
+    assert other_exposed_from_inspect(raw) == ("53/udp", "5060/sctp")
+    assert other_exposed_from_inspect({"Config": {"ExposedPorts": None}}) == ()
+
+
+def test_a_live_draft_names_exposed_udp() -> None:
+    c = Container(
+        "a" * 64,
+        "p-dns-1",
+        "p",
+        "dns",
+        "running",
+        endpoints=(Endpoint("p_net", "10.0.0.2"),),
+        published=(PublishedPort(67, "udp", "0.0.0.0", "67"),),
+    )
+    st = State("p", (Network("p_net", "bridge", False),), (c,))
+    text = draft_contract(
+        st,
+        DraftHints(
+            command="netcontract init --from-live", other_ports={"dns": ("53/udp", "67/udp")}
+        ),
+    )
+    assert "# publishes 0.0.0.0:67->67/udp:" in text
+    assert (
+        "# exposes 53/udp: contract ports are TCP (check probes TCP and ICMP), so it is not listed"
+        in text
+    )

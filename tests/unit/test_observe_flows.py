@@ -410,3 +410,62 @@ def test_draft_from_flows_loads_and_says_why() -> None:
     assert "served 5353/udp to api" in text and "TCP ports only" in text
     assert data["policy"]["isolate"] == ["db -> web", "web -> db"]
     assert "proposal: api and db share p_back but never talked" not in text  # they did (UDP)
+
+
+# -- init --from-live --observe: the same draft as observe --write, in one command --------------------------
+
+
+def _observed_window() -> FlowWindow:
+    state = _state()
+    state = State("p", state.networks, tuple(c for c in state.containers if c.name != "stranger"))
+    acc = Accumulator(address_index(state))
+    acc.add(100.0, [])
+    acc.add(101.0, parse_table(_entry("tcp", "192.168.48.3", "192.168.48.5", 8000)))
+    return FlowWindow(state, tuple(acc.flows()), 100.0, 60.0, "proc", acc.reads, 0)
+
+
+def test_init_from_live_observe_writes_observes_draft(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    import netcontract.live.observe as live_observe
+    from netcontract.cli.main import main
+
+    calls: list[tuple[str | None, float | None]] = []
+
+    def fake_observe(
+        project: str | None, seconds: float | None, *_: object, **__: object
+    ) -> FlowWindow:
+        calls.append((project, seconds))
+        return _observed_window()
+
+    monkeypatch.setattr(live_observe, "observe", fake_observe)
+    out = tmp_path / "tight.yaml"
+    run = CliRunner().invoke(
+        main, ["init", "--from-live", "--project", "p", "--observe", "2m", "-o", str(out)]
+    )
+    assert run.exit_code == 0, run.output
+    assert calls == [("p", 120.0)]
+    text = out.read_text()
+    command = "netcontract init --from-live --project p --observe 120s"
+    assert text == draft_from_observation(_observed_window(), command)
+    assert f"`{command}`" in text
+    assert yaml.safe_load(text)["services"]["api"]["ports"] == [8000]
+    assert "observed project p for 60 s through proc: 1 flow in the stack, 0 egress" in run.output
+
+
+def test_init_observe_usage(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from netcontract.cli.main import main
+
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services: {}\n")
+    for argv, message in [
+        (["--from-compose", str(compose), "--observe", "60s"], "--observe goes with --from-live"),
+        (["--from-live", "--observe", "soon"], "expected a duration like 60s"),
+    ]:
+        run = CliRunner().invoke(main, ["init", *argv])
+        assert run.exit_code == 2, run.output
+        assert message in run.output

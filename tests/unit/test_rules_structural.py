@@ -495,9 +495,26 @@ def test_exposure_fails_on_a_published_port() -> None:
         ("shop-db-1",),
     )
     assert r.reason == (
-        "db (shop-db-1) publishes 0.0.0.0:5432->5432/tcp on the host, which bypasses the isolation "
-        "of data; db (shop-db-1) publishes 5433/tcp on the host, which bypasses the isolation of data"
+        "db (shop-db-1) publishes 0.0.0.0:5432->5432/tcp and 5433/tcp on the host, which bypasses "
+        "the isolation of data"
     )
+
+
+def test_exposure_says_its_reason_once_for_every_binding_and_replica() -> None:
+    """Issue 25: an engine lists a port bound on IPv4 and on IPv6 (and each replica) apart; the
+    reason is still one sentence, each container named once."""
+    v4 = PublishedPort(8000, "tcp", "0.0.0.0", "8000")
+    v6 = PublishedPort(8000, "tcp", "::", "8000")
+    one = replace(DB, published=(v4, v6))
+    two = replace(DB, id="shop-db-2".ljust(64, "0"), name="shop-db-2", published=(v4, v6, v4))
+    r = results(without("db", one, two))["exposure:db"]
+    assert r.verdict == F
+    assert r.reason == (
+        "db (shop-db-1) publishes 0.0.0.0:8000->8000/tcp and :::8000->8000/tcp and db (shop-db-2) "
+        "publishes 0.0.0.0:8000->8000/tcp and :::8000->8000/tcp on the host, which bypasses the "
+        "isolation of data"
+    )
+    assert r.reason.count("bypasses") == 1
 
 
 def test_exposure_covers_a_service_attached_to_an_internal_tier_it_was_not_given() -> None:

@@ -802,12 +802,16 @@ def compose_projects(api: ReadApi) -> list[str]:
     return sorted({(c.get("Labels") or {}).get(PROJECT_LABEL, "") for c in found} - {""})
 
 
-def declared_ports(api: ReadApi, container_ids: Iterable[str]) -> dict[str, tuple[int, ...]]:
-    """Container id -> the TCP ports it declares (image EXPOSE, compose expose and ports)."""
-    out: dict[str, tuple[int, ...]] = {}
+def declared_ports(
+    api: ReadApi, container_ids: Iterable[str]
+) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
+    """Container id -> (the TCP ports it declares, the ports of other protocols as "53/udp"): image
+    EXPOSE, compose expose and ports."""
+    out: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {}
     for cid in container_ids:
         with engine_errors(f"inspecting container {cid[:12]}"):
-            out[cid] = exposed_from_inspect(api.inspect_container(cid))
+            raw = api.inspect_container(cid)
+        out[cid] = (exposed_from_inspect(raw), other_exposed_from_inspect(raw))
     return out
 
 
@@ -820,6 +824,17 @@ def exposed_from_inspect(raw: Mapping[str, Any]) -> tuple[int, ...]:
         if port.isdigit() and proto in ("", "tcp"):
             ports.add(int(port))
     return tuple(sorted(ports))
+
+
+def other_exposed_from_inspect(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    """Pure: the ports of Config.ExposedPorts a contract cannot list ("53/udp", "5060/sctp"), sorted."""
+    exposed = (raw.get("Config") or {}).get("ExposedPorts") or {}
+    found = set()
+    for key in exposed:
+        port, _, proto = str(key).partition("/")
+        if port.isdigit() and proto not in ("", "tcp"):
+            found.add((int(port), proto))
+    return tuple(f"{port}/{proto}" for port, proto in sorted(found))
 
 
 class HelperChannel:
