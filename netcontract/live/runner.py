@@ -43,6 +43,7 @@ from netcontract.results import Result
 from netcontract.state import State
 
 DEFAULT_PROBE_IMAGE = "busybox:1.36"
+NOTE_REASONS = 600  # characters of the reasons in auto's note (a swarm has one per node)
 
 
 class ExecutorMode(enum.StrEnum):
@@ -274,28 +275,37 @@ class ProbeRunner:
         """auto: say why netns was not possible where it was not, and what the verdicts then rest on."""
         if self.options.mode is not ExecutorMode.AUTO:
             return
-        fallback = sorted(set(self._fallbacks.values()))
+        # each reason once (a swarm repeats the netns reason for every node's tasks), in a stable order
+        fallback = list(
+            dict.fromkeys(
+                part for f in sorted(set(self._fallbacks.values())) for part in f.split("; ")
+            )
+        )
         if not fallback:
             return
         moved = {r.executor.name for r in runs if r.plan.container.id in self._fallbacks}
         if moved == {"helper"}:
             where = self.helper.where if self.helper is not None else "the engine's host"
             self.notes.append(
-                "auto: netns not possible here (" + "; ".join(fallback)[:300] + "): the helper "
+                "auto: netns not possible here ("
+                + "; ".join(fallback)[:NOTE_REASONS]
+                + "): the helper "
                 f"container ({self.options.helper_image}) probed from {where} instead, "
                 "with the same prober (docs/security.md)"
             )
             return
         if "helper" in moved and self.helper is not None:
             self.notes.append(
-                "auto: netns not possible (" + "; ".join(fallback)[:300] + "): the helper "
+                "auto: netns not possible (" + "; ".join(fallback)[:NOTE_REASONS] + "): the helper "
                 f"container ({self.options.helper_image}) probed from {self.helper.where} where it could; "
                 "the other sources used exec or sidecar, whose verdicts trust the tools they run "
                 "(docs/security.md)"
             )
             return
         self.notes.append(
-            "auto: netns not possible (" + "; ".join(fallback)[:300] + "): exec or sidecar "
+            "auto: netns not possible ("
+            + "; ".join(fallback)[:NOTE_REASONS]
+            + "): exec or sidecar "
             "used, whose verdicts trust the tools they run (docs/security.md)"
         )
 

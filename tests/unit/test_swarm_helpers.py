@@ -153,6 +153,7 @@ def test_auto_moves_the_tasks_of_a_node_without_the_helper_image_to_exec(stack: 
     note = next(n for n in runner.notes if n.startswith("auto:"))
     assert "node node2: helper (img): helper image img is not present" in note
     assert "where it could; the other sources used exec or sidecar" in note
+    assert note.count(NOT_HERE) == 1  # each reason once, not once per task
 
 
 def test_helper_mode_on_an_unreachable_node_is_error_never_pass(stack: Stack) -> None:
