@@ -7,7 +7,8 @@
 #   2. the bridge network ncswarm and three node containers on it, each running
 #      dockerd with its own address (ncswarm-node1..3)
 #   3. swarm init on node 1 (manager), join nodes 2 and 3 (workers)
-#   4. the test images into every node (docker save | docker exec -i NODE docker load)
+#   4. the test images, and the helper image when the host has it, into every node
+#      (docker save | docker exec -i NODE docker load)
 #   5. docker stack deploy nctest on the manager; wait until every service runs N/N
 #      and every node's view of each stack network lists all its tasks
 #   6. a summary: nodes, addresses, engines (DOCKER_HOST=tcp://NODE_IP:2375), tasks per node
