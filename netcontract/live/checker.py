@@ -152,16 +152,19 @@ def evaluate(
         if not options.swarm:
             plan = with_host_reach(contract, state, plan)
         prober = None
+        helpers = None
         if options.swarm:
-            from netcontract.swarm.live import NoNamespaces
+            from netcontract.swarm.live import NoNamespaces, SwarmEngine
             from netcontract.swarm.plan import swarm_plan
 
             plan, swarm_notes = swarm_plan(contract, state, plan)
             notes += swarm_notes
             prober = NoNamespaces()
+            if isinstance(engine, SwarmEngine):
+                helpers = engine.helpers  # one helper per node
         if only is not None:
             plan = narrow_plan(plan, only)
-        runner = ProbeRunner(engine, options.run, prober)
+        runner = ProbeRunner(engine, options.run, prober, helpers)
         probed = runner.run(plan, contract, state, progress)
         if not options.swarm:
             probed, shared_notes = name_sharers(name_host_actors(probed, state), state)

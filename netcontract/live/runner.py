@@ -8,8 +8,10 @@ Executors (`--executor`), each implementing live/executor.py's `Executor`:
   own tools.
 - `sidecar` (live/scripted.py): the same script in a short-lived probe container sharing the source's
   namespace.
-- `auto`: netns where this process can enter the namespace (root on the engine's host), else exec,
-  else sidecar.
+- `helper` (live/netns/helper.py): the netns prober in one helper container on the engine's host (a swarm:
+  one per node, swarm/helpers.py).
+- `auto`: netns where this process can enter the namespace (root on the engine's host), else the helper
+  (with --helper-image), else exec, else sidecar.
 
 Only probes whose observation the judge says differs from the expectation are repeated, with a
 longer window, within an overall deadline. netns negatives are judged on a window calibrated from
@@ -25,12 +27,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 
 from netcontract.contract import Contract
 from netcontract.live.executor import Executor, SourceRun
 from netcontract.live.interface import LiveEngine
 from netcontract.live.netns.executor import NetnsExecutor
-from netcontract.live.netns.helper import HelperNamespaces
+from netcontract.live.netns.helper import HelperNamespaces, HelperProber
 from netcontract.live.netns.host import HostNamespaces, NamespaceProber
 from netcontract.live.scripted import ProbeImage, ScriptedExecutor
 from netcontract.probe.observation import Observation, Outcome
@@ -40,6 +43,7 @@ from netcontract.results import Result
 from netcontract.state import State
 
 DEFAULT_PROBE_IMAGE = "busybox:1.36"
+NOTE_REASONS = 600  # characters of the reasons in auto's note (a swarm has one per node)
 
 
 class ExecutorMode(enum.StrEnum):
@@ -81,6 +85,9 @@ class RunOptions:
 
 
 Progress = Callable[[int, int], None]
+HelperFactory = Callable[
+    [str, str, bool], HelperProber
+]  # (image, run id, pull) -> the helper's prober
 
 
 class ProbeRunner:
@@ -91,8 +98,15 @@ class ProbeRunner:
     """
 
     def __init__(
-        self, engine: LiveEngine, options: RunOptions, prober: NamespaceProber | None = None
+        self,
+        engine: LiveEngine,
+        options: RunOptions,
+        prober: NamespaceProber | None = None,
+        helpers: HelperFactory | None = None,
     ) -> None:
+        """`prober`: the netns executor's (default: this host's namespaces); `helpers`: makes the helper
+        executor's prober from (image, run id, pull) (default: one helper container on `engine`; a swarm
+        gives one per node)."""
         self.engine = engine
         self.options = options
         self.prober: NamespaceProber = prober if prober is not None else HostNamespaces()
@@ -100,9 +114,10 @@ class ProbeRunner:
         self.cancelled = threading.Event()
         self.notes: list[str] = []
         self._fallbacks: dict[str, str] = {}  # auto: container id -> why netns was not possible
-        self.helper: HelperNamespaces | None = None
+        self.helper: HelperProber | None = None
         if options.helper_image and options.mode in (ExecutorMode.AUTO, ExecutorMode.HELPER):
-            self.helper = HelperNamespaces(engine, options.helper_image, self.run_id, options.pull)
+            make = helpers or partial(HelperNamespaces, engine)
+            self.helper = make(options.helper_image, self.run_id, options.pull)
         timeout = options.timeout
         image = ProbeImage(engine, options.probe_image, options.pull)
         self._sidecar = ScriptedExecutor(
@@ -260,19 +275,37 @@ class ProbeRunner:
         """auto: say why netns was not possible where it was not, and what the verdicts then rest on."""
         if self.options.mode is not ExecutorMode.AUTO:
             return
-        fallback = sorted(set(self._fallbacks.values()))
+        # each reason once (a swarm repeats the netns reason for every node's tasks), in a stable order
+        fallback = list(
+            dict.fromkeys(
+                part for f in sorted(set(self._fallbacks.values())) for part in f.split("; ")
+            )
+        )
         if not fallback:
             return
         moved = {r.executor.name for r in runs if r.plan.container.id in self._fallbacks}
         if moved == {"helper"}:
+            where = self.helper.where if self.helper is not None else "the engine's host"
             self.notes.append(
-                "auto: netns not possible here (" + "; ".join(fallback)[:300] + "): the helper "
-                f"container ({self.options.helper_image}) probed from the engine's host instead, "
+                "auto: netns not possible here ("
+                + "; ".join(fallback)[:NOTE_REASONS]
+                + "): the helper "
+                f"container ({self.options.helper_image}) probed from {where} instead, "
                 "with the same prober (docs/security.md)"
             )
             return
+        if "helper" in moved and self.helper is not None:
+            self.notes.append(
+                "auto: netns not possible (" + "; ".join(fallback)[:NOTE_REASONS] + "): the helper "
+                f"container ({self.options.helper_image}) probed from {self.helper.where} where it could; "
+                "the other sources used exec or sidecar, whose verdicts trust the tools they run "
+                "(docs/security.md)"
+            )
+            return
         self.notes.append(
-            "auto: netns not possible (" + "; ".join(fallback)[:300] + "): exec or sidecar "
+            "auto: netns not possible ("
+            + "; ".join(fallback)[:NOTE_REASONS]
+            + "): exec or sidecar "
             "used, whose verdicts trust the tools they run (docs/security.md)"
         )
 

@@ -3,9 +3,11 @@
 The manager's API gives the services, the tasks that should run (and on which node) and the swarm's
 networks; each node's engine gives the task containers running there, their health and their endpoints
 (`docker network inspect` lists only local endpoints, so no single engine sees them all). Probes run on
-the task's own node: `exec` and `sidecar` go to that node's engine. There is no cross-node exec, and the
-netns executor is for containers of an engine on this host only (a node's pids are not this host's), so
-a swarm check uses exec (auto: exec, then a sidecar where a task lacks the tools).
+the task's own node: `exec` and `sidecar` go to that node's engine, and the helper executor runs one
+helper container per node, through that node's engine (`helpers`, swarm/helpers.py). There is no
+cross-node exec, and the netns executor is for containers of an engine on this host only (a node's pids
+are not this host's). auto: the helper where --helper-image is given and it runs on the task's node, else
+exec, then a sidecar where a task lacks the tools.
 
 A node whose engine does not answer is recorded, not fatal: its tasks are known from the manager only
 (`Container.unreadable`), and every check that needs them becomes an ERROR naming the node
@@ -26,7 +28,9 @@ from typing import Any
 from netcontract.errors import EngineError, UsageError
 from netcontract.live.docker import engine as docker_engine
 from netcontract.live.netns.enter import NetnsRun, NetnsSource, Stretch
+from netcontract.live.netns.helper import HelperNamespaces
 from netcontract.state import STACK_LABEL, Container, State
+from netcontract.swarm.helpers import SwarmHelpers
 from netcontract.swarm.nodes import (
     TASK_ID_LABEL,
     NodeRef,
@@ -204,7 +208,8 @@ class SwarmEngine:
         return out, nets
 
     # -- probing on the task's node ---------------------------------------------------------------
-    def _engine_of(self, container_id: str) -> docker_engine.Engine:
+    def node_of(self, container_id: str) -> str:
+        """The node a container of the last snapshot runs on; EngineError when that node cannot be reached."""
         with self._lock:
             blind = self._blind.get(container_id)
             node = self._where.get(container_id)
@@ -215,7 +220,15 @@ class SwarmEngine:
             raise EngineError(
                 f"container {container_id[:12]}: node {node or '?'} cannot be reached ({why})"
             )
-        return self.engines[node]
+        return node
+
+    def _engine_of(self, container_id: str) -> docker_engine.Engine:
+        return self.engines[self.node_of(container_id)]
+
+    def task_nodes(self) -> list[str]:
+        """The nodes whose engines answered and that run a container of the last snapshot."""
+        with self._lock:
+            return sorted(set(self._where.values()) & set(self.engines))
 
     def exec(self, container_id: str, argv: list[str]) -> tuple[int | None, str]:
         """Run argv in the task's container on its own node's engine; EngineError when that node cannot be reached."""
@@ -237,9 +250,7 @@ class SwarmEngine:
 
     def image_problem(self, image: str, pull: bool) -> str | None:
         """The probe image must be on every node that has a task (nodes pull from their own registry, if any)."""
-        with self._lock:
-            nodes = sorted(set(self._where.values()) & set(self.engines))
-        for node in nodes:
+        for node in self.task_nodes():
             problem = self.engines[node].image_problem(image, pull)
             if problem:
                 return f"node {node}: {problem}"
@@ -262,9 +273,18 @@ class SwarmEngine:
         return out
 
     def helper(self, image: str, argv: list[str], run_id: str, pull: bool) -> Any:
-        """Not yet on a swarm: one helper per node is planned (docs/swarm.md); EngineError says so."""
+        """No single helper serves a swarm: each node has its own (`helpers`); EngineError says so."""
         raise EngineError(
-            "the helper executor does not run on Swarm nodes yet: use exec or sidecar"
+            "a swarm has no single helper: one runs on each node (SwarmEngine.helpers)"
+        )
+
+    def helpers(self, image: str, run_id: str, pull: bool) -> SwarmHelpers:
+        """The helper executor's prober for this swarm: one helper container per node, started through that
+        node's engine on first use, probing the tasks of that node (swarm/helpers.py)."""
+        return SwarmHelpers(
+            lambda node: HelperNamespaces(self.engines[node], image, run_id, pull),
+            self.node_of,
+            self.task_nodes,
         )
 
     def remove_run(self, run_id: str) -> int:

@@ -23,6 +23,10 @@ NCSWARM_STACK_FILE=${NCSWARM_STACK_FILE:-$NCSWARM_ROOT/tests/swarm/stack.yaml}
 NCSWARM_ENGINE_PORT=2375                                # each node's engine, on our bridge only
 # Test images every node gets (docker save | docker load): no registry anywhere.
 NCSWARM_TEST_IMAGES=(netcontract-test/busybox:local netcontract-test/probe:local)
+# The helper executor's image (python3 from Debian packages, scripts/build-tool-image.sh, built by
+# `make tool-image` or `make test`): copied into every node too when the host has it; the helper's swarm
+# tests skip without it (which scripts/swarm/ci.sh counts as a failure).
+NCSWARM_HELPER_IMAGE=${NCSWARM_HELPER_IMAGE:-netcontract-test/python-base:local}
 
 NCSWARM_LABEL=org.netcontract.test=1
 NCSWARM_PROJECT_LABEL=com.docker.compose.project=ncswarm

@@ -7,7 +7,8 @@
 #   2. the bridge network ncswarm and three node containers on it, each running
 #      dockerd with its own address (ncswarm-node1..3)
 #   3. swarm init on node 1 (manager), join nodes 2 and 3 (workers)
-#   4. the test images into every node (docker save | docker exec -i NODE docker load)
+#   4. the test images, and the helper image when the host has it, into every node
+#      (docker save | docker exec -i NODE docker load)
 #   5. docker stack deploy nctest on the manager; wait until every service runs N/N
 #      and every node's view of each stack network lists all its tasks
 #   6. a summary: nodes, addresses, engines (DOCKER_HOST=tcp://NODE_IP:2375), tasks per node
@@ -159,17 +160,23 @@ done
 T_SWARM=$SECONDS
 
 # --- 4. images into every node -------------------------------------------------------
-want=""
-for img in "${NCSWARM_TEST_IMAGES[@]}"; do want+="$img=$(docker image inspect -f '{{.Id}}' "$img") "; done
+# The test images, and the helper's image when the host has it (it is not built here: debootstrap).
+images=("${NCSWARM_TEST_IMAGES[@]}")
+if docker image inspect "$NCSWARM_HELPER_IMAGE" >/dev/null 2>&1; then
+    images+=("$NCSWARM_HELPER_IMAGE")
+else
+    ncswarm_say "helper image $NCSWARM_HELPER_IMAGE not on this host (make tool-image): the helper's swarm tests will skip"
+fi
 for n in "${NCSWARM_NODES[@]}"; do
-    have=""
-    for img in "${NCSWARM_TEST_IMAGES[@]}"; do
-        have+="$img=$(ncswarm_node "$n" image inspect -f '{{.Id}}' "$img" 2>/dev/null || true) "
+    load=()  # only the images the node lacks or has in another version
+    for img in "${images[@]}"; do
+        [ "$(ncswarm_node "$n" image inspect -f '{{.Id}}' "$img" 2>/dev/null || true)" = "$(docker image inspect -f '{{.Id}}' "$img")" ] \
+            || load+=("$img")
     done
-    if [ "$have" != "$want" ]; then
-        docker save "${NCSWARM_TEST_IMAGES[@]}" | docker exec -i "$n" docker load -q >/dev/null \
-            || ncswarm_die "loading the test images into $n failed"
-        ncswarm_say "loaded ${NCSWARM_TEST_IMAGES[*]} into $n"
+    if [ ${#load[@]} -gt 0 ]; then
+        docker save "${load[@]}" | docker exec -i "$n" docker load -q >/dev/null \
+            || ncswarm_die "loading ${load[*]} into $n failed"
+        ncswarm_say "loaded ${load[*]} into $n"
     fi
 done
 T_LOAD=$SECONDS

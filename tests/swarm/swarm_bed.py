@@ -19,6 +19,10 @@ import docker as docker_sdk
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "tests" / "swarm" / "contract.yaml"
 PROBE_IMAGE = "netcontract-test/probe:local"
+# The helper executor's image: python3 from Debian packages (scripts/build-tool-image.sh), copied into every
+# node by scripts/swarm/up.sh when the host has it.
+HELPER_IMAGE = os.environ.get("NETCONTRACT_TEST_HELPER_IMAGE", "netcontract-test/python-base:local")
+HELPER_LABEL = "org.netcontract.helper"
 STACK = "nctest"
 NODE_COUNT = 3
 WANTED = (
@@ -60,16 +64,11 @@ class Bed:
     def node_args(self) -> list[str]:
         return [a for name, url in self.nodes.items() for a in ("--node", f"{name}={url}")]
 
-    def check(
-        self,
-        *extra: str,
-        tmp: Path,
-        contract: Path = CONTRACT,
-        nodes: list[str] | None = None,
-        env: dict[str, str] | None = None,
-    ) -> Checked:
-        out = tmp / f"report-{time.monotonic_ns()}.json"
-        argv = [
+    def argv(
+        self, *extra: str, out: Path, contract: Path = CONTRACT, nodes: list[str] | None = None
+    ) -> list[str]:
+        """`netcontract check` of the bed, every node given, the JSON report to `out`."""
+        return [
             sys.executable,
             "-m",
             "netcontract",
@@ -85,6 +84,17 @@ class Bed:
             str(out),
             *extra,
         ]
+
+    def check(
+        self,
+        *extra: str,
+        tmp: Path,
+        contract: Path = CONTRACT,
+        nodes: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Checked:
+        out = tmp / f"report-{time.monotonic_ns()}.json"
+        argv = self.argv(*extra, out=out, contract=contract, nodes=nodes)
         t0 = time.monotonic()
         p = subprocess.run(
             argv,
@@ -97,6 +107,49 @@ class Bed:
         took = time.monotonic() - t0
         report = json.loads(out.read_text()) if out.exists() else {}
         return Checked(p.returncode, report, p.stdout, p.stderr, took)
+
+    def helper_image_missing(self) -> str | None:
+        """None when every node has HELPER_IMAGE, else which nodes lack it."""
+        lacking = []
+        for name, url in sorted(self.nodes.items()):
+            p = self.docker("image", "inspect", HELPER_IMAGE, host=url, check=False)
+            if p.returncode != 0:
+                lacking.append(name)
+        return f"{HELPER_IMAGE} is not on {', '.join(lacking)}" if lacking else None
+
+    def helpers_left(self) -> dict[str, list[str]]:
+        """Helper containers (any state) on every node's engine, by node; nodes without one left out."""
+        out = {}
+        for name, url in sorted(self.nodes.items()):
+            c = docker_sdk.DockerClient(base_url=url, timeout=20)
+            try:
+                found = c.api.containers(all=True, filters={"label": f"{HELPER_LABEL}=1"})
+            finally:
+                c.close()
+            if found:
+                out[name] = [f"{x['Id'][:12]} {x.get('State')}" for x in found]
+        return out
+
+    def helpers_created(self, since: float, until: float) -> dict[str, int]:
+        """How many helper containers each node's engine created between two times (its event log)."""
+        out = {}
+        for name, url in sorted(self.nodes.items()):
+            p = self.docker(
+                "events",
+                "--since",
+                f"{since:.3f}",
+                "--until",
+                f"{until:.3f}",
+                "--filter",
+                f"label={HELPER_LABEL}=1",
+                "--filter",
+                "event=create",
+                "--format",
+                "{{.Actor.ID}}",
+                host=url,
+            )
+            out[name] = len(p.stdout.split())
+        return out
 
     def docker(
         self, *args: str, host: str | None = None, check: bool = True, timeout: float = 180

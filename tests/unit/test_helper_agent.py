@@ -131,3 +131,20 @@ def test_the_bootstrap_serves_from_memory() -> None:
             proc.kill()
             proc.wait()
         server.close()
+
+
+def test_the_bundle_is_made_once_even_when_several_helpers_start_at_once() -> None:
+    """A swarm starts one helper per node in parallel threads; CPython 3.11's ast.parse raised SystemError
+    ("AST constructor recursion depth mismatch") when several made the bundle at once."""
+    import threading
+
+    from netcontract.live.netns import agent
+
+    agent._BUNDLES.clear()
+    got: list[bytes] = []
+    threads = [threading.Thread(target=lambda: got.append(agent.bundle())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and len(set(got)) == 1 and got[0] is got[1]

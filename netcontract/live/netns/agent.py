@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -48,9 +49,22 @@ agent.serve(sys.stdin.buffer, sys.stdout.buffer, idle=b["idle"])
 """
 
 
+_BUNDLES: dict[float, bytes] = {}
+_BUNDLE_LOCK = threading.Lock()
+
+
 def bundle(idle: float = 600.0) -> bytes:
     """The first line sent to the helper: the source of this module and of every netcontract module it
-    imports (found from their import statements), with the packages between them."""
+    imports (found from their import statements), with the packages between them. Made once per process,
+    under a lock: a swarm starts one helper per node at once, and CPython 3.11's `ast.parse` is not safe in
+    several threads at a time (measured: "SystemError: AST constructor recursion depth mismatch")."""
+    with _BUNDLE_LOCK:
+        if idle not in _BUNDLES:
+            _BUNDLES[idle] = _make_bundle(idle)
+        return _BUNDLES[idle]
+
+
+def _make_bundle(idle: float) -> bytes:
     root = (
         Path(__file__).resolve().parents[3]
     )  # the directory that holds the netcontract package (not in the helper)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from netcontract.errors import EngineError
 from netcontract.live.interface import LiveEngine
@@ -27,8 +27,32 @@ from netcontract.state import Container
 ANSWER_SLACK = 30.0  # seconds beyond a run's own longest window that its answer may take
 
 
+class HelperProber(Protocol):
+    """What the runner needs of the helper executor's prober: a NamespaceProber that names where it probes
+    from and ends its helper container(s). `HelperNamespaces` (one engine) and `swarm.helpers.SwarmHelpers`
+    (one helper per swarm node) implement it."""
+
+    where: str  # for the report's note: where the helper probed from
+
+    def problem(self, container: Container) -> str | None:
+        """None when the helper can probe from inside `container`'s namespace, else why not."""
+        ...
+
+    def run(
+        self, sources: Sequence[NetnsSource], window: float, stretch: Stretch | None = None
+    ) -> NetnsRun:
+        """Every probe of every source; ERROR observations for what could not run."""
+        ...
+
+    def close(self) -> None:
+        """End the helper container(s)."""
+        ...
+
+
 class HelperNamespaces:
     """The netns prober inside a helper container: one per check, started on first use, closed by `close`."""
+
+    where = "the engine's host"
 
     def __init__(self, engine: LiveEngine, image: str, run_id: str, pull: bool = True) -> None:
         self.engine = engine
@@ -65,6 +89,14 @@ class HelperNamespaces:
         except EngineError as exc:
             self._problem = f"helper ({self.image}): {exc}"
             self.close()
+
+    def start(self) -> str | None:
+        """Start the helper now, if it has not been (a swarm starts one per node at once); None when it
+        answers, else why it cannot probe from anywhere."""
+        with self._lock:
+            if not self._started:
+                self._start()
+            return self._problem
 
     def problem(self, container: Container) -> str | None:
         """None when the helper can probe from inside `container`'s namespace, else why not."""
