@@ -170,6 +170,19 @@ class Bed:
             )
         return p
 
+    def task_nodes(self, service: str) -> dict[str, str]:
+        """Running task name -> node, of one service of the stack, from the manager (`docker service ps`)."""
+        p = self.docker(
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Name}} {{.Node}}",
+            f"{STACK}_{service}",
+        )
+        return dict(line.split() for line in p.stdout.splitlines() if line.strip())
+
     def node_exec(
         self, node: str, *argv: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from swarm_bed import HELPER_IMAGE, STACK, Bed
+from swarm_bed import HELPER_IMAGE, Bed
 
 PROBES = ("dns", "reach", "isolation")
 
@@ -101,19 +101,7 @@ def test_a_replica_cut_off_fails_through_the_helper_and_ctrl_c_leaves_no_helper(
     it exits 130 and no helper container is left on any node."""
     bed.converge()
     node = _cut_off_node3(bed, restore)
-    web_elsewhere = sorted(
-        line.split()[0]
-        for line in bed.docker(
-            "service",
-            "ps",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Name}} {{.Node}}",
-            f"{STACK}_web",
-        ).stdout.splitlines()
-        if line.strip() and line.split()[1] != node
-    )
+    web_elsewhere = sorted(t for t, n in bed.task_nodes("web").items() if n != node)
     assert web_elsewhere
     got = bed.check("--executor", "helper", "--helper-image", helper_image, tmp=tmp_path)
     assert got.code == 1, got.stdout[-3000:] + got.stderr

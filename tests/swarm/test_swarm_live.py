@@ -16,20 +16,6 @@ from swarm_bed import CONTRACT, HELPER_IMAGE, STACK, Bed, Checked
 from netcontract.swarm.nodes import VIP_NOTE
 
 
-def _names(bed: Bed, service: str) -> dict[str, str]:
-    """Task name -> node, from the manager (`docker service ps`)."""
-    p = bed.docker(
-        "service",
-        "ps",
-        "--filter",
-        "desired-state=running",
-        "--format",
-        "{{.Name}} {{.Node}}",
-        f"{STACK}_{service}",
-    )
-    return dict(line.split() for line in p.stdout.splitlines() if line.strip())
-
-
 def test_the_stack_holds_with_every_task_probed_on_its_node(bed: Bed, tmp_path: Path) -> None:
     bed.converge()
     got = bed.check(tmp=tmp_path)
@@ -40,7 +26,7 @@ def test_the_stack_holds_with_every_task_probed_on_its_node(bed: Bed, tmp_path: 
     assert probes and {r["executor"] for r in probes} == {"exec"}
     # every running task of every service was a source: its task name is in the ids of its probes
     sources = {r["id"].split("[", 1)[1].split("]", 1)[0] for r in probes if "[" in r["id"]}
-    tasks = {name for svc in ("proxy", "web", "api", "db") for name in _names(bed, svc)}
+    tasks = {name for svc in ("proxy", "web", "api", "db") for name in bed.task_nodes(svc)}
     assert len(tasks) == 11
     # global tasks are named <service>@<node> in the report; `docker service ps` calls them <service>.<node id>
     for task in tasks:
@@ -172,8 +158,8 @@ def test_a_replica_that_cannot_reach_its_peer_on_another_node_fails(
     ]
     restore.append(["node", node, "iptables", "-D", *rule])
     bed.node_exec(node, "iptables", "-I", *rule)
-    api_there = [t for t, n in _names(bed, "api").items() if n == node]
-    web_elsewhere = sorted(t for t, n in _names(bed, "web").items() if n != node)
+    api_there = [t for t, n in bed.task_nodes("api").items() if n == node]
+    web_elsewhere = sorted(t for t, n in bed.task_nodes("web").items() if n != node)
     assert api_there and web_elsewhere
     got = bed.check(tmp=tmp_path)
     assert got.code == 1, got.stdout[-3000:]
@@ -216,7 +202,7 @@ def test_an_unreachable_node_is_exit_3_naming_it_and_nothing_about_it_passes(
     on_node = {
         t.split(".")[0].removeprefix(f"{STACK}_")
         for svc in ("proxy", "web", "api", "db", "vault")
-        for t, n in _names(bed, svc).items()
+        for t, n in bed.task_nodes(svc).items()
         if n == node
     }
     assert "proxy" in on_node
@@ -352,7 +338,7 @@ def test_replicas_on_an_encrypted_overlay_reach_each_other_only_where_ipsec_work
     restore.append(["service", "scale", "--detach=false", f"{STACK}_vault=1"])
     bed.docker("service", "scale", "--detach=false", f"{STACK}_vault=2")
     bed.converge()
-    nodes = set(_names(bed, "vault").values())
+    nodes = set(bed.task_nodes("vault").values())
     assert len(nodes) == 2
     got = bed.check(tmp=tmp_path)
     no_ipsec = any(
