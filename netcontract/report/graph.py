@@ -29,15 +29,9 @@ from typing import assert_never
 
 from netcontract import sanitize
 from netcontract.contract import Contract
+from netcontract.report.drawing import FLOW, INTERNAL_FILL, INTERNAL_LINE, MEMBER, ORANGE, RED
 from netcontract.report.formats import GraphFormat
 from netcontract.results import Result, Verdict
-
-RED = "#d62728"
-ORANGE = "#e08a00"
-FLOW = "#3b6ea5"
-MEMBER = "#8c8c8c"
-INTERNAL_FILL = "#fdf3e1"
-INTERNAL_LINE = "#a86400"
 
 
 @dataclass

@@ -27,21 +27,14 @@ from html import escape
 from netcontract.report import html_assets
 from netcontract.report.drawing import build_graph
 from netcontract.report.evidence import evidence, windows
-from netcontract.report.matrix import LEGEND, CellState, matrix_rows
+from netcontract.report.matrix import LEGEND, TERMINAL_GLYPHS, CellState, matrix_rows
 from netcontract.report.svg import render_svg
 from netcontract.report.table import summary_line
 from netcontract.results import ExitCode, Kind, Report, Result, Verdict
 from netcontract.sanitize import block, line
 
 SYMBOL = {Verdict.PASS: "✓", Verdict.FAIL: "✗", Verdict.ERROR: "!", Verdict.SKIP: "?"}
-CELL_SYMBOL = {
-    CellState.ALLOWED: "✓",
-    CellState.BLOCKED: "·",
-    CellState.MIXED: "~",
-    CellState.DIFFERS: "✗",
-    CellState.ERROR: "!",
-    CellState.SKIPPED: "?",
-}
+CELL_SYMBOL = TERMINAL_GLYPHS.cells  # the terminal matrix's glyphs
 EXIT_MEANING = {
     ExitCode.OK: "the contract holds: every check passed (skips allowed)",
     ExitCode.VIOLATED: "at least one check FAILED: the contract is violated",
